@@ -1,0 +1,57 @@
+"""Field-sales backend: the API behind the BD mobile app."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from app import db
+from app.api import register_docs_assets
+from app.config import ROOT, Config, check_production_safety
+from app.errors import register_error_handlers
+from app.extensions import api, jwt, migrate
+from app.json import OrjsonProvider
+
+
+class _MigrationTarget:
+    """What Flask-Migrate needs from a "db": our metadata and engine (we use plain SQLAlchemy 2)."""
+
+    @property
+    def metadata(self):  # noqa: ANN201
+        from app import models  # noqa: F401 - every model registered on Base.metadata
+
+        return db.Base.metadata
+
+    @property
+    def engine(self):  # noqa: ANN201
+        return db.engine()
+
+
+def create_app(config: Config | None = None, **overrides: Any) -> Flask:
+    config = config or Config(**overrides)
+    check_production_safety(config)
+
+    app = Flask(__name__)
+    app.json = OrjsonProvider(app)
+    app.config.from_object(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
+    app.teardown_appcontext(lambda _exc: db.session.remove())
+
+    jwt.init_app(app)
+    migrate.init_app(app, _MigrationTarget(), directory=str(ROOT / "migrations"))
+    api.init_app(app)
+    register_docs_assets(app)
+    register_error_handlers(app)
+
+    from app.routes import register_blueprints
+
+    register_blueprints(api)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

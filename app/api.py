@@ -1,0 +1,96 @@
+"""flask-smorest wiring: our Api and Blueprint, the documented error schema, and the offline docs UI."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+import flask
+import flask_smorest
+import marshmallow as ma
+import swagger_ui_bundle
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from app.errors import HTTP_ERROR_CODES, BadRequest, ValidationFailed, error_body, handle_http_exception
+
+
+class ErrorSchema(ma.Schema):
+    """Every error response: branch on ``error_code``."""
+
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code", "example": 422})
+    status = ma.fields.String(required=True, metadata={"description": "HTTP status phrase"})
+    message = ma.fields.String(required=True, metadata={"description": "Human-readable explanation"})
+    error_code = ma.fields.String(
+        required=True, metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"}
+    )
+    errors = ma.fields.Dict(metadata={"description": "Per-location, per-field messages (validation errors)"})
+    retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
+
+
+class Parser(FlaskParser):
+    """Strict parsing: unknown query parameters and body fields are rejected, not silently ignored."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
+
+    def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
+        if req.content_length and not is_json_request(req):
+            raise BadRequest(
+                "Send the body as application/json.", status=415, error_code="UNSUPPORTED_MEDIA_TYPE"
+            )
+        return super().load_json(req, schema)
+
+    def _handle_invalid_json_error(self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any) -> Any:
+        raise BadRequest("The body is not valid JSON.", error_code="MALFORMED_JSON")
+
+    def handle_error(self, error: ma.ValidationError, req: flask.Request, schema: ma.Schema, **kwargs: Any) -> Any:
+        raise ValidationFailed(errors=error.normalized_messages())
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: Exception) -> flask.Response:
+        return handle_http_exception(error)
+
+
+def error_example(status: int, error_code: str, message: str) -> dict[str, Any]:
+    return {"summary": error_code, "value": error_body(status, error_code, message)}
+
+
+def document_errors(blp: Blueprint, errors: Iterable[tuple[int, str, str]]) -> Callable:
+    """Document an endpoint's error responses: ``(status, error_code, when)`` triples."""
+    by_status: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for status, code, when in errors:
+        by_status[status].append((code, when))
+
+    def decorator(func: Callable) -> Callable:
+        for status, entries in sorted(by_status.items(), reverse=True):
+            description = HTTPStatus(status).phrase + ". " + "; ".join(f"`{code}`: {when}" for code, when in entries)
+            examples = {code: error_example(status, code, when) for code, when in entries}
+            func = blp.alt_response(status, schema=ErrorSchema, description=description, examples=examples)(func)
+        return func
+
+    return decorator
+
+
+VALIDATION_ERRORS = (
+    (400, "MALFORMED_JSON", "the body is not valid JSON"),
+    (415, "UNSUPPORTED_MEDIA_TYPE", "the body is not sent as application/json"),
+    (422, "VALIDATION_ERROR", "a field is missing, unknown, of the wrong type or out of range; see `errors`"),
+)
+
+assert all(code in HTTP_ERROR_CODES.values() or code == "MALFORMED_JSON" for _, code, _ in VALIDATION_ERRORS)
+
+
+def register_docs_assets(app: flask.Flask) -> None:
+    """Serve Swagger UI's files ourselves so the docs page needs no CDN."""
+    assets = flask.Blueprint(
+        "docs_assets", __name__, static_folder=swagger_ui_bundle.swagger_ui_path, static_url_path="/api/v1/docs/assets"
+    )
+    app.register_blueprint(assets)

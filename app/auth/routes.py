@@ -1,0 +1,86 @@
+"""Sign-in, token refresh, sign-out and the caller's profile."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask.views import MethodView
+
+from app import db
+from app.api import VALIDATION_ERRORS, Blueprint, document_errors
+from app.auth import service
+from app.auth.schemas import LoginSchema, MeSchema, TokenPairSchema
+from app.auth.security import AUTH_ERRORS, authenticated, current_user, verify_token
+from app.org.models import OrgUnit
+from app.tenants.models import Tenant
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and tokens")
+
+LOGIN_ERRORS = (
+    *VALIDATION_ERRORS,
+    (400, "TENANT_REQUIRED", "the username exists in several business lines; send `tenant`"),
+    (401, "INVALID_CREDENTIALS", "wrong username, password or tenant"),
+    (403, "ACCOUNT_DISABLED", "the account was deactivated"),
+    (429, "LOGIN_LOCKED", "too many failed attempts; wait `Retry-After` seconds"),
+)
+
+
+def _token_body(pair: service.TokenPair) -> dict:
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "expires_in": int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()),
+        "user": pair.user,
+    }
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    @document_errors(blp, LOGIN_ERRORS)
+    @blp.arguments(LoginSchema, example={"username": "bd1", "password": "demo-pass-1", "tenant": "demo"})
+    @blp.response(200, TokenPairSchema)
+    def post(self, body):
+        """Sign in with username and password; returns an access and a refresh token."""
+        pair = service.login(
+            body["username"], body["password"], body.get("tenant"),
+            ip=request.remote_addr, user_agent=request.user_agent.string,
+        )
+        return _token_body(pair)
+
+
+@blp.route("/auth/refresh")
+class Refresh(MethodView):
+    @blp.doc(security=[{"bearerAuth": []}])
+    @document_errors(blp, (*AUTH_ERRORS, (401, "REFRESH_TOKEN_REUSED", "an already-used refresh token was sent")))
+    @blp.response(200, TokenPairSchema)
+    def post(self):
+        """Exchange the refresh token (as the bearer token) for a new token pair."""
+        return _token_body(service.refresh(verify_token(refresh=True)))
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @authenticated(blp)
+    @blp.response(204)
+    def post(self):
+        """Sign out: the session's access and refresh tokens stop working at once."""
+        service.logout(g.auth_session_id)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @authenticated(blp)
+    @blp.response(200, MeSchema)
+    def get(self):
+        """The signed-in user with tenant and org unit."""
+        user = current_user()
+        session = db.session()
+        return {
+            "id": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.role,
+            "tenant_id": user.tenant_id,
+            "manager_id": user.manager_id,
+            "tenant": session.get(Tenant, user.tenant_id),
+            "org_unit": session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None,
+        }

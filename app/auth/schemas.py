@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.org.models import OrgKind, Role
+
+
+class LoginSchema(ma.Schema):
+    username = ma.fields.String(required=True, validate=validate.Length(min=1, max=80), metadata={"example": "bd1"})
+    password = ma.fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=200), metadata={"example": "demo-pass-1"}
+    )
+    tenant = ma.fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Tenant slug; needed only when the username exists in several business lines",
+                  "example": "demo"},
+    )
+
+
+class UserSummarySchema(ma.Schema):
+    id = ma.fields.Integer(required=True, metadata={"example": 3})
+    username = ma.fields.String(required=True, metadata={"example": "bd1"})
+    role = ma.fields.Enum(Role, by_value=True, required=True, metadata={"example": "bd"})
+    tenant_id = ma.fields.Integer(required=True, metadata={"example": 1})
+
+
+class TokenPairSchema(ma.Schema):
+    access_token = ma.fields.String(required=True, metadata={"description": "JWT, valid 15 minutes"})
+    refresh_token = ma.fields.String(
+        required=True, metadata={"description": "JWT, valid 30 days, single use: each refresh returns a new one"}
+    )
+    token_type = ma.fields.Constant("Bearer", required=True)
+    expires_in = ma.fields.Integer(required=True, metadata={"description": "Access token lifetime in seconds"})
+    user = ma.fields.Nested(UserSummarySchema, required=True)
+
+
+class OrgUnitRefSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    kind = ma.fields.Enum(OrgKind, by_value=True, required=True)
+
+
+class TenantRefSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    slug = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+
+
+class MeSchema(UserSummarySchema):
+    display_name = ma.fields.String(required=True, metadata={"example": "Aino Virtanen"})
+    manager_id = ma.fields.Integer(allow_none=True, required=True)
+    tenant = ma.fields.Nested(TenantRefSchema, required=True)
+    org_unit = ma.fields.Nested(OrgUnitRefSchema, allow_none=True, required=True)

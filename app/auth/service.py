@@ -1,0 +1,136 @@
+"""Sign-in, token rotation and sign-out."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from sqlalchemy import select
+
+from app import clock, db
+from app.auth import passwords, throttle
+from app.auth.models import AuthSession
+from app.errors import BadRequest, Forbidden, Unauthorized
+from app.org.models import User
+from app.tenants.models import Tenant
+
+REFRESH_GRACE = timedelta(seconds=60)
+
+
+class InvalidCredentials(Unauthorized):
+    error_code, message = "INVALID_CREDENTIALS", "Wrong username or password."
+
+
+class TokenRevoked(Unauthorized):
+    error_code, message = "TOKEN_REVOKED", "This session has ended; sign in again."
+
+
+class RefreshTokenReused(Unauthorized):
+    error_code = "REFRESH_TOKEN_REUSED"
+    message = "This refresh token was already used; the session is closed for safety. Sign in again."
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    user: User
+
+
+def login(
+    username: str, password: str, tenant_slug: str | None = None, *, ip: str | None = None, user_agent: str | None = None
+) -> TokenPair:
+    throttle.check(username, tenant_slug, ip)
+    session = db.session()
+    query = select(User, Tenant.slug).join(Tenant, Tenant.id == User.tenant_id).where(User.username == username)
+    if tenant_slug:
+        query = query.where(Tenant.slug == tenant_slug)
+    candidates = session.execute(query).all()
+    if not candidates:
+        passwords.burn_time(password)
+    matched = [row.User for row in candidates if passwords.verify_password(row.User.password_hash, password)]
+    if not matched:
+        throttle.record_failure(username, tenant_slug, ip)
+        raise InvalidCredentials()
+    if len(matched) > 1:
+        raise BadRequest(
+            "This username exists in several business lines; send `tenant`.", error_code="TENANT_REQUIRED"
+        )
+    user = matched[0]
+    if not user.is_active:
+        raise Forbidden("This account is disabled.", error_code="ACCOUNT_DISABLED")
+    throttle.reset(username, tenant_slug)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    auth_session = AuthSession(
+        id=uuid.uuid4(), user_id=user.id, tenant_id=user.tenant_id, refresh_jti="", user_agent=(user_agent or "")[:300]
+    )
+    pair = _issue(user, auth_session)
+    session.add(auth_session)
+    session.commit()
+    return pair
+
+
+def _issue(user: User, auth_session: AuthSession) -> TokenPair:
+    identity = str(user.id)
+    claims = {"tid": user.tenant_id, "sid": str(auth_session.id)}
+    access = create_access_token(identity, additional_claims={**claims, "role": user.role.value})
+    refresh = create_refresh_token(identity, additional_claims=claims)
+    auth_session.previous_refresh_jti = auth_session.refresh_jti or None
+    auth_session.refresh_jti = decode_token(refresh)["jti"]
+    return TokenPair(access, refresh, user)
+
+
+def refresh(claims: dict) -> TokenPair:
+    """Rotate: a refresh token works once (plus a short grace period for lost responses)."""
+    session = db.session()
+    row = session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id == uuid.UUID(claims["sid"]), User.id == int(claims["sub"]))
+        .with_for_update(of=AuthSession)
+    ).one_or_none()
+    if row is None or row.AuthSession.revoked_at is not None or not row.User.is_active:
+        raise TokenRevoked()
+    auth_session, user = row.AuthSession, row.User
+    jti = claims["jti"]
+    now = clock.now()
+    in_grace = (
+        jti == auth_session.previous_refresh_jti
+        and auth_session.last_refreshed_at is not None
+        and now - auth_session.last_refreshed_at <= REFRESH_GRACE
+    )
+    if jti != auth_session.refresh_jti and not in_grace:
+        _revoke(auth_session, "refresh_reuse")
+        session.commit()
+        raise RefreshTokenReused()
+    pair = _issue(user, auth_session)
+    auth_session.last_refreshed_at = now
+    session.commit()
+    return pair
+
+
+def logout(session_id: uuid.UUID) -> None:
+    session = db.session()
+    auth_session = session.get(AuthSession, session_id)
+    if auth_session is not None and auth_session.revoked_at is None:
+        _revoke(auth_session, "logout")
+    session.commit()
+
+
+def revoke_all_sessions(user_id: int, reason: str) -> int:
+    """Sign a user out everywhere (deactivation, password reset)."""
+    session = db.session()
+    sessions = session.scalars(
+        select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    ).all()
+    for auth_session in sessions:
+        _revoke(auth_session, reason)
+    return len(sessions)
+
+
+def _revoke(auth_session: AuthSession, reason: str) -> None:
+    auth_session.revoked_at = clock.now()
+    auth_session.revoke_reason = reason

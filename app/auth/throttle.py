@@ -1,0 +1,61 @@
+"""Login throttling: repeated failures for one username, or from one IP, lock further attempts for a while.
+
+Counters live in Redis. If Redis is down the throttle is skipped: logins keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from redis.exceptions import RedisError
+
+from app import redis_conn
+from app.errors import RateLimited
+
+log = logging.getLogger(__name__)
+
+IP_FAILURE_FACTOR = 4  # an office NAT shares one IP among many BDs
+
+
+def _keys(username: str, tenant_slug: str | None, ip: str | None) -> list[tuple[str, int]]:
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    keys = [(f"login-fail:user:{tenant_slug or '*'}:{username.lower()}", limit)]
+    if ip:
+        keys.append((f"login-fail:ip:{ip}", limit * IP_FAILURE_FACTOR))
+    return keys
+
+
+def check(username: str, tenant_slug: str | None, ip: str | None) -> None:
+    try:
+        client = redis_conn.client()
+        for key, limit in _keys(username, tenant_slug, ip):
+            failures = int(client.get(key) or 0)
+            if failures >= limit:
+                ttl = client.ttl(key)
+                raise RateLimited(
+                    ttl if ttl > 0 else current_app.config["LOGIN_LOCKOUT_SECONDS"],
+                    "Too many failed logins; try again later.",
+                    error_code="LOGIN_LOCKED",
+                )
+    except RedisError as exc:
+        log.warning("login throttle skipped, redis unavailable: %s", exc)
+
+
+def record_failure(username: str, tenant_slug: str | None, ip: str | None) -> None:
+    window = current_app.config["LOGIN_LOCKOUT_SECONDS"]
+    try:
+        pipe = redis_conn.client().pipeline()
+        for key, _limit in _keys(username, tenant_slug, ip):
+            pipe.incr(key)
+            pipe.expire(key, window)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("login failure not counted, redis unavailable: %s", exc)
+
+
+def reset(username: str, tenant_slug: str | None) -> None:
+    try:
+        redis_conn.client().delete(f"login-fail:user:{tenant_slug or '*'}:{username.lower()}")
+    except RedisError:
+        pass

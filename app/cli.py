@@ -1,0 +1,131 @@
+"""Operator commands: ``flask create-tenant``, ``create-user``, ``import-merchants``, ``seed-demo``, ``worker``, ``cron``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from app import db
+from app.errors import AppError
+from app.org.models import Role
+from geo.coords import CoordSys
+
+
+def _fail(error: AppError) -> None:
+    click.echo(f"error: {error.message} ({error.error_code})", err=True)
+    sys.exit(1)
+
+
+@click.command("create-tenant")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name of the business line")
+def create_tenant(slug: str, name: str) -> None:
+    """Create a tenant (business line)."""
+    from app.org import service
+
+    try:
+        tenant = service.create_tenant(slug, name)
+    except AppError as error:
+        _fail(error)
+    click.echo(f"created tenant {tenant.slug} (id {tenant.id})")
+
+
+@click.command("create-user")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--team", default=None, help="Org unit name; created as a top-level team if missing")
+@click.option("--manager", "manager_username", default=None, help="Username of the direct manager")
+@click.option("--name", "display_name", default="", help="Display name")
+def create_user(tenant_slug: str, username: str, password: str, role: str, team: str | None,
+                manager_username: str | None, display_name: str) -> None:
+    """Create a user in a tenant."""
+    from app.org import service
+
+    try:
+        tenant = service.get_tenant(tenant_slug)
+        db.scope_to_tenant(tenant.id)
+        user = service.create_user(tenant, username, password, Role(role), display_name=display_name, team=team,
+                                   manager_username=manager_username)
+    except AppError as error:
+        _fail(error)
+    click.echo(f"created {user.role.value} {user.username} (id {user.id}) in {tenant.slug}")
+
+
+@click.command("import-merchants")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--source", default="import", show_default=True, help="Source name; re-imports match on it")
+@click.option("--coord-sys", type=click.Choice([c.value for c in CoordSys]), default="wgs84", show_default=True)
+def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str) -> None:
+    """Load merchants from a CSV with at least name, lat and lon/lng columns."""
+    from app.merchants.importer import BadFile, import_csv
+    from app.org import service
+
+    try:
+        tenant = service.get_tenant(tenant_slug)
+    except AppError as error:
+        _fail(error)
+    db.scope_to_tenant(tenant.id)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            report = import_csv(stream, tenant.id, source=source, coord_sys=CoordSys(coord_sys))
+    except (BadFile, UnicodeDecodeError) as error:
+        db.session.rollback()
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(
+        f"rows: {report.rows}, loaded: {report.loaded} (inserted {report.inserted}, updated {report.updated}, "
+        f"unchanged {report.unchanged}), rejected: {report.rejected_count}"
+    )
+    for line, reason in report.rejected[:50]:
+        click.echo(f"  line {line}: {reason}")
+    if report.rejected_count > 50:
+        click.echo(f"  ... and {report.rejected_count - 50} more")
+
+
+@click.command("seed-demo")
+@click.option("--reset", is_flag=True, help="Delete the demo tenants first")
+def seed_demo(reset: bool) -> None:
+    """Create the demo tenants, users and Helsinki merchants with history (idempotent)."""
+    from app.seed import seed
+
+    for line in seed(reset=reset):
+        click.echo(line)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty")
+@click.option("--queues", default=None, help="Comma-separated queue names (default: all)")
+def worker(burst: bool, queues: str | None) -> None:
+    """Run an RQ worker with this app's configuration (the app is created once)."""
+    from rq import Worker
+
+    from app import redis_conn
+
+    names = queues.split(",") if queues else list(current_app.config["RQ_QUEUES"])
+    connection = redis_conn.client()
+    Worker(names, connection=connection).work(burst=burst, with_scheduler=True)
+
+
+@click.command("cron")
+def cron() -> None:
+    """Run the periodic-job scheduler (sweeps, reminders, pruning)."""
+    from rq.cron import CronScheduler
+
+    from app import redis_conn
+    from app.schedule import register_periodic_jobs
+
+    scheduler = CronScheduler(connection=redis_conn.client())
+    register_periodic_jobs(scheduler)
+    scheduler.start()
+
+
+def register_commands(app: Flask) -> None:
+    for command in (create_tenant, create_user, import_merchants, seed_demo, worker, cron):
+        app.cli.add_command(command)

@@ -1,0 +1,90 @@
+"""Configuration read from the environment, with development defaults that work on a fresh machine."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    """Settings for a running service. Every value can be overridden by an environment variable."""
+
+    ENV = _env("APP_ENV", "development")
+    SECRET_KEY = _env("SECRET_KEY", DEV_SECRET)
+    DATABASE_URL = _env("DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/fieldsales")
+    DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
+    REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+    RQ_QUEUES = ("default", "push", "sweeps")
+
+    # Push: the local FCM-compatible server shipped in push/ is the development target.
+    FCM_PROJECT_ID = _env("FCM_PROJECT_ID", "fieldsales-dev")
+    FCM_ENDPOINT = _env("FCM_ENDPOINT", "http://127.0.0.1:9099")
+    FCM_CREDENTIALS_FILE = _env("FCM_CREDENTIALS_FILE", "")
+
+    JWT_SECRET_KEY = _env("JWT_SECRET_KEY", "") or SECRET_KEY
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=_env_int("JWT_ACCESS_MINUTES", 15))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=_env_int("JWT_REFRESH_DAYS", 30))
+    JWT_TOKEN_LOCATION = ("headers",)
+
+    # argon2id; tests lower the cost because they hash hundreds of passwords.
+    PASSWORD_TIME_COST = _env_int("PASSWORD_TIME_COST", 3)
+    PASSWORD_MEMORY_COST_KIB = _env_int("PASSWORD_MEMORY_COST_KIB", 65536)
+
+    LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_LOCKOUT_SECONDS = _env_int("LOGIN_LOCKOUT_SECONDS", 900)
+
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
+    UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "var" / "uploads"))
+
+    API_TITLE = "Field Sales API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    # Served by this app from the swagger-ui-bundle package: the docs work offline.
+    OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/assets/"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "Backend of the field-sales mobile app. Authenticate with `POST /auth/login` and send "
+                "`Authorization: Bearer <access_token>`. Every error has the shape "
+                "`{code, status, message, error_code, errors?}`; branch on `error_code`. "
+                "See mobile_api_docs/guide.md."
+            )
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        },
+    }
+
+    def __init__(self, **overrides: object) -> None:
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENV == "production"
+
+
+def check_production_safety(config: Config) -> None:
+    """Refuse to start a production service with a guessable secret."""
+    if not config.is_production:
+        return
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+        value = getattr(config, name)
+        if value == DEV_SECRET or len(value) < 32:
+            raise RuntimeError(f"{name} must be set to a random value of at least 32 characters in production")

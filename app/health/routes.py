@@ -1,0 +1,99 @@
+"""Liveness of the service and its dependencies, for load balancers and on-call."""
+
+from __future__ import annotations
+
+import time
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from redis.exceptions import RedisError
+from rq import Queue
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import db, redis_conn
+from app.api import Blueprint
+
+blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Service health")
+
+
+class DatabaseHealthSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    latency_ms = ma.fields.Float(allow_none=True)
+    postgis_version = ma.fields.String(allow_none=True, metadata={"example": "3.3 USE_GEOS=1 USE_PROJ=1 USE_STATS=1"})
+    error = ma.fields.String()
+
+
+class RedisHealthSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    latency_ms = ma.fields.Float(allow_none=True)
+    error = ma.fields.String()
+
+
+class QueueHealthSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    depth = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), metadata={
+        "description": "Jobs waiting per queue", "example": {"default": 0, "push": 3, "sweeps": 0}})
+    failed = ma.fields.Integer(allow_none=True, metadata={"description": "Jobs in the failed registries"})
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={
+        "enum": ["ok", "degraded", "down"],
+        "description": "`degraded`: Redis/queue down, the API still answers from the database; `down`: the database "
+                       "is unreachable"})
+    database = ma.fields.Nested(DatabaseHealthSchema, required=True)
+    redis = ma.fields.Nested(RedisHealthSchema, required=True)
+    queue = ma.fields.Nested(QueueHealthSchema, required=True)
+
+
+def _timed(check):  # noqa: ANN001, ANN202
+    started = time.perf_counter()
+    result = check()
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+def _database() -> dict:
+    try:
+        version = db.session.execute(text("SELECT postgis_version()")).scalar_one()
+        return {"ok": True, "postgis_version": version}
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        return {"ok": False, "postgis_version": None, "error": exc.__class__.__name__}
+
+
+def _redis() -> dict:
+    try:
+        redis_conn.client().ping()
+        return {"ok": True}
+    except RedisError as exc:
+        return {"ok": False, "error": exc.__class__.__name__}
+
+
+def _queue() -> dict:
+    try:
+        connection = redis_conn.client()
+        queues = [Queue(name, connection=connection) for name in current_app.config["RQ_QUEUES"]]
+        return {
+            "ok": True,
+            "depth": {q.name: q.count for q in queues},
+            "failed": sum(q.failed_job_registry.count for q in queues),
+        }
+    except RedisError:
+        return {"ok": False, "depth": {}, "failed": None}
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="A dependency is down (see `status` and each part)")
+    def get(self):
+        """Database (with PostGIS version), Redis and queue depth; 503 when a dependency is down."""
+        database = _timed(_database)
+        cache = _timed(_redis)
+        queue = _queue() if cache["ok"] else {"ok": False, "depth": {}, "failed": None}
+        status = "ok" if database["ok"] and cache["ok"] else ("degraded" if database["ok"] else "down")
+        body = {"status": status, "database": database, "redis": cache, "queue": queue}
+        return body, (200 if status == "ok" else 503)

@@ -1,0 +1,32 @@
+"""Import every model so that metadata (Alembic, tests) sees the whole schema."""
+
+from app.auth.models import AuthSession
+from app.devices.models import Device
+from app.leads.models import Lead, LeadEvent
+from app.merchants.models import Contact, Merchant
+from app.org.models import OrgUnit, User
+from app.outbox.models import OutboxMessage
+from app.sales.models import CompetitorRecord, Deal, SalesMonth
+from app.tasks.models import Reminder, Task, TaskAssignment
+from app.tenants.models import Tenant
+from app.visits.models import Visit
+
+__all__ = [
+    "AuthSession",
+    "CompetitorRecord",
+    "Contact",
+    "Deal",
+    "Device",
+    "Lead",
+    "LeadEvent",
+    "Merchant",
+    "OrgUnit",
+    "OutboxMessage",
+    "Reminder",
+    "SalesMonth",
+    "Task",
+    "TaskAssignment",
+    "Tenant",
+    "User",
+    "Visit",
+]

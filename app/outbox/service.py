@@ -1,0 +1,111 @@
+"""Enqueue background jobs only after the transaction commits, through the outbox table.
+
+``enqueue_after_commit`` writes an outbox row in the caller's transaction. After the commit it is pushed
+to RQ; if Redis is down at that moment the row stays pending and ``sweep`` (scheduled with the worker)
+enqueues it once Redis is back. Jobs run through ``dispatch``, which marks the row processed, so a row
+enqueued twice runs once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from redis.exceptions import RedisError
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+
+from app import clock, db, redis_conn
+from app.outbox.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(seconds=30)
+
+
+def enqueue_after_commit(job: str, queue: str = "default", **payload: Any) -> OutboxMessage:
+    """Record a job in the current transaction; RQ sees it only if the transaction commits."""
+    message = OutboxMessage(job=job, queue=queue, payload=payload)
+    session = db.session()
+    session.add(message)
+    session.flush()
+    redis_url = current_app.config["REDIS_URL"]
+    db.on_commit(lambda: _push(message.id, queue, redis_url))
+    return message
+
+
+def _job_id(message_id: int) -> str:
+    return f"outbox-{message_id}"
+
+
+def _push(message_id: int, queue_name: str, redis_url: str) -> bool:
+    try:
+        connection = redis_conn.client(redis_url)
+        existing = Job.fetch(_job_id(message_id), connection=connection) if Job.exists(_job_id(message_id), connection) else None
+        if existing is not None and existing.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED):
+            return True
+        redis_conn.queue(queue_name, redis_url).enqueue(
+            dispatch, message_id, job_id=_job_id(message_id), failure_ttl=7 * 86400
+        )
+        return True
+    except RedisError as exc:
+        log.warning("outbox %s left pending, redis unavailable: %s", message_id, exc)
+        return False
+
+
+def _resolve(path: str) -> Any:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def dispatch(message_id: int) -> str:
+    """RQ entry point: run an outbox row's job once, then mark it processed."""
+    session = db.session()
+    try:
+        message = session.execute(
+            select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if message is None or message.processed_at is not None:
+            session.rollback()
+            return "skipped"
+        message.attempts += 1
+        try:
+            _resolve(message.job)(**message.payload)
+        except Exception as exc:
+            session.rollback()
+            _record_failure(message_id, exc)
+            raise
+        message.processed_at = clock.now()
+        session.commit()
+        return "done"
+    finally:
+        db.session.remove()
+
+
+def _record_failure(message_id: int, exc: Exception) -> None:
+    session = db.session()
+    message = session.get(OutboxMessage, message_id)
+    if message is not None:
+        message.attempts += 1
+        message.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        session.commit()
+
+
+def sweep(limit: int = 1000) -> int:
+    """Enqueue pending outbox rows older than a few seconds (Redis was down, or a worker died)."""
+    session = db.session()
+    try:
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.queue)
+            .where(OutboxMessage.processed_at.is_(None), OutboxMessage.created_at < clock.now() - STALE_AFTER)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).all()
+        session.rollback()
+        redis_url = current_app.config["REDIS_URL"]
+        return sum(_push(row.id, row.queue, redis_url) for row in rows)
+    finally:
+        db.session.remove()

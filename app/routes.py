@@ -1,0 +1,14 @@
+"""Every blueprint of the API, registered from one tuple."""
+
+from __future__ import annotations
+
+from app.api import Api
+from app.auth.routes import blp as auth_blp
+from app.health.routes import blp as health_blp
+
+BLUEPRINTS = (health_blp, auth_blp)
+
+
+def register_blueprints(api: Api) -> None:
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)

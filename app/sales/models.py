@@ -1,0 +1,55 @@
+"""Our business with a merchant (deals, monthly sales) and what competitors do with it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, Numeric, String, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, TenantScoped, Timestamped
+
+
+class Deal(TenantScoped, Timestamped, Base):
+    """A product we sell at the merchant (a group-buying voucher, a room package...)."""
+
+    __tablename__ = "deals"
+    __table_args__ = (UniqueConstraint("tenant_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(300))
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    started_at: Mapped[date | None] = mapped_column(Date)
+    ended_at: Mapped[date | None] = mapped_column(Date)
+
+
+class SalesMonth(TenantScoped, Base):
+    __tablename__ = "sales_monthly"
+    __table_args__ = (UniqueConstraint("merchant_id", "month"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    month: Mapped[date] = mapped_column(Date)  # first day of the month
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    gmv: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+
+
+class CompetitorRecord(TenantScoped, Base):
+    """The latest snapshot of one competitor platform's presence at a merchant."""
+
+    __tablename__ = "competitor_records"
+    __table_args__ = (UniqueConstraint("merchant_id", "platform"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(60))
+    online: Mapped[bool] = mapped_column(Boolean, default=True)
+    # [{"title": str, "price": number, "monthly_sales": int}]
+    deals: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    captured_at: Mapped[datetime] = mapped_column(server_default=func.now())

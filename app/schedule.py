@@ -1,0 +1,11 @@
+"""Periodic jobs, run by ``flask cron``. Every job is idempotent and safe on several workers at once."""
+
+from __future__ import annotations
+
+from rq.cron import CronScheduler
+
+from app.outbox.service import sweep as sweep_outbox
+
+
+def register_periodic_jobs(scheduler: CronScheduler) -> None:
+    scheduler.register(sweep_outbox, queue_name="default", interval=30, name="outbox-sweep")

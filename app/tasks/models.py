@@ -1,0 +1,83 @@
+"""Tasks from managers and headquarters, their per-BD assignments, and system reminders."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, TenantScoped, Timestamped
+from app.org.models import _values
+
+
+class TaskKind(str, enum.Enum):
+    VISIT = "visit"
+    PRICE_ADJUST = "price_adjust"
+    COLLECT_INFO = "collect_info"
+    CUSTOM = "custom"
+
+
+class AssignmentStatus(str, enum.Enum):
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    DONE = "done"
+    REJECTED = "rejected"
+
+
+class Task(TenantScoped, Timestamped, Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    creator_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[TaskKind] = mapped_column(Enum(TaskKind, name="task_kind", values_callable=_values))
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # how the assignees were chosen: {"user_ids": [...]} | {"team_id": ...} | {"territory_id": ...} | ...
+    target: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class TaskAssignment(TenantScoped, Timestamped, Base):
+    __tablename__ = "task_assignments"
+    __table_args__ = (
+        UniqueConstraint("task_id", "assignee_id", "merchant_id"),
+        Index("ix_task_assignments_assignee", "assignee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    assignee_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="SET NULL"))
+    status: Mapped[AssignmentStatus] = mapped_column(
+        Enum(AssignmentStatus, name="assignment_status", values_callable=_values), default=AssignmentStatus.ASSIGNED
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class Reminder(TenantScoped, Timestamped, Base):
+    """A system to-do (lead about to drop, planned next visit, audit result); ``dedupe_key`` makes it once-only."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "dedupe_key"),
+        Index("ix_reminders_user_open", "user_id", "done_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

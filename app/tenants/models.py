@@ -1,0 +1,45 @@
+"""Tenants are business lines (group-buying, hotels, food delivery...) sharing one deployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, Timestamped
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "pool": {
+        "claim_cap": 100,
+        "term_days": 45,
+        "no_visit_days": 15,
+        "no_sign_days": 30,
+        "max_extensions": 2,
+        "extension_days": 15,
+        "reclaim_cooldown_days": 7,
+        "on_deactivate": "public",
+    },
+    "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
+    "phone_region": "CN",
+    "custom_fields": [],
+}
+
+
+class Tenant(Timestamped, Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+    def setting(self, section: str, key: str | None = None) -> Any:
+        """A setting with the product default filled in for anything the tenant has not set."""
+        value = self.settings.get(section, DEFAULT_SETTINGS.get(section))
+        if key is None:
+            return value
+        if isinstance(value, dict) and key in value:
+            return value[key]
+        return DEFAULT_SETTINGS[section][key]
