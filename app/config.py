@@ -74,6 +74,8 @@ class Config:
     def __init__(self, **overrides: object) -> None:
         for key, value in overrides.items():
             setattr(self, key, value)
+        if "SECRET_KEY" in overrides and "JWT_SECRET_KEY" not in overrides and not os.environ.get("JWT_SECRET_KEY"):
+            self.JWT_SECRET_KEY = self.SECRET_KEY
 
     @property
     def is_production(self) -> bool:

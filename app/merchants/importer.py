@@ -50,12 +50,20 @@ class BadFile(ValueError):
     """The file as a whole cannot be imported (no header, missing required columns)."""
 
 
-def _parse_coordinate(raw: str, low: float, high: float) -> float | None:
+def _coordinate_problem(lat_raw: str | None, lng_raw: str | None) -> str | None:
+    if not (lat_raw or "").strip() or not (lng_raw or "").strip():
+        return "lat/lon is missing"
     try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and low <= value <= high else None
+        lat, lng = float(lat_raw), float(lng_raw)
+    except ValueError:
+        return "lat/lon is not a number"
+    if not (math.isfinite(lat) and math.isfinite(lng)):
+        return "lat/lon is not a finite number"
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        return "lat/lon is out of range"
+    if lat == 0 and lng == 0:
+        return "lat/lon is 0,0 (no position)"
+    return None
 
 
 def _clean(value: str | None, limit: int) -> str:
@@ -84,18 +92,14 @@ def parse_rows(
             report.reject(line, "more fields than the header has")
             continue
         name = _clean(record.get("name"), 300)
-        lat = _parse_coordinate(record.get("lat", ""), -90, 90)
-        lng = _parse_coordinate(record.get(lng_column, ""), -180, 180)
         if not name:
             report.reject(line, "name is empty")
             continue
-        if lat is None or lng is None:
-            report.reject(line, "lat/lon missing, not a number or out of range")
+        problem = _coordinate_problem(record.get("lat"), record.get(lng_column))
+        if problem:
+            report.reject(line, problem)
             continue
-        if lat == 0 and lng == 0:
-            report.reject(line, "lat/lon is 0,0 (no position)")
-            continue
-        lat, lng = to_wgs84(lat, lng, coord_sys)
+        lat, lng = to_wgs84(float(record["lat"]), float(record[lng_column]), coord_sys)
         source_id = _clean(record.get("source_id"), 120) or _derived_id(name, lat, lng)
         if source_id in seen_ids:
             report.reject(line, f"duplicate source_id {source_id!r} in this file")

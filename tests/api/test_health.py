@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from sqlalchemy import create_engine
+
+from app import db
+
+
+def test_health_reports_every_dependency(client):
+    response = client.get("/api/v1/health")
+    assert response.status_code == 200
+    body = response.json
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] and body["database"]["postgis_version"].startswith("3.")
+    assert body["redis"]["ok"]
+    assert body["queue"]["ok"] and set(body["queue"]["depth"]) == {"default", "push", "sweeps"}
+
+
+def test_queue_depth_counts_waiting_jobs(client, app):
+    from app import redis_conn
+
+    redis_conn.queue("push").enqueue("builtins.print", "never run")
+    assert client.get("/api/v1/health").json["queue"]["depth"]["push"] == 1
+
+
+def test_redis_down_is_503_degraded(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    response = client.get("/api/v1/health")
+    assert response.status_code == 503
+    body = response.json
+    assert body["status"] == "degraded"
+    assert body["database"]["ok"] and not body["redis"]["ok"] and not body["queue"]["ok"]
+
+
+def test_database_down_is_503_down(client, connection):
+    dead = create_engine("postgresql+psycopg://127.0.0.1:1/nowhere", connect_args={"connect_timeout": 1})
+    db.session.remove()
+    db.session.configure(bind=dead)
+    try:
+        response = client.get("/api/v1/health")
+    finally:
+        db.session.remove()
+        db.session.configure(bind=connection)
+        dead.dispose()
+    assert response.status_code == 503
+    assert response.json["status"] == "down"
+    assert response.json["database"]["ok"] is False

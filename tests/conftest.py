@@ -1,0 +1,113 @@
+"""Test fixtures: a real PostGIS database migrated with Alembic once per run, and real Redis.
+
+Every test runs in a connection-level transaction that is rolled back at the end; code under test may
+commit freely (commits release a SAVEPOINT inside that transaction).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import flask_migrate
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session
+
+from app import create_app, db
+from app.config import Config
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/fieldsales_test")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def recreate_database(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def test_config(**overrides: object) -> Config:
+    settings = {
+        "ENV": "test",
+        "TESTING": True,
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "REDIS_URL": TEST_REDIS_URL,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        # argon2's floor: tests hash many passwords
+        "PASSWORD_TIME_COST": 1,
+        "PASSWORD_MEMORY_COST_KIB": 64,
+        "UPLOAD_DIR": "/tmp/fieldsales-test-uploads",
+    }
+    settings.update(overrides)
+    return Config(**settings)
+
+
+def _boom():
+    raise RuntimeError("secret internals: password=hunter2 at /srv/app.py line 42")
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[Flask]:
+    recreate_database(TEST_DATABASE_URL)
+    application = create_app(test_config())
+    application.add_url_rule("/api/v1/_test/boom", "boom", _boom)
+    with application.app_context():
+        flask_migrate.upgrade()
+    yield application
+    db.engine().dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> redis.Redis:
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def connection(app: Flask, redis_client: redis.Redis) -> Iterator[Connection]:
+    conn = db.engine().connect()
+    outer = conn.begin()
+    db.session.remove()
+    db.session.configure(bind=conn, join_transaction_mode="create_savepoint")
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield conn
+    finally:
+        ctx.pop()
+        db.session.remove()
+        db.session.configure(bind=db.engine(), join_transaction_mode="conservative_savepoint")
+        outer.rollback()
+        conn.close()
+        redis_client.flushdb()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Session:
+    return db.session()
+
+
+@pytest.fixture
+def client(app: Flask, connection: Connection) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """``../shared/data`` beside the repo (real POIs; never copied into the repo)."""
+    from pathlib import Path
+
+    path = Path(os.environ.get("SHARED_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    if not (path / "hangzhou_amap_poi86_2017_merchants.csv").exists():
+        pytest.skip(f"shared data not found at {path}")
+    return path

@@ -1,0 +1,15 @@
+"""Job functions that tests enqueue through the outbox."""
+
+from __future__ import annotations
+
+from app import redis_conn
+
+REMEMBERED = "test:remembered"
+
+
+def remember(value: str) -> None:
+    redis_conn.client().rpush(REMEMBERED, value)
+
+
+def explode(value: str) -> None:
+    raise RuntimeError(f"job failed for {value}")
