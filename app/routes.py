@@ -5,8 +5,9 @@ from __future__ import annotations
 from app.api import Api
 from app.auth.routes import blp as auth_blp
 from app.health.routes import blp as health_blp
+from app.merchants.routes import blp as merchants_blp
 
-BLUEPRINTS = (health_blp, auth_blp)
+BLUEPRINTS = (health_blp, auth_blp, merchants_blp)
 
 
 def register_blueprints(api: Api) -> None:

@@ -78,6 +78,7 @@ def connection(app: Flask, redis_client: redis.Redis) -> Iterator[Connection]:
     conn = db.engine().connect()
     outer = conn.begin()
     db.session.remove()
+    factory_settings = dict(db.session.session_factory.kw)
     db.session.configure(bind=conn, join_transaction_mode="create_savepoint")
     ctx = app.app_context()
     ctx.push()
@@ -86,7 +87,8 @@ def connection(app: Flask, redis_client: redis.Redis) -> Iterator[Connection]:
     finally:
         ctx.pop()
         db.session.remove()
-        db.session.configure(bind=db.engine(), join_transaction_mode="conservative_savepoint")
+        db.session.session_factory.kw.clear()
+        db.session.session_factory.kw.update(factory_settings)
         outer.rollback()
         conn.close()
         redis_client.flushdb()
@@ -111,3 +113,46 @@ def shared_data():
     if not (path / "hangzhou_amap_poi86_2017_merchants.csv").exists():
         pytest.skip(f"shared data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def hangzhou(app, shared_data):
+    """The real Hangzhou POIs, loaded once and committed in their own tenant (tests only read them).
+
+    Returns ids of the tenant and of two BDs and a manager in it.
+    """
+    from sqlalchemy import select
+
+    from app.merchants.importer import import_csv
+    from app.org.models import Role
+    from app.org.service import create_user
+    from app.tenants.models import Tenant
+
+    with app.app_context():
+        session = db.session()
+        tenant = Tenant(slug="hz-ref", name="Hangzhou reference", settings={})
+        session.add(tenant)
+        session.flush()
+        db.scope_to_tenant(tenant.id)
+        with (shared_data / "hangzhou_amap_poi86_2017_merchants.csv").open(encoding="utf-8", newline="") as stream:
+            report = import_csv(stream, tenant.id, source="amap")
+        session.commit()
+        users = {
+            name: create_user(tenant, name, "hz-password-1", role).id
+            for name, role in (("hz_bd", Role.BD), ("hz_bd2", Role.BD), ("hz_manager", Role.MANAGER))
+        }
+        session.execute(text("ANALYZE merchants"))
+        session.commit()
+        tenant_id = tenant.id
+        assert report.loaded == 12186
+        db.scope_to_tenant(None)
+        db.session.remove()
+    return {"tenant_id": tenant_id, **users}
+
+
+@pytest.fixture(scope="session")
+def hangzhou_rows(shared_data):
+    import csv
+
+    with (shared_data / "hangzhou_amap_poi86_2017_merchants.csv").open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))

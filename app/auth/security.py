@@ -18,6 +18,7 @@ from app.api import Blueprint, document_errors
 from app.auth.models import AuthSession
 from app.errors import Forbidden, Unauthorized
 from app.org.models import Role, User
+from app.tenants.models import Tenant
 
 AUTH_ERRORS = (
     (401, "TOKEN_MISSING", "no `Authorization: Bearer` header"),
@@ -44,20 +45,22 @@ def verify_token(*, refresh: bool = False) -> dict[str, Any]:
         raise Unauthorized("The token is invalid.", error_code="TOKEN_INVALID") from exc
 
 
-def _load_caller(claims: dict[str, Any]) -> User:
+def _load_caller(claims: dict[str, Any]) -> tuple[User, Tenant]:
     try:
         session_id = uuid.UUID(claims["sid"])
         user_id = int(claims["sub"])
     except (KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("The token is invalid.", error_code="TOKEN_INVALID") from exc
+    # one round trip: the session's liveness, the user and the tenant's settings
     row = db.session.execute(
-        select(User, AuthSession.revoked_at)
+        select(User, Tenant, AuthSession.revoked_at)
         .join(AuthSession, AuthSession.user_id == User.id)
+        .join(Tenant, Tenant.id == User.tenant_id)
         .where(AuthSession.id == session_id, User.id == user_id)
     ).one_or_none()
     if row is None or row.revoked_at is not None or not row.User.is_active:
         raise Unauthorized("This session has ended; sign in again.", error_code="TOKEN_REVOKED")
-    return row.User
+    return row.User, row.Tenant
 
 
 def login_required(*roles: Role) -> Callable:
@@ -68,10 +71,11 @@ def login_required(*roles: Role) -> Callable:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             claims = verify_token()
-            user = _load_caller(claims)
+            user, tenant = _load_caller(claims)
             if allowed and user.role not in allowed:
                 raise Forbidden(f"This needs one of the roles: {', '.join(sorted(r.value for r in allowed))}.")
             g.user = user
+            g.tenant = tenant
             g.auth_session_id = uuid.UUID(claims["sid"])
             db.scope_to_tenant(user.tenant_id)
             return func(*args, **kwargs)
@@ -98,3 +102,7 @@ def authenticated(blp: Blueprint, *roles: Role, errors: Iterable[tuple[int, str,
 
 def current_user() -> User:
     return g.user
+
+
+def current_tenant() -> Tenant:
+    return g.tenant

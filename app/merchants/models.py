@@ -25,7 +25,8 @@ class AuditStatus(str, enum.Enum):
 class Merchant(TenantScoped, Timestamped, Base):
     __tablename__ = "merchants"
     __table_args__ = (
-        Index("ix_merchants_location", "location", postgresql_using="gist"),
+        # tenant first: a KNN scan never walks another business line's merchants (btree_gist)
+        Index("ix_merchants_tenant_location", "tenant_id", "location", postgresql_using="gist"),
         Index("ix_merchants_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         Index("ix_merchants_tags", "tags", postgresql_using="gin"),
         Index("ix_merchants_category", "tenant_id", "category", postgresql_ops={"category": "text_pattern_ops"}),
@@ -64,6 +65,8 @@ class Merchant(TenantScoped, Timestamped, Base):
     merged_into_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="SET NULL"))
     self_onboarded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    # latest verified visit by anyone: street-sweep mode filters on it, so it is kept on the row
+    last_visit_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 

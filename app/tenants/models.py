@@ -37,9 +37,8 @@ class Tenant(Timestamped, Base):
 
     def setting(self, section: str, key: str | None = None) -> Any:
         """A setting with the product default filled in for anything the tenant has not set."""
-        value = self.settings.get(section, DEFAULT_SETTINGS.get(section))
-        if key is None:
-            return value
-        if isinstance(value, dict) and key in value:
-            return value[key]
-        return DEFAULT_SETTINGS[section][key]
+        default = DEFAULT_SETTINGS.get(section)
+        value = (self.settings or {}).get(section, default)
+        if isinstance(default, dict):
+            value = {**default, **(value if isinstance(value, dict) else {})}
+        return value if key is None else value[key]

@@ -40,11 +40,11 @@ def test_upgrade_downgrade_upgrade_and_models_match(app):
             )
             assert compare_metadata(context, Base.metadata) == []
             extensions = set(connection.execute(text("SELECT extname FROM pg_extension")).scalars())
-            assert {"postgis", "pg_trgm"} <= extensions
+            assert {"postgis", "pg_trgm", "btree_gist"} <= extensions
             index = connection.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_merchants_location'")
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_merchants_tenant_location'")
             ).scalar_one()
-            assert "USING gist (location)" in index
+            assert "USING gist (tenant_id, location)" in index
             column_type = connection.execute(
                 text("SELECT type FROM geography_columns WHERE f_table_name = 'merchants'")
             ).scalar_one()

@@ -1,0 +1,291 @@
+"""Merchant reads for the street: the nearby list and the map view.
+
+These are the hottest endpoints of the app, so they run one Core statement each (no ORM objects) and
+build plain dicts for a fast serialiser. The tenant filter is explicit here because Core statements do
+not pass through the ORM tenant scope.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from app import clock, db
+from app.errors import ValidationFailed
+from app.leads import queries as pool
+from app.leads.models import Lead, LeadState
+from app.merchants.models import AuditStatus, Merchant
+from app.org.models import Role, User
+from app.pagination import decode_cursor, encode_cursor, fingerprint
+from app.tenants.models import Tenant
+from geo import sql as geo_sql
+from geo.coords import CoordSys, from_wgs84, to_wgs84
+from geo.distance import bbox_around, distance_m
+
+merchants = Merchant.__table__
+leads = Lead.__table__
+owners = User.__table__.alias("owners")
+
+HIDDEN_STATUSES = (AuditStatus.REJECTED.value, AuditStatus.MERGED.value)
+MAX_PINS = 500
+MAX_BBOX_SIDE_M = 50_000  # a city; a wider box would be a country-scale scan
+
+
+@dataclass(frozen=True)
+class MerchantFilters:
+    sea: str = "all"
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    q: str | None = None
+    unvisited_days: int | None = None
+
+
+def _filter_conditions(tenant_id: int, user_id: int, filters: MerchantFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        merchants.c.tenant_id == tenant_id,
+        merchants.c.audit_status.not_in(HIDDEN_STATUSES),
+    ]
+    sea = pool.sea_filter(filters.sea, user_id)
+    if sea is not None:
+        conditions.append(sea)
+    if filters.category:
+        conditions.append(merchants.c.category.startswith(filters.category, autoescape=True))
+    if filters.tags:
+        conditions.append(merchants.c.tags.contains(list(filters.tags)))
+    if filters.q:
+        # substring for short CJK queries, trigram word similarity for typos in longer names
+        conditions.append(
+            or_(merchants.c.name.icontains(filters.q, autoescape=True), literal(filters.q).op("<%")(merchants.c.name))
+        )
+    if filters.unvisited_days:
+        since = clock.now() - timedelta(days=filters.unvisited_days)
+        conditions.append(or_(merchants.c.last_visit_at.is_(None), merchants.c.last_visit_at < since))
+    return conditions
+
+
+def _with_pool(columns: list[Any]) -> Any:
+    return (
+        select(*columns)
+        .select_from(
+            merchants.outerjoin(leads, leads.c.merchant_id == merchants.c.id).outerjoin(
+                owners, owners.c.id == leads.c.owner_id
+            )
+        )
+    )
+
+
+def _owner_name() -> ColumnElement[str]:
+    return func.coalesce(func.nullif(owners.c.display_name, ""), owners.c.username)
+
+
+# --- nearby -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NearbyQuery:
+    lat: float
+    lng: float
+    coord_sys: CoordSys = CoordSys.WGS84
+    radius_m: int = 1000
+    limit: int = 20
+    cursor: str | None = None
+    filters: MerchantFilters = MerchantFilters()
+
+    def echo(self) -> dict[str, Any]:
+        return {
+            "lat": self.lat,
+            "lng": self.lng,
+            "coord_sys": self.coord_sys.value,
+            "radius_m": self.radius_m,
+            "limit": self.limit,
+            "sea": self.filters.sea,
+            "category": self.filters.category,
+            "tag": list(self.filters.tags),
+            "q": self.filters.q,
+            "unvisited_days": self.filters.unvisited_days,
+        }
+
+
+def nearby(user: User, tenant: Tenant, query: NearbyQuery) -> dict[str, Any]:
+    """Merchants within ``radius_m`` of the caller, nearest first, one keyset page at a time."""
+    statement, query_key = nearby_statement(user, tenant, query)
+    rows = db.session.execute(statement).all()
+    page, more = rows[: query.limit], len(rows) > query.limit
+    next_cursor = encode_cursor([page[-1].knn, page[-1].id], query_key) if more else None
+    items = [_nearby_item(r, user.id, query.coord_sys) for r in page]
+    # The page boundary follows the index's sphere distance; within a page show exact geodesic order.
+    items.sort(key=lambda item: (item["distance_m"], item["id"]))
+    return {"items": items, "next_cursor": next_cursor, "query": query.echo()}
+
+
+def nearby_statement(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[Any, str]:
+    """The nearby page query and the fingerprint its cursors carry.
+
+    Plan shape (asserted by a test): one GiST index scan on (tenant_id, location) bounded by the radius's
+    bounding box and ordered by ``<->``, stopping after the page. The exact ``ST_DWithin`` is applied to
+    those few rows outside: inside, PostGIS's row estimate for it on geography is so low that the
+    planner would rather sort every merchant in the radius. ``FETCH ... WITH TIES`` keeps rows tied on
+    distance together, so ordering the page by (distance, id) never splits a tie across pages.
+    """
+    lat, lng = to_wgs84(query.lat, query.lng, query.coord_sys)
+    query_key = fingerprint({k: v for k, v in query.echo().items() if k != "limit"})
+    origin = geo_sql.point(lat, lng)
+    knn = geo_sql.knn_distance(merchants.c.location, origin)
+    conditions = _filter_conditions(tenant.id, user.id, query.filters)
+    conditions.append(geo_sql.in_box(merchants.c.location, geo_sql.box(*bbox_around(lat, lng, query.radius_m))))
+    if query.cursor:
+        after_key, after_id = decode_cursor(query.cursor, query_key, (float, int))
+        conditions.append(or_(knn > after_key, and_(knn == after_key, merchants.c.id > after_id)))
+    candidates = (
+        _with_pool([
+            merchants.c.id, merchants.c.location, knn.label("knn"), leads.c.state, leads.c.owner_id,
+            leads.c.drops_at, _owner_name().label("owner_name"),
+        ])
+        .where(*conditions)
+        .order_by(knn)
+        .fetch(query.limit + 1, with_ties=True)
+        .subquery("candidates")
+    )
+    rules = tenant.setting("pool")
+    row = candidates.c
+    claimable = and_(
+        literal(user.role == Role.BD),
+        select(func.count()).select_from(leads).where(
+            leads.c.owner_id == user.id, leads.c.state == LeadState.PRIVATE.value
+        ).scalar_subquery() < rules["claim_cap"],
+        pool.is_public(row.state),
+        ~pool.in_cooldown(row.id, user.id, pool.cooldown_since(clock.now(), rules)),
+    )
+    statement = (
+        select(
+            row.id, merchants.c.name, merchants.c.category, merchants.c.address, merchants.c.tags,
+            merchants.c.last_visit_at,
+            geo_sql.latitude(row.location).label("lat"), geo_sql.longitude(row.location).label("lng"),
+            geo_sql.geodesic_distance(row.location, origin).label("distance_m"),
+            geo_sql.bearing_deg(origin, row.location).label("bearing_deg"),
+            row.knn, row.state, row.owner_id, row.drops_at, row.owner_name, claimable.label("claimable"),
+        )
+        .select_from(candidates.join(merchants, merchants.c.id == row.id))
+        .where(geo_sql.within(row.location, origin, query.radius_m))
+        .order_by(row.knn, row.id)
+        .limit(query.limit + 1)
+    )
+    return statement, query_key
+
+
+def _nearby_item(row: Any, user_id: int, coord_sys: CoordSys) -> dict[str, Any]:
+    lat, lng = from_wgs84(row.lat, row.lng, coord_sys)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "category": row.category,
+        "address": row.address,
+        "lat": round(lat, 7),
+        "lng": round(lng, 7),
+        "distance_m": round(row.distance_m, 2),
+        "bearing_deg": round(row.bearing_deg, 1) % 360.0,
+        "tags": row.tags,
+        "sea": pool.sea_view(row.state, row.owner_id, row.owner_name, row.drops_at, user_id),
+        "claimable": bool(row.claimable),
+        "last_visit_at": row.last_visit_at,
+    }
+
+
+# --- map view ---------------------------------------------------------------------------------------
+
+
+def _wgs84_box(bbox: tuple[float, float, float, float], coord_sys: CoordSys) -> tuple[float, float, float, float]:
+    min_lng, min_lat, max_lng, max_lat = bbox
+    corners = [to_wgs84(lat, lng, coord_sys) for lat, lng in ((min_lat, min_lng), (max_lat, max_lng))]
+    (s, w), (n, e) = corners
+    return w, s, e, n
+
+
+def map_view(
+    user: User, tenant: Tenant, bbox: tuple[float, float, float, float], zoom: int, coord_sys: CoordSys,
+    filters: MerchantFilters,
+) -> dict[str, Any]:
+    """Pins when at most 500 merchants match in the box, otherwise grid clusters sized by zoom."""
+    west, south, east, north = _wgs84_box(bbox, coord_sys)
+    middle = (south + north) / 2
+    width, height = distance_m(middle, west, middle, east), distance_m(south, west, north, west)
+    if max(width, height) > MAX_BBOX_SIDE_M:
+        raise ValidationFailed(
+            f"The box is {max(width, height) / 1000:.0f} km across; zoom in to at most "
+            f"{MAX_BBOX_SIDE_M // 1000} km.",
+            error_code="BBOX_TOO_LARGE",
+            errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}},
+        )
+    conditions = [*_filter_conditions(tenant.id, user.id, filters), geo_sql.within_box(merchants.c.location, west, south, east, north)]
+    matching = db.session.scalar(
+        select(func.count()).select_from(_with_pool([merchants.c.id]).where(*conditions).limit(MAX_PINS + 1).subquery())
+    )
+    if matching <= MAX_PINS:
+        rows = db.session.execute(
+            _with_pool([
+                merchants.c.id, merchants.c.name, merchants.c.category,
+                geo_sql.latitude(merchants.c.location).label("lat"),
+                geo_sql.longitude(merchants.c.location).label("lng"),
+                leads.c.state, leads.c.owner_id,
+            ]).where(*conditions).order_by(merchants.c.id)
+        ).all()
+        pins = [_pin(row, user.id, coord_sys) for row in rows]
+        return {"mode": "pins", "total": len(pins), "pins": pins, "clusters": [], "cell_deg": None}
+    return _clusters(user, conditions, zoom, middle, coord_sys)
+
+
+def _pin(row: Any, user_id: int, coord_sys: CoordSys) -> dict[str, Any]:
+    lat, lng = from_wgs84(row.lat, row.lng, coord_sys)
+    state = row.state or LeadState.PUBLIC.value
+    return {
+        "id": row.id, "name": row.name, "category": row.category, "lat": round(lat, 7), "lng": round(lng, 7),
+        "sea_state": state, "mine": state != LeadState.PUBLIC.value and row.owner_id == user_id,
+    }
+
+
+def cell_size_deg(zoom: int, latitude: float) -> tuple[float, float]:
+    """A cluster cell of about 64 screen pixels at this zoom (256-pixel Web Mercator tiles)."""
+    cell_lng = 360.0 / (2**zoom) / 4
+    return cell_lng, cell_lng * max(math.cos(math.radians(latitude)), 0.01)
+
+
+def _clusters(
+    user: User, conditions: list[ColumnElement[bool]], zoom: int, middle_lat: float, coord_sys: CoordSys
+) -> dict[str, Any]:
+    cell_lng, cell_lat = cell_size_deg(zoom, middle_lat)
+    located = _with_pool([
+        geo_sql.latitude(merchants.c.location).label("lat"),
+        geo_sql.longitude(merchants.c.location).label("lng"),
+        leads.c.state.label("state"), leads.c.owner_id.label("owner_id"),
+    ]).where(*conditions).subquery()
+    state = located.c.state
+    private = state == LeadState.PRIVATE.value
+    partner = state == LeadState.PARTNER.value
+    owned_by_me = and_(or_(private, partner), located.c.owner_id == user.id)
+    statement = (
+        select(
+            func.count().label("count"),
+            func.avg(located.c.lat).label("lat"),
+            func.avg(located.c.lng).label("lng"),
+            func.count().filter(or_(state.is_(None), state == LeadState.PUBLIC.value)).label("public"),
+            func.count().filter(private).label("private"),
+            func.count().filter(partner).label("partner"),
+            func.count().filter(owned_by_me).label("mine"),
+        )
+        .group_by(func.floor(located.c.lng / cell_lng), func.floor(located.c.lat / cell_lat))
+        .order_by(func.count().desc())
+    )
+    clusters = []
+    for row in db.session.execute(statement):
+        lat, lng = from_wgs84(row.lat, row.lng, coord_sys)
+        clusters.append({
+            "lat": round(lat, 7), "lng": round(lng, 7), "count": row.count,
+            "by_state": {"public": row.public, "private": row.private, "partner": row.partner, "mine": row.mine},
+        })
+    total = sum(cluster["count"] for cluster in clusters)
+    return {"mode": "clusters", "total": total, "pins": [], "clusters": clusters, "cell_deg": cell_lng}

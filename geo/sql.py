@@ -1,0 +1,82 @@
+"""SQL expressions for geography columns (PostGIS), shared by the API queries and the benchmarks.
+
+Stored positions are ``geography(Point, 4326)`` in WGS84. Nearest-first ordering uses the KNN operator
+``<->`` so that a GiST index can return rows in distance order; PostGIS computes that distance on the
+sphere, so reported distances use ``ST_Distance`` on the WGS84 spheroid instead (exact geodesic metres).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geoalchemy2 import Geography
+from sqlalchemy import Float, and_, cast, func, literal
+from sqlalchemy.sql.elements import ColumnElement
+
+
+def point(lat: float, lng: float) -> ColumnElement[Any]:
+    """A WGS84 geography point literal (bound parameters, not string formatting)."""
+    return cast(
+        func.ST_SetSRID(func.ST_MakePoint(literal(lng, Float), literal(lat, Float)), 4326),
+        Geography("POINT", srid=4326),
+    )
+
+
+def within(column: ColumnElement[Any], origin: ColumnElement[Any], radius_m: float) -> ColumnElement[bool]:
+    """Index-assisted "within radius_m geodesic metres of origin"."""
+    return func.ST_DWithin(column, origin, literal(radius_m, Float))
+
+
+def knn_distance(column: ColumnElement[Any], origin: ColumnElement[Any]) -> ColumnElement[float]:
+    """The KNN ordering key (sphere metres); ``ORDER BY`` it to walk a GiST index nearest-first."""
+    return column.op("<->", return_type=Float)(origin)
+
+
+def geodesic_distance(column: ColumnElement[Any], origin: ColumnElement[Any]) -> ColumnElement[float]:
+    """Geodesic metres on the WGS84 spheroid."""
+    return func.ST_Distance(column, origin, True)
+
+
+def bearing_deg(origin: ColumnElement[Any], column: ColumnElement[Any]) -> ColumnElement[float]:
+    """Initial bearing from origin to the row, degrees clockwise from north in [0, 360)."""
+    return func.coalesce(func.degrees(func.ST_Azimuth(origin, column)), 0.0)
+
+
+def latitude(column: ColumnElement[Any]) -> ColumnElement[float]:
+    return func.ST_Y(cast(column, _geometry()))
+
+
+def longitude(column: ColumnElement[Any]) -> ColumnElement[float]:
+    return func.ST_X(cast(column, _geometry()))
+
+
+def _geometry() -> Any:
+    from geoalchemy2 import Geometry
+
+    return Geometry("POINT", srid=4326)
+
+
+def box(west: float, south: float, east: float, north: float) -> ColumnElement[Any]:
+    """A longitude/latitude box as geography, for index-assisted ``&&`` tests."""
+    envelope = func.ST_MakeEnvelope(
+        literal(west, Float), literal(south, Float), literal(east, Float), literal(north, Float), 4326
+    )
+    return cast(envelope, Geography("POLYGON", srid=4326))
+
+
+def in_box(column: ColumnElement[Any], geography_box: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Bounding-box overlap on geography (served by a GiST index on the column)."""
+    return column.op("&&")(geography_box)
+
+
+def within_box(column: ColumnElement[Any], west: float, south: float, east: float, north: float) -> ColumnElement[bool]:
+    """Exactly inside a longitude/latitude rectangle, still served by the geography GiST index.
+
+    Geography ``&&`` compares geocentric 3D boxes, which are looser than the rectangle (by tens of metres
+    at city scale); the planar ``ST_Intersects`` recheck on the row's own longitude/latitude makes the
+    edge exact (a planar ``&&`` would not be: bounding boxes are stored as rounded float4).
+    """
+    envelope = func.ST_MakeEnvelope(
+        literal(west, Float), literal(south, Float), literal(east, Float), literal(north, Float), 4326
+    )
+    return and_(in_box(column, box(west, south, east, north)), func.ST_Intersects(cast(column, _geometry()), envelope))
