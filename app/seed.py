@@ -156,6 +156,8 @@ def _seed_history(rng: random.Random, tenant: Tenant, merchants: list[Merchant],
 
 
 def _visit(rng: random.Random, merchant: Merchant, user: User, at, verified: bool) -> None:  # noqa: ANN001
+    if verified and (merchant.last_visit_at is None or merchant.last_visit_at < at):
+        merchant.last_visit_at = at
     db.session.add(Visit(
         tenant_id=merchant.tenant_id, merchant_id=merchant.id, user_id=user.id,
         idempotency_key=f"seed-{rng.getrandbits(64):016x}", request_hash="seed", client_time=at, created_at=at,

@@ -9,6 +9,7 @@ from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.json import dumps_bytes
 from app.merchants import service
+from app.merchants.examples import MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
 from app.merchants.schemas import MapQueryArgsSchema, MapSchema, NearbyPageSchema, NearbyQueryArgsSchema
 
 blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants", description="Merchants (POIs)")
@@ -35,7 +36,7 @@ def _filters(args: dict) -> service.MerchantFilters:
 class Nearby(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, CURSOR_ERROR))
     @blp.arguments(NearbyQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, NearbyPageSchema)
+    @blp.response(200, NearbyPageSchema, example=NEARBY_EXAMPLE)
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
         """Merchants nearest to a position, with lead status, nearest first (keyset paging)."""
         query = service.NearbyQuery(
@@ -49,7 +50,10 @@ class Nearby(MethodView):
 class MerchantMap(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, BBOX_ERROR))
     @blp.arguments(MapQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, MapSchema)
+    @blp.response(200, MapSchema, examples={
+        "clusters": {"summary": "A dense box at zoom 15", "value": MAP_CLUSTERS_EXAMPLE},
+        "pins": {"summary": "At most 500 merchants match", "value": MAP_PINS_EXAMPLE},
+    })
     def get(self, bbox, zoom, coord_sys, **filters):
         """Merchants in a map box: up to 500 pins, or server-side clusters sized by zoom."""
         return _json(service.map_view(current_user(), current_tenant(), bbox, zoom, coord_sys, _filters(filters)))

@@ -142,3 +142,12 @@ def test_bad_boxes_and_zooms_are_422(client, session, bbox, zoom, field, code):
 def test_missing_bbox_is_422(client, session):
     response = client.get(URL, query_string={"zoom": 12}, headers=auth_headers(UserFactory()))
     assert response.status_code == 422 and "bbox" in response.json["errors"]["query"]
+
+
+def test_documented_examples_match_the_schemas():
+    from app.merchants.examples import MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
+    from app.merchants.schemas import NearbyPageSchema
+
+    NearbyPageSchema().load(NEARBY_EXAMPLE)
+    MapSchema().load(MAP_CLUSTERS_EXAMPLE)
+    MapSchema().load(MAP_PINS_EXAMPLE)
