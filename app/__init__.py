@@ -10,6 +10,7 @@ from flask import Flask
 from app import db
 from app.api import register_docs_assets
 from app.config import ROOT, Config, check_production_safety
+from app.converters import IdConverter
 from app.errors import register_error_handlers
 from app.extensions import api, jwt, migrate
 from app.json import OrjsonProvider
@@ -34,6 +35,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     check_production_safety(config)
 
     app = Flask(__name__)
+    app.url_map.converters["id"] = IdConverter
     app.json = OrjsonProvider(app)
     app.config.from_object(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -46,6 +48,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     jwt.init_app(app)
     migrate.init_app(app, _MigrationTarget(), directory=str(ROOT / "migrations"))
     api.init_app(app)
+    api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)
     register_error_handlers(app)
 

@@ -89,6 +89,47 @@ def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str) 
         click.echo(f"  ... and {report.rejected_count - 50} more")
 
 
+def _import_command(name: str, kind: str):  # noqa: ANN202
+    @click.command(name)
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--tenant", "tenant_slug", required=True)
+    def command(path: Path, tenant_slug: str) -> None:
+        from app.merchants.importer import BadFile
+        from app.org import service
+        from app.sales import service as sales
+
+        try:
+            tenant = service.get_tenant(tenant_slug)
+        except AppError as error:
+            _fail(error)
+        db.scope_to_tenant(tenant.id)
+        importer = sales.import_sales if kind == "sales" else sales.import_competitors
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as stream:
+                report = importer(stream, tenant.id)
+        except (BadFile, UnicodeDecodeError) as error:
+            db.session.rollback()
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+        db.session.commit()
+        click.echo(
+            f"rows: {report.rows}, loaded: {report.loaded} (inserted {report.inserted}, updated {report.updated}, "
+            f"unchanged {report.unchanged}), rejected: {report.rejected_count}"
+        )
+        for line, reason in report.rejected[:50]:
+            click.echo(f"  line {line}: {reason}")
+
+    command.__doc__ = {
+        "sales": "Load our monthly sales (month,orders,gmv) or deals (deal_id,title,price,...) from a CSV.",
+        "competitors": "Load competitor platforms' deals (platform,online,deal_title,deal_price,...) from a CSV.",
+    }[kind]
+    return command
+
+
+import_sales = _import_command("import-sales", "sales")
+import_competitors = _import_command("import-competitors", "competitors")
+
+
 @click.command("seed-demo")
 @click.option("--reset", is_flag=True, help="Delete the demo tenants first")
 def seed_demo(reset: bool) -> None:
@@ -127,5 +168,6 @@ def cron() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (create_tenant, create_user, import_merchants, seed_demo, worker, cron):
+    for command in (create_tenant, create_user, import_merchants, import_sales, import_competitors, seed_demo,
+                    worker, cron):
         app.cli.add_command(command)

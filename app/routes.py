@@ -6,8 +6,9 @@ from app.api import Api
 from app.auth.routes import blp as auth_blp
 from app.health.routes import blp as health_blp
 from app.merchants.routes import blp as merchants_blp
+from app.sales.routes import blp as sales_blp
 
-BLUEPRINTS = (health_blp, auth_blp, merchants_blp)
+BLUEPRINTS = (health_blp, auth_blp, merchants_blp, sales_blp)
 
 
 def register_blueprints(api: Api) -> None:

@@ -22,7 +22,15 @@ def render_spec(app=None) -> str:  # noqa: ANN001 - a Flask app; importing flask
 
         app = create_app()
     spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
-    return json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    return json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True, default=_number) + "\n"
+
+
+def _number(value):  # noqa: ANN001, ANN202 - Decimal bounds of money fields
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def main() -> None:

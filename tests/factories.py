@@ -48,15 +48,13 @@ class TenantFactory(Base):
 class OrgUnitFactory(Base):
     class Meta:
         model = OrgUnit
+        exclude = ("tenant",)
 
     tenant = factory.SubFactory(TenantFactory)
     tenant_id = factory.SelfAttribute("tenant.id")
     kind = OrgKind.TEAM
     name = factory.Sequence(lambda n: f"Team {n}")
     path = "/"
-
-    class Params:
-        parent = None
 
     @factory.post_generation
     def set_path(obj, create, extracted, **kwargs):  # noqa: N805, ANN001, ANN201

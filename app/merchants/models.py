@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,6 +67,8 @@ class Merchant(TenantScoped, Timestamped, Base):
     created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     # latest verified visit by anyone: street-sweep mode filters on it, so it is kept on the row
     last_visit_at: Mapped[datetime | None]
+    # bumped by every write that changes the detail payload; the detail cache is keyed by it
+    detail_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.json import dumps_bytes
-from app.merchants import service
-from app.merchants.examples import MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
-from app.merchants.schemas import MapQueryArgsSchema, MapSchema, NearbyPageSchema, NearbyQueryArgsSchema
+from app.merchants import contacts, detail, service
+from app.merchants.examples import DETAIL_EXAMPLE, MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
+from app.merchants.schemas import (
+    ContactCreateSchema,
+    ContactOutSchema,
+    ContactUpdateSchema,
+    DetailQueryArgsSchema,
+    MapQueryArgsSchema,
+    MapSchema,
+    MerchantDetailSchema,
+    NearbyPageSchema,
+    NearbyQueryArgsSchema,
+)
 
 blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants", description="Merchants (POIs)")
 
 CURSOR_ERROR = (422, "INVALID_CURSOR", "the cursor is malformed or belongs to another query")
 BBOX_ERROR = (422, "BBOX_TOO_LARGE", "the box is wider than a city (50 km)")
+EDIT_FORBIDDEN = (403, "NOT_ALLOWED_FOR_LEAD", "only the lead's owner, their managers, ops and admins may edit")
+CONTACT_NOT_FOUND = (404, "CONTACT_NOT_FOUND", "no such contact at this merchant")
 
 
 def _json(payload: dict):  # noqa: ANN202 - a Response; orjson is several times faster than a schema dump here
@@ -57,3 +69,50 @@ class MerchantMap(MethodView):
     def get(self, bbox, zoom, coord_sys, **filters):
         """Merchants in a map box: up to 500 pins, or server-side clusters sized by zoom."""
         return _json(service.map_view(current_user(), current_tenant(), bbox, zoom, coord_sys, _filters(filters)))
+
+
+MERCHANT_NOT_FOUND = (404, "MERCHANT_NOT_FOUND", "no merchant with this id in your business line")
+
+
+@blp.route("/<id:merchant_id>")
+class MerchantDetail(MethodView):
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, MERCHANT_NOT_FOUND))
+    @blp.arguments(DetailQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, MerchantDetailSchema, example=DETAIL_EXAMPLE, headers={
+        "ETag": {"description": "Send it back as `If-None-Match` to get a 304 when nothing changed",
+                 "schema": {"type": "string"}}})
+    @blp.alt_response(304, description="Not modified since the ETag sent in `If-None-Match`")
+    def get(self, merchant_id, coord_sys):
+        """Everything about one merchant: info, contacts, visits, sales, competitors, pool status, tasks."""
+        payload = detail.merchant_detail(current_user(), current_tenant(), merchant_id, coord_sys)
+        response = _json(payload)
+        response.add_etag()
+        return response.make_conditional(request)
+
+
+@blp.route("/<id:merchant_id>/contacts")
+class Contacts(MethodView):
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, MERCHANT_NOT_FOUND, EDIT_FORBIDDEN))
+    @blp.arguments(ContactCreateSchema, example={
+        "name": "王芳", "title": "店长", "role": "decision_maker", "phones": ["+86 138 1234 5678"],
+        "is_key_person": True})
+    @blp.response(201, ContactOutSchema)
+    def post(self, fields, merchant_id):
+        """Add a key person (the lead's owner, their managers, ops)."""
+        return contacts.create_contact(current_user(), merchant_id, fields)
+
+
+@blp.route("/<id:merchant_id>/contacts/<id:contact_id>")
+class ContactItem(MethodView):
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, MERCHANT_NOT_FOUND, CONTACT_NOT_FOUND, EDIT_FORBIDDEN))
+    @blp.arguments(ContactUpdateSchema, example={"title": "老板", "last_contacted_at": "2026-11-20T10:00:00+08:00"})
+    @blp.response(200, ContactOutSchema)
+    def patch(self, fields, merchant_id, contact_id):
+        """Change a key person's details; only the fields sent change."""
+        return contacts.update_contact(current_user(), merchant_id, contact_id, fields)
+
+    @authenticated(blp, errors=(MERCHANT_NOT_FOUND, CONTACT_NOT_FOUND, EDIT_FORBIDDEN))
+    @blp.response(204)
+    def delete(self, merchant_id, contact_id):
+        """Remove a key person."""
+        contacts.delete_contact(current_user(), merchant_id, contact_id)

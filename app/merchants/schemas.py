@@ -171,3 +171,210 @@ class MapSchema(ma.Schema):
     pins = ma.fields.List(ma.fields.Nested(PinSchema), required=True)
     clusters = ma.fields.List(ma.fields.Nested(ClusterSchema), required=True)
     cell_deg = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Grid cell (longitude degrees)"})
+
+
+# --- detail -------------------------------------------------------------------------------------------
+
+
+class DetailQueryArgsSchema(ma.Schema):
+    coord_sys = _coord_sys_field()
+
+
+class PersonRefSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+
+
+class MerchantInfoSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    category = ma.fields.String(required=True)
+    address = ma.fields.String(required=True)
+    city = ma.fields.String(required=True)
+    phone = ma.fields.String(allow_none=True, required=True, metadata={"description": "Masked unless allowed"})
+    brand = ma.fields.String(allow_none=True, required=True)
+    tags = ma.fields.List(ma.fields.String(), required=True)
+    lat = ma.fields.Float(required=True)
+    lng = ma.fields.Float(required=True)
+    coord_sys = ma.fields.String(required=True)
+    attributes = ma.fields.Dict(required=True, metadata={"description": "Custom attributes (imported columns)"})
+    source = ma.fields.String(required=True)
+    source_id = ma.fields.String(allow_none=True, required=True)
+    audit_status = ma.fields.String(required=True, validate=validate.OneOf(
+        ["approved", "pending_audit", "rejected", "merged"]))
+    audit_flags = ma.fields.List(ma.fields.String(), required=True)
+    self_onboarded = ma.fields.Boolean(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    updated_at = ma.fields.DateTime(required=True)
+    created_by = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
+
+
+CONTACT_ROLES = ["decision_maker", "approver", "evaluator", "user", "other"]
+
+
+class ContactSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    role = ma.fields.String(required=True, validate=validate.OneOf(CONTACT_ROLES))
+    phones = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "Masked unless allowed"})
+    is_key_person = ma.fields.Boolean(required=True)
+    notes = ma.fields.String(required=True)
+    last_contacted_at = ma.fields.DateTime(allow_none=True, required=True)
+
+
+class VisitSummarySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    at = ma.fields.DateTime(required=True, metadata={"description": "When the BD checked in (phone time)"})
+    by = ma.fields.Nested(PersonRefSchema, required=True)
+    verified = ma.fields.Boolean(required=True)
+    flags = ma.fields.List(ma.fields.String(), required=True)
+    distance_m = ma.fields.Float(allow_none=True, required=True)
+    result = ma.fields.String(allow_none=True, required=True)
+    notes = ma.fields.String(required=True)
+    purpose = ma.fields.String(allow_none=True, required=True)
+    offline = ma.fields.Boolean(required=True)
+
+
+class VisitsSectionSchema(ma.Schema):
+    total = ma.fields.Integer(required=True)
+    verified = ma.fields.Integer(required=True)
+    last_visit = ma.fields.Nested(VisitSummarySchema, allow_none=True, required=True)
+    recent = ma.fields.List(ma.fields.Nested(VisitSummarySchema), required=True, metadata={"description": "Last 10"})
+
+
+class DealSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    price = ma.fields.Float(required=True)
+    status = ma.fields.String(required=True)
+    started_at = ma.fields.Date(allow_none=True, required=True)
+    ended_at = ma.fields.Date(allow_none=True, required=True)
+
+
+class SalesMonthSchema(ma.Schema):
+    month = ma.fields.String(required=True, metadata={"example": "2026-10"})
+    orders = ma.fields.Integer(required=True)
+    gmv = ma.fields.Float(required=True)
+
+
+class SalesTotalsSchema(ma.Schema):
+    orders_12m = ma.fields.Integer(required=True)
+    gmv_12m = ma.fields.Float(required=True)
+    orders_lifetime = ma.fields.Integer(required=True)
+    gmv_lifetime = ma.fields.Float(required=True)
+
+
+class RelatedStoreSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    address = ma.fields.String(required=True)
+    gmv_12m = ma.fields.Float(required=True)
+    orders_12m = ma.fields.Integer(required=True)
+
+
+class RelatedStoresSchema(ma.Schema):
+    count = ma.fields.Integer(required=True, metadata={"description": "Other stores of the same brand"})
+    stores = ma.fields.List(ma.fields.Nested(RelatedStoreSchema), required=True, metadata={
+        "description": "Top 20 by GMV over 12 months"})
+
+
+class SalesSectionSchema(ma.Schema):
+    active_deals = ma.fields.List(ma.fields.Nested(DealSchema), required=True)
+    totals = ma.fields.Nested(SalesTotalsSchema, required=True)
+    months = ma.fields.List(ma.fields.Nested(SalesMonthSchema), required=True, metadata={
+        "description": "The last 12 months, oldest first, zero-filled"})
+    related_stores = ma.fields.Nested(RelatedStoresSchema, required=True)
+
+
+class PriceComparisonSchema(ma.Schema):
+    their_title = ma.fields.String(required=True)
+    their_price = ma.fields.Float(required=True)
+    monthly_sales = ma.fields.Integer(allow_none=True, required=True)
+    our_deal_id = ma.fields.Integer(allow_none=True, required=True)
+    our_title = ma.fields.String(allow_none=True, required=True)
+    our_price = ma.fields.Float(allow_none=True, required=True)
+    difference = ma.fields.Float(allow_none=True, required=True, metadata={"description": "our price - theirs"})
+    price_disadvantage = ma.fields.Boolean(required=True, metadata={"description": "Their deal is cheaper"})
+
+
+class CompetitorSchema(ma.Schema):
+    platform = ma.fields.String(required=True)
+    online = ma.fields.Boolean(required=True)
+    captured_at = ma.fields.DateTime(required=True)
+    deals = ma.fields.List(ma.fields.Nested(PriceComparisonSchema), required=True, metadata={
+        "description": "Each of their deals against our most comparable active deal (by title)"})
+    price_disadvantage = ma.fields.Boolean(required=True)
+
+
+class DetailSeaSchema(SeaSchema):
+    claimed_at = ma.fields.DateTime(allow_none=True, required=True)
+    drops_at = ma.fields.DateTime(allow_none=True, required=True)
+    drop_reason = ma.fields.String(allow_none=True, required=True, validate=validate.OneOf(
+        ["term_end", "no_visit", "no_signing"]), metadata={"description": "The clock that will fire at `drops_at`"})
+    extensions_left = ma.fields.Integer(allow_none=True, required=True)
+    claimable = ma.fields.Boolean(required=True)
+
+
+class DetailTaskSchema(ma.Schema):
+    task_id = ma.fields.Integer(required=True)
+    assignment_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    priority = ma.fields.Integer(required=True)
+    due_at = ma.fields.DateTime(allow_none=True, required=True)
+    status = ma.fields.String(required=True)
+    assignee = ma.fields.Nested(PersonRefSchema, required=True)
+    overdue = ma.fields.Boolean(required=True)
+
+
+class SameBrandStoreSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    address = ma.fields.String(required=True)
+    lat = ma.fields.Float(required=True)
+    lng = ma.fields.Float(required=True)
+    distance_m = ma.fields.Float(required=True)
+
+
+class MerchantDetailSchema(ma.Schema):
+    merchant = ma.fields.Nested(MerchantInfoSchema, required=True)
+    contacts = ma.fields.List(ma.fields.Nested(ContactSchema), required=True)
+    visits = ma.fields.Nested(VisitsSectionSchema, required=True)
+    sales = ma.fields.Nested(SalesSectionSchema, required=True)
+    competitors = ma.fields.List(ma.fields.Nested(CompetitorSchema), required=True)
+    sea = ma.fields.Nested(DetailSeaSchema, required=True)
+    tasks = ma.fields.List(ma.fields.Nested(DetailTaskSchema), required=True, metadata={
+        "description": "Open assignments about this merchant that the caller may see"})
+    nearby_same_brand = ma.fields.List(ma.fields.Nested(SameBrandStoreSchema), required=True)
+    phones_masked = ma.fields.Boolean(required=True, metadata={
+        "description": "Phone numbers are shown in full only to the lead's owner, their managers, ops and admins"})
+
+
+# --- contacts -----------------------------------------------------------------------------------------
+
+PHONE = validate.Regexp(r"^\+?[0-9][0-9 ()\-]{3,30}$", error="Digits, spaces, dashes, brackets and a leading +.")
+
+
+class ContactCreateSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = ma.fields.String(load_default="", validate=validate.Length(max=200))
+    role = ma.fields.String(load_default="other", validate=validate.OneOf(CONTACT_ROLES))
+    phones = ma.fields.List(ma.fields.String(validate=PHONE), load_default=list, validate=validate.Length(max=5))
+    is_key_person = ma.fields.Boolean(load_default=False)
+    notes = ma.fields.String(load_default="", validate=validate.Length(max=2000))
+    last_contacted_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class ContactUpdateSchema(ma.Schema):
+    name = ma.fields.String(validate=validate.Length(min=1, max=200))
+    title = ma.fields.String(validate=validate.Length(max=200))
+    role = ma.fields.String(validate=validate.OneOf(CONTACT_ROLES))
+    phones = ma.fields.List(ma.fields.String(validate=PHONE), validate=validate.Length(max=5))
+    is_key_person = ma.fields.Boolean()
+    notes = ma.fields.String(validate=validate.Length(max=2000))
+    last_contacted_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class ContactOutSchema(ContactSchema):
+    role = ma.fields.Function(lambda contact: contact.role.value, required=True)

@@ -30,6 +30,7 @@ class AssignmentStatus(str, enum.Enum):
 
 class Task(TenantScoped, Timestamped, Base):
     __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_merchant", "merchant_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     creator_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), index=True)
@@ -48,6 +49,7 @@ class TaskAssignment(TenantScoped, Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("task_id", "assignee_id", "merchant_id"),
         Index("ix_task_assignments_assignee", "assignee_id", "status"),
+        Index("ix_task_assignments_merchant", "merchant_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -145,9 +145,10 @@ def test_missing_bbox_is_422(client, session):
 
 
 def test_documented_examples_match_the_schemas():
-    from app.merchants.examples import MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
-    from app.merchants.schemas import NearbyPageSchema
+    from app.merchants.examples import DETAIL_EXAMPLE, MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
+    from app.merchants.schemas import MerchantDetailSchema, NearbyPageSchema
 
+    MerchantDetailSchema().load(DETAIL_EXAMPLE)
     NearbyPageSchema().load(NEARBY_EXAMPLE)
     MapSchema().load(MAP_CLUSTERS_EXAMPLE)
     MapSchema().load(MAP_PINS_EXAMPLE)

@@ -19,7 +19,8 @@ def spec(app):
 def operations(spec):
     for path, item in spec["paths"].items():
         for method, operation in item.items():
-            yield method, path, operation
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield method, path, operation
 
 
 def test_committed_spec_is_up_to_date(app):

@@ -1,0 +1,73 @@
+"""Key persons at a merchant: created and edited by the lead's owner, their managers, ops and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app import db
+from app.errors import Forbidden, NotFound
+from app.leads.models import Lead, LeadState
+from app.merchants.detail import touch
+from app.merchants.models import Contact, ContactRole, Merchant
+from app.org.models import Role, User
+from app.org.scope import manages
+
+
+def get_merchant(merchant_id: int) -> Merchant:
+    """A merchant of the caller's tenant (the session is tenant-scoped), or 404."""
+    merchant = db.session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+    return merchant
+
+
+def ensure_can_edit(caller: User, merchant: Merchant) -> None:
+    if caller.role in (Role.OPS, Role.ADMIN):
+        return
+    owner_id = db.session.scalar(
+        select(Lead.owner_id).where(Lead.merchant_id == merchant.id, Lead.state != LeadState.PUBLIC)
+    )
+    if owner_id == caller.id:
+        return
+    if caller.role == Role.MANAGER and (owner_id is None or manages(caller, owner_id)):
+        return
+    raise Forbidden("Only the lead's owner, their managers and ops can edit this merchant's contacts.",
+                    error_code="NOT_ALLOWED_FOR_LEAD")
+
+
+def _get_contact(merchant: Merchant, contact_id: int) -> Contact:
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.merchant_id != merchant.id:
+        raise NotFound("No such contact at this merchant.", error_code="CONTACT_NOT_FOUND")
+    return contact
+
+
+def create_contact(caller: User, merchant_id: int, fields: dict[str, Any]) -> Contact:
+    merchant = get_merchant(merchant_id)
+    ensure_can_edit(caller, merchant)
+    contact = Contact(merchant_id=merchant.id, tenant_id=merchant.tenant_id, **{**fields, "role": ContactRole(fields["role"])})
+    db.session.add(contact)
+    touch(merchant.id)
+    db.session.commit()
+    return contact
+
+
+def update_contact(caller: User, merchant_id: int, contact_id: int, fields: dict[str, Any]) -> Contact:
+    merchant = get_merchant(merchant_id)
+    ensure_can_edit(caller, merchant)
+    contact = _get_contact(merchant, contact_id)
+    for key, value in fields.items():
+        setattr(contact, key, ContactRole(value) if key == "role" else value)
+    touch(merchant.id)
+    db.session.commit()
+    return contact
+
+
+def delete_contact(caller: User, merchant_id: int, contact_id: int) -> None:
+    merchant = get_merchant(merchant_id)
+    ensure_can_edit(caller, merchant)
+    db.session.delete(_get_contact(merchant, contact_id))
+    touch(merchant.id)
+    db.session.commit()

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+MONEY = {"as_string": False, "places": 2, "validate": validate.Range(min=0, max=999_999_999)}
+
+
+class SalesMonthInSchema(ma.Schema):
+    month = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
+                             metadata={"example": "2026-10"})
+    orders = ma.fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
+    gmv = ma.fields.Decimal(required=True, **MONEY)
+
+
+class SalesMonthOutSchema(ma.Schema):
+    merchant_id = ma.fields.Integer(required=True)
+    month = ma.fields.Function(lambda row: row.month.isoformat()[:7], required=True)
+    orders = ma.fields.Integer(required=True)
+    gmv = ma.fields.Float(required=True)
+
+
+class DealInSchema(ma.Schema):
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=300))
+    price = ma.fields.Decimal(required=True, **MONEY)
+    status = ma.fields.String(load_default="active", validate=validate.OneOf(["active", "paused", "ended"]))
+    external_id = ma.fields.String(validate=validate.Length(min=1, max=120), metadata={
+        "description": "The deal's id in the selling system; sending it again updates that deal"})
+    started_at = ma.fields.Date(allow_none=True)
+    ended_at = ma.fields.Date(allow_none=True)
+
+
+class DealOutSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    merchant_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    price = ma.fields.Float(required=True)
+    status = ma.fields.String(required=True)
+    external_id = ma.fields.String(allow_none=True, required=True)
+    started_at = ma.fields.Date(allow_none=True, required=True)
+    ended_at = ma.fields.Date(allow_none=True, required=True)
+
+
+class CompetitorDealSchema(ma.Schema):
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=300))
+    price = ma.fields.Float(required=True, validate=validate.Range(min=0, max=999_999_999))
+    monthly_sales = ma.fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0))
+
+
+class CompetitorInSchema(ma.Schema):
+    platform = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
+    online = ma.fields.Boolean(required=True)
+    deals = ma.fields.List(ma.fields.Nested(CompetitorDealSchema), load_default=list,
+                           validate=validate.Length(max=50))
+    captured_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class CompetitorOutSchema(ma.Schema):
+    merchant_id = ma.fields.Integer(required=True)
+    platform = ma.fields.String(required=True)
+    online = ma.fields.Boolean(required=True)
+    deals = ma.fields.List(ma.fields.Nested(CompetitorDealSchema), required=True)
+    captured_at = ma.fields.DateTime(required=True)
