@@ -46,6 +46,8 @@ class Config:
     LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCKOUT_SECONDS = _env_int("LOGIN_LOCKOUT_SECONDS", 900)
 
+    DETAIL_CACHE_ENABLED = _env("DETAIL_CACHE_ENABLED", "1") not in ("0", "false", "no")
+
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
     UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "var" / "uploads"))
 

@@ -19,6 +19,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 import orjson
+from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import text, update
 
@@ -165,6 +166,8 @@ def _cache_key(tenant_id: int, merchant_id: int, version: int) -> str:
 
 
 def _cached_aggregate(tenant_id: int, merchant_id: int, version: int) -> dict[str, Any] | None:
+    if not current_app.config["DETAIL_CACHE_ENABLED"]:
+        return None
     try:
         raw = redis_conn.client().get(_cache_key(tenant_id, merchant_id, version))
     except RedisError as exc:
@@ -174,6 +177,8 @@ def _cached_aggregate(tenant_id: int, merchant_id: int, version: int) -> dict[st
 
 
 def _store_aggregate(tenant_id: int, merchant_id: int, version: int, aggregate: dict[str, Any]) -> None:
+    if not current_app.config["DETAIL_CACHE_ENABLED"]:
+        return
     try:
         redis_conn.client().set(
             _cache_key(tenant_id, merchant_id, version), orjson.dumps(aggregate), ex=CACHE_TTL_SECONDS

@@ -402,3 +402,14 @@ def test_deal_import_upserts_by_deal_id(world, session):
     report = sales.import_sales(io.StringIO(text.replace("10,active", "12,paused")), shop.tenant_id)
     assert (report.inserted, report.updated) == (0, 1)
     assert session.query(Deal).filter_by(external_id="d-1").one().price == Decimal("12.00")
+
+
+def test_cache_can_be_switched_off(client, world, app, monkeypatch, count_statements):
+    monkeypatch.setitem(app.config, "DETAIL_CACHE_ENABLED", False)
+    headers = auth_headers(world["owner"])
+    counts = []
+    for _ in range(2):
+        count_statements.clear()
+        assert client.get(url(world["shop"].id), headers=headers).status_code == 200
+        counts.append(len(count_statements))
+    assert counts[0] == counts[1]
