@@ -1,0 +1,28 @@
+# API, worker and cron image (docker-compose.yml runs all three from it, plus the tests).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    FLASK_APP=wsgi \
+    HOST=0.0.0.0 \
+    PORT=8000
+
+# Every requirement ships a manylinux wheel (psycopg-binary bundles libpq, shapely/pyproj bundle GEOS
+# and PROJ), so no compiler or -dev packages are needed. Installed first: code changes keep this layer.
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
+
+RUN useradd --create-home --uid 10001 --user-group app
+WORKDIR /app
+COPY --chown=app:app . .
+# Uploads (UPLOAD_DIR defaults to /app/var/uploads) must be writable by the app user.
+RUN mkdir -p var/uploads && chown -R app:app var
+USER app
+
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=2)"
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]

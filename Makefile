@@ -1,0 +1,22 @@
+# Developer entry points; the real work is in scripts/ (see each script's header).
+.DEFAULT_GOAL := help
+
+.PHONY: help setup demo run test docs
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## Install/start PostgreSQL+PostGIS and Redis, create .venv, migrate the database
+	bash scripts/setup
+
+demo: ## setup, then load the demo data and print the demo logins
+	bash scripts/setup --demo
+
+run: ## Run API + worker + cron in the foreground on http://127.0.0.1:8000 (Ctrl-C stops)
+	bash scripts/run
+
+test: ## Run the tests; pass pytest arguments with ARGS="-x -k leads"
+	bash scripts/test $(ARGS)
+
+docs: setup ## Regenerate the API docs
+	.venv/bin/python scripts/gen_api_docs.py

@@ -1,0 +1,68 @@
+"""Gunicorn settings: ``gunicorn -c gunicorn.conf.py wsgi:app``. Every knob can be set from the environment.
+
+HOST / PORT          where to listen (default 127.0.0.1:8000; the container sets HOST=0.0.0.0)
+WEB_CONCURRENCY      worker processes (default 2 x CPUs + 1)
+GUNICORN_WORKER_CLASS  e.g. "gthread" or "gevent" (default "sync")
+GUNICORN_CONTROL_SOCKET  path of gunicorn's control socket for ``gunicornc`` (default: none)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from multiprocessing import cpu_count
+
+_host = os.environ.get("HOST", "127.0.0.1")
+_port = os.environ.get("PORT", "8000")
+# An IPv6 address needs brackets in host:port.
+bind = f"[{_host}]:{_port}" if ":" in _host and not _host.startswith("[") else f"{_host}:{_port}"
+
+# The API is I/O-bound on PostgreSQL: the usual 2n+1 sync workers keep every core busy while others wait.
+# Each worker has its own SQLAlchemy pool (DB_POOL_SIZE), so keep workers x pool under max_connections.
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * cpu_count() + 1))
+# Sync workers: simple, one request per process, and a slow client cannot starve the others because a
+# reverse proxy (or the mobile app's own timeouts) buffers them. Other classes are opt-in.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+
+# Kill a worker stuck on one request for 30 s (the mobile app gives up well before that anyway).
+timeout = 30
+# On SIGTERM (deploys, Ctrl-C in scripts/run), let in-flight requests finish for up to 20 s.
+graceful_timeout = 20
+# Keep idle connections from a load balancer open a little longer than a request takes to arrive.
+keepalive = 5
+
+# Import the app once in the master, then fork: workers start faster, share memory copy-on-write, and a
+# broken app fails at startup instead of in a crash-looping worker.
+preload_app = True
+
+# Recycle each worker after ~5000 requests to cap slow memory growth; the jitter keeps all workers from
+# restarting at the same moment.
+max_requests = 5000
+max_requests_jitter = 500
+
+# Access log on stdout, one compact line per request with the time spent in milliseconds
+# (client, request line, status, response bytes, ms). The error log stays on stderr.
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+# Gunicorn >= 25 opens a control socket at one fixed per-user path ($HOME/.gunicorn/gunicorn.ctl), so two
+# instances (two checkouts, the tests, a container with a read-only home) would collide. Opt-in instead.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
+
+# The worker heartbeat file lives on a RAM disk: on a disk-backed or overlay filesystem (containers) the
+# heartbeat's fchmod can block, and the master would kill a healthy worker as stuck.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+
+def post_fork(server, worker):  # noqa: ANN001, ANN201, ARG001 - gunicorn hook signature
+    """Never share a database connection the master may have opened with preload_app across processes."""
+    db = sys.modules.get("app.db")
+    engine = getattr(db, "_engine", None) if db is not None else None
+    if engine is not None:
+        # close=False: drop the inherited pool without closing sockets the parent still owns.
+        engine.dispose(close=False)
