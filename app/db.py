@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, MetaData, create_engine, event, func
 from sqlalchemy.engine import Engine
@@ -28,6 +29,7 @@ from sqlalchemy.orm import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -101,6 +103,19 @@ def scope_to_tenant(tenant_id: int | None, db: Session | None = None) -> None:
 
 def current_tenant_id(db: Session | None = None) -> int | None:
     return (db or session()).info.get("tenant_id")
+
+
+def get(model: type[T], ident: object) -> T | None:
+    """``session.get`` that never returns another tenant's row.
+
+    ``Session.get`` answers from the identity map without SQL when the object is already loaded, and the
+    tenant filter only applies to SQL; this re-checks the tenant on whatever it returns.
+    """
+    obj = session.get(model, ident)
+    tenant_id = current_tenant_id()
+    if obj is not None and tenant_id is not None and isinstance(obj, TenantScoped) and obj.tenant_id != tenant_id:
+        return None
+    return obj
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -34,3 +34,10 @@ class OrjsonProvider(JSONProvider):
     def response(self, *args: Any, **kwargs: Any):  # noqa: ANN201
         obj = self._prepare_response_obj(args, kwargs)
         return self._app.response_class(dumps_bytes(obj), mimetype="application/json")
+
+
+def json_response(payload: Any, status: int = 200):  # noqa: ANN201 - a Flask Response
+    """A JSON response serialised with orjson (hot endpoints skip the schema dump; tests validate the schema)."""
+    from flask import current_app
+
+    return current_app.response_class(dumps_bytes(payload), status=status, mimetype="application/json")

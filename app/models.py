@@ -9,7 +9,8 @@ from app.outbox.models import OutboxMessage
 from app.sales.models import CompetitorRecord, Deal, SalesMonth
 from app.tasks.models import Reminder, Task, TaskAssignment
 from app.tenants.models import Tenant
-from app.visits.models import Visit
+from app.uploads.models import Upload
+from app.visits.models import Visit, VisitPlan
 
 __all__ = [
     "AuthSession",
@@ -28,5 +29,7 @@ __all__ = [
     "TaskAssignment",
     "Tenant",
     "User",
+    "Upload",
     "Visit",
+    "VisitPlan",
 ]

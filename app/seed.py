@@ -59,7 +59,7 @@ def seed(reset: bool = False) -> Iterator[str]:
         yield from demo_logins()
         return
     rng = random.Random(20261122)
-    tenant = Tenant(slug="demo", name="Helsinki Group-buying (demo)", settings={"phone_region": "FI"})
+    tenant = Tenant(slug="demo", name="Helsinki Group-buying (demo)", settings={"phone_region": "FI", "timezone": "Europe/Helsinki"})
     session.add(tenant)
     session.flush()
     db.scope_to_tenant(tenant.id)

@@ -156,3 +156,38 @@ def hangzhou_rows(shared_data):
 
     with (shared_data / "hangzhou_amap_poi86_2017_merchants.csv").open(encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream))
+
+
+@pytest.fixture
+def live(app, redis_client):
+    """Real commits, for tests of concurrent requests: each thread's session sees the others' writes.
+
+    Everything is created inside tenants registered with ``live.tenant(...)``; they are deleted afterwards.
+    """
+    from tests.factories import TenantFactory
+
+    class Live:
+        def __init__(self) -> None:
+            self.tenant_ids: list[int] = []
+
+        def tenant(self, **kwargs):  # noqa: ANN003, ANN201
+            tenant = TenantFactory(**kwargs)
+            self.tenant_ids.append(tenant.id)
+            return tenant
+
+    db.session.remove()
+    ctx = app.app_context()
+    ctx.push()
+    state = Live()
+    try:
+        yield state
+    finally:
+        db.session.remove()
+        with db.engine().begin() as conn:
+            for tenant_id in state.tenant_ids:
+                # history tables keep users alive (ON DELETE RESTRICT); clear them first
+                for table in ("visits", "task_assignments", "tasks", "lead_events", "leads"):
+                    conn.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": tenant_id})
+                conn.execute(text("DELETE FROM tenants WHERE id = :t"), {"t": tenant_id})
+        ctx.pop()
+        redis_client.flushdb()

@@ -82,5 +82,5 @@ class Me(MethodView):
             "tenant_id": user.tenant_id,
             "manager_id": user.manager_id,
             "tenant": session.get(Tenant, user.tenant_id),
-            "org_unit": session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None,
+            "org_unit": db.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None,
         }

@@ -17,7 +17,7 @@ from app.org.scope import manages
 
 def get_merchant(merchant_id: int) -> Merchant:
     """A merchant of the caller's tenant (the session is tenant-scoped), or 404."""
-    merchant = db.session.get(Merchant, merchant_id)
+    merchant = db.get(Merchant, merchant_id)
     if merchant is None:
         raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
     return merchant
@@ -38,7 +38,7 @@ def ensure_can_edit(caller: User, merchant: Merchant) -> None:
 
 
 def _get_contact(merchant: Merchant, contact_id: int) -> Contact:
-    contact = db.session.get(Contact, contact_id)
+    contact = db.get(Contact, contact_id)
     if contact is None or contact.merchant_id != merchant.id:
         raise NotFound("No such contact at this merchant.", error_code="CONTACT_NOT_FOUND")
     return contact

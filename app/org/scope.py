@@ -11,7 +11,7 @@ from app.org.models import OrgUnit, Role, User
 def manages(manager: User, user_id: int) -> bool:
     if manager.role != Role.MANAGER:
         return False
-    user = db.session.get(User, user_id)
+    user = db.get(User, user_id)
     if user is None:
         return False
     if user.manager_id == manager.id:
@@ -23,3 +23,22 @@ def manages(manager: User, user_id: int) -> bool:
     ).all())
     manager_path, user_path = paths.get(manager.org_unit_id), paths.get(user.org_unit_id)
     return bool(manager_path and user_path and user_path.startswith(manager_path))
+
+
+def managed_user_ids(manager: User):  # noqa: ANN201 - a select of user ids, to embed in other queries
+    """Users a manager manages: direct reports and everyone in the manager's org subtree."""
+    subtree = select(OrgUnit.path).where(OrgUnit.id == manager.org_unit_id).scalar_subquery()
+    in_subtree = User.org_unit_id.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(subtree)))
+    condition = User.manager_id == manager.id
+    if manager.org_unit_id is not None:
+        condition = condition | in_subtree
+    return select(User.id).where(condition, User.id != manager.id)
+
+
+def visible_user_ids(viewer: User):  # noqa: ANN201
+    """Whose activity a viewer may list: BDs themselves, managers their people, ops and admins everyone."""
+    if viewer.role in (Role.OPS, Role.ADMIN):
+        return select(User.id)
+    if viewer.role == Role.MANAGER:
+        return select(User.id).where(User.id.in_(managed_user_ids(viewer)) | (User.id == viewer.id))
+    return select(User.id).where(User.id == viewer.id)

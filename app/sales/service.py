@@ -37,7 +37,7 @@ def upsert_month(merchant: Merchant, month: date, orders: int, gmv: Decimal) -> 
     row_id = db.session.execute(statement).scalar_one()
     touch(merchant.id)
     db.session.commit()
-    return db.session.get(SalesMonth, row_id)
+    return db.get(SalesMonth, row_id)
 
 
 def save_deal(merchant: Merchant, fields: dict[str, Any]) -> Deal:
@@ -71,7 +71,7 @@ def save_competitor(merchant: Merchant, platform: str, online: bool, deals: list
     row_id = db.session.execute(statement).scalar_one()
     touch(merchant.id)
     db.session.commit()
-    return db.session.get(CompetitorRecord, row_id)
+    return db.get(CompetitorRecord, row_id)
 
 
 # --- CSV imports ------------------------------------------------------------------------------------

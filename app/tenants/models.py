@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import BigInteger, String
 from sqlalchemy.dialects.postgresql import JSONB
@@ -23,6 +25,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     },
     "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
     "phone_region": "CN",
+    # calendar days (day plans, the team's day) are the tenant's local days
+    "timezone": "Asia/Shanghai",
     "custom_fields": [],
 }
 
@@ -42,3 +46,15 @@ class Tenant(Timestamped, Base):
         if isinstance(default, dict):
             value = {**default, **(value if isinstance(value, dict) else {})}
         return value if key is None else value[key]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.setting("timezone"))
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """The tenant's local calendar day as a [start, end) range of aware datetimes."""
+        start = datetime.combine(day, time.min, tzinfo=self.zone)
+        return start, start + timedelta(days=1)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,9 +39,26 @@ class Visit(TenantScoped, Timestamped, Base):
     purpose: Mapped[str | None] = mapped_column(String(200))
     photo_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")
     checkout_at: Mapped[datetime | None]
+    duration_s: Mapped[int | None] = mapped_column(Integer)
     checkout_location: Mapped[Any | None] = mapped_column(Geography("POINT", srid=4326, spatial_index=False))
     result: Mapped[str | None] = mapped_column(String(32))
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     contact_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
     next_visit_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+
+class VisitPlan(TenantScoped, Timestamped, Base):
+    """A BD's ordered stops for one day; planning the same day again replaces it."""
+
+    __tablename__ = "visit_plans"
+    __table_args__ = (UniqueConstraint("user_id", "plan_date"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    plan_date: Mapped[date] = mapped_column(Date)
+    start_lat: Mapped[float] = mapped_column(Float)
+    start_lng: Mapped[float] = mapped_column(Float)
+    # [{"merchant_id": 1, "leg_m": 120.5}, ...] in visiting order
+    stops: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    total_m: Mapped[float] = mapped_column(Float)

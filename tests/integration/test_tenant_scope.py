@@ -68,3 +68,14 @@ def test_api_request_is_scoped_to_the_callers_tenant(client, session, two_tenant
     user = UserFactory(tenant=food)
     response = client.get("/api/v1/me", headers=auth_headers(user))
     assert response.json["tenant"]["slug"] == "food"
+
+
+def test_db_get_rechecks_the_tenant_of_identity_map_hits(session):
+    """``Session.get`` returns already-loaded objects without SQL; ``db.get`` must still refuse them."""
+    food, hotels = TenantFactory(slug="food2"), TenantFactory(slug="hotels2")
+    theirs = MerchantFactory(tenant=hotels)  # now in this session's identity map
+    db.scope_to_tenant(food.id)
+    assert session.get(Merchant, theirs.id) is theirs  # the raw API would leak it
+    assert db.get(Merchant, theirs.id) is None
+    db.scope_to_tenant(hotels.id)
+    assert db.get(Merchant, theirs.id) is theirs

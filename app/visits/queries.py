@@ -1,0 +1,128 @@
+"""Reading visits: the scoped list, and a manager's view of the team's day."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from sqlalchemy import and_, or_, select
+
+from app import db
+from app.errors import Forbidden
+from app.merchants.models import Merchant
+from app.org.models import Role, User
+from app.org.scope import managed_user_ids, visible_user_ids
+from app.pagination import decode_cursor, encode_cursor, fingerprint
+from app.tenants.models import Tenant
+from app.visits.models import Visit
+
+NOT_IN_SCOPE = "NOT_IN_SCOPE"
+
+
+def list_visits(
+    viewer: User, *, user_id: int | None, merchant_id: int | None, since: datetime | None, until: datetime | None,
+    limit: int, cursor: str | None,
+) -> dict[str, Any]:
+    """Newest first, keyset-paged. BDs see their own visits; managers their people's; ops and admins all."""
+    visible = visible_user_ids(viewer)
+    if user_id is not None and db.session.scalar(visible.where(User.id == user_id).limit(1)) is None:
+        raise Forbidden("You may not see this user's visits.", error_code=NOT_IN_SCOPE)
+    params = {"user_id": user_id, "merchant_id": merchant_id, "from": since.isoformat() if since else None,
+              "to": until.isoformat() if until else None}
+    query_key = fingerprint(params)
+    conditions = [Visit.user_id.in_(visible)]
+    if user_id is not None:
+        conditions.append(Visit.user_id == user_id)
+    if merchant_id is not None:
+        conditions.append(Visit.merchant_id == merchant_id)
+    if since is not None:
+        conditions.append(Visit.client_time >= since)
+    if until is not None:
+        conditions.append(Visit.client_time < until)
+    if cursor:
+        after_time, after_id = decode_cursor(cursor, query_key, (str, int))
+        after = datetime.fromisoformat(after_time)
+        conditions.append(or_(Visit.client_time < after, and_(Visit.client_time == after, Visit.id < after_id)))
+    rows = db.session.execute(
+        select(Visit, Merchant.name, User.display_name, User.username)
+        .join(Merchant, Merchant.id == Visit.merchant_id)
+        .join(User, User.id == Visit.user_id)
+        .where(*conditions)
+        .order_by(Visit.client_time.desc(), Visit.id.desc())
+        .limit(limit + 1)
+    ).all()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1].Visit
+        next_cursor = encode_cursor([last.client_time.isoformat(), last.id], query_key)
+    return {"items": [_visit_item(row) for row in page], "next_cursor": next_cursor}
+
+
+def _visit_item(row: Any) -> dict[str, Any]:
+    visit: Visit = row.Visit
+    position = to_shape(visit.location)
+    return {
+        "id": visit.id, "merchant": {"id": visit.merchant_id, "name": row.name},
+        "user": {"id": visit.user_id, "name": row.display_name or row.username},
+        "client_time": visit.client_time, "received_at": visit.created_at, "lat": position.y, "lng": position.x,
+        "accuracy_m": visit.accuracy_m, "distance_m": visit.distance_m, "verified": visit.verified,
+        "flags": visit.flags, "offline": visit.offline, "purpose": visit.purpose, "photo_ids": visit.photo_ids,
+        "checkout_at": visit.checkout_at, "duration_s": visit.duration_s, "result": visit.result,
+        "notes": visit.notes, "contact_ids": visit.contact_ids, "next_visit_at": visit.next_visit_at,
+    }
+
+
+def team_day(viewer: User, tenant: Tenant, day: date) -> dict[str, Any]:
+    """Per BD a manager manages (every BD for ops and admins): the day's visits and track."""
+    if viewer.role == Role.BD:
+        raise Forbidden("The team view is for managers.", error_code="FORBIDDEN")
+    people = select(User).where(User.role == Role.BD, User.is_active.is_(True))
+    if viewer.role == Role.MANAGER:
+        people = people.where(User.id.in_(managed_user_ids(viewer)))
+    bds = db.session.scalars(people.order_by(User.display_name, User.id)).all()
+    start, end = tenant.day_bounds(day)
+    visits = db.session.scalars(
+        select(Visit)
+        .where(Visit.user_id.in_([bd.id for bd in bds]), Visit.client_time >= start, Visit.client_time < end)
+        .order_by(Visit.user_id, Visit.client_time, Visit.id)
+    ).all()
+    by_user: dict[int, list[Visit]] = {}
+    for visit in visits:
+        by_user.setdefault(visit.user_id, []).append(visit)
+    return {
+        "date": day.isoformat(),
+        "timezone": tenant.setting("timezone"),
+        "members": [_member_day(bd, by_user.get(bd.id, [])) for bd in bds],
+    }
+
+
+def _member_day(bd: User, visits: list[Visit]) -> dict[str, Any]:
+    flags = Counter(flag for visit in visits for flag in visit.flags)
+    coordinates = [[round(p.x, 7), round(p.y, 7)] for p in (to_shape(v.location) for v in visits)]
+    track = None
+    if len(coordinates) == 1:
+        track = {"type": "Point", "coordinates": coordinates[0]}
+    elif coordinates:
+        track = {"type": "LineString", "coordinates": coordinates}
+    return {
+        "user": {"id": bd.id, "name": bd.name},
+        "total": len(visits),
+        "verified": sum(1 for v in visits if v.verified),
+        "flags": dict(flags),
+        "first_check_in": visits[0].client_time if visits else None,
+        "last_check_in": visits[-1].client_time if visits else None,
+        "track": track,
+    }
+
+
+def visit_item(visit_id: int) -> dict[str, Any]:
+    row = db.session.execute(
+        select(Visit, Merchant.name, User.display_name, User.username)
+        .join(Merchant, Merchant.id == Visit.merchant_id)
+        .join(User, User.id == Visit.user_id)
+        .where(Visit.id == visit_id)
+    ).one()
+    return _visit_item(row)

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.converters import MAX_BIGINT
+from app.merchants.schemas import PersonRefSchema, _coord_sys_field
+
+RESULTS = ["interested", "not_interested", "follow_up", "signed_intent", "store_closed", "owner_absent", "other"]
+FLAGS = ["too_far", "low_accuracy", "mock_location", "impossible_speed", "clock_skew"]
+ID = validate.Range(min=1, max=MAX_BIGINT)
+
+
+class IdempotencyHeaderSchema(ma.Schema):
+    idempotency_key = ma.fields.String(
+        data_key="Idempotency-Key", required=True, validate=validate.Length(min=8, max=120),
+        metadata={"description": "A UUID the app generates when the BD taps check-in, reused on every retry"},
+    )
+
+
+class CheckInSchema(ma.Schema):
+    merchant_id = ma.fields.Integer(required=True, validate=ID)
+    lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    coord_sys = _coord_sys_field()
+    accuracy_m = ma.fields.Float(required=True, validate=validate.Range(min=0, max=100_000), metadata={
+        "description": "The position's accuracy radius as the phone reports it"})
+    client_time = ma.fields.AwareDateTime(required=True, metadata={
+        "description": "When the BD checked in, by the phone's clock (with timezone); orders offline check-ins"})
+    mock_location = ma.fields.Boolean(load_default=False, metadata={
+        "description": "The phone's mock-location flag (Android `isMock`)"})
+    photo_ids = ma.fields.List(ma.fields.UUID(), load_default=list, validate=validate.Length(max=9))
+    purpose = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class LeadClockSchema(ma.Schema):
+    state = ma.fields.String(required=True)
+    mine = ma.fields.Boolean(required=True)
+    drops_at = ma.fields.DateTime(allow_none=True, required=True, metadata={
+        "description": "The lead's drop date after this visit (your own private leads only)"})
+    drop_reason = ma.fields.String(allow_none=True, required=True)
+
+
+class CheckInResultSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    merchant_id = ma.fields.Integer(required=True)
+    verified = ma.fields.Boolean(required=True, metadata={
+        "description": "No flags. Unverified visits are kept but do not keep a lead private"})
+    flags = ma.fields.List(ma.fields.String(validate=validate.OneOf(FLAGS)), required=True)
+    distance_m = ma.fields.Float(required=True, metadata={"description": "Geodesic metres to the merchant"})
+    offline = ma.fields.Boolean(required=True, metadata={"description": "It arrived minutes or hours after `client_time`"})
+    client_time = ma.fields.DateTime(required=True)
+    lead = ma.fields.Nested(LeadClockSchema, allow_none=True, required=True, metadata={
+        "description": "null when the merchant is in the public pool"})
+
+
+class CheckOutSchema(ma.Schema):
+    lat = ma.fields.Float(validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
+    coord_sys = _coord_sys_field()
+    result = ma.fields.String(required=True, validate=validate.OneOf(RESULTS))
+    notes = ma.fields.String(load_default="", validate=validate.Length(max=4000))
+    contact_ids = ma.fields.List(ma.fields.Integer(validate=ID), load_default=list, validate=validate.Length(max=20))
+    next_visit_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "Puts a reminder in the BD's to-do list"})
+    client_time = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "When the BD checked out by the phone's clock (default: now)"})
+
+    @ma.validates_schema
+    def both_or_neither(self, data, **kwargs):  # noqa: ANN001, ANN201
+        if ("lat" in data) != ("lng" in data):
+            raise ma.ValidationError("Send both lat and lng, or neither.", field_name="lat")
+
+
+class VisitSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    merchant = ma.fields.Nested(PersonRefSchema, required=True)
+    user = ma.fields.Nested(PersonRefSchema, required=True)
+    client_time = ma.fields.DateTime(required=True)
+    received_at = ma.fields.DateTime(required=True)
+    lat = ma.fields.Float(required=True, metadata={"description": "WGS84"})
+    lng = ma.fields.Float(required=True)
+    accuracy_m = ma.fields.Float(allow_none=True, required=True)
+    distance_m = ma.fields.Float(allow_none=True, required=True)
+    verified = ma.fields.Boolean(required=True)
+    flags = ma.fields.List(ma.fields.String(), required=True)
+    offline = ma.fields.Boolean(required=True)
+    purpose = ma.fields.String(allow_none=True, required=True)
+    photo_ids = ma.fields.List(ma.fields.String(), required=True)
+    checkout_at = ma.fields.DateTime(allow_none=True, required=True)
+    duration_s = ma.fields.Integer(allow_none=True, required=True)
+    result = ma.fields.String(allow_none=True, required=True)
+    notes = ma.fields.String(required=True)
+    contact_ids = ma.fields.List(ma.fields.Integer(), required=True)
+    next_visit_at = ma.fields.DateTime(allow_none=True, required=True)
+
+
+class VisitPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(VisitSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class VisitListArgsSchema(ma.Schema):
+    user_id = ma.fields.Integer(validate=ID)
+    merchant_id = ma.fields.Integer(validate=ID)
+    from_ = ma.fields.AwareDateTime(data_key="from", metadata={"description": "Inclusive, with timezone"})
+    to = ma.fields.AwareDateTime(metadata={"description": "Exclusive, with timezone"})
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = ma.fields.String(validate=validate.Length(min=1, max=300))
+
+
+class TeamArgsSchema(ma.Schema):
+    date = ma.fields.Date(load_default=None, metadata={"description": "A day in the tenant's timezone (default today)"})
+
+
+class TrackSchema(ma.Schema):
+    type = ma.fields.String(required=True, validate=validate.OneOf(["LineString", "Point"]))
+    coordinates = ma.fields.Raw(required=True, metadata={"description": "GeoJSON [lng, lat] positions (WGS84)"})
+
+
+class TeamMemberSchema(ma.Schema):
+    user = ma.fields.Nested(PersonRefSchema, required=True)
+    total = ma.fields.Integer(required=True)
+    verified = ma.fields.Integer(required=True)
+    flags = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    first_check_in = ma.fields.DateTime(allow_none=True, required=True)
+    last_check_in = ma.fields.DateTime(allow_none=True, required=True)
+    track = ma.fields.Nested(TrackSchema, allow_none=True, required=True, metadata={
+        "description": "The day's check-ins in time order, as GeoJSON"})
+
+
+class TeamDaySchema(ma.Schema):
+    date = ma.fields.String(required=True)
+    timezone = ma.fields.String(required=True)
+    members = ma.fields.List(ma.fields.Nested(TeamMemberSchema), required=True)
+
+
+class PlanStartSchema(ma.Schema):
+    lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    coord_sys = ma.fields.String(load_default="wgs84", validate=validate.OneOf(["wgs84", "gcj02", "bd09"]))
+
+
+class PlanCreateSchema(ma.Schema):
+    date = ma.fields.Date(required=True)
+    start = ma.fields.Nested(PlanStartSchema, required=True)
+    merchant_ids = ma.fields.List(ma.fields.Integer(validate=ID), required=True,
+                                  validate=validate.Length(min=1, max=100))
+
+
+class PlanArgsSchema(ma.Schema):
+    coord_sys = _coord_sys_field()
+
+
+class PlanMerchantSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    address = ma.fields.String(required=True)
+    lat = ma.fields.Float(required=True)
+    lng = ma.fields.Float(required=True)
+
+
+class PlanStopSchema(ma.Schema):
+    order = ma.fields.Integer(required=True)
+    merchant = ma.fields.Nested(PlanMerchantSchema, required=True)
+    leg_m = ma.fields.Float(required=True, metadata={"description": "Walking distance from the previous stop"})
+    visited = ma.fields.Boolean(required=True, metadata={"description": "A verified visit by you that day"})
+
+
+class PlanPointSchema(ma.Schema):
+    lat = ma.fields.Float(required=True)
+    lng = ma.fields.Float(required=True)
+
+
+class PlanSchema(ma.Schema):
+    date = ma.fields.String(required=True)
+    coord_sys = ma.fields.String(required=True)
+    start = ma.fields.Nested(PlanPointSchema, required=True)
+    total_m = ma.fields.Float(required=True)
+    stops = ma.fields.List(ma.fields.Nested(PlanStopSchema), required=True)
+    visited = ma.fields.Integer(required=True)
+    remaining = ma.fields.Integer(required=True)

@@ -1,0 +1,221 @@
+"""Check-in and check-out: the BD's proof of work, verified against the merchant's position.
+
+A check-in is stored whatever its verification says (nothing the BD sends is lost); only verified visits
+by the lead's owner move the lead's no-visit clock. The app retries offline check-ins with the same
+``Idempotency-Key``: the key is claimed by the INSERT itself (``ON CONFLICT DO NOTHING`` on a unique
+index), so concurrent retries serialise in the database and exactly one visit exists per key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import Point
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from app import clock, db
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.leads.models import Lead, LeadState
+from app.leads.rules import drop_clock
+from app.merchants.contacts import get_merchant
+from app.merchants.detail import touch
+from app.merchants.models import AuditStatus, Contact, Merchant
+from app.org.models import User
+from app.tasks.models import Reminder
+from app.tenants.models import Tenant
+from app.uploads.models import Upload
+from app.visits.models import Visit
+from geo.coords import CoordSys, to_wgs84
+from geo.distance import distance_m
+
+FUTURE_TOLERANCE = timedelta(minutes=5)  # phone clocks drift; a few minutes ahead is not tampering
+OFFLINE_AFTER = timedelta(minutes=2)  # sent this long after the BD tapped "check in": it waited offline
+SPEED_MIN_DISTANCE_M = 250.0  # GPS jitter between two quick check-ins is not travel
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    canonical = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in body.items()}
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _position(geography: Any) -> tuple[float, float]:
+    shape = to_shape(geography)
+    return shape.y, shape.x
+
+
+def verify(
+    *, user_id: int, merchant: Merchant, lat: float, lng: float, accuracy_m: float, client_time: datetime,
+    mock_location: bool, rules: dict[str, Any], now: datetime,
+) -> tuple[list[str], float]:
+    """The verification flags of a check-in (empty: verified) and its distance to the merchant."""
+    merchant_lat, merchant_lng = _position(merchant.location)
+    distance = distance_m(lat, lng, merchant_lat, merchant_lng)
+    flags = []
+    if distance - accuracy_m > rules["radius_m"]:
+        flags.append("too_far")
+    if accuracy_m > rules["max_accuracy_m"]:
+        flags.append("low_accuracy")
+    if mock_location:
+        flags.append("mock_location")
+    if _implied_speed_kmh(user_id, lat, lng, client_time) > rules["max_speed_kmh"]:
+        flags.append("impossible_speed")
+    if client_time > now + FUTURE_TOLERANCE or now - client_time > timedelta(hours=rules["offline_window_hours"]):
+        flags.append("clock_skew")
+    return flags, distance
+
+
+def _implied_speed_kmh(user_id: int, lat: float, lng: float, client_time: datetime) -> float:
+    previous = db.session.execute(
+        select(Visit.location, Visit.client_time)
+        .where(Visit.user_id == user_id, Visit.client_time <= client_time)
+        .order_by(Visit.client_time.desc(), Visit.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if previous is None:
+        return 0.0
+    travelled = distance_m(*_position(previous.location), lat, lng)
+    if travelled < SPEED_MIN_DISTANCE_M:
+        return 0.0
+    hours = max((client_time - previous.client_time).total_seconds(), 1.0) / 3600
+    return travelled / 1000 / hours
+
+
+def _check_photos(user: User, photo_ids: list[str]) -> None:
+    if not photo_ids:
+        return
+    known = {str(u) for u in db.session.scalars(
+        select(Upload.id).where(Upload.id.in_(photo_ids), Upload.user_id == user.id)
+    )}
+    unknown = [p for p in photo_ids if p not in known]
+    if unknown:
+        raise ValidationFailed("Unknown photo ids.", error_code="UNKNOWN_PHOTO",
+                               errors={"json": {"photo_ids": [f"Not uploaded by you: {', '.join(unknown)}"]}})
+
+
+def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Record a check-in. Returns the response body and whether it is a replay of an earlier request."""
+    fingerprint = request_fingerprint(body)
+    replay = _replay(user, key, fingerprint)
+    if replay is not None:
+        return replay, True
+    merchant = get_merchant(body["merchant_id"])
+    _check_photos(user, body.get("photo_ids") or [])
+    now = clock.now()
+    rules = tenant.setting("checkin")
+    lat, lng = to_wgs84(body["lat"], body["lng"], body["coord_sys"])
+    flags, distance = verify(
+        user_id=user.id, merchant=merchant, lat=lat, lng=lng, accuracy_m=body["accuracy_m"],
+        client_time=body["client_time"], mock_location=body["mock_location"], rules=rules, now=now,
+    )
+    visit_id = db.session.execute(
+        insert(Visit).values(
+            tenant_id=tenant.id, merchant_id=merchant.id, user_id=user.id, idempotency_key=key,
+            request_hash=fingerprint, client_time=body["client_time"],
+            location=from_shape(Point(lng, lat), srid=4326), coord_sys=CoordSys(body["coord_sys"]).value,
+            accuracy_m=body["accuracy_m"], distance_m=round(distance, 2), verified=not flags, flags=flags,
+            offline=now - body["client_time"] > OFFLINE_AFTER, mock_location=body["mock_location"],
+            purpose=body.get("purpose"), photo_ids=body.get("photo_ids") or [],
+        ).on_conflict_do_nothing(index_elements=["tenant_id", "user_id", "idempotency_key"]).returning(Visit.id)
+    ).scalar_one_or_none()
+    if visit_id is None:  # a concurrent retry with this key committed first
+        db.session.rollback()
+        replay = _replay(user, key, fingerprint)
+        if replay is None:  # pragma: no cover - the winner's row is committed by now
+            raise Conflict("Retry the check-in.", error_code="IDEMPOTENCY_IN_PROGRESS")
+        return replay, True
+    lead = _advance_clocks(user, tenant, merchant, verified=not flags, at=body["client_time"])
+    visit = db.get(Visit, visit_id)
+    response = {
+        "id": visit.id, "merchant_id": merchant.id, "verified": not flags, "flags": flags,
+        "distance_m": round(distance, 1), "offline": visit.offline, "client_time": visit.client_time,
+        "lead": lead,
+    }
+    visit.details = {"response": orjson.loads(orjson.dumps(response))}
+    touch(merchant.id)
+    db.session.commit()
+    return response, False
+
+
+def _replay(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
+    visit = db.session.scalar(select(Visit).where(Visit.user_id == user.id, Visit.idempotency_key == key))
+    if visit is None:
+        return None
+    if visit.request_hash != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was already used for a different check-in.", error_code="IDEMPOTENCY_KEY_REUSED"
+        )
+    return visit.details["response"]
+
+
+def _advance_clocks(user: User, tenant: Tenant, merchant: Merchant, *, verified: bool, at: datetime
+                    ) -> dict[str, Any] | None:
+    """A verified visit is the merchant's latest visit, and the owner's resets the lead's no-visit clock."""
+    if verified and (merchant.last_visit_at is None or merchant.last_visit_at < at):
+        merchant.last_visit_at = at
+    lead = db.session.execute(
+        select(Lead).where(Lead.merchant_id == merchant.id).with_for_update()
+    ).scalar_one_or_none()
+    if lead is None or lead.state == LeadState.PUBLIC:
+        return None
+    if verified and lead.state == LeadState.PRIVATE and lead.owner_id == user.id:
+        if lead.last_visit_at is None or lead.last_visit_at < at:
+            lead.last_visit_at = at
+            clock_ = drop_clock(lead.claimed_at, lead.last_visit_at, lead.extended_days, tenant.setting("pool"))
+            lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
+            lead.version += 1
+    mine = lead.owner_id == user.id
+    return {"state": lead.state.value, "mine": mine,
+            "drops_at": lead.drops_at if mine and lead.state == LeadState.PRIVATE else None,
+            "drop_reason": lead.drop_reason if mine and lead.state == LeadState.PRIVATE else None}
+
+
+def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -> Visit:
+    visit = db.get(Visit, visit_id)
+    if visit is None:
+        raise NotFound("No such visit.", error_code="VISIT_NOT_FOUND")
+    if visit.user_id != user.id:
+        raise Forbidden("Only the BD who checked in can check out.", error_code="NOT_YOUR_VISIT")
+    if visit.checkout_at is not None:
+        raise Conflict("This visit is already checked out.", error_code="ALREADY_CHECKED_OUT")
+    merchant = db.get(Merchant, visit.merchant_id)
+    contact_ids = list(dict.fromkeys(body.get("contact_ids") or []))
+    contacts = db.session.scalars(
+        select(Contact).where(Contact.id.in_(contact_ids), Contact.merchant_id == merchant.id)
+    ).all() if contact_ids else []
+    if len(contacts) != len(contact_ids):
+        unknown = sorted(set(contact_ids) - {c.id for c in contacts})
+        raise ValidationFailed("Unknown contacts.", error_code="UNKNOWN_CONTACT",
+                               errors={"json": {"contact_ids": [f"Not contacts of this merchant: {unknown}"]}})
+    now = clock.now()
+    checkout_at = body.get("client_time") or now
+    if checkout_at < visit.client_time:
+        raise ValidationFailed(errors={"json": {"client_time": ["Check-out cannot be before the check-in."]}})
+    if body.get("lat") is not None:
+        lat, lng = to_wgs84(body["lat"], body["lng"], body["coord_sys"])
+        visit.checkout_location = from_shape(Point(lng, lat), srid=4326)
+    visit.checkout_at = checkout_at
+    visit.duration_s = int((checkout_at - visit.client_time).total_seconds())
+    visit.result = body["result"]
+    visit.notes = body.get("notes") or ""
+    visit.contact_ids = contact_ids
+    visit.next_visit_at = body.get("next_visit_at")
+    for contact in contacts:
+        contact.last_contacted_at = checkout_at
+    if body["result"] == "store_closed" and "store_closed" not in merchant.audit_flags:
+        merchant.audit_flags = [*merchant.audit_flags, "store_closed"]
+        if merchant.audit_status == AuditStatus.APPROVED:
+            merchant.audit_status = AuditStatus.PENDING
+    if visit.next_visit_at is not None:
+        db.session.execute(insert(Reminder).values(
+            tenant_id=tenant.id, user_id=user.id, kind="planned_visit", title=f"Visit {merchant.name}",
+            merchant_id=merchant.id, due_at=visit.next_visit_at, dedupe_key=f"visit:{visit.id}:next",
+            payload={"visit_id": visit.id},
+        ).on_conflict_do_nothing())
+    touch(merchant.id)
+    db.session.commit()
+    return visit
