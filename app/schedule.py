@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from rq.cron import CronScheduler
 
+from app.leads.jobs import remind_dropping_leads, sweep_due_leads
 from app.outbox.service import sweep as sweep_outbox
 
 
 def register_periodic_jobs(scheduler: CronScheduler) -> None:
     scheduler.register(sweep_outbox, queue_name="default", interval=30, name="outbox-sweep")
+    scheduler.register(sweep_due_leads, queue_name="sweeps", interval=60, name="lead-sweep", job_timeout=1800)
+    scheduler.register(remind_dropping_leads, queue_name="sweeps", interval=900, name="lead-reminders")

@@ -29,6 +29,9 @@ class Lead(TenantScoped, Base):
         Index("ix_leads_owner", "owner_id", "state"),
         # the sweeper scans only leads that can drop
         Index("ix_leads_drops_at", "drops_at", postgresql_where=text("state = 'private'")),
+        # "my private pool, soonest drop first"
+        Index("ix_leads_tenant_state_drops", "tenant_id", "owner_id", "drops_at",
+              postgresql_where=text("state = 'private'")),
     )
 
     merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True)
@@ -39,7 +42,8 @@ class Lead(TenantScoped, Base):
     claimed_at: Mapped[datetime | None]
     last_visit_at: Mapped[datetime | None]  # the owner's last verified visit
     extensions_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    extended_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extended_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # all extensions, in days
+    manager_extended_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     drops_at: Mapped[datetime | None]
     drop_reason: Mapped[str | None] = mapped_column(String(20))
     signed_at: Mapped[datetime | None]

@@ -15,7 +15,8 @@ from app.org.models import Role, User
 leads = Lead.__table__
 events = LeadEvent.__table__
 
-COOLDOWN_ACTIONS = ("drop",)
+# Releasing and re-claiming would reset a lead's clocks, so a voluntary release starts the cool-down too.
+COOLDOWN_ACTIONS = ("drop", "release")
 
 
 def is_public(state_column: ColumnElement[Any] = leads.c.state) -> ColumnElement[bool]:

@@ -1,0 +1,99 @@
+"""Scheduled pool jobs: drop due leads back to the public pool, and remind owners before that happens.
+
+Both are set-based, batched, idempotent and safe to run on several workers at once: the sweeper takes
+its batch with ``FOR UPDATE SKIP LOCKED`` and re-checks ``drops_at`` under the lock, and reminders are
+unique per (lead, drop date, threshold).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+
+from app import clock, db
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 5000
+REMINDER_DAYS = (3, 1)
+
+SWEEP_SQL = text(
+    """
+    WITH due AS (
+        SELECT merchant_id, owner_id, drop_reason, drops_at FROM leads
+        WHERE state = 'private' AND drops_at <= :now
+        ORDER BY drops_at
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    ), dropped AS (
+        UPDATE leads l
+        SET state = 'public', owner_id = NULL, drops_at = NULL, drop_reason = NULL, version = l.version + 1
+        FROM due
+        WHERE l.merchant_id = due.merchant_id AND l.state = 'private' AND l.drops_at <= :now
+        RETURNING l.merchant_id, l.tenant_id, due.owner_id AS owner_id, due.drop_reason AS reason,
+                  due.drops_at AS dropped_at
+    ), history AS (
+        INSERT INTO lead_events (tenant_id, merchant_id, action, from_owner_id, reason, details, created_at)
+        SELECT tenant_id, merchant_id, 'drop', owner_id, reason,
+               jsonb_build_object('drops_at', dropped_at, 'swept_at', :now), :now
+        FROM dropped
+    ), touched AS (
+        UPDATE merchants m SET detail_version = m.detail_version + 1
+        FROM dropped WHERE m.id = dropped.merchant_id
+    )
+    SELECT count(*) FROM dropped
+    """
+)
+
+
+def sweep_due_leads(now: datetime | None = None, batch: int = SWEEP_BATCH, max_batches: int | None = None) -> int:
+    """Release every private lead whose drop time has passed; returns how many were released."""
+    now = now or clock.now()
+    released, batches = 0, 0
+    session = db.session()
+    try:
+        while max_batches is None or batches < max_batches:
+            count = session.execute(SWEEP_SQL, {"now": now, "batch": batch}).scalar_one()
+            session.commit()
+            released, batches = released + count, batches + 1
+            if count < batch:
+                break
+    finally:
+        db.session.remove()
+    if released:
+        log.info("sweep released %s leads", released)
+    return released
+
+
+REMIND_SQL = text(
+    """
+    INSERT INTO reminders (tenant_id, user_id, kind, title, merchant_id, due_at, dedupe_key, payload, created_at)
+    SELECT l.tenant_id, l.owner_id, 'lead_dropping',
+           'Lead drops in ' || :days || (CASE WHEN :days = 1 THEN ' day: ' ELSE ' days: ' END) || m.name,
+           l.merchant_id, l.drops_at,
+           'lead-drop:' || l.merchant_id || ':' || l.owner_id || ':' || extract(epoch FROM l.drops_at)::bigint
+             || ':' || :days || 'd',
+           jsonb_build_object('drop_reason', l.drop_reason, 'drops_at', l.drops_at, 'days', :days), :now
+    FROM leads l JOIN merchants m ON m.id = l.merchant_id
+    WHERE l.state = 'private' AND l.drops_at > :now AND l.drops_at <= :horizon
+    ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
+    RETURNING id
+    """
+)
+
+
+def remind_dropping_leads(now: datetime | None = None) -> int:
+    """A to-do for each owner whose lead drops within 3 days, and again within 1 day; each exactly once."""
+    now = now or clock.now()
+    created = 0
+    session = db.session()
+    try:
+        for days in REMINDER_DAYS:
+            rows = session.execute(REMIND_SQL, {"now": now, "horizon": now + timedelta(days=days), "days": days})
+            created += len(rows.all())
+        session.commit()
+    finally:
+        db.session.remove()
+    return created

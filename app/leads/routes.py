@@ -1,0 +1,125 @@
+"""The lead pool: claim, release, extend, assign, sign; my pool, the claimable pool near me, history."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app.api import VALIDATION_ERRORS, Blueprint
+from app.auth.security import authenticated, current_tenant, current_user
+from app.json import json_response
+from app.leads import service, views
+from app.leads.schemas import (
+    AssignSchema,
+    LeadHistorySchema,
+    LeadSchema,
+    MyLeadsSchema,
+    PublicLeadsArgsSchema,
+    ReleaseSchema,
+    SignSchema,
+)
+from app.merchants import service as merchants
+from app.merchants.contacts import get_merchant
+from app.merchants.schemas import NearbyPageSchema
+from app.org.models import Role
+
+blp = Blueprint("leads", __name__, url_prefix="/api/v1/leads", description="The lead pool")
+
+NOT_FOUND = (404, "MERCHANT_NOT_FOUND", "no merchant with this id in your business line")
+TAKEN = (409, "LEAD_TAKEN", "a colleague holds the lead")
+CAP = (409, "CLAIM_CAP_REACHED", "the BD already holds the maximum of private leads (`cap` in the body)")
+COOLDOWN = (409, "RECLAIM_COOLDOWN", "the lead dropped from (or was released by) you recently; `until` says when")
+EXHAUSTED = (409, "EXTENSIONS_EXHAUSTED", "every self-extension is used")
+NOT_OWNER = (409, "NOT_OWNER", "only the lead's owner (or their manager) may do this")
+PARTNER = (409, "ALREADY_PARTNER", "the merchant is a signed partner")
+YOURS = (409, "ALREADY_YOURS", "the lead already belongs to this BD")
+DROPPED = (409, "LEAD_DROPPED", "the lead's drop time has passed")
+
+
+def _lead(lead):  # noqa: ANN001, ANN202
+    return json_response(views.lead_view(lead, current_tenant()))
+
+
+@blp.route("/<id:merchant_id>/claim")
+class Claim(MethodView):
+    @authenticated(blp, errors=(NOT_FOUND, TAKEN, CAP, COOLDOWN, PARTNER, YOURS))
+    @blp.response(200, LeadSchema)
+    def post(self, merchant_id):
+        """Claim a public lead into your private pool (BDs only)."""
+        return _lead(service.claim(current_user(), current_tenant(), merchant_id))
+
+
+@blp.route("/<id:merchant_id>/release")
+class Release(MethodView):
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, NOT_FOUND, NOT_OWNER, PARTNER, DROPPED))
+    @blp.arguments(ReleaseSchema, example={"reason": "Owner not interested before spring"})
+    @blp.response(200, LeadSchema)
+    def post(self, body, merchant_id):
+        """Give your private lead back to the public pool."""
+        return _lead(service.release(current_user(), merchant_id, body["reason"]))
+
+
+@blp.route("/<id:merchant_id>/extend")
+class Extend(MethodView):
+    @authenticated(blp, errors=(NOT_FOUND, NOT_OWNER, EXHAUSTED, PARTNER, DROPPED))
+    @blp.response(200, LeadSchema)
+    def post(self, merchant_id):
+        """Push the drop date out by the extension period (owner: limited; the owner's manager: any time)."""
+        return _lead(service.extend(current_user(), current_tenant(), merchant_id))
+
+
+@blp.route("/<id:merchant_id>/assign")
+class Assign(MethodView):
+    @authenticated(blp, Role.MANAGER, Role.OPS, Role.ADMIN, errors=(
+        *VALIDATION_ERRORS, NOT_FOUND, CAP, YOURS,
+        (404, "USER_NOT_FOUND", "no such active BD"), (403, "NOT_IN_SCOPE", "the BD is outside your team")))
+    @blp.arguments(AssignSchema, example={"user_id": 42, "force": False, "reason": "Territory handover"})
+    @blp.response(200, LeadSchema)
+    def post(self, body, merchant_id):
+        """Assign or transfer a lead to a BD you manage, with fresh clocks (beyond their cap only with `force`)."""
+        return _lead(service.assign(current_user(), current_tenant(), merchant_id, body["user_id"], body["force"],
+                                    body["reason"]))
+
+
+@blp.route("/<id:merchant_id>/sign")
+class Sign(MethodView):
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, NOT_FOUND, NOT_OWNER, PARTNER, DROPPED))
+    @blp.arguments(SignSchema, example={"contract_no": "HZ-2026-00123", "signed_at": "2026-11-22T15:00:00+08:00"})
+    @blp.response(200, LeadSchema)
+    def post(self, body, merchant_id):
+        """Sign your lead: it becomes your partner, with no drop clock."""
+        return _lead(service.sign(current_user(), current_tenant(), merchant_id, body["contract_no"],
+                                  body["signed_at"]))
+
+
+@blp.route("/mine")
+class Mine(MethodView):
+    @authenticated(blp)
+    @blp.response(200, MyLeadsSchema)
+    def get(self):
+        """Your private pool, soonest drop first."""
+        return json_response(views.my_leads(current_user(), current_tenant()))
+
+
+@blp.route("/public")
+class PublicNearMe(MethodView):
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, (422, "INVALID_CURSOR", "the cursor is malformed or stale")))
+    @blp.arguments(PublicLeadsArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, NearbyPageSchema)
+    def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
+        """Public-pool merchants near a position, nearest first (nearby with `sea=public`)."""
+        query = merchants.NearbyQuery(
+            lat=lat, lng=lng, coord_sys=coord_sys, radius_m=radius_m, limit=limit, cursor=cursor,
+            filters=merchants.MerchantFilters(sea="public", category=filters.get("category"),
+                                              tags=tuple(filters.get("tag") or ()), q=filters.get("q"),
+                                              unvisited_days=filters.get("unvisited_days")),
+        )
+        return json_response(merchants.nearby(current_user(), current_tenant(), query))
+
+
+@blp.route("/<id:merchant_id>/history")
+class History(MethodView):
+    @authenticated(blp, errors=(NOT_FOUND,))
+    @blp.response(200, LeadHistorySchema)
+    def get(self, merchant_id):
+        """Every ownership change of a merchant's lead, oldest first, with who did it and why."""
+        return json_response(views.history(get_merchant(merchant_id).id))

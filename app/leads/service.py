@@ -1,0 +1,250 @@
+"""The lead pool ("sea"): claim, release, extend, assign, sign, and the history of every change.
+
+Concurrency rules that keep the pool fair:
+
+- Claiming a public lead is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE state = 'public'``: of many
+  BDs claiming at once, exactly one statement changes the row; the others see it taken.
+- A BD's own claims are serialised by locking the BD's user row first, so the private-lead cap holds even
+  when one phone fires many claims at once.
+- Every other change locks the lead row (``FOR UPDATE``) and re-checks its state, so it composes with the
+  sweeper, which skips locked rows and re-checks ``drops_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from app import clock, db
+from app.errors import Conflict, Forbidden, NotFound
+from app.leads.models import Lead, LeadEvent, LeadState
+from app.leads.queries import COOLDOWN_ACTIONS
+from app.leads.rules import drop_clock
+from app.merchants.detail import touch
+from app.merchants.models import AuditStatus, Merchant
+from app.org.models import Role, User
+from app.org.scope import manages
+from app.tenants.models import Tenant
+
+
+class PoolConflict(Conflict):
+    """A 409 whose ``error_code`` tells the app which pool rule refused the change."""
+
+    def __init__(self, error_code: str, message: str, **extra: Any) -> None:
+        super().__init__(message, error_code=error_code, extra=extra)
+
+
+def _merchant(merchant_id: int) -> Merchant:
+    merchant = db.get(Merchant, merchant_id)
+    if merchant is None or merchant.audit_status in (AuditStatus.REJECTED, AuditStatus.MERGED):
+        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+    return merchant
+
+
+def _locked_lead(merchant_id: int) -> Lead | None:
+    return db.session.execute(
+        select(Lead).where(Lead.merchant_id == merchant_id).with_for_update()
+    ).scalar_one_or_none()
+
+
+def _lock_user(user_id: int) -> None:
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def _private_count(user_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Lead).where(Lead.owner_id == user_id, Lead.state == LeadState.PRIVATE)
+    )
+
+
+def _record(lead_merchant_id: int, tenant_id: int, action: str, *, actor: User | None, from_owner: int | None,
+            to_owner: int | None, reason: str | None = None, **details: Any) -> None:
+    db.session.add(LeadEvent(
+        merchant_id=lead_merchant_id, tenant_id=tenant_id, action=action, from_owner_id=from_owner,
+        to_owner_id=to_owner, actor_id=actor.id if actor else None, reason=reason,
+        details={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in details.items()},
+    ))
+
+
+def _reset_clocks(lead: Lead, now: datetime, rules: dict[str, Any]) -> None:
+    lead.claimed_at, lead.last_visit_at = now, None
+    lead.extensions_used = lead.extended_days = lead.manager_extended_days = 0
+    lead.signed_at = lead.contract_no = None
+    _recompute(lead, rules)
+
+
+def _recompute(lead: Lead, rules: dict[str, Any]) -> None:
+    clock_ = drop_clock(lead.claimed_at, lead.last_visit_at, lead.extended_days, rules)
+    lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
+    lead.version += 1
+
+
+def _ensure_live(lead: Lead | None, now: datetime) -> None:
+    """A private lead past its drop time has dropped, even if the sweeper has not got to it yet."""
+    if lead is not None and lead.state == LeadState.PRIVATE and lead.drops_at is not None and lead.drops_at <= now:
+        raise PoolConflict("LEAD_DROPPED", "This lead has already dropped back to the public pool.")
+
+
+def _in_cooldown(user_id: int, merchant_id: int, now: datetime, rules: dict[str, Any]) -> datetime | None:
+    """Until when the user may not re-claim this merchant (after it dropped from them or they released it)."""
+    last = db.session.scalar(
+        select(func.max(LeadEvent.created_at)).where(
+            LeadEvent.merchant_id == merchant_id, LeadEvent.from_owner_id == user_id,
+            LeadEvent.action.in_(COOLDOWN_ACTIONS),
+        )
+    )
+    until = last + timedelta(days=rules["reclaim_cooldown_days"]) if last else None
+    return until if until and until > now else None
+
+
+def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
+    if user.role != Role.BD:
+        raise Forbidden("Only BDs claim leads; managers assign them.", error_code="FORBIDDEN")
+    merchant = _merchant(merchant_id)
+    rules, now = tenant.setting("pool"), clock.now()
+    _lock_user(user.id)
+    cooldown = _in_cooldown(user.id, merchant.id, now, rules)
+    if cooldown:
+        raise PoolConflict("RECLAIM_COOLDOWN", "You lost this lead recently; you can claim it again later.",
+                           until=cooldown.isoformat())
+    if _private_count(user.id) >= rules["claim_cap"]:
+        raise PoolConflict("CLAIM_CAP_REACHED", f"You already hold {rules['claim_cap']} private leads.",
+                           cap=rules["claim_cap"])
+    clock_ = drop_clock(now, None, 0, rules)
+    fresh = {"state": LeadState.PRIVATE, "owner_id": user.id, "claimed_at": now, "last_visit_at": None,
+             "extensions_used": 0, "extended_days": 0, "manager_extended_days": 0, "drops_at": clock_.drops_at,
+             "drop_reason": clock_.reason, "signed_at": None, "contract_no": None}
+    statement = (
+        insert(Lead)
+        .values(merchant_id=merchant.id, tenant_id=tenant.id, version=1, **fresh)
+        .on_conflict_do_update(
+            index_elements=["merchant_id"], set_={**fresh, "version": Lead.version + 1},
+            where=Lead.state == LeadState.PUBLIC,
+        )
+        .returning(Lead.merchant_id)
+    )
+    if db.session.execute(statement).scalar_one_or_none() is None:
+        holder = db.session.execute(select(Lead.state, Lead.owner_id).where(Lead.merchant_id == merchant.id)).one()
+        db.session.rollback()
+        if holder.state == LeadState.PARTNER:
+            raise PoolConflict("ALREADY_PARTNER", "This merchant is already a signed partner.")
+        if holder.owner_id == user.id:
+            raise PoolConflict("ALREADY_YOURS", "This lead is already in your private pool.")
+        raise PoolConflict("LEAD_TAKEN", "A colleague holds this lead.")
+    _record(merchant.id, tenant.id, "claim", actor=user, from_owner=None, to_owner=user.id)
+    touch(merchant.id)
+    db.session.commit()
+    return db.get(Lead, merchant.id)
+
+
+def release(user: User, merchant_id: int, reason: str) -> Lead:
+    merchant = _merchant(merchant_id)
+    lead = _locked_lead(merchant.id)
+    _ensure_live(lead, clock.now())
+    if lead is not None and lead.state == LeadState.PARTNER:
+        raise PoolConflict("ALREADY_PARTNER", "Signed partners are not released to the pool.")
+    if lead is None or lead.state != LeadState.PRIVATE or lead.owner_id != user.id:
+        raise PoolConflict("NOT_OWNER", "Only the lead's owner can release it.")
+    previous = lead.owner_id
+    _to_public(lead)
+    _record(merchant.id, lead.tenant_id, "release", actor=user, from_owner=previous, to_owner=None, reason=reason)
+    touch(merchant.id)
+    db.session.commit()
+    return lead
+
+
+def _to_public(lead: Lead) -> None:
+    lead.state, lead.owner_id = LeadState.PUBLIC, None
+    lead.drops_at = lead.drop_reason = None
+    lead.version += 1
+
+
+def extend(user: User, tenant: Tenant, merchant_id: int) -> Lead:
+    """The owner uses one of their self-extensions; a manager of the owner extends without using them."""
+    merchant = _merchant(merchant_id)
+    rules, now = tenant.setting("pool"), clock.now()
+    lead = _locked_lead(merchant.id)
+    _ensure_live(lead, now)
+    if lead is None or lead.state != LeadState.PRIVATE:
+        if lead is not None and lead.state == LeadState.PARTNER:
+            raise PoolConflict("ALREADY_PARTNER", "Partners have no drop clock to extend.")
+        raise PoolConflict("NOT_OWNER", "Only a private lead's owner (or their manager) can extend it.")
+    by_manager = user.role in (Role.OPS, Role.ADMIN) or (lead.owner_id != user.id and manages(user, lead.owner_id))
+    if lead.owner_id != user.id and not by_manager:
+        raise PoolConflict("NOT_OWNER", "Only a private lead's owner (or their manager) can extend it.")
+    if not by_manager:
+        if lead.extensions_used >= rules["max_extensions"]:
+            raise PoolConflict("EXTENSIONS_EXHAUSTED", f"All {rules['max_extensions']} extensions are used.")
+        lead.extensions_used += 1
+    else:
+        lead.manager_extended_days += rules["extension_days"]
+    lead.extended_days += rules["extension_days"]
+    before = lead.drops_at
+    _recompute(lead, rules)
+    _record(merchant.id, tenant.id, "extend", actor=user, from_owner=lead.owner_id, to_owner=lead.owner_id,
+            by_manager=by_manager, days=rules["extension_days"], drops_at_before=before, drops_at=lead.drops_at)
+    touch(merchant.id)
+    db.session.commit()
+    return lead
+
+
+def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force: bool = False,
+           reason: str | None = None) -> Lead:
+    """Give a lead (public, someone's private lead, or a partner account) to a BD the manager manages."""
+    if manager.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
+        raise Forbidden("Only managers assign leads.", error_code="FORBIDDEN")
+    merchant = _merchant(merchant_id)
+    target = db.get(User, user_id)
+    if target is None or target.role != Role.BD or not target.is_active:
+        raise NotFound("No such active BD.", error_code="USER_NOT_FOUND")
+    if manager.role == Role.MANAGER and not manages(manager, target.id):
+        raise Forbidden("That BD is outside your team.", error_code="NOT_IN_SCOPE")
+    rules, now = tenant.setting("pool"), clock.now()
+    _lock_user(target.id)
+    # a lead that is due but not yet swept is assigned all the same: the manager's decision wins
+    lead = _locked_lead(merchant.id)
+    if lead is not None and lead.owner_id == target.id and lead.state != LeadState.PUBLIC:
+        raise PoolConflict("ALREADY_YOURS", "The lead already belongs to that BD.")
+    partner = lead is not None and lead.state == LeadState.PARTNER
+    if not partner and not force and _private_count(target.id) >= rules["claim_cap"]:
+        raise PoolConflict("CLAIM_CAP_REACHED", f"That BD already holds {rules['claim_cap']} private leads; "
+                           "send force=true to assign anyway.", cap=rules["claim_cap"])
+    if lead is None:
+        lead = Lead(merchant_id=merchant.id, tenant_id=tenant.id, state=LeadState.PUBLIC, version=0)
+        db.session.add(lead)
+    previous = lead.owner_id if lead.state != LeadState.PUBLIC else None
+    lead.owner_id = target.id
+    if partner:
+        lead.version += 1
+    else:
+        lead.state = LeadState.PRIVATE
+        _reset_clocks(lead, now, rules)
+    _record(merchant.id, tenant.id, "transfer" if previous else "assign", actor=manager, from_owner=previous,
+            to_owner=target.id, reason=reason, forced=force)
+    touch(merchant.id)
+    db.session.commit()
+    return lead
+
+
+def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_at: datetime) -> Lead:
+    merchant = _merchant(merchant_id)
+    lead = _locked_lead(merchant.id)
+    _ensure_live(lead, clock.now())
+    if lead is not None and lead.state == LeadState.PARTNER:
+        raise PoolConflict("ALREADY_PARTNER", "This merchant is already a signed partner.")
+    owner_or_manager = lead is not None and lead.state == LeadState.PRIVATE and (
+        lead.owner_id == user.id or manages(user, lead.owner_id)
+    )
+    if not owner_or_manager:
+        raise PoolConflict("NOT_OWNER", "Only the lead's owner (or their manager) can sign it; claim it first.")
+    lead.state, lead.signed_at, lead.contract_no = LeadState.PARTNER, signed_at, contract_no
+    lead.drops_at = lead.drop_reason = None
+    lead.version += 1
+    _record(merchant.id, tenant.id, "sign", actor=user, from_owner=lead.owner_id, to_owner=lead.owner_id,
+            contract_no=contract_no, signed_at=signed_at)
+    touch(merchant.id)
+    db.session.commit()
+    return lead
