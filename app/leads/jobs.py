@@ -58,7 +58,8 @@ def sweep_due_leads(now: datetime | None = None, batch: int = SWEEP_BATCH, max_b
             count = session.execute(SWEEP_SQL, {"now": now, "batch": batch}).scalar_one()
             session.commit()
             released, batches = released + count, batches + 1
-            if count < batch:
+            # a short batch may only mean that rows were locked and skipped: stop only when nothing is left
+            if count == 0:
                 break
     finally:
         db.session.remove()
