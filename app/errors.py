@@ -37,6 +37,9 @@ class AppError(Exception):
         self.errors = errors
         self.headers = headers or {}
         self.extra = extra or {}
+        reserved = {"code", "status", "message", "error_code", "errors"} & set(self.extra)
+        if reserved:
+            raise ValueError(f"error extras may not replace the error shape's own fields: {sorted(reserved)}")
         super().__init__(self.message)
 
 

@@ -1,7 +1,7 @@
 """Import every model so that metadata (Alembic, tests) sees the whole schema."""
 
 from app.auth.models import AuthSession
-from app.devices.models import Device
+from app.devices.models import Device, PushDelivery
 from app.leads.models import Lead, LeadEvent
 from app.merchants.models import Contact, Merchant
 from app.org.models import OrgUnit, User
@@ -23,6 +23,7 @@ __all__ = [
     "Merchant",
     "OrgUnit",
     "OutboxMessage",
+    "PushDelivery",
     "Reminder",
     "SalesMonth",
     "Task",

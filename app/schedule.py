@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rq.cron import CronScheduler
 
+from app.devices.service import prune_stale_devices
 from app.leads.jobs import remind_dropping_leads, sweep_due_leads
 from app.outbox.service import sweep as sweep_outbox
 
@@ -12,3 +13,4 @@ def register_periodic_jobs(scheduler: CronScheduler) -> None:
     scheduler.register(sweep_outbox, queue_name="default", interval=30, name="outbox-sweep")
     scheduler.register(sweep_due_leads, queue_name="sweeps", interval=60, name="lead-sweep", job_timeout=1800)
     scheduler.register(remind_dropping_leads, queue_name="sweeps", interval=900, name="lead-reminders")
+    scheduler.register(prune_stale_devices, queue_name="sweeps", cron="30 3 * * *", name="prune-devices")

@@ -117,6 +117,9 @@ def logout(session_id: uuid.UUID) -> None:
     auth_session = session.get(AuthSession, session_id)
     if auth_session is not None and auth_session.revoked_at is None:
         _revoke(auth_session, "logout")
+        from app.devices.service import forget_session_device
+
+        forget_session_device(auth_session.user_id, auth_session.device_token)
     session.commit()
 
 

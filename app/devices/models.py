@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, func
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TenantScoped, Timestamped
@@ -22,3 +22,26 @@ class Device(TenantScoped, Timestamped, Base):
     last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(String(60))
+
+
+class PushDelivery(TenantScoped, Timestamped, Base):
+    """One attempt to deliver one push to one device: the delivery log behind the task's counts."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (
+        Index("ix_push_deliveries_assignment", "assignment_id", "device_id", "attempt"),
+        Index("ix_push_deliveries_task", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("task_assignments.id", ondelete="CASCADE"))
+    reminder_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("reminders.id", ondelete="CASCADE"))
+    # the device may be deleted later (unregistered token); the log keeps which one it was
+    device_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("devices.id", ondelete="SET NULL"))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20))  # sent | retry | failed | deleted | disabled
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    message_id: Mapped[str | None] = mapped_column(String(200))

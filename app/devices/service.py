@@ -1,0 +1,59 @@
+"""Phones that receive pushes. A token identifies one app install; whoever signs in on it owns it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from app import clock, db
+from app.auth.models import AuthSession
+from app.devices.models import Device
+from app.errors import NotFound
+from app.org.models import User
+
+STALE_AFTER = timedelta(days=270)
+
+
+def register(user: User, session_id: uuid.UUID, token: str, platform: str, app_version: str | None) -> Device:
+    """Register or refresh a token for the caller; a token last seen under another user moves to the caller."""
+    now = clock.now()
+    values = {"tenant_id": user.tenant_id, "user_id": user.id, "platform": platform, "app_version": app_version,
+              "last_seen_at": now, "disabled_at": None, "disabled_reason": None}
+    device_id = db.session.execute(
+        insert(Device).values(token=token, **values)
+        .on_conflict_do_update(index_elements=["token"], set_=values)
+        .returning(Device.id)
+    ).scalar_one()
+    # logout removes the device of the session that registered it
+    db.session.execute(update(AuthSession).where(AuthSession.id == session_id).values(device_token=token))
+    db.session.commit()
+    return db.session.execute(
+        select(Device).where(Device.id == device_id).execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def unregister(user: User, token: str) -> None:
+    deleted = db.session.execute(delete(Device).where(Device.token == token, Device.user_id == user.id)).rowcount
+    if not deleted:
+        raise NotFound("No such device of yours.", error_code="DEVICE_NOT_FOUND")
+    db.session.commit()
+
+
+def forget_session_device(user_id: int, token: str | None) -> None:
+    """On logout: the phone stops receiving this user's pushes (the caller commits)."""
+    if token:
+        db.session.execute(delete(Device).where(Device.token == token, Device.user_id == user_id))
+
+
+def prune_stale_devices() -> int:
+    """Delete tokens not refreshed in 270 days (FCM considers such tokens stale). A scheduled job."""
+    session = db.session()
+    try:
+        count = session.execute(delete(Device).where(Device.last_seen_at < clock.now() - STALE_AFTER)).rowcount
+        session.commit()
+        return count
+    finally:
+        db.session.remove()

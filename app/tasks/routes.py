@@ -1,0 +1,139 @@
+"""Tasks (managers, ops, headquarters) and the to-do center (everyone)."""
+
+from __future__ import annotations
+
+import re
+
+from flask.views import MethodView
+
+from app.api import VALIDATION_ERRORS, Blueprint
+from app.auth.security import authenticated, current_user
+from app.errors import Conflict, NotFound
+from app.json import json_response
+from app.org.models import Role
+from app.tasks import service, views
+from app.tasks.schemas import (
+    BulkResultSchema,
+    FeedbackSchema,
+    PageArgsSchema,
+    TaskBulkSchema,
+    TaskCreateSchema,
+    TaskDetailSchema,
+    TaskPageSchema,
+    TodoCountSchema,
+    TodoPageSchema,
+    TodoActionResultSchema,
+)
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/v1", description="Tasks and the to-do center")
+
+CREATORS = (Role.MANAGER, Role.OPS, Role.ADMIN)
+SCOPE = (403, "NOT_IN_SCOPE", "an assignee is outside your org subtree")
+TARGET_ERRORS = (
+    (422, "UNKNOWN_USERS", "a user id is not an active BD"),
+    (422, "UNKNOWN_TEAM", "no such team"),
+    (422, "UNKNOWN_MERCHANTS", "a merchant id does not exist"),
+    (422, "NO_ASSIGNEES", "the target resolves to nobody"),
+)
+TODO_ERRORS = (
+    (404, "TODO_NOT_FOUND", "no such to-do of yours"),
+    (409, "INVALID_TRANSITION", "the action is not possible in the current status (e.g. accept a done task)"),
+)
+
+
+@blp.route("/tasks")
+class Tasks(MethodView):
+    @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, SCOPE, *TARGET_ERRORS,
+                                            (404, "MERCHANT_NOT_FOUND", "merchant_id does not exist")))
+    @blp.arguments(TaskCreateSchema, example={
+        "title": "Visit the new openings on Nanshan Road", "body": "Check in at each and collect the owner's phone.",
+        "kind": "visit", "due_at": "2026-11-25T18:00:00+08:00", "priority": 1, "user_ids": [4, 5]})
+    @blp.response(201, TaskDetailSchema)
+    def post(self, body):
+        """Create a task for BDs (by user ids, a team, or merchants' lead owners); they get a push."""
+        task = service.create_task(current_user(), body)
+        return json_response(views.task_detail(current_user(), task.id), 201)
+
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, (422, "INVALID_CURSOR", "bad cursor")))
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, TaskPageSchema)
+    def get(self, args):
+        """Tasks you created, newest first, with progress counts."""
+        return json_response(views.created_tasks(current_user(), args["limit"], args.get("cursor")))
+
+
+@blp.route("/tasks/bulk")
+class BulkTasks(MethodView):
+    @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, SCOPE, (422, "UNKNOWN_MERCHANTS", "unknown merchant")))
+    @blp.arguments(TaskBulkSchema, example={
+        "title": "Match the competitor's price", "kind": "price_adjust", "due_at": "2026-11-30T18:00:00+08:00",
+        "items": [{"merchant_id": 17, "payload": {"competitor": "Meituan", "their_price": "88.00"}}]})
+    @blp.response(201, BulkResultSchema)
+    def post(self, body):
+        """Headquarters strategy: one task per merchant with its own payload, sent to each lead's owner."""
+        return json_response(service.create_bulk(current_user(), body), 201)
+
+
+@blp.route("/tasks/<id:task_id>")
+class TaskItem(MethodView):
+    @authenticated(blp, errors=((404, "TASK_NOT_FOUND", "no such task you may see"),))
+    @blp.response(200, TaskDetailSchema)
+    def get(self, task_id):
+        """A task with its assignments, their status and push delivery counts."""
+        return json_response(views.task_detail(current_user(), task_id))
+
+
+@blp.route("/todos")
+class Todos(MethodView):
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, (422, "INVALID_CURSOR", "bad cursor")))
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, TodoPageSchema)
+    def get(self, args):
+        """Your open tasks and reminders, soonest due first."""
+        return json_response(views.todos(current_user(), args["limit"], args.get("cursor")))
+
+
+@blp.route("/todos/count")
+class TodoCount(MethodView):
+    @authenticated(blp)
+    @blp.response(200, TodoCountSchema)
+    def get(self):
+        """The badge: how many open to-dos, and how many overdue."""
+        return json_response(views.todo_count(current_user()))
+
+
+def _parse_todo_id(todo_id: str) -> tuple[str, int]:
+    match = re.fullmatch(r"([ar])([0-9]{1,18})", todo_id)
+    if not match:
+        raise NotFound("No such to-do of yours.", error_code="TODO_NOT_FOUND")
+    return match.group(1), int(match.group(2))
+
+
+def _todo_action(todo_id: str, action: str, feedback: str | None):  # noqa: ANN202
+    kind, number = _parse_todo_id(todo_id)
+    user = current_user()
+    if kind == "a":
+        status = service.transition(user, number, action, feedback).status.value
+    elif action == "done":
+        service.complete_reminder(user, number)
+        status = "done"
+    else:
+        raise Conflict("Reminders can only be marked done.", error_code="INVALID_TRANSITION")
+    return json_response({"id": todo_id, "status": status, "closed": status in ("done", "rejected")})
+
+
+for _action, _doc in (("accept", "Accept a task: you will do it."),
+                      ("done", "Mark a task or reminder done (with optional feedback)."),
+                      ("reject", "Reject a task, saying why in `feedback`.")):
+    def _make(action: str, doc: str):  # noqa: ANN202
+        class TodoAction(MethodView):
+            @authenticated(blp, errors=(*VALIDATION_ERRORS, *TODO_ERRORS))
+            @blp.arguments(FeedbackSchema, example={"feedback": "Owner agreed to 10% off"})
+            @blp.response(200, TodoActionResultSchema)
+            def post(self, body, todo_id):
+                return _todo_action(todo_id, action, body.get("feedback"))
+        TodoAction.post.__doc__ = doc
+        TodoAction.__name__ = f"Todo{action.title()}"
+        return TodoAction
+
+    blp.route(f"/todos/<todo_id>/{_action}", endpoint=f"todo_{_action}")(_make(_action, _doc))

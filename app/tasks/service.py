@@ -1,0 +1,209 @@
+"""Tasks from managers and headquarters: who gets them, their lifecycle, and the pushes that announce them.
+
+Pushes go through the outbox in the task's own transaction: a rolled-back task sends nothing, and a Redis
+outage only delays the push until the outbox sweeper finds it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from app import clock, db
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.leads.models import Lead, LeadState
+from app.merchants.detail import touch
+from app.merchants.models import Merchant
+from app.org.models import OrgUnit, Role, User
+from app.org.scope import managed_user_ids
+from app.outbox.service import enqueue_after_commit
+from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment, TaskKind
+
+PUSH_JOB = "app.tasks.jobs.push_assignments"
+MAX_BULK = 1000
+
+TRANSITIONS = {
+    "accept": ({AssignmentStatus.ASSIGNED}, AssignmentStatus.ACCEPTED),
+    "done": ({AssignmentStatus.ASSIGNED, AssignmentStatus.ACCEPTED}, AssignmentStatus.DONE),
+    "reject": ({AssignmentStatus.ASSIGNED, AssignmentStatus.ACCEPTED}, AssignmentStatus.REJECTED),
+}
+
+
+def _ensure_creator(user: User) -> None:
+    if user.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
+        raise Forbidden("Only managers, ops and admins create tasks.", error_code="FORBIDDEN")
+
+
+def _scope_check(creator: User, user_ids: set[int]) -> None:
+    """A manager assigns only inside their org subtree."""
+    if creator.role != Role.MANAGER or not user_ids:
+        return
+    allowed = set(db.session.scalars(
+        select(User.id).where(User.id.in_(user_ids), User.id.in_(managed_user_ids(creator)))
+    ))
+    outside = sorted(user_ids - allowed - {creator.id})
+    if outside:
+        raise Forbidden(f"Users outside your team: {outside}.", error_code="NOT_IN_SCOPE")
+
+
+def _active_bds(user_ids: list[int]) -> list[User]:
+    users = db.session.scalars(select(User).where(User.id.in_(user_ids))).all()
+    found = {u.id for u in users if u.is_active and u.role == Role.BD}
+    missing = [uid for uid in user_ids if uid not in found]
+    if missing:
+        raise ValidationFailed("Unknown or inactive BDs.", error_code="UNKNOWN_USERS",
+                               errors={"json": {"user_ids": [f"Not active BDs: {missing}"]}})
+    return list(users)
+
+
+def _team_members(creator: User, team_id: int) -> list[int]:
+    unit = db.get(OrgUnit, team_id)
+    if unit is None:
+        raise ValidationFailed("Unknown team.", error_code="UNKNOWN_TEAM", errors={"json": {"team_id": ["No such team."]}})
+    if creator.role == Role.MANAGER:
+        creator_path = db.session.scalar(select(OrgUnit.path).where(OrgUnit.id == creator.org_unit_id))
+        if not creator_path or not unit.path.startswith(creator_path):
+            raise Forbidden("That team is outside your subtree.", error_code="NOT_IN_SCOPE")
+    return list(db.session.scalars(
+        select(User.id).join(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(OrgUnit.path.startswith(unit.path), User.role == Role.BD, User.is_active.is_(True))
+    ))
+
+
+def merchant_assignees(creator: User, merchant_ids: list[int]) -> dict[int, int | None]:
+    """Each merchant's lead owner; for a public-pool merchant, the creating manager (who then dispatches it).
+
+    Returns merchant id -> user id (None: nobody to give it to, e.g. a public merchant and an ops creator).
+    """
+    merchants = set(db.session.scalars(select(Merchant.id).where(Merchant.id.in_(merchant_ids))))
+    missing = [mid for mid in merchant_ids if mid not in merchants]
+    if missing:
+        raise ValidationFailed("Unknown merchants.", error_code="UNKNOWN_MERCHANTS",
+                               errors={"json": {"merchant_ids": [f"No such merchants: {missing}"]}})
+    owners = dict(db.session.execute(
+        select(Lead.merchant_id, Lead.owner_id)
+        .where(Lead.merchant_id.in_(merchant_ids), Lead.state != LeadState.PUBLIC)
+    ).all())
+    fallback = creator.id if creator.role == Role.MANAGER else None
+    return {mid: owners.get(mid) or fallback for mid in merchant_ids}
+
+
+def create_task(creator: User, fields: dict[str, Any]) -> Task:
+    _ensure_creator(creator)
+    target = {k: fields[k] for k in ("user_ids", "team_id", "merchant_ids") if fields.get(k) is not None}
+    if len(target) != 1:
+        raise ValidationFailed("Give exactly one of user_ids, team_id, merchant_ids.", error_code="VALIDATION_ERROR",
+                               errors={"json": {"_schema": ["Exactly one assignee form."]}})
+    if fields.get("merchant_id") is not None and db.get(Merchant, fields["merchant_id"]) is None:
+        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+    # assignee id -> merchant ids this assignment is about
+    per_user: dict[int, list[int]] = {}
+    if "user_ids" in target:
+        per_user = {u.id: [] for u in _active_bds(list(dict.fromkeys(target["user_ids"])))}
+    elif "team_id" in target:
+        per_user = {uid: [] for uid in _team_members(creator, target["team_id"])}
+    else:
+        for merchant_id, owner in merchant_assignees(creator, list(dict.fromkeys(target["merchant_ids"]))).items():
+            if owner is not None:
+                per_user.setdefault(owner, []).append(merchant_id)
+    _scope_check(creator, set(per_user))
+    if not per_user:
+        raise ValidationFailed("Nobody to assign the task to.", error_code="NO_ASSIGNEES")
+    task = Task(tenant_id=creator.tenant_id, creator_id=creator.id, title=fields["title"], body=fields["body"],
+                kind=TaskKind(fields["kind"]), merchant_id=fields.get("merchant_id"), due_at=fields.get("due_at"),
+                priority=fields["priority"], target=target)
+    db.session.add(task)
+    db.session.flush()
+    for user_id, merchant_ids in per_user.items():
+        db.session.add(TaskAssignment(
+            task_id=task.id, tenant_id=task.tenant_id, assignee_id=user_id,
+            merchant_id=merchant_ids[0] if len(merchant_ids) == 1 else task.merchant_id,
+            payload={"merchant_ids": merchant_ids} if merchant_ids else {},
+        ))
+    db.session.flush()
+    touched = {task.merchant_id} | {m for ms in per_user.values() for m in ms}
+    touch(*(m for m in touched if m))
+    enqueue_after_commit(PUSH_JOB, queue="push", task_id=task.id)
+    db.session.commit()
+    return task
+
+
+def create_bulk(creator: User, fields: dict[str, Any]) -> dict[str, Any]:
+    """Headquarters strategy: one task per merchant, with that merchant's payload, to the lead's owner."""
+    _ensure_creator(creator)
+    items = fields["items"]
+    owners = merchant_assignees(creator, [item["merchant_id"] for item in items])
+    _scope_check(creator, {o for o in owners.values() if o})
+    created, skipped = [], []
+    for item in items:
+        owner = owners[item["merchant_id"]]
+        if owner is None:
+            skipped.append({"merchant_id": item["merchant_id"], "reason": "public pool and no manager to dispatch it"})
+            continue
+        task = Task(tenant_id=creator.tenant_id, creator_id=creator.id, title=fields["title"], body=fields["body"],
+                    kind=TaskKind(fields["kind"]), merchant_id=item["merchant_id"], due_at=fields.get("due_at"),
+                    priority=fields["priority"], target={"bulk": True})
+        db.session.add(task)
+        db.session.flush()
+        db.session.add(TaskAssignment(task_id=task.id, tenant_id=task.tenant_id, assignee_id=owner,
+                                      merchant_id=item["merchant_id"], payload=item.get("payload") or {}))
+        created.append(task.id)
+    db.session.flush()
+    touch(*[item["merchant_id"] for item in items])
+    for task_id in created:
+        enqueue_after_commit(PUSH_JOB, queue="push", task_id=task_id)
+    db.session.commit()
+    return {"created": len(created), "task_ids": created, "skipped": skipped}
+
+
+def transition(user: User, assignment_id: int, action: str, feedback: str | None = None) -> TaskAssignment:
+    assignment = db.session.execute(
+        select(TaskAssignment).where(TaskAssignment.id == assignment_id).with_for_update()
+    ).scalar_one_or_none()
+    if assignment is None or assignment.assignee_id != user.id:
+        raise NotFound("No such to-do of yours.", error_code="TODO_NOT_FOUND")
+    allowed_from, to = TRANSITIONS[action]
+    if assignment.status not in allowed_from:
+        raise Conflict(f"Cannot {action} a task that is {assignment.status.value}.", error_code="INVALID_TRANSITION",
+                       extra={"current_status": assignment.status.value})
+    if action == "reject" and not (feedback or "").strip():
+        raise ValidationFailed(errors={"json": {"feedback": ["Say why the task is rejected."]}})
+    now = clock.now()
+    assignment.status = to
+    assignment.feedback = feedback or assignment.feedback
+    if to == AssignmentStatus.ACCEPTED:
+        assignment.accepted_at = now
+    else:
+        assignment.completed_at = now
+        _notify_creator(assignment, user, action, now)
+    touch(*(m for m in (assignment.merchant_id,) if m))
+    db.session.commit()
+    return assignment
+
+
+def _notify_creator(assignment: TaskAssignment, by: User, action: str, now: datetime) -> None:
+    task = db.get(Task, assignment.task_id)
+    verb = "done" if action == "done" else "rejected"
+    reminder_id = db.session.execute(insert(Reminder).values(
+        tenant_id=task.tenant_id, user_id=task.creator_id, kind="task_feedback",
+        title=f"{by.name} {verb}: {task.title}"[:200], merchant_id=assignment.merchant_id, due_at=now,
+        dedupe_key=f"task-feedback:{assignment.id}:{action}",
+        payload={"task_id": task.id, "assignment_id": assignment.id, "status": verb,
+                 "feedback": assignment.feedback},
+    ).on_conflict_do_nothing().returning(Reminder.id)).scalar_one_or_none()
+    if reminder_id is not None:
+        enqueue_after_commit("app.tasks.jobs.push_reminder", queue="push", reminder_id=reminder_id)
+
+
+def complete_reminder(user: User, reminder_id: int) -> Reminder:
+    reminder = db.get(Reminder, reminder_id)
+    if reminder is None or reminder.user_id != user.id:
+        raise NotFound("No such to-do of yours.", error_code="TODO_NOT_FOUND")
+    if reminder.done_at is not None:
+        raise Conflict("This reminder is already done.", error_code="INVALID_TRANSITION", extra={"current_status": "done"})
+    reminder.done_at = clock.now()
+    db.session.commit()
+    return reminder
