@@ -30,6 +30,7 @@ class Config:
     RQ_QUEUES = ("default", "push", "sweeps")
 
     # Push: the local FCM-compatible server shipped in push/ is the development target.
+    PUSH_BACKEND = _env("PUSH_BACKEND", "fcm")
     FCM_PROJECT_ID = _env("FCM_PROJECT_ID", "fieldsales-dev")
     FCM_ENDPOINT = _env("FCM_ENDPOINT", "http://127.0.0.1:9099")
     FCM_CREDENTIALS_FILE = _env("FCM_CREDENTIALS_FILE", "")

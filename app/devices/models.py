@@ -40,6 +40,8 @@ class PushDelivery(TenantScoped, Timestamped, Base):
     reminder_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("reminders.id", ondelete="CASCADE"))
     # the device may be deleted later (unregistered token); the log keeps which one it was
     device_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("devices.id", ondelete="SET NULL"))
+    # a hash of the token: identifies the device in the log even after the device row is deleted
+    device_key: Mapped[str] = mapped_column(String(16), default="", server_default="")
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20))  # sent | retry | failed | deleted | disabled

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 
 from app import clock, db
+from app.outbox.service import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +87,17 @@ REMIND_SQL = text(
 
 
 def remind_dropping_leads(now: datetime | None = None) -> int:
-    """A to-do for each owner whose lead drops within 3 days, and again within 1 day; each exactly once."""
+    """A to-do and a push for each owner whose lead drops within 3 days, and again within 1 day; each once."""
     now = now or clock.now()
     created = 0
     session = db.session()
     try:
         for days in REMINDER_DAYS:
             rows = session.execute(REMIND_SQL, {"now": now, "horizon": now + timedelta(days=days), "days": days})
-            created += len(rows.all())
+            for (reminder_id,) in rows.all():
+                # the push leaves only if the reminder commits
+                enqueue_after_commit("app.tasks.jobs.push_reminder", queue="push", reminder_id=reminder_id)
+                created += 1
         session.commit()
     finally:
         db.session.remove()

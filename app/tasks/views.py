@@ -116,11 +116,11 @@ def _no_deliveries() -> dict[str, int]:
 def _delivery_counts(task_id: int) -> dict[int, dict[str, int]]:
     """Per assignment: devices targeted, by the latest outcome per device, and all attempts."""
     rows = db.session.execute(
-        select(PushDelivery.assignment_id, PushDelivery.device_id, PushDelivery.status, PushDelivery.attempt)
+        select(PushDelivery.assignment_id, PushDelivery.device_key, PushDelivery.status, PushDelivery.attempt)
         .where(PushDelivery.task_id == task_id)
-        .order_by(PushDelivery.assignment_id, PushDelivery.device_id, PushDelivery.attempt, PushDelivery.id)
+        .order_by(PushDelivery.assignment_id, PushDelivery.device_key, PushDelivery.attempt, PushDelivery.id)
     ).all()
-    latest: dict[tuple[int, int | None], str] = {}
+    latest: dict[tuple[int, str], str] = {}
     attempts: Counter[int] = Counter()
     for assignment_id, device_id, status, _attempt in rows:
         latest[(assignment_id, device_id)] = status
