@@ -22,6 +22,9 @@ from push.messages import PushContent
 
 log = logging.getLogger(__name__)
 
+# A fan-out larger than this is split into jobs of this many devices, so several workers share it.
+CHUNK_DEVICES = 1000
+
 STATUS_OF = {"sent": "sent", "retry": "retry", "failed": "failed", "delete_device": "deleted",
              "disable_device": "disabled"}
 
@@ -30,10 +33,22 @@ def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | Non
     task = db.session.get(Task, task_id)
     if task is None:
         return {}
-    assignments = {a.assignee_id: a for a in db.session.scalars(select(TaskAssignment).where(
+    open_assignments = select(TaskAssignment.assignee_id, TaskAssignment.id).where(
         TaskAssignment.task_id == task.id,
         TaskAssignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.ACCEPTED)),
-    ))}
+    )
+    if device_ids is None:
+        targets = list(db.session.scalars(select(Device.id).where(
+            Device.user_id.in_(open_assignments.with_only_columns(TaskAssignment.assignee_id)),
+            Device.disabled_at.is_(None),
+        ).order_by(Device.id)))
+        if len(targets) > CHUNK_DEVICES:
+            queue = redis_conn.queue("push")
+            for start in range(0, len(targets), CHUNK_DEVICES):
+                queue.enqueue(push_assignments, task_id=task.id, attempt=1,
+                              device_ids=targets[start:start + CHUNK_DEVICES], failure_ttl=7 * 86400)
+            return {"chunks": -(-len(targets) // CHUNK_DEVICES)}
+    assignments = dict(db.session.execute(open_assignments).all())
     message = {
         "title": task.title,
         "body": (task.body or task.title)[:240],
@@ -42,7 +57,7 @@ def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | Non
     }
     return _deliver(
         tenant_id=task.tenant_id, users=list(assignments), message=message, attempt=attempt, device_ids=device_ids,
-        log_fields=lambda device: {"task_id": task.id, "assignment_id": assignments[device.user_id].id},
+        log_fields=lambda device: {"task_id": task.id, "assignment_id": assignments[device.user_id]},
         retry=lambda delay, ids: _retry_later(push_assignments, delay, task_id=task.id, attempt=attempt + 1,
                                               device_ids=ids),
     )

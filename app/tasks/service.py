@@ -49,14 +49,15 @@ def _scope_check(creator: User, user_ids: set[int]) -> None:
         raise Forbidden(f"Users outside your team: {outside}.", error_code="NOT_IN_SCOPE")
 
 
-def _active_bds(user_ids: list[int]) -> list[User]:
-    users = db.session.scalars(select(User).where(User.id.in_(user_ids))).all()
-    found = {u.id for u in users if u.is_active and u.role == Role.BD}
+def _active_bds(user_ids: list[int]) -> list[int]:
+    found = set(db.session.scalars(
+        select(User.id).where(User.id.in_(user_ids), User.is_active.is_(True), User.role == Role.BD)
+    ))
     missing = [uid for uid in user_ids if uid not in found]
     if missing:
         raise ValidationFailed("Unknown or inactive BDs.", error_code="UNKNOWN_USERS",
-                               errors={"json": {"user_ids": [f"Not active BDs: {missing}"]}})
-    return list(users)
+                               errors={"json": {"user_ids": [f"Not active BDs: {missing[:20]}"]}})
+    return user_ids
 
 
 def _team_members(creator: User, team_id: int) -> list[int]:
@@ -102,7 +103,7 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
     # assignee id -> merchant ids this assignment is about
     per_user: dict[int, list[int]] = {}
     if "user_ids" in target:
-        per_user = {u.id: [] for u in _active_bds(list(dict.fromkeys(target["user_ids"])))}
+        per_user = {uid: [] for uid in _active_bds(list(dict.fromkeys(target["user_ids"])))}
     elif "team_id" in target:
         per_user = {uid: [] for uid in _team_members(creator, target["team_id"])}
     else:
@@ -117,13 +118,14 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
                 priority=fields["priority"], target=target)
     db.session.add(task)
     db.session.flush()
-    for user_id, merchant_ids in per_user.items():
-        db.session.add(TaskAssignment(
-            task_id=task.id, tenant_id=task.tenant_id, assignee_id=user_id,
-            merchant_id=merchant_ids[0] if len(merchant_ids) == 1 else task.merchant_id,
-            payload={"merchant_ids": merchant_ids} if merchant_ids else {},
-        ))
-    db.session.flush()
+    # one multi-row INSERT: a task for a whole city's BDs must not cost one round trip per BD
+    db.session.execute(insert(TaskAssignment), [
+        {"task_id": task.id, "tenant_id": task.tenant_id, "assignee_id": user_id,
+         "merchant_id": merchant_ids[0] if len(merchant_ids) == 1 else task.merchant_id,
+         "payload": {"merchant_ids": merchant_ids} if merchant_ids else {},
+         "status": AssignmentStatus.ASSIGNED}
+        for user_id, merchant_ids in per_user.items()
+    ])
     touched = {task.merchant_id} | {m for ms in per_user.values() for m in ms}
     touch(*(m for m in touched if m))
     enqueue_after_commit(PUSH_JOB, queue="push", task_id=task.id)

@@ -178,3 +178,13 @@ def test_completion_pushes_the_creator(client, team, push_env, redis_client):
     work(redis_client)
     boss = received(push_env, TOKENS["boss_phone"])
     assert len(boss) == 1 and boss[0]["message"]["data"]["type"] == "task_feedback"
+
+
+def test_large_fan_outs_are_split_into_chunk_jobs(client, team, push_env, redis_client, monkeypatch):
+    from app.tasks import jobs
+
+    monkeypatch.setattr(jobs, "CHUNK_DEVICES", 2)
+    task = create_task(client, team)
+    work(redis_client)  # the first job splits 3 devices into 2 chunk jobs, the worker then runs them
+    assert len(received(push_env)) == 3
+    assert deliveries(client, team, task["id"]) == {"devices": 3, "sent": 3, "pending": 0, "failed": 0, "attempts": 3}
