@@ -42,7 +42,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
 
     db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
     # A request's session (and the tenant it is scoped to) never outlives the request.
-    app.teardown_request(lambda _exc: db.session.remove())
+    app.teardown_request(db.end_request)
     app.teardown_appcontext(lambda _exc: db.session.remove())
 
     jwt.init_app(app)

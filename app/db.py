@@ -167,6 +167,26 @@ def _drop_on_commit(db: Session, _previous: object) -> None:
     db.info.pop("on_commit", None)
 
 
+def end_request(error: BaseException | None = None) -> None:
+    """Close the request's session.
+
+    Reads end with COMMIT rather than the ROLLBACK that closing does: psycopg discards its prepared
+    statements on ROLLBACK, and keeping them lets the hot read queries skip parsing and planning on later
+    requests. Only GET and HEAD are committed here; writes commit in their service, and anything a failed
+    write left behind is rolled back.
+    """
+    from flask import request
+
+    current = session()
+    try:
+        if error is None and request.method in ("GET", "HEAD") and current.in_transaction():
+            current.commit()
+    except Exception:  # noqa: BLE001 - closing must never fail a response that is already built
+        log.exception("could not end a read-only transaction")
+    finally:
+        session.remove()
+
+
 @contextmanager
 def atomic() -> Iterator[Session]:
     """A unit of work: commit at the end, roll back on error. Nested blocks join the outer one."""

@@ -14,17 +14,25 @@ from sqlalchemy import Float, and_, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 
-def point(lat: float, lng: float) -> ColumnElement[Any]:
-    """A WGS84 geography point literal (bound parameters, not string formatting)."""
+Number = float | ColumnElement[Any]
+
+
+def _number(value: Number) -> ColumnElement[Any]:
+    """A float as a bound literal; an expression (e.g. a ``bindparam`` of a cached statement) as it is."""
+    return value if isinstance(value, ColumnElement) else literal(value, Float)
+
+
+def point(lat: Number, lng: Number) -> ColumnElement[Any]:
+    """A WGS84 geography point (bound parameters, never string formatting)."""
     return cast(
-        func.ST_SetSRID(func.ST_MakePoint(literal(lng, Float), literal(lat, Float)), 4326),
+        func.ST_SetSRID(func.ST_MakePoint(_number(lng), _number(lat)), 4326),
         Geography("POINT", srid=4326),
     )
 
 
-def within(column: ColumnElement[Any], origin: ColumnElement[Any], radius_m: float) -> ColumnElement[bool]:
+def within(column: ColumnElement[Any], origin: ColumnElement[Any], radius_m: Number) -> ColumnElement[bool]:
     """Index-assisted "within radius_m geodesic metres of origin"."""
-    return func.ST_DWithin(column, origin, literal(radius_m, Float))
+    return func.ST_DWithin(column, origin, _number(radius_m))
 
 
 def knn_distance(column: ColumnElement[Any], origin: ColumnElement[Any]) -> ColumnElement[float]:
@@ -56,11 +64,9 @@ def _geometry() -> Any:
     return Geometry("POINT", srid=4326)
 
 
-def box(west: float, south: float, east: float, north: float) -> ColumnElement[Any]:
+def box(west: Number, south: Number, east: Number, north: Number) -> ColumnElement[Any]:
     """A longitude/latitude box as geography, for index-assisted ``&&`` tests."""
-    envelope = func.ST_MakeEnvelope(
-        literal(west, Float), literal(south, Float), literal(east, Float), literal(north, Float), 4326
-    )
+    envelope = func.ST_MakeEnvelope(_number(west), _number(south), _number(east), _number(north), 4326)
     return cast(envelope, Geography("POLYGON", srid=4326))
 
 

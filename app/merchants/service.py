@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Float, Integer, String, and_, bindparam, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock, db
@@ -45,27 +46,52 @@ class MerchantFilters:
     unvisited_days: int | None = None
 
 
-def _filter_conditions(tenant_id: int, user_id: int, filters: MerchantFilters) -> list[ColumnElement[bool]]:
+def like_pattern(text: str, *, anywhere: bool) -> str:
+    """A LIKE pattern matching ``text`` literally (its % and _ are not wildcards)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%" if anywhere else f"{escaped}%"
+
+
+def _expr(value: Any) -> ColumnElement[Any]:
+    return value if isinstance(value, ColumnElement) else literal(value)
+
+
+def _filter_conditions(
+    tenant_id: Any, user_id: Any, sea: str, *, category_pattern: Any = None, tags: Any = None, q: Any = None,
+    q_pattern: Any = None, unvisited_since: Any = None,
+) -> list[ColumnElement[bool]]:
+    """The shared filters. Values may be plain values (one-off queries) or bind parameters (cached ones)."""
     conditions: list[ColumnElement[bool]] = [
         merchants.c.tenant_id == tenant_id,
-        merchants.c.audit_status.not_in(HIDDEN_STATUSES),
+        # two plain comparisons rather than NOT IN: no expanding parameter, so the statement can be cached
+        *(merchants.c.audit_status != status for status in HIDDEN_STATUSES),
     ]
-    sea = pool.sea_filter(filters.sea, user_id)
-    if sea is not None:
-        conditions.append(sea)
-    if filters.category:
-        conditions.append(merchants.c.category.startswith(filters.category, autoescape=True))
-    if filters.tags:
-        conditions.append(merchants.c.tags.contains(list(filters.tags)))
-    if filters.q:
+    sea_condition = pool.sea_filter(sea, user_id)
+    if sea_condition is not None:
+        conditions.append(sea_condition)
+    if category_pattern is not None:
+        conditions.append(merchants.c.category.like(category_pattern, escape="\\"))
+    if tags is not None:
+        conditions.append(merchants.c.tags.contains(tags))
+    if q is not None:
         # substring for short CJK queries, trigram word similarity for typos in longer names
-        conditions.append(
-            or_(merchants.c.name.icontains(filters.q, autoescape=True), literal(filters.q).op("<%")(merchants.c.name))
-        )
-    if filters.unvisited_days:
-        since = clock.now() - timedelta(days=filters.unvisited_days)
-        conditions.append(or_(merchants.c.last_visit_at.is_(None), merchants.c.last_visit_at < since))
+        conditions.append(or_(merchants.c.name.ilike(q_pattern, escape="\\"), _expr(q).op("<%")(merchants.c.name)))
+    if unvisited_since is not None:
+        conditions.append(or_(merchants.c.last_visit_at.is_(None), merchants.c.last_visit_at < unvisited_since))
     return conditions
+
+
+def _filter_values(filters: MerchantFilters) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if filters.category:
+        values["category_pattern"] = like_pattern(filters.category, anywhere=False)
+    if filters.tags:
+        values["tags"] = list(filters.tags)
+    if filters.q:
+        values["q"], values["q_pattern"] = filters.q, like_pattern(filters.q, anywhere=True)
+    if filters.unvisited_days:
+        values["unvisited_since"] = clock.now() - timedelta(days=filters.unvisited_days)
+    return values
 
 
 def _with_pool(columns: list[Any]) -> Any:
@@ -113,8 +139,8 @@ class NearbyQuery:
 
 def nearby(user: User, tenant: Tenant, query: NearbyQuery) -> dict[str, Any]:
     """Merchants within ``radius_m`` of the caller, nearest first, one keyset page at a time."""
-    statement, query_key = nearby_statement(user, tenant, query)
-    rows = db.session.execute(statement).all()
+    template, params, query_key = _nearby_parts(user, tenant, query)
+    rows = db.session.execute(template, params).all()
     page, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = encode_cursor([page[-1].knn, page[-1].id], query_key) if more else None
     items = [_nearby_item(r, user.id, query.coord_sys) for r in page]
@@ -124,7 +150,33 @@ def nearby(user: User, tenant: Tenant, query: NearbyQuery) -> dict[str, Any]:
 
 
 def nearby_statement(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[Any, str]:
-    """The nearby page query and the fingerprint its cursors carry.
+    """The nearby page query with its values bound, and the fingerprint its cursors carry."""
+    template, params, query_key = _nearby_parts(user, tenant, query)
+    return template.params(**params), query_key
+
+
+def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[Any, dict[str, Any], str]:
+    lat, lng = to_wgs84(query.lat, query.lng, query.coord_sys)
+    query_key = fingerprint({k: v for k, v in query.echo().items() if k != "limit"})
+    rules = tenant.setting("pool")
+    west, south, east, north = bbox_around(lat, lng, query.radius_m)
+    params: dict[str, Any] = {
+        "lat": lat, "lng": lng, "radius_m": float(query.radius_m), "west": west, "south": south, "east": east,
+        "north": north, "tenant_id": tenant.id, "user_id": user.id, "is_bd": user.role == Role.BD,
+        "claim_cap": rules["claim_cap"], "cooldown_since": pool.cooldown_since(clock.now(), rules),
+        "fetch_n": query.limit + 1, "limit_n": query.limit + 1, **_filter_values(query.filters),
+    }
+    if query.cursor:
+        params["after_key"], params["after_id"] = decode_cursor(query.cursor, query_key, (float, int))
+    shape = (query.filters.sea, *(name in params for name in (
+        "category_pattern", "tags", "q", "unvisited_since", "after_key")))
+    return _nearby_template(*shape), params, query_key
+
+
+@lru_cache(maxsize=256)
+def _nearby_template(sea: str, category: bool, tags: bool, q: bool, unvisited: bool, cursor: bool) -> Any:
+    """One statement per query shape, with bind parameters: built once, and its SQL text stays the same, so
+    SQLAlchemy's compiled cache and psycopg's prepared statements are reused across requests.
 
     Plan shape (asserted by a test): one GiST index scan on (tenant_id, location) bounded by the radius's
     bounding box and ordered by ``<->``, stopping after the page. The exact ``ST_DWithin`` is applied to
@@ -132,15 +184,24 @@ def nearby_statement(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[An
     planner would rather sort every merchant in the radius. ``FETCH ... WITH TIES`` keeps rows tied on
     distance together, so ordering the page by (distance, id) never splits a tie across pages.
     """
-    lat, lng = to_wgs84(query.lat, query.lng, query.coord_sys)
-    query_key = fingerprint({k: v for k, v in query.echo().items() if k != "limit"})
-    origin = geo_sql.point(lat, lng)
+    p = {name: bindparam(name, type_=kind) for name, kind in (
+        ("lat", Float()), ("lng", Float()), ("radius_m", Float()), ("west", Float()), ("south", Float()),
+        ("east", Float()), ("north", Float()), ("tenant_id", BigInteger()), ("user_id", BigInteger()),
+        ("is_bd", Boolean()), ("claim_cap", Integer()), ("cooldown_since", DateTime(timezone=True)),
+        ("fetch_n", Integer()), ("limit_n", Integer()), ("category_pattern", String()),
+        ("tags", ARRAY(String(64))), ("q", String()), ("q_pattern", String()),
+        ("unvisited_since", DateTime(timezone=True)), ("after_key", Float()), ("after_id", BigInteger()),
+    )}
+    origin = geo_sql.point(p["lat"], p["lng"])
     knn = geo_sql.knn_distance(merchants.c.location, origin)
-    conditions = _filter_conditions(tenant.id, user.id, query.filters)
-    conditions.append(geo_sql.in_box(merchants.c.location, geo_sql.box(*bbox_around(lat, lng, query.radius_m))))
-    if query.cursor:
-        after_key, after_id = decode_cursor(query.cursor, query_key, (float, int))
-        conditions.append(or_(knn > after_key, and_(knn == after_key, merchants.c.id > after_id)))
+    conditions = _filter_conditions(
+        p["tenant_id"], p["user_id"], sea,
+        category_pattern=p["category_pattern"] if category else None, tags=p["tags"] if tags else None,
+        q=p["q"] if q else None, q_pattern=p["q_pattern"], unvisited_since=p["unvisited_since"] if unvisited else None,
+    )
+    conditions.append(geo_sql.in_box(merchants.c.location, geo_sql.box(p["west"], p["south"], p["east"], p["north"])))
+    if cursor:
+        conditions.append(or_(knn > p["after_key"], and_(knn == p["after_key"], merchants.c.id > p["after_id"])))
     candidates = (
         _with_pool([
             merchants.c.id, merchants.c.location, knn.label("knn"), leads.c.state, leads.c.owner_id,
@@ -148,20 +209,19 @@ def nearby_statement(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[An
         ])
         .where(*conditions)
         .order_by(knn)
-        .fetch(query.limit + 1, with_ties=True)
+        .fetch(p["fetch_n"], with_ties=True)
         .subquery("candidates")
     )
-    rules = tenant.setting("pool")
     row = candidates.c
     claimable = and_(
-        literal(user.role == Role.BD),
+        p["is_bd"],
         select(func.count()).select_from(leads).where(
-            leads.c.owner_id == user.id, leads.c.state == LeadState.PRIVATE.value
-        ).scalar_subquery() < rules["claim_cap"],
+            leads.c.owner_id == p["user_id"], leads.c.state == LeadState.PRIVATE.value
+        ).scalar_subquery() < p["claim_cap"],
         pool.is_public(row.state),
-        ~pool.in_cooldown(row.id, user.id, pool.cooldown_since(clock.now(), rules)),
+        ~pool.in_cooldown(row.id, p["user_id"], p["cooldown_since"]),
     )
-    statement = (
+    return (
         select(
             row.id, merchants.c.name, merchants.c.category, merchants.c.address, merchants.c.tags,
             merchants.c.last_visit_at,
@@ -171,11 +231,10 @@ def nearby_statement(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[An
             row.knn, row.state, row.owner_id, row.drops_at, row.owner_name, claimable.label("claimable"),
         )
         .select_from(candidates.join(merchants, merchants.c.id == row.id))
-        .where(geo_sql.within(row.location, origin, query.radius_m))
+        .where(geo_sql.within(row.location, origin, p["radius_m"]))
         .order_by(row.knn, row.id)
-        .limit(query.limit + 1)
+        .limit(p["limit_n"])
     )
-    return statement, query_key
 
 
 def _nearby_item(row: Any, user_id: int, coord_sys: CoordSys) -> dict[str, Any]:
@@ -221,7 +280,10 @@ def map_view(
             error_code="BBOX_TOO_LARGE",
             errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}},
         )
-    conditions = [*_filter_conditions(tenant.id, user.id, filters), geo_sql.within_box(merchants.c.location, west, south, east, north)]
+    conditions = [
+        *_filter_conditions(tenant.id, user.id, filters.sea, **_filter_values(filters)),
+        geo_sql.within_box(merchants.c.location, west, south, east, north),
+    ]
     matching = db.session.scalar(
         select(func.count()).select_from(_with_pool([merchants.c.id]).where(*conditions).limit(MAX_PINS + 1).subquery())
     )

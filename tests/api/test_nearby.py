@@ -267,7 +267,7 @@ def test_the_query_uses_the_gist_index_for_ordering(hangzhou, session):
         statement, _ = service.nearby_statement(
             user, tenant, service.NearbyQuery(lat=DENSE[0], lng=DENSE[1], radius_m=radius)
         )
-        compiled = statement.compile(dialect=session.bind.dialect, compile_kwargs={"render_postcompile": True})
+        compiled = statement.compile(dialect=session.bind.dialect)
         rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
         plan = "\n".join(row[0] for row in rows)
         scan = plan[plan.index("Index Scan using ix_merchants_tenant_location"):]
