@@ -20,6 +20,7 @@ from app.tasks.schemas import (
     TaskCreateSchema,
     TaskDetailSchema,
     TaskPageSchema,
+    TaskSummarySchema,
     TodoCountSchema,
     TodoPageSchema,
     TodoActionResultSchema,
@@ -48,11 +49,12 @@ class Tasks(MethodView):
     @blp.arguments(TaskCreateSchema, example={
         "title": "Visit the new openings on Nanshan Road", "body": "Check in at each and collect the owner's phone.",
         "kind": "visit", "due_at": "2026-11-25T18:00:00+08:00", "priority": 1, "user_ids": [4, 5]})
-    @blp.response(201, TaskDetailSchema)
+    @blp.response(201, TaskSummarySchema, description="The task with its progress counts; the assignments are at "
+                                                       "`GET /tasks/{id}` (a city-wide task has thousands)")
     def post(self, body):
         """Create a task for BDs (by user ids, a team, or merchants' lead owners); they get a push."""
         task = service.create_task(current_user(), body)
-        return json_response(views.task_detail(current_user(), task.id), 201)
+        return json_response(views.task_summary(task), 201)
 
     @authenticated(blp, errors=(*VALIDATION_ERRORS, (422, "INVALID_CURSOR", "bad cursor")))
     @blp.arguments(PageArgsSchema, location="query")

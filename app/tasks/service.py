@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from psycopg.types.json import Jsonb
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
@@ -23,6 +24,15 @@ from app.outbox.service import enqueue_after_commit
 from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment, TaskKind
 
 PUSH_JOB = "app.tasks.jobs.push_assignments"
+
+ASSIGN_SQL = text(
+    """
+    INSERT INTO task_assignments (task_id, tenant_id, assignee_id, merchant_id, payload, status, created_at)
+    SELECT :task_id, :tenant_id, a.assignee, a.merchant, a.payload, 'assigned', now()
+    FROM unnest(CAST(:assignees AS bigint[]), CAST(:merchants AS bigint[]), CAST(:payloads AS jsonb[]))
+         AS a(assignee, merchant, payload)
+    """
+)
 MAX_BULK = 1000
 
 TRANSITIONS = {
@@ -118,14 +128,13 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
                 priority=fields["priority"], target=target)
     db.session.add(task)
     db.session.flush()
-    # one multi-row INSERT: a task for a whole city's BDs must not cost one round trip per BD
-    db.session.execute(insert(TaskAssignment), [
-        {"task_id": task.id, "tenant_id": task.tenant_id, "assignee_id": user_id,
-         "merchant_id": merchant_ids[0] if len(merchant_ids) == 1 else task.merchant_id,
-         "payload": {"merchant_ids": merchant_ids} if merchant_ids else {},
-         "status": AssignmentStatus.ASSIGNED}
-        for user_id, merchant_ids in per_user.items()
-    ])
+    # One statement over arrays: a task for a whole city's BDs must not cost one statement per BD.
+    db.session.execute(ASSIGN_SQL, {
+        "task_id": task.id, "tenant_id": task.tenant_id,
+        "assignees": list(per_user),
+        "merchants": [ms[0] if len(ms) == 1 else task.merchant_id for ms in per_user.values()],
+        "payloads": [Jsonb({"merchant_ids": ms} if ms else {}) for ms in per_user.values()],
+    })
     touched = {task.merchant_id} | {m for ms in per_user.values() for m in ms}
     touch(*(m for m in touched if m))
     enqueue_after_commit(PUSH_JOB, queue="push", task_id=task.id)

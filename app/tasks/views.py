@@ -57,6 +57,11 @@ def _task_summary(task: Task, progress: dict[str, int], now: datetime) -> dict[s
     }
 
 
+def task_summary(task: Task) -> dict[str, Any]:
+    now = clock.now()
+    return _task_summary(task, _progress([task.id], now)[task.id], now)
+
+
 def created_tasks(user: User, limit: int, cursor: str | None) -> dict[str, Any]:
     query_key = fingerprint({"creator": user.id})
     statement = select(Task).where(Task.creator_id == user.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from rq import Queue
@@ -14,7 +15,7 @@ from app.leads.models import Lead, LeadState
 from app.org.models import OrgKind, Role
 from app.outbox.models import OutboxMessage
 from app.tasks.models import Reminder, TaskAssignment
-from app.tasks.schemas import TaskDetailSchema, TaskPageSchema, TodoPageSchema
+from app.tasks.schemas import TaskDetailSchema, TaskPageSchema, TaskSummarySchema, TodoPageSchema
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
 
 
@@ -41,13 +42,18 @@ def org(session):
 
 
 def create(client, user, **fields):
+    """Create a task; a 201 answer is given the task's full detail (with assignments) for the assertions."""
     body = {"title": "Visit new openings", "kind": "visit", **fields}
-    return client.post("/api/v1/tasks", json=body, headers=auth_headers(user))
+    response = client.post("/api/v1/tasks", json=body, headers=auth_headers(user))
+    if response.status_code != 201:
+        return response
+    TaskSummarySchema().load(response.json)
+    detail = client.get(f"/api/v1/tasks/{response.json['id']}", headers=auth_headers(user))
+    return SimpleNamespace(status_code=201, json={**response.json, "assignments": detail.json["assignments"]})
 
 
 def assignees(response):
     assert response.status_code == 201, response.json
-    TaskDetailSchema().load(response.json)
     return {a["assignee"]["id"] for a in response.json["assignments"]}
 
 
@@ -192,6 +198,7 @@ def test_task_lists_and_visibility(client, org):
                                             "overdue": 2}
     task_id = page["items"][0]["id"]
     mine = client.get(f"/api/v1/tasks/{task_id}", headers=auth_headers(org["bd1"])).json
+    TaskDetailSchema().load(mine)
     assert [a["assignee"]["id"] for a in mine["assignments"]] == [org["bd1"].id] and mine["deliveries"] is None
     assert client.get(f"/api/v1/tasks/{task_id}", headers=auth_headers(org["outsider"])).status_code == 404
     foreign = UserFactory(tenant=TenantFactory(), role=Role.OPS)

@@ -83,7 +83,7 @@ def create_task(client, team, **fields):
             "user_ids": [team["bd1"].id, team["bd2"].id], **fields}
     response = client.post("/api/v1/tasks", json=body, headers=auth_headers(team["boss"]))
     assert response.status_code == 201, response.json
-    return response.json
+    return client.get(f"/api/v1/tasks/{response.json['id']}", headers=auth_headers(team["boss"])).json
 
 
 def deliveries(client, team, task_id):
