@@ -1,7 +1,7 @@
 # Developer entry points; the real work is in scripts/ (see each script's header).
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo run test docs
+.PHONY: help setup demo run test docs bench-nearby bench-detail bench-checkin bench-sweep bench-push
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,3 +20,18 @@ test: ## Run the tests; pass pytest arguments with ARGS="-x -k leads"
 
 docs: setup ## Regenerate the API docs
 	.venv/bin/python scripts/gen_api_docs.py
+
+bench-nearby: setup ## Nearby benchmark (1M merchants; see bench/README.md)
+	.venv/bin/python -m bench.nearby
+
+bench-detail: setup ## Merchant detail benchmark
+	.venv/bin/python -m bench.detail
+
+bench-checkin: setup ## Check-in benchmark
+	.venv/bin/python -m bench.checkin
+
+bench-sweep: setup ## Lead sweep benchmark
+	.venv/bin/python -m bench.sea_sweep
+
+bench-push: setup ## Push fan-out benchmark
+	.venv/bin/python -m bench.push_fanout
