@@ -63,17 +63,25 @@ def create_user(tenant_slug: str, username: str, password: str, role: str, team:
 @click.option("--coord-sys", type=click.Choice([c.value for c in CoordSys]), default="wgs84", show_default=True)
 def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str) -> None:
     """Load merchants from a CSV with at least name, lat and lon/lng columns."""
-    from app.merchants.importer import BadFile, import_csv
+    from app.merchants.importer import import_csv
     from app.org import service
 
     try:
         tenant = service.get_tenant(tenant_slug)
     except AppError as error:
         _fail(error)
-    db.scope_to_tenant(tenant.id)
+    _run_import(tenant.id, path, lambda stream: import_csv(stream, tenant.id, source=source,
+                                                           coord_sys=CoordSys(coord_sys)))
+
+
+def _run_import(tenant_id: int, path: Path, load) -> None:  # noqa: ANN001 - load(stream) -> ImportReport
+    """Run one CSV import in one transaction and print its report (rejected lines with their reasons)."""
+    from app.merchants.importer import BadFile
+
+    db.scope_to_tenant(tenant_id)
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            report = import_csv(stream, tenant.id, source=source, coord_sys=CoordSys(coord_sys))
+            report = load(stream)
     except (BadFile, UnicodeDecodeError) as error:
         db.session.rollback()
         click.echo(f"error: {error}", err=True)
@@ -94,7 +102,6 @@ def _import_command(name: str, kind: str):  # noqa: ANN202
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--tenant", "tenant_slug", required=True)
     def command(path: Path, tenant_slug: str) -> None:
-        from app.merchants.importer import BadFile
         from app.org import service
         from app.sales import service as sales
 
@@ -102,22 +109,8 @@ def _import_command(name: str, kind: str):  # noqa: ANN202
             tenant = service.get_tenant(tenant_slug)
         except AppError as error:
             _fail(error)
-        db.scope_to_tenant(tenant.id)
         importer = sales.import_sales if kind == "sales" else sales.import_competitors
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as stream:
-                report = importer(stream, tenant.id)
-        except (BadFile, UnicodeDecodeError) as error:
-            db.session.rollback()
-            click.echo(f"error: {error}", err=True)
-            sys.exit(1)
-        db.session.commit()
-        click.echo(
-            f"rows: {report.rows}, loaded: {report.loaded} (inserted {report.inserted}, updated {report.updated}, "
-            f"unchanged {report.unchanged}), rejected: {report.rejected_count}"
-        )
-        for line, reason in report.rejected[:50]:
-            click.echo(f"  line {line}: {reason}")
+        _run_import(tenant.id, path, lambda stream: importer(stream, tenant.id))
 
     command.__doc__ = {
         "sales": "Load our monthly sales (month,orders,gmv) or deals (deal_id,title,price,...) from a CSV.",
