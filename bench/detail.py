@@ -11,8 +11,10 @@ every sub-select has to find its rows through an index. Database: fieldsales_ben
 
 Scenarios, all through gunicorn with the same settings (gunicorn.conf.py):
 
-  floor          bench/detail_floor.py: Flask + psycopg, the endpoint's two SQL statements, unprepared
-  floor prepared the same with psycopg's prepared statements (reference: what plan caching is worth)
+  transport        bench/detail_floor.py's GET /ping: no database, no work (connection, gunicorn, Flask)
+  floor            bench/detail_floor.py: Flask + psycopg (defaults: prepared from the 5th run, as the
+                   app's connections are since read-only requests end with COMMIT), the two statements
+  floor unprepared the same, parsed and planned every time (reference: what preparing is worth)
   ours cold      the real endpoint with DETAIL_CACHE_ENABLED=0: auth + CALLER_SQL + AGGREGATE_SQL
   ours cached    the real endpoint, aggregate served from Redis (warmed first): auth + CALLER_SQL + GET
 
@@ -336,16 +338,16 @@ def _profile(client: Any, path: str, headers: dict[str, str], *, requests: int) 
 
 
 def explain(dsn: str, ids: dict[str, Any], runs: int) -> dict[str, Any]:
-    """Median planning and execution time and buffers of both statements, as the app runs them
-    (unprepared: planned every time)."""
+    """Median planning and execution time and buffers of both statements, planned afresh each time
+    (a prepared statement on a generic plan skips the planning, and always skips the parsing)."""
     from bench import detail_floor
 
     now = datetime.now().astimezone()
+    caller = detail_floor.caller_params(ids["merchant_id"], ids["tenant_id"], ids["bd_id"], now)
+    aggregate = detail_floor.aggregate_params(ids["merchant_id"], ids["tenant_id"], now.date())
     statements = {
-        "CALLER_SQL": (detail_floor.CALLER_SQL,
-                       detail_floor.caller_params(ids["merchant_id"], ids["tenant_id"], ids["bd_id"], now)),
-        "AGGREGATE_SQL": (detail_floor.AGGREGATE_SQL,
-                          detail_floor.aggregate_params(ids["merchant_id"], ids["tenant_id"], now.date())),
+        "CALLER_SQL": (detail_floor.CALLER_SQL, caller),
+        "AGGREGATE_SQL": (detail_floor.AGGREGATE_SQL, aggregate),
     }
     result = {}
     with psycopg.connect(dsn, autocommit=True, prepare_threshold=None, options="-c jit=off") as conn:
@@ -393,8 +395,9 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
     floor_env = {**common, "DETAIL_FLOOR_DSN": datagen.plain_url(url), "DETAIL_FLOOR_TENANT": str(ids["tenant_id"]),
                  "DETAIL_FLOOR_CALLER": str(ids["bd_id"])}
     servers = {
+        "transport": ("bench.detail_floor:app", floor_env),
         "floor": ("bench.detail_floor:app", floor_env),
-        "floor_prepared": ("bench.detail_floor:app", {**floor_env, "DETAIL_FLOOR_PREPARED": "1"}),
+        "floor_unprepared": ("bench.detail_floor:app", {**floor_env, "DETAIL_FLOOR_UNPREPARED": "1"}),
         "ours_cold": ("wsgi:app", {**common, "DETAIL_CACHE_ENABLED": "0"}),
         "ours_cached": ("wsgi:app", {**common, "DETAIL_CACHE_ENABLED": "1"}),
     }
@@ -403,9 +406,9 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
                    for name, (app, env) in servers.items()}
         token = httpload.login(running["ours_cold"].base_url, "bd0", harness.BD_PASSWORD)
         auth = {"Authorization": f"Bearer {token}"}
-        paths = {"floor": f"/detail/{merchant}", "floor_prepared": f"/detail/{merchant}",
+        paths = {"transport": "/ping", "floor": f"/detail/{merchant}", "floor_unprepared": f"/detail/{merchant}",
                  "ours_cold": f"/api/v1/merchants/{merchant}", "ours_cached": f"/api/v1/merchants/{merchant}"}
-        headers = {"floor": {}, "floor_prepared": {}, "ours_cold": auth, "ours_cached": auth}
+        headers = {"transport": {}, "floor": {}, "floor_unprepared": {}, "ours_cold": auth, "ours_cached": auth}
         smoke_test({k: running[k].base_url + paths[k] for k in ("ours_cold", "ours_cached")},
                    running["floor"].base_url + paths["floor"], token)
 
@@ -500,10 +503,10 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"  {label:<7} {e['sql_statements']} SQL statements {e['statements']}, Redis {e['redis_calls']}")
         lines.append(f"          median {e['median_total_ms']:.2f} ms = SQL {e['median_sql_ms']:.2f} ms "
                      f"(client side, incl. round trips) + Python {e['median_python_ms']:.2f} ms")
-    lines += ["", "EXPLAIN ANALYZE (unprepared, as the app runs them), medians:"]
+    lines += ["", "EXPLAIN ANALYZE, planned afresh each time (prepared + generic plan skips planning), medians:"]
     for name, e in report["explain"].items():
         slow = "; ".join(f"{n['node']} {n['self_ms']:.2f} ms x{n['loops']}" for n in e["slowest_nodes"][:3])
-        lines.append(f"  {name:<14} planning {e['planning_ms']:.2f} ms, execution {e['execution_ms']:.2f} ms, "
+        lines.append(f"  {name:<23} planning {e['planning_ms']:.2f} ms, execution {e['execution_ms']:.2f} ms, "
                      f"{e['buffers']:.0f} buffers; slowest: {slow}")
     profile = report["in_process"]["cold"]["profile_top"]
     lines += ["", "Cold path under cProfile (inflates Python ~2x; read shares), ms per request:",

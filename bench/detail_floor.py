@@ -1,18 +1,20 @@
 """The floor for merchant detail: the least a Flask app can do to run the endpoint's two statements.
 
-    DETAIL_FLOOR_DSN=postgresql://127.0.0.1:5432/fieldsales_bench_detail DETAIL_FLOOR_CALLER=<user id> \
-    gunicorn -c gunicorn.conf.py bench.detail_floor:app
+    DETAIL_FLOOR_DSN=postgresql://127.0.0.1:5432/fieldsales_bench_detail DETAIL_FLOOR_TENANT=<tenant id> \
+    DETAIL_FLOOR_CALLER=<user id> gunicorn -c gunicorn.conf.py bench.detail_floor:app
 
-One route, ``GET /detail/<merchant id>``: no auth, no ORM, no schema, no payload building. It runs the
-app's own ``CALLER_SQL`` and ``AGGREGATE_SQL`` (the text imported from ``app.merchants.detail``, compiled
-to psycopg's ``%(name)s`` style) with the parameters ``merchant_detail`` passes for a BD, on a pooled
-autocommit psycopg connection, and returns ``json.dumps`` of the two rows. Whatever our endpoint costs
-above this is the price of auth, the ORM session and transaction, and shaping the payload.
+``GET /detail/<merchant id>``: no auth, no ORM, no schema, no payload building. It runs the app's own
+``CALLER_SQL`` and ``AGGREGATE_SQL`` (the text imported from ``app.merchants.detail``, compiled to psycopg's
+``%(name)s`` style) with the parameters ``merchant_detail`` passes for a BD, on a pooled autocommit psycopg
+connection, and returns ``json.dumps`` of the two rows. Whatever our endpoint costs above this is the
+price of auth, the ORM session and transaction, and shaping the payload.
 
-DETAIL_FLOOR_PREPARED=1 lets psycopg prepare the statements (after 5 runs, psycopg's default). The app's
-connections never get there: psycopg forgets its prepared statements on every ROLLBACK, and each request
-ends with one. So the default floor runs unprepared, like the app; the prepared floor is a reference for
-what plan caching would be worth.
+psycopg's defaults apply: a statement is prepared on its 5th run on a connection, and later runs skip
+parsing (and, once PostgreSQL settles on a generic plan, planning). The app gets the same since its
+read-only requests end with COMMIT (psycopg forgets prepared statements on ROLLBACK). With
+DETAIL_FLOOR_UNPREPARED=1 every run is parsed and planned: a reference for what preparing is worth.
+
+``GET /ping`` answers ``{}`` without touching the database: the transport's share of every request.
 """
 
 from __future__ import annotations
@@ -64,12 +66,18 @@ def pool() -> ConnectionPool:
     connections and threads must not cross that fork). A sync worker serves one request at a time."""
     global _pool
     if _pool is None:
-        prepared = os.environ.get("DETAIL_FLOOR_PREPARED") == "1"
+        unprepared = os.environ.get("DETAIL_FLOOR_UNPREPARED") == "1"
         _pool = ConnectionPool(
             os.environ["DETAIL_FLOOR_DSN"], min_size=1, max_size=2, open=True,
-            kwargs={"autocommit": True, "options": "-c jit=off", **({} if prepared else {"prepare_threshold": None})},
+            kwargs={"autocommit": True, "options": "-c jit=off", **({"prepare_threshold": None} if unprepared else {})},
         )
     return _pool
+
+
+@app.get("/ping")
+def ping() -> Response:
+    """No database, no work: what one request through gunicorn, Flask and a new TCP connection costs."""
+    return Response("{}", mimetype="application/json")
 
 
 @app.get("/detail/<int:merchant_id>")

@@ -15,7 +15,9 @@ from app.config import ROOT
 from app.db import Base
 from tests.conftest import TEST_DATABASE_URL, recreate_database
 
-SCRATCH_URL = str(make_url(TEST_DATABASE_URL).set(database="fieldsales_test_migrations"))
+# Named after the test database so that suites run side by side (other checkouts) never share it.
+_test_db = make_url(TEST_DATABASE_URL)
+SCRATCH_URL = str(_test_db.set(database=f"{_test_db.database}_migrations"))
 
 
 def _alembic(connection) -> AlembicConfig:
