@@ -155,10 +155,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # baseline in the same run: a task for a 10-BD team (the workers are not running yet)
         baseline = [post_json(f"{server.base_url}/api/v1/tasks", token, {
             "title": "Warm-up", "kind": "custom", "team_id": ids["small_team_id"]})[2] for _ in range(5)]
-        status, body, api_ms = post_json(f"{server.base_url}/api/v1/tasks", token, {
-            "title": "City-wide price campaign", "body": "Check the new price guide before Friday.",
-            "kind": "price_adjust", "team_id": ids["team_id"]})
-        assert status == 201 and body["progress"]["total"] == args.bds, body["progress"]
+        # Three samples of the big call (one alone is at the mercy of the noisy machine); the first two tasks
+        # are deleted before the workers start, so only the last one is delivered.
+        samples, bodies = [], []
+        for _ in range(3):
+            status, body, api_ms = post_json(f"{server.base_url}/api/v1/tasks", token, {
+                "title": "City-wide price campaign", "body": "Check the new price guide before Friday.",
+                "kind": "price_adjust", "team_id": ids["team_id"]})
+            assert status == 201 and body["progress"]["total"] == args.bds, body["progress"]
+            samples.append(api_ms)
+            bodies.append(body)
+        with psycopg.connect(plain_url(url)) as conn:
+            conn.execute("DELETE FROM tasks WHERE id = ANY(%s)", ([b["id"] for b in bodies[:2]],))
+        api_ms = sorted(samples)[1]
         workers = [stack.enter_context(process(f"worker{i}", [str(ROOT / ".venv/bin/flask"), "worker",
                                                                "--queues", "push"], env, log_dir))
                    for i in range(args.workers)]
@@ -189,7 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         attempts = conn.execute("SELECT count(*) FROM push_deliveries").fetchone()[0]
     return {
         "bds": args.bds, "devices": args.devices, "workers": args.workers,
-        "api_ms": round(api_ms, 1), "baseline_api_ms_p50": round(sorted(baseline)[2], 1),
+        "api_ms": round(api_ms, 1), "api_ms_samples": [round(x, 1) for x in samples],
+        "baseline_api_ms_p50": round(sorted(baseline)[2], 1),
         "delivery_s": round(delivery_s, 1), "accepted_by_fcm": accepted, "fcm_stats": stats,
         "messages_per_s": round(accepted / delivery_s, 1) if delivery_s else None,
         "deliveries_logged_sent": sent, "delivery_attempts_logged": attempts,

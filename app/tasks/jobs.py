@@ -29,6 +29,17 @@ STATUS_OF = {"sent": "sent", "retry": "retry", "failed": "failed", "delete_devic
              "disable_device": "disabled"}
 
 
+def expand_fanout(task_id: int) -> dict[str, int]:
+    """Write a large task's assignments (stored by the API call) and queue its push."""
+    from app.tasks import service
+
+    task = db.session.get(Task, task_id)
+    if task is None:
+        return {}
+    db.scope_to_tenant(task.tenant_id)
+    return {"assignments": service.expand_fanout(task_id)}
+
+
 def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | None = None) -> dict[str, int]:
     task = db.session.get(Task, task_id)
     if task is None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TenantScoped, Timestamped
@@ -53,7 +53,8 @@ class TaskAssignment(TenantScoped, Timestamped, Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    task_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    # no index of its own: the unique constraint leads with task_id
+    task_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"))
     assignee_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="SET NULL"))
     status: Mapped[AssignmentStatus] = mapped_column(
@@ -63,6 +64,22 @@ class TaskAssignment(TenantScoped, Timestamped, Base):
     feedback: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+
+
+class TaskFanout(TenantScoped, Timestamped, Base):
+    """The assignments of a large task, waiting for the background job that writes them.
+
+    Writing 10,000 assignment rows (six indexes, four foreign keys each) takes longer than an API call
+    should; the call stores the resolved assignees as arrays in one row and the job expands them.
+    """
+
+    __tablename__ = "task_fanouts"
+
+    task_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    assignees: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    # aligned with assignees: the merchant each assignment is about (or NULL), and its payload
+    merchants: Mapped[list[int | None]] = mapped_column(ARRAY(BigInteger))
+    payloads: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
 
 
 class Reminder(TenantScoped, Timestamped, Base):

@@ -52,7 +52,10 @@ class BulkResultSchema(ma.Schema):
 
 
 class ProgressSchema(ma.Schema):
-    total = ma.fields.Integer(required=True)
+    total = ma.fields.Integer(required=True, metadata={"description": "queued + assigned + accepted + done + rejected"})
+    queued = ma.fields.Integer(required=True, metadata={
+        "description": "Assignments of a large task (over 500 BDs) still being written in the background; they "
+                       "become `assigned`, and are pushed, within seconds"})
     assigned = ma.fields.Integer(required=True)
     accepted = ma.fields.Integer(required=True)
     done = ma.fields.Integer(required=True)

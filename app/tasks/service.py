@@ -21,9 +21,12 @@ from app.merchants.models import Merchant
 from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_user_ids
 from app.outbox.service import enqueue_after_commit
-from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment, TaskKind
+from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment, TaskFanout, TaskKind
 
 PUSH_JOB = "app.tasks.jobs.push_assignments"
+FANOUT_JOB = "app.tasks.jobs.expand_fanout"
+# Up to this many assignees the API call writes the assignments itself; above, a job does (see TaskFanout).
+INLINE_ASSIGNMENTS = 500
 
 ASSIGN_SQL = text(
     """
@@ -128,18 +131,49 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
                 priority=fields["priority"], target=target)
     db.session.add(task)
     db.session.flush()
-    # One statement over arrays: a task for a whole city's BDs must not cost one statement per BD.
-    db.session.execute(ASSIGN_SQL, {
-        "task_id": task.id, "tenant_id": task.tenant_id,
-        "assignees": list(per_user),
-        "merchants": [ms[0] if len(ms) == 1 else task.merchant_id for ms in per_user.values()],
-        "payloads": [Jsonb({"merchant_ids": ms} if ms else {}) for ms in per_user.values()],
-    })
-    touched = {task.merchant_id} | {m for ms in per_user.values() for m in ms}
-    touch(*(m for m in touched if m))
-    enqueue_after_commit(PUSH_JOB, queue="push", task_id=task.id)
+    assignees = list(per_user)
+    merchants = [ms[0] if len(ms) == 1 else task.merchant_id for ms in per_user.values()]
+    payloads = [{"merchant_ids": ms} if ms else {} for ms in per_user.values()]
+    if len(assignees) <= INLINE_ASSIGNMENTS:
+        _write_assignments(task, assignees, merchants, payloads)
+        enqueue_after_commit(PUSH_JOB, queue="push", task_id=task.id)
+    else:
+        db.session.add(TaskFanout(task_id=task.id, tenant_id=task.tenant_id, assignees=assignees,
+                                  merchants=merchants, payloads=payloads))
+        enqueue_after_commit(FANOUT_JOB, queue="push", task_id=task.id)
+    touch(*(m for m in {task.merchant_id, *merchants} if m))
     db.session.commit()
     return task
+
+
+def _write_assignments(task: Task, assignees: list[int], merchants: list[int | None],
+                       payloads: list[dict[str, Any]]) -> None:
+    # One statement over arrays: a task for a whole city's BDs must not cost one statement per BD.
+    db.session.execute(ASSIGN_SQL, {
+        "task_id": task.id, "tenant_id": task.tenant_id, "assignees": assignees, "merchants": merchants,
+        "payloads": [Jsonb(p) for p in payloads],
+    })
+
+
+def expand_fanout(task_id: int) -> int:
+    """Write the stored assignments of a large task and queue its push; 0 when already done.
+
+    The row is deleted in the same transaction as the assignments are written: a crash before the commit
+    leaves it for the retry, and a retry after the commit finds nothing to do.
+    """
+    fanout = db.session.execute(
+        select(TaskFanout).where(TaskFanout.task_id == task_id).with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    task = db.get(Task, task_id)
+    if fanout is None or task is None:
+        return 0
+    _write_assignments(task, fanout.assignees, fanout.merchants, fanout.payloads)
+    db.session.delete(fanout)
+    # readers of the detail page may have cached it between the API call and now
+    touch(*(m for m in {task.merchant_id, *fanout.merchants} if m))
+    enqueue_after_commit(PUSH_JOB, queue="push", task_id=task.id)
+    db.session.commit()
+    return len(fanout.assignees)
 
 
 def create_bulk(creator: User, fields: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from app.merchants.models import Merchant
 from app.org.models import Role, User
 from app.org.scope import managed_user_ids
 from app.pagination import decode_cursor, encode_cursor, fingerprint
-from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment
+from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment, TaskFanout
 
 OPEN = (AssignmentStatus.ASSIGNED, AssignmentStatus.ACCEPTED)
 FAR_FUTURE = "9999-12-31T00:00:00+00:00"
@@ -37,8 +37,14 @@ def _progress(task_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
         .group_by(TaskAssignment.task_id, TaskAssignment.status, Task.due_at)
     ).all()
     progress: dict[int, dict[str, int]] = {
-        tid: {"total": 0, "assigned": 0, "accepted": 0, "done": 0, "rejected": 0, "overdue": 0} for tid in task_ids
+        tid: {"total": 0, "queued": 0, "assigned": 0, "accepted": 0, "done": 0, "rejected": 0, "overdue": 0}
+        for tid in task_ids
     }
+    for task_id, queued in db.session.execute(
+        select(TaskFanout.task_id, func.cardinality(TaskFanout.assignees)).where(TaskFanout.task_id.in_(task_ids))
+    ):
+        progress[task_id]["queued"] = queued
+        progress[task_id]["total"] += queued
     for task_id, status, due_at, count in rows:
         entry = progress[task_id]
         entry["total"] += count

@@ -194,7 +194,7 @@ def test_task_lists_and_visibility(client, org):
         clock.now() - timedelta(hours=1)).isoformat())
     page = client.get("/api/v1/tasks", headers=auth_headers(org["manager"])).json
     TaskPageSchema().load(page)
-    assert page["items"][0]["progress"] == {"total": 2, "assigned": 2, "accepted": 0, "done": 0, "rejected": 0,
+    assert page["items"][0]["progress"] == {"total": 2, "queued": 0, "assigned": 2, "accepted": 0, "done": 0, "rejected": 0,
                                             "overdue": 2}
     task_id = page["items"][0]["id"]
     mine = client.get(f"/api/v1/tasks/{task_id}", headers=auth_headers(org["bd1"])).json

@@ -188,3 +188,21 @@ def test_large_fan_outs_are_split_into_chunk_jobs(client, team, push_env, redis_
     work(redis_client)  # the first job splits 3 devices into 2 chunk jobs, the worker then runs them
     assert len(received(push_env)) == 3
     assert deliveries(client, team, task["id"]) == {"devices": 3, "sent": 3, "pending": 0, "failed": 0, "attempts": 3}
+
+
+def test_large_tasks_write_their_assignments_in_a_job_then_push(client, team, push_env, redis_client, monkeypatch):
+    from app.tasks import service
+
+    monkeypatch.setattr(service, "INLINE_ASSIGNMENTS", 1)
+    task = create_task(client, team)
+    assert task["progress"]["total"] == 2 and task["progress"]["queued"] == 2 and task["progress"]["assigned"] == 0
+    assert task["assignments"] == []
+    bd1_todos = client.get("/api/v1/todos", headers=auth_headers(team["bd1"])).json["items"]
+    assert not [t for t in bd1_todos if t.get("task_id") == task["id"]]
+    work(redis_client)  # the fan-out job writes the assignments, commits, and queues the push it then runs
+    after = client.get(f"/api/v1/tasks/{task['id']}", headers=auth_headers(team["boss"])).json
+    assert after["progress"]["total"] == 2 and after["progress"]["queued"] == 0 and after["progress"]["assigned"] == 2
+    assert sorted(a["assignee"]["id"] for a in after["assignments"]) == sorted([team["bd1"].id, team["bd2"].id])
+    assert len(received(push_env)) == 3
+    assert service.expand_fanout(task["id"]) == 0  # a retried job finds nothing left to do
+    assert len(after["assignments"]) == 2
