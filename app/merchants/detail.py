@@ -231,6 +231,8 @@ def merchant_detail(caller: User, tenant: Tenant, merchant_id: int, coord_sys: C
     aggregate = _cached_aggregate(tenant.id, merchant_id, lead.detail_version)
     if aggregate is None:
         aggregate = _load_aggregate(tenant.id, merchant_id, now.date())
+        # the caller-independent comparison is cached with its inputs (fuzzy title matching is not cheap)
+        aggregate["competitors_section"] = _competitors_section(aggregate["competitors"], aggregate["deals"])
         _store_aggregate(tenant.id, merchant_id, lead.detail_version, aggregate)
     show_phones = can_see_phones(caller, lead.caller_path, lead)
     return {
@@ -238,7 +240,8 @@ def merchant_detail(caller: User, tenant: Tenant, merchant_id: int, coord_sys: C
         "contacts": [_contact(c, show_phones) for c in aggregate["contacts"]],
         "visits": _visits_section(aggregate),
         "sales": _sales_section(aggregate),
-        "competitors": _competitors_section(aggregate["competitors"], aggregate["deals"]),
+        "competitors": aggregate.get("competitors_section")
+        or _competitors_section(aggregate["competitors"], aggregate["deals"]),
         "sea": _sea_section(lead, caller, rules),
         "tasks": [_task(t, now) for t in lead.tasks],
         "nearby_same_brand": [_positioned(store, coord_sys) for store in aggregate["nearby_same_brand"]],
