@@ -325,6 +325,38 @@ def test_any_touch_invalidates(client, world, session):
     assert read()["merchant"]["name"] == "Renamed"
 
 
+def test_visit_lead_and_task_writes_through_the_api_are_visible_at_once(client, world):
+    """Each kind of write the other screens make, read back through a warm cache right after it."""
+    read = fresh(client, world, None)
+    shop, owner, colleague, manager = world["shop"], world["owner"], world["colleague"], world["manager"]
+    total = read()["visits"]["total"]
+    visit = client.post("/api/v1/visits", json={"merchant_id": shop.id, "lat": 30.2585, "lng": 120.1700,
+                                                "accuracy_m": 10, "client_time": clock.now().isoformat()},
+                        headers={**auth_headers(owner), "Idempotency-Key": "fresh-visit-1"})
+    assert visit.status_code == 201, visit.json
+    after_visit = read()
+    assert after_visit["visits"]["total"] == total + 1
+    assert after_visit["visits"]["recent"][0]["id"] == visit.json["id"]
+
+    assert client.post(f"/api/v1/leads/{shop.id}/release", json={"reason": "not my area"},
+                       headers=auth_headers(owner)).status_code == 200
+    assert read()["sea"]["state"] == "public"
+    assert client.post(f"/api/v1/leads/{shop.id}/claim", headers=auth_headers(colleague)).status_code == 200
+    sea = get_detail(client, world, "colleague").json["sea"]
+    assert sea["state"] == "private" and sea["mine"] is True
+
+    open_before = {t["task_id"] for t in get_detail(client, world, "colleague").json["tasks"]}
+    created = client.post("/api/v1/tasks", json={"title": "Photograph the menu", "kind": "collect_info",
+                                                 "merchant_ids": [shop.id]}, headers=auth_headers(manager))
+    assert created.status_code == 201, created.json
+    tasks = get_detail(client, world, "colleague").json["tasks"]
+    assert {t["task_id"] for t in tasks} - open_before == {created.json["id"]}
+    assignment = next(t for t in tasks if t["task_id"] == created.json["id"])["assignment_id"]
+    assert client.post(f"/api/v1/todos/a{assignment}/done", json={"feedback": "done"},
+                       headers=auth_headers(colleague)).status_code == 200
+    assert created.json["id"] not in {t["task_id"] for t in get_detail(client, world, "colleague").json["tasks"]}
+
+
 # --- writes: permissions and validation -------------------------------------------------------------
 
 
