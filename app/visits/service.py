@@ -9,7 +9,7 @@ index), so concurrent retries serialise in the database and exactly one visit ex
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -112,14 +112,25 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
         user_id=user.id, merchant=merchant, lat=lat, lng=lng, accuracy_m=body["accuracy_m"],
         client_time=body["client_time"], mock_location=body["mock_location"], rules=rules, now=now,
     )
+    # The lead's clock first (its row lock also orders concurrent retries of one key): the response, stored
+    # with the visit for replays, is then complete before the INSERT, and a conflict rolls it all back.
+    lead = _advance_clocks(user, tenant, merchant, verified=not flags, at=body["client_time"])
+    response = {
+        "merchant_id": merchant.id, "verified": not flags, "flags": flags, "distance_m": round(distance, 1),
+        "offline": now - body["client_time"] > OFFLINE_AFTER, "client_time": body["client_time"].astimezone(UTC),
+        "lead": lead,
+    }
+    # one UPDATE of the merchant with the visit time _advance_clocks may have set (what detail.touch does)
+    merchant.detail_version = Merchant.detail_version + 1
     visit_id = db.session.execute(
         insert(Visit).values(
             tenant_id=tenant.id, merchant_id=merchant.id, user_id=user.id, idempotency_key=key,
             request_hash=fingerprint, client_time=body["client_time"],
             location=from_shape(Point(lng, lat), srid=4326), coord_sys=CoordSys(body["coord_sys"]).value,
             accuracy_m=body["accuracy_m"], distance_m=round(distance, 2), verified=not flags, flags=flags,
-            offline=now - body["client_time"] > OFFLINE_AFTER, mock_location=body["mock_location"],
+            offline=response["offline"], mock_location=body["mock_location"],
             purpose=body.get("purpose"), photo_ids=body.get("photo_ids") or [],
+            details={"response": orjson.loads(orjson.dumps(response))},
         ).on_conflict_do_nothing(index_elements=["tenant_id", "user_id", "idempotency_key"]).returning(Visit.id)
     ).scalar_one_or_none()
     if visit_id is None:  # a concurrent retry with this key committed first
@@ -128,17 +139,8 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
         if replay is None:  # pragma: no cover - the winner's row is committed by now
             raise Conflict("Retry the check-in.", error_code="IDEMPOTENCY_IN_PROGRESS")
         return replay, True
-    lead = _advance_clocks(user, tenant, merchant, verified=not flags, at=body["client_time"])
-    visit = db.get(Visit, visit_id)
-    response = {
-        "id": visit.id, "merchant_id": merchant.id, "verified": not flags, "flags": flags,
-        "distance_m": round(distance, 1), "offline": visit.offline, "client_time": visit.client_time,
-        "lead": lead,
-    }
-    visit.details = {"response": orjson.loads(orjson.dumps(response))}
-    touch(merchant.id)
     db.session.commit()
-    return response, False
+    return {"id": visit_id, **response}, False
 
 
 def _replay(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
@@ -149,7 +151,7 @@ def _replay(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
         raise Conflict(
             "This Idempotency-Key was already used for a different check-in.", error_code="IDEMPOTENCY_KEY_REUSED"
         )
-    return visit.details["response"]
+    return {"id": visit.id, **visit.details["response"]}
 
 
 def _advance_clocks(user: User, tenant: Tenant, merchant: Merchant, *, verified: bool, at: datetime
