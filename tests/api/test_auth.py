@@ -146,19 +146,42 @@ def test_expired_access_token(client):
 
 
 @pytest.mark.parametrize(
-    "header",
+    ("header", "code"),
     [
-        {},
-        {"Authorization": "Bearer"},
-        {"Authorization": "Bearer not.a.jwt"},
-        {"Authorization": "Basic dXNlcjpwYXNz"},
+        ({}, "TOKEN_MISSING"),
+        ({"Authorization": "Bearer"}, "TOKEN_MISSING"),
+        ({"Authorization": "Bearer   "}, "TOKEN_MISSING"),
+        ({"Authorization": "Bearer not.a.jwt"}, "TOKEN_INVALID"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "TOKEN_MISSING"),
     ],
 )
-def test_missing_or_garbage_tokens(client, header):
+def test_missing_or_garbage_tokens(client, header, code):
     response = client.get("/api/v1/me", headers=header)
     assert response.status_code == 401
-    assert response.json["error_code"] in {"TOKEN_MISSING", "TOKEN_INVALID"}
+    assert response.json["error_code"] == code
     assert set(response.json) >= {"code", "status", "message", "error_code"}
+
+
+@pytest.mark.parametrize("drop", ["sub", "type", "exp", "sid"])
+def test_tokens_missing_a_claim_are_invalid(client, app, drop):
+    import jwt
+
+    user = UserFactory()
+    claims = {"sub": str(user.id), "type": "access", "sid": "00000000-0000-0000-0000-000000000000",
+              "exp": 4102444800, "jti": "x"}
+    del claims[drop]
+    token = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401 and response.json["error_code"] in {"TOKEN_INVALID", "TOKEN_REVOKED"}
+
+
+def test_unsigned_tokens_are_invalid(client):
+    import jwt
+
+    user = UserFactory()
+    token = jwt.encode({"sub": str(user.id), "type": "access", "exp": 4102444800}, None, algorithm="none")
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401 and response.json["error_code"] == "TOKEN_INVALID"
 
 
 def test_token_signed_with_another_key_is_rejected(client):
