@@ -40,6 +40,14 @@ def expand_fanout(task_id: int) -> dict[str, int]:
     return {"assignments": service.expand_fanout(task_id)}
 
 
+def push_many(task_ids: list[int]) -> dict[str, int]:
+    """Queue the push of each task of a bulk creation (one outbox row for all of them)."""
+    queue = redis_conn.queue("push")
+    for task_id in task_ids:
+        queue.enqueue(push_assignments, task_id=task_id, attempt=1, failure_ttl=7 * 86400)
+    return {"tasks": len(task_ids)}
+
+
 def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | None = None) -> dict[str, int]:
     task = db.session.get(Task, task_id)
     if task is None:

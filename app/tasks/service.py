@@ -25,6 +25,7 @@ from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment, T
 
 PUSH_JOB = "app.tasks.jobs.push_assignments"
 FANOUT_JOB = "app.tasks.jobs.expand_fanout"
+PUSH_MANY_JOB = "app.tasks.jobs.push_many"
 # Up to this many assignees the API call writes the assignments itself; above, a job does (see TaskFanout).
 INLINE_ASSIGNMENTS = 500
 
@@ -37,6 +38,22 @@ ASSIGN_SQL = text(
     """
 )
 MAX_BULK = 1000
+BULK_TASKS_SQL = text(
+    """
+    INSERT INTO tasks (id, tenant_id, creator_id, title, body, kind, merchant_id, due_at, priority, target, created_at)
+    SELECT t.id, :tenant_id, :creator_id, :title, :body, CAST(:kind AS task_kind), t.merchant, :due_at, :priority,
+           CAST('{"bulk": true}' AS jsonb), now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:merchants AS bigint[])) AS t(id, merchant)
+    """
+)
+BULK_ASSIGN_SQL = text(
+    """
+    INSERT INTO task_assignments (task_id, tenant_id, assignee_id, merchant_id, payload, status, created_at)
+    SELECT a.task, :tenant_id, a.assignee, a.merchant, a.payload, 'assigned', now()
+    FROM unnest(CAST(:tasks AS bigint[]), CAST(:assignees AS bigint[]), CAST(:merchants AS bigint[]),
+                CAST(:payloads AS jsonb[])) AS a(task, assignee, merchant, payload)
+    """
+)
 
 TRANSITIONS = {
     "accept": ({AssignmentStatus.ASSIGNED}, AssignmentStatus.ACCEPTED),
@@ -177,31 +194,36 @@ def expand_fanout(task_id: int) -> int:
 
 
 def create_bulk(creator: User, fields: dict[str, Any]) -> dict[str, Any]:
-    """Headquarters strategy: one task per merchant, with that merchant's payload, to the lead's owner."""
+    """Headquarters strategy: one task per merchant, with that merchant's payload, to the lead's owner.
+
+    Set-based: a thousand items are three statements, not three thousand, and one outbox job pushes them.
+    """
     _ensure_creator(creator)
     items = fields["items"]
     owners = merchant_assignees(creator, [item["merchant_id"] for item in items])
     _scope_check(creator, {o for o in owners.values() if o})
-    created, skipped = [], []
-    for item in items:
-        owner = owners[item["merchant_id"]]
-        if owner is None:
-            skipped.append({"merchant_id": item["merchant_id"], "reason": "public pool and no manager to dispatch it"})
-            continue
-        task = Task(tenant_id=creator.tenant_id, creator_id=creator.id, title=fields["title"], body=fields["body"],
-                    kind=TaskKind(fields["kind"]), merchant_id=item["merchant_id"], due_at=fields.get("due_at"),
-                    priority=fields["priority"], target={"bulk": True})
-        db.session.add(task)
-        db.session.flush()
-        db.session.add(TaskAssignment(task_id=task.id, tenant_id=task.tenant_id, assignee_id=owner,
-                                      merchant_id=item["merchant_id"], payload=item.get("payload") or {}))
-        created.append(task.id)
-    db.session.flush()
-    touch(*[item["merchant_id"] for item in items])
-    for task_id in created:
-        enqueue_after_commit(PUSH_JOB, queue="push", task_id=task_id)
+    kept = [item for item in items if owners[item["merchant_id"]] is not None]
+    skipped = [{"merchant_id": item["merchant_id"], "reason": "public pool and no manager to dispatch it"}
+               for item in items if owners[item["merchant_id"]] is None]
+    if not kept:
+        return {"created": 0, "task_ids": [], "skipped": skipped}
+    # ids drawn first, so each item's task and assignment pair up without relying on RETURNING order
+    task_ids = list(db.session.scalars(text(
+        "SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, :n)"), {"n": len(kept)}))
+    merchants = [item["merchant_id"] for item in kept]
+    db.session.execute(BULK_TASKS_SQL, {
+        "ids": task_ids, "merchants": merchants, "tenant_id": creator.tenant_id, "creator_id": creator.id,
+        "title": fields["title"], "body": fields["body"], "kind": TaskKind(fields["kind"]).value,
+        "due_at": fields.get("due_at"), "priority": fields["priority"],
+    })
+    db.session.execute(BULK_ASSIGN_SQL, {
+        "tasks": task_ids, "tenant_id": creator.tenant_id, "merchants": merchants,
+        "assignees": [owners[m] for m in merchants], "payloads": [Jsonb(item.get("payload") or {}) for item in kept],
+    })
+    touch(*merchants)
+    enqueue_after_commit(PUSH_MANY_JOB, queue="push", task_ids=task_ids)
     db.session.commit()
-    return {"created": len(created), "task_ids": created, "skipped": skipped}
+    return {"created": len(task_ids), "task_ids": task_ids, "skipped": skipped}
 
 
 def transition(user: User, assignment_id: int, action: str, feedback: str | None = None) -> TaskAssignment:

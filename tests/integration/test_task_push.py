@@ -16,7 +16,8 @@ from app.devices.models import Device, PushDelivery
 from app.org.models import OrgKind, Role
 from app.outbox import service as outbox
 from push.fcm_server import LocalFCMServer
-from tests.factories import OrgUnitFactory, TenantFactory, UserFactory, auth_headers
+from app.leads.models import Lead, LeadState
+from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
 
 TOKENS = {name: f"{name}-token:APA91b{'x' * 40}" for name in ("bd1_phone", "bd1_tablet", "bd2_phone", "boss_phone")}
 
@@ -206,3 +207,26 @@ def test_large_tasks_write_their_assignments_in_a_job_then_push(client, team, pu
     assert len(received(push_env)) == 3
     assert service.expand_fanout(task["id"]) == 0  # a retried job finds nothing left to do
     assert len(after["assignments"]) == 2
+
+
+def test_bulk_strategy_tasks_are_pushed_each_to_its_owner(client, team, push_env, redis_client, session):
+    tenant_id = team["bd1"].tenant_id
+    shops = [MerchantFactory(tenant_id=tenant_id, name=f"Strategy shop {i}") for i in range(3)]
+    for shop, owner in zip(shops, (team["bd1"], team["bd2"], team["bd2"])):
+        session.add(Lead(merchant_id=shop.id, tenant_id=tenant_id, state=LeadState.PRIVATE, owner_id=owner.id,
+                         claimed_at=clock.now(), drops_at=clock.now() + timedelta(days=10), drop_reason="no_visit"))
+    session.commit()
+    response = client.post("/api/v1/tasks/bulk", headers=auth_headers(team["boss"]), json={
+        "title": "Match Meituan", "kind": "price_adjust",
+        "items": [{"merchant_id": shop.id, "payload": {"their_price": str(80 + i)}} for i, shop in enumerate(shops)]})
+    assert response.status_code == 201, response.json
+    task_ids = response.json["task_ids"]
+    assert len(task_ids) == 3 and received(push_env) == []
+    work(redis_client)  # one outbox job queues a push per task
+    by_task = {}
+    for message in received(push_env):
+        by_task.setdefault(message["message"]["data"]["id"], []).append(message["token"])
+    assert sorted(by_task[str(task_ids[0])]) == sorted([TOKENS["bd1_phone"], TOKENS["bd1_tablet"]])
+    assert by_task[str(task_ids[1])] == [TOKENS["bd2_phone"]] and by_task[str(task_ids[2])] == [TOKENS["bd2_phone"]]
+    todos = client.get("/api/v1/todos", headers=auth_headers(team["bd2"])).json["items"]
+    assert sorted(t["payload"]["their_price"] for t in todos if t["task_id"] in task_ids) == ["81", "82"]
