@@ -124,9 +124,11 @@ def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
             index_elements=["merchant_id"], set_={**fresh, "version": Lead.version + 1},
             where=Lead.state == LeadState.PUBLIC,
         )
-        .returning(Lead.merchant_id)
+        .returning(Lead)
     )
-    if db.session.execute(statement).scalar_one_or_none() is None:
+    # the claimed row comes back from the INSERT itself: no SELECT after the commit
+    lead = db.session.scalars(statement, execution_options={"populate_existing": True}).one_or_none()
+    if lead is None:
         holder = db.session.execute(select(Lead.state, Lead.owner_id).where(Lead.merchant_id == merchant.id)).one()
         db.session.rollback()
         if holder.state == LeadState.PARTNER:
@@ -137,7 +139,7 @@ def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     _record(merchant.id, tenant.id, "claim", actor=user, from_owner=None, to_owner=user.id)
     touch(merchant.id)
     db.session.commit()
-    return db.get(Lead, merchant.id)
+    return lead
 
 
 def release(user: User, merchant_id: int, reason: str) -> Lead:
