@@ -53,3 +53,9 @@ def test_upgrade_downgrade_upgrade_and_models_match(app):
             assert column_type.lower() == "point"
     finally:
         engine.dispose()
+
+
+def test_merchant_pages_keep_room_for_hot_updates(session):
+    """Without free room in the page, every detail_version bump would insert into all of merchants' indexes."""
+    options = session.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'merchants'")).scalar_one()
+    assert "fillfactor=85" in options
