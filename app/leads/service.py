@@ -51,7 +51,10 @@ def _locked_lead(merchant_id: int) -> Lead | None:
 
 
 def _lock_user(user_id: int) -> None:
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    # Serialises one BD's claims (the cap). FOR NO KEY UPDATE, not FOR UPDATE: every row written that
+    # references the user (a lead_events row of the sweeper, a visit) takes FOR KEY SHARE on it until its
+    # transaction ends, and a claim must not queue behind a whole sweep batch for that.
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
 
 
 def _private_count(user_id: int) -> int:

@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import clock, db
 from app.leads.jobs import sweep_due_leads
@@ -173,3 +173,32 @@ def test_release_racing_an_assignment(app, live):
         lead = db.session.get(Lead, shop.id)
         assert (lead.state, lead.owner_id) == (LeadState.PRIVATE, other.id)
     assert db.session.get(Tenant, tenant.id) is not None
+
+
+def test_a_claim_does_not_wait_for_transactions_that_reference_the_bd(app, live):
+    """A sweep batch (or a check-in) holds FOR KEY SHARE on the BD's row through its foreign keys until it
+    commits; the claim's own lock must not conflict with that."""
+    tenant = live.tenant()
+    bd = UserFactory(tenant=tenant)
+    shop = MerchantFactory(tenant=tenant)
+    claim = post(app, auth_headers(bd), f"/api/v1/leads/{shop.id}/claim")
+    db.session.remove()
+    result = {}
+
+    def run():
+        with app.app_context():
+            try:
+                result["claim"] = claim()
+            finally:
+                db.session.remove()
+
+    with db.engine().connect() as other:
+        other.execute(text("SELECT id FROM users WHERE id = :id FOR KEY SHARE"), {"id": bd.id})  # held open
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(timeout=10)
+        waited = thread.is_alive()
+        other.rollback()  # lets a blocked claim finish either way
+    thread.join()
+    assert not waited, "the claim waited for a transaction that only references the BD"
+    assert result["claim"] == (200, None)
