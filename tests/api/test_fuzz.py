@@ -13,7 +13,7 @@ from app.org.models import OrgKind, Role
 from tests.factories import ContactFactory, MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
 from tests.fuzzing import fuzz
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "4"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "6"))
 
 
 @pytest.fixture
