@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -57,9 +58,8 @@ def fuzz(
     max_examples: int,
     path_parameters: dict[str, Any] | None = None,
     modes: Iterable[GenerationMode] = MODES,
-    after_each: Callable[[], None] | None = None,
 ) -> FuzzReport:
-    """Fuzz every operation as every role; ``after_each`` runs after each request (e.g. to reset a session)."""
+    """Fuzz every operation as every role (``headers_by_role``: each role's Authorization header)."""
     schema = load_schema(app)
     report = FuzzReport()
     started = time.perf_counter()
@@ -71,7 +71,7 @@ def fuzz(
             report.operations += 1
             params = {k: v for k, v in (path_parameters or {}).items() if k in _path_names(operation)}
             for mode in modes:
-                _fuzz_operation(app, operation, mode, role, headers, params, max_examples, report, after_each)
+                _fuzz_operation(operation, mode, role, headers, params, max_examples, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -80,12 +80,11 @@ def _path_names(operation: Any) -> set[str]:
     return {p.name for p in operation.path_parameters}
 
 
-def _fuzz_operation(app, operation, mode, role, headers, params, max_examples, report, after_each):  # noqa: ANN001, PLR0913
+def _fuzz_operation(operation, mode, role, headers, params, max_examples, report):  # noqa: ANN001, PLR0913
     # Half the cases use real ids from the fixture so requests get past the 404s into the business rules.
     strategies = [operation.as_strategy(generation_mode=mode)]
     if params and mode == GenerationMode.POSITIVE:
         strategies.append(operation.as_strategy(generation_mode=mode, path_parameters=params))
-    from hypothesis import strategies as st
 
     @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
@@ -100,9 +99,6 @@ def _fuzz_operation(app, operation, mode, role, headers, params, max_examples, r
         except Exception as exc:  # noqa: BLE001 - an exception escaping the app is a finding, not a crash
             report.failures.append(f"{role} {operation.label} [{mode.value}]: raised {exc!r}")
             return
-        finally:
-            if after_each:
-                after_each()
         report.requests += 1
         report.statuses[f"{response.status_code // 100}xx"] += 1
         if response.status_code >= 400:

@@ -18,14 +18,26 @@ JSON_FIELDS = ("asctime", "levelname", "name", "message", "request_id")
 
 
 class _Handler(logging.StreamHandler):
-    """Our root handler, recognisable so that reconfiguring replaces it."""
+    """Our root handler, recognisable so that reconfiguring replaces it.
+
+    Writes to whatever ``sys.stderr`` is when a record is emitted, not when the handler was made: gunicorn,
+    RQ and test capture swap it, and a handler holding the old, closed stream would lose every line.
+    """
+
+    @property
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
 
 
 def configure_logging(fmt: str = "json", level: int | str = logging.INFO) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(handler)
-    handler = _Handler(sys.stderr)
+    handler = _Handler()
     handler.addFilter(RequestIdFilter())
     if fmt == "text":
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))

@@ -142,6 +142,15 @@ TEXT_FILTERS = [
 ]
 
 
+CURSOR_PATHS = {
+    "/api/v1/merchants/nearby": {"lat": 60.17, "lng": 24.94},
+    "/api/v1/leads/public": {"lat": 60.17, "lng": 24.94},
+    "/api/v1/todos": {},
+    "/api/v1/visits": {},
+    "/api/v1/tasks": {},
+}
+
+
 @pytest.mark.parametrize("value", SQLISH)
 def test_sql_looking_text_in_every_filter_is_harmless(client, session, value):
     tenant = TenantFactory()
@@ -149,6 +158,7 @@ def test_sql_looking_text_in_every_filter_is_harmless(client, session, value):
     MerchantFactory(tenant=tenant, name=value, category=value, tags=[value[:60]])
     plain = MerchantFactory(tenant=tenant, name="Plain cafe")
     headers = auth_headers(bd)
+    admin = auth_headers(UserFactory(tenant=tenant, role=Role.ADMIN))
     before = {t: session.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("merchants", "users", "leads")}
     for path, base, fields in TEXT_FILTERS:
         for field in fields:
@@ -156,6 +166,13 @@ def test_sql_looking_text_in_every_filter_is_harmless(client, session, value):
             assert response.status_code in (200, 422), (path, field, response.json)
             if response.status_code == 200 and field == "q" and "items" in response.json:
                 assert plain.id not in {item["id"] for item in response.json["items"]}, (path, value)
+    for field in ("action", "subject_type"):
+        response = client.get("/api/v1/audit", query_string={field: value[:40]}, headers=admin)
+        assert response.status_code == 200 and response.json["items"] == []
+    for path in CURSOR_PATHS:
+        who = admin if path == "/api/v1/tasks" else headers  # the task list is for managers and up
+        response = client.get(path, query_string={**CURSOR_PATHS[path], "cursor": value}, headers=who)
+        assert response.status_code == 422 and response.json["error_code"] == "INVALID_CURSOR", (path, response.json)
     after = {t: session.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("merchants", "users", "leads")}
     assert after == before
 
