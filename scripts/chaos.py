@@ -59,6 +59,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -146,8 +153,7 @@ class Gunicorn:
         return self
 
     def worker_pids(self) -> set[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return {int(pid) for pid in out.split()}
+        return children(self.process.pid)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -462,9 +468,9 @@ def scenario_worker(env: Environment) -> dict:
         wait_until(lambda: env.sql("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                    "AND query ILIKE '%push_deliveries%'"), 30, "the job to block on the lock")
         # the worker and its work horse (RQ puts the horse in a session of its own), mid-job
-        horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
-        check(horses, "no work horse to kill")
-        for pid in [worker.pid, *map(int, horses)]:
+        horses = children(worker.pid)
+        check(bool(horses), "no work horse to kill")
+        for pid in [worker.pid, *horses]:
             os.kill(pid, signal.SIGKILL)
         worker.wait(10)
     finally:
