@@ -14,6 +14,7 @@ from app.errors import register_error_handlers
 from app.extensions import api, jwt, migrate
 from app.json import OrjsonProvider
 from app.web import headers as security_headers
+from app.web import proxy
 from app.web import request_id
 from app.web.logs import configure_logging
 
@@ -43,6 +44,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     request_id.init_app(app)
     security_headers.init_app(app)
+    proxy.init_app(app)
 
     db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
     # A request's session (and the tenant it is scoped to) never outlives the request.

@@ -189,3 +189,18 @@ def test_fuzz_findings_stay_fixed(client, session):
     assert response.status_code == 422 and "month" in response.json["errors"]["json"]
     # JSONB hands back integers beyond 64 bits that a client stored in a free-form payload
     assert json.loads(dumps_bytes({"n": 10**23, "nested": [2**70]})) == {"n": 10**23, "nested": [2**70]}
+
+
+@pytest.mark.parametrize(("hops", "seen"), [(0, "10.0.0.9"), (1, "203.0.113.7")])
+def test_forwarded_for_believed_only_behind_configured_proxies(hops, seen):
+    from flask import request
+
+    from app.web import proxy
+
+    app = Flask(__name__)
+    app.config["TRUSTED_PROXIES"] = hops
+    app.add_url_rule("/ip", "ip", lambda: request.remote_addr)
+    proxy.init_app(app)
+    response = app.test_client().get("/ip", headers={"X-Forwarded-For": "203.0.113.7"},
+                                     environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert response.get_data(as_text=True) == seen
