@@ -1,7 +1,7 @@
 # Developer entry points; the real work is in scripts/ (see each script's header).
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo run test docs bench-nearby bench-detail bench-checkin bench-sweep bench-push
+.PHONY: help setup demo run test docs fuzz chaos backup load bench-nearby bench-detail bench-checkin bench-sweep bench-push
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,6 +20,18 @@ test: ## Run the tests; pass pytest arguments with ARGS="-x -k leads"
 
 docs: setup ## Regenerate the API docs
 	.venv/bin/python scripts/gen_api_docs.py
+
+fuzz: setup ## Long schemathesis run over every operation as every role (figures in README)
+	bash scripts/fuzz
+
+chaos: setup ## Fault injection: Redis, FCM, PostgreSQL and worker failures on throwaway servers
+	bash scripts/chaos
+
+backup: ## pg_dump the database to var/backups/ (restore with scripts/restore FILE)
+	bash scripts/backup
+
+load: setup ## Mixed mobile workload with wrk (bench/load.py; --quick for a short run)
+	.venv/bin/python -m bench.load
 
 bench-nearby: setup ## Nearby benchmark (1M merchants; see bench/README.md)
 	.venv/bin/python -m bench.nearby

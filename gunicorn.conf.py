@@ -41,10 +41,10 @@ max_requests = 5000
 max_requests_jitter = 500
 
 # Access log on stdout, one compact line per request with the time spent in milliseconds
-# (client, request line, status, response bytes, ms). The error log stays on stderr.
+# (client, request line, status, response bytes, ms, request id). The error log stays on stderr.
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 
 # Gunicorn >= 25 opens a control socket at one fixed per-user path ($HOME/.gunicorn/gunicorn.ctl), so two
 # instances (two checkouts, the tests, a container with a read-only home) would collide. Opt-in instead.

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
 
 from app import db
-from app.api import register_docs_assets
+from app.api import register_docs_assets, reject_nul_bytes
 from app.config import ROOT, Config, check_production_safety
 from app.converters import IdConverter
 from app.errors import register_error_handlers
 from app.extensions import api, jwt, migrate
 from app.json import OrjsonProvider
+from app.web import headers as security_headers
+from app.web import proxy
+from app.web import request_id
+from app.web.logs import configure_logging
 
 
 class _MigrationTarget:
@@ -38,7 +41,10 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.url_map.converters["id"] = IdConverter
     app.json = OrjsonProvider(app)
     app.config.from_object(config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    request_id.init_app(app)
+    security_headers.init_app(app)
+    proxy.init_app(app)
 
     db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
     # A request's session (and the tenant it is scoped to) never outlives the request.
@@ -51,6 +57,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)
     register_error_handlers(app)
+    app.before_request(reject_nul_bytes)
 
     from app.routes import register_blueprints
 

@@ -29,6 +29,27 @@ class ErrorSchema(ma.Schema):
     retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
 
 
+NUL_MESSAGE = "Text may not contain NUL (\\u0000) characters."
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def reject_nul_bytes() -> None:
+    """PostgreSQL text cannot hold NUL: refuse it up front (a 422) instead of failing deep in a query."""
+    if _has_nul(flask.request.view_args or {}):
+        raise ValidationFailed(errors={"path": {"_schema": [NUL_MESSAGE]}})
+    if b"%00" in flask.request.query_string or b"\x00" in flask.request.query_string:
+        raise ValidationFailed(errors={"query": {"_schema": [NUL_MESSAGE]}})
+
+
 class Parser(FlaskParser):
     """Strict parsing: unknown query parameters and body fields are rejected, not silently ignored."""
 
@@ -40,6 +61,12 @@ class Parser(FlaskParser):
                 "Send the body as application/json.", status=415, error_code="UNSUPPORTED_MEDIA_TYPE"
             )
         return super().load_json(req, schema)
+
+    def _load_location_data(self, *, schema: ma.Schema, req: flask.Request, location: str) -> Any:
+        data = super()._load_location_data(schema=schema, req=req, location=location)
+        if location == "json" and _has_nul(data):
+            raise ValidationFailed(errors={"json": {"_schema": [NUL_MESSAGE]}})
+        return data
 
     def _handle_invalid_json_error(self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any) -> Any:
         raise BadRequest("The body is not valid JSON.", error_code="MALFORMED_JSON")

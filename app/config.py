@@ -49,6 +49,16 @@ class Config:
 
     DETAIL_CACHE_ENABLED = _env("DETAIL_CACHE_ENABLED", "1") not in ("0", "false", "no")
 
+    # Browser origins allowed to call the API, comma-separated; empty (the default) means CORS stays closed.
+    CORS_ORIGINS = _env("CORS_ORIGINS", "")
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For is believed (per-IP login throttle, logs).
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+    # Strict-Transport-Security: only behind TLS, so off unless production says otherwise.
+    HSTS_ENABLED = _env("HSTS_ENABLED", "1" if _env("APP_ENV", "development") == "production" else "0") == "1"
+    # "json" (one object per line, with the request id) or "text" for reading in a terminal.
+    LOG_FORMAT = _env("LOG_FORMAT", "json")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
     UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "var" / "uploads"))
 

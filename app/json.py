@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,12 @@ def _default(value: Any) -> Any:
 
 
 def dumps_bytes(obj: Any) -> bytes:
-    return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        # orjson stops at 64-bit integers; a client's free-form JSON (task payloads) stored in JSONB can hold
+        # bigger ones, which the standard library writes exactly
+        return json.dumps(obj, default=_default, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class OrjsonProvider(JSONProvider):

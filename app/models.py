@@ -1,5 +1,6 @@
 """Import every model so that metadata (Alembic, tests) sees the whole schema."""
 
+from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
 from app.devices.models import Device, PushDelivery
 from app.leads.models import Lead, LeadEvent
@@ -13,6 +14,7 @@ from app.uploads.models import Upload
 from app.visits.models import Visit, VisitPlan
 
 __all__ = [
+    "AuditEntry",
     "AuthSession",
     "CompetitorRecord",
     "Contact",

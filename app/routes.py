@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.api import Api
+from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
 from app.devices.routes import blp as devices_blp
 from app.health.routes import blp as health_blp
@@ -13,7 +14,8 @@ from app.tasks.routes import blp as tasks_blp
 from app.uploads.routes import blp as uploads_blp
 from app.visits.routes import blp as visits_blp
 
-BLUEPRINTS = (health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp)
+BLUEPRINTS = (health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
+              audit_blp)
 
 
 def register_blueprints(api: Api) -> None:

@@ -13,3 +13,9 @@ def remember(value: str) -> None:
 
 def explode(value: str) -> None:
     raise RuntimeError(f"job failed for {value}")
+
+
+def remember_request_id(value: str) -> None:
+    from app.web import request_id
+
+    redis_conn.client().rpush(REMEMBERED, f"{value}:{request_id.current()}")

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
+from app.audit import service as audit
 from app.errors import Conflict, Forbidden, NotFound
 from app.leads.models import Lead, LeadEvent, LeadState
 from app.leads.queries import COOLDOWN_ACTIONS
@@ -70,6 +71,11 @@ def _record(lead_merchant_id: int, tenant_id: int, action: str, *, actor: User |
         to_owner_id=to_owner, actor_id=actor.id if actor else None, reason=reason,
         details={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in details.items()},
     ))
+
+
+def _snapshot(lead: Lead) -> dict[str, Any]:
+    """What the audit log keeps of a lead before and after a change of hands."""
+    return {"state": lead.state, "owner_id": lead.owner_id, "drops_at": lead.drops_at}
 
 
 def _reset_clocks(lead: Lead, now: datetime, rules: dict[str, Any]) -> None:
@@ -154,8 +160,11 @@ def release(user: User, merchant_id: int, reason: str) -> Lead:
     if lead is None or lead.state != LeadState.PRIVATE or lead.owner_id != user.id:
         raise PoolConflict("NOT_OWNER", "Only the lead's owner can release it.")
     previous = lead.owner_id
+    before = _snapshot(lead)
     _to_public(lead)
     _record(merchant.id, lead.tenant_id, "release", actor=user, from_owner=previous, to_owner=None, reason=reason)
+    audit.record_audit(audit.LEAD_RELEASE, actor=user, subject_type="merchant", subject_id=merchant.id,
+                       before=before, after={**_snapshot(lead), "reason": reason}, tenant_id=lead.tenant_id)
     touch(merchant.id)
     db.session.commit()
     return lead
@@ -221,6 +230,7 @@ def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force:
         lead = Lead(merchant_id=merchant.id, tenant_id=tenant.id, state=LeadState.PUBLIC, version=0)
         db.session.add(lead)
     previous = lead.owner_id if lead.state != LeadState.PUBLIC else None
+    before = _snapshot(lead)
     lead.owner_id = target.id
     if partner:
         lead.version += 1
@@ -229,6 +239,9 @@ def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force:
         _reset_clocks(lead, now, rules)
     _record(merchant.id, tenant.id, "transfer" if previous else "assign", actor=manager, from_owner=previous,
             to_owner=target.id, reason=reason, forced=force)
+    audit.record_audit(audit.LEAD_TRANSFER if previous else audit.LEAD_ASSIGN, actor=manager,
+                       subject_type="merchant", subject_id=merchant.id, before=before,
+                       after={**_snapshot(lead), "reason": reason, "forced": force}, tenant_id=tenant.id)
     touch(merchant.id)
     db.session.commit()
     return lead

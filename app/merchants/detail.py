@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text, update
 
 from app import clock, db, redis_conn
+from app.audit import service as audit
 from app.errors import NotFound
 from app.leads import queries as pool
 from app.merchants.models import Merchant
@@ -235,6 +236,8 @@ def merchant_detail(caller: User, tenant: Tenant, merchant_id: int, coord_sys: C
         aggregate["competitors_section"] = _competitors_section(aggregate["competitors"], aggregate["deals"])
         _store_aggregate(tenant.id, merchant_id, lead.detail_version, aggregate)
     show_phones = can_see_phones(caller, lead.caller_path, lead)
+    if show_phones:
+        _audit_reveal(caller, tenant.id, merchant_id, aggregate)
     return {
         "merchant": _merchant_section(aggregate["merchant"], coord_sys, show_phones),
         "contacts": [_contact(c, show_phones) for c in aggregate["contacts"]],
@@ -247,6 +250,16 @@ def merchant_detail(caller: User, tenant: Tenant, merchant_id: int, coord_sys: C
         "nearby_same_brand": [_positioned(store, coord_sys) for store in aggregate["nearby_same_brand"]],
         "phones_masked": not show_phones,
     }
+
+
+def _audit_reveal(caller: User, tenant_id: int, merchant_id: int, aggregate: dict[str, Any]) -> None:
+    """Full phone numbers shown are personal data disclosed: logged, committed with the read (``end_request``)."""
+    contacts = [c["id"] for c in aggregate["contacts"] if c["phones"]]
+    if not contacts and not aggregate["merchant"].get("phone"):
+        return
+    audit.record_audit(audit.PHONES_REVEALED, actor=caller, subject_type="merchant", subject_id=merchant_id,
+                       after={"merchant_phone": bool(aggregate["merchant"].get("phone")), "contact_ids": contacts},
+                       tenant_id=tenant_id)
 
 
 def _positioned(item: dict[str, Any], coord_sys: CoordSys) -> dict[str, Any]:

@@ -15,11 +15,13 @@ from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq import get_current_job
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from app import clock, db, redis_conn
 from app.outbox.models import OutboxMessage
+from app.web import request_id
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,10 @@ def _push(message_id: int, queue_name: str, redis_url: str) -> bool:
         existing = Job.fetch(_job_id(message_id), connection=connection) if Job.exists(_job_id(message_id), connection) else None
         if existing is not None and existing.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED):
             return True
+        # the job's log lines carry the id of the request that caused it (None when the sweep re-enqueues)
         redis_conn.queue(queue_name, redis_url).enqueue(
-            dispatch, message_id, job_id=_job_id(message_id), failure_ttl=7 * 86400
+            dispatch, message_id, job_id=_job_id(message_id), failure_ttl=7 * 86400,
+            meta={"request_id": request_id.current()},
         )
         return True
     except RedisError as exc:
@@ -63,6 +67,12 @@ def _resolve(path: str) -> Any:
 
 def dispatch(message_id: int) -> str:
     """RQ entry point: run an outbox row's job once, then mark it processed."""
+    job = get_current_job()
+    with request_id.bind(job.meta.get("request_id") if job is not None else None):
+        return _dispatch(message_id)
+
+
+def _dispatch(message_id: int) -> str:
     session = db.session()
     try:
         message = session.execute(

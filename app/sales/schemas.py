@@ -7,8 +7,8 @@ MONEY = {"as_string": False, "places": 2, "validate": validate.Range(min=0, max=
 
 
 class SalesMonthInSchema(ma.Schema):
-    month = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
-                             metadata={"example": "2026-10"})
+    month = ma.fields.String(required=True, validate=validate.Regexp(r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"),
+                             metadata={"example": "2026-10", "description": "YYYY-MM, years 1900 to 2999"})
     orders = ma.fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
     gmv = ma.fields.Decimal(required=True, **MONEY)
 

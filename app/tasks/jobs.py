@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from rq import Retry
 from sqlalchemy import delete, select, update
 
 from app import clock, db, push_gateway, redis_conn
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 
 # A fan-out larger than this is split into jobs of this many devices, so several workers share it.
 CHUNK_DEVICES = 1000
+
+# Jobs not backed by an outbox row are retried by RQ itself when they fail, or when their worker dies
+# mid-job (RQ's registry cleanup finds them abandoned); a re-run resends at most what the dead job had sent.
+ABANDONED_RETRY = Retry(max=3, interval=[30, 120, 600])
 
 STATUS_OF = {"sent": "sent", "retry": "retry", "failed": "failed", "delete_device": "deleted",
              "disable_device": "disabled"}
@@ -65,7 +70,8 @@ def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | Non
             queue = redis_conn.queue("push")
             for start in range(0, len(targets), CHUNK_DEVICES):
                 queue.enqueue(push_assignments, task_id=task.id, attempt=1,
-                              device_ids=targets[start:start + CHUNK_DEVICES], failure_ttl=7 * 86400)
+                              device_ids=targets[start:start + CHUNK_DEVICES], failure_ttl=7 * 86400,
+                              retry=ABANDONED_RETRY)
             return {"chunks": -(-len(targets) // CHUNK_DEVICES)}
     assignments = dict(db.session.execute(open_assignments).all())
     message = {
@@ -148,4 +154,4 @@ def device_key(token: str) -> str:
 
 
 def _retry_later(func: Any, delay_s: float, **kwargs: Any) -> None:
-    redis_conn.queue("push").enqueue_in(timedelta(seconds=max(1.0, delay_s)), func, **kwargs)
+    redis_conn.queue("push").enqueue_in(timedelta(seconds=max(1.0, delay_s)), func, retry=ABANDONED_RETRY, **kwargs)

@@ -197,6 +197,8 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
     checkout_at = body.get("client_time") or now
     if checkout_at < visit.client_time:
         raise ValidationFailed(errors={"json": {"client_time": ["Check-out cannot be before the check-in."]}})
+    if checkout_at > now + FUTURE_TOLERANCE:
+        raise ValidationFailed(errors={"json": {"client_time": ["Check-out cannot be in the future."]}})
     if body.get("lat") is not None:
         lat, lng = to_wgs84(body["lat"], body["lng"], body["coord_sys"])
         visit.checkout_location = from_shape(Point(lng, lat), srid=4326)

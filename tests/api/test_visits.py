@@ -278,6 +278,14 @@ def test_check_out(client, area, session):
     assert again.status_code == 409 and again.json["error_code"] == "ALREADY_CHECKED_OUT"
 
 
+def test_check_out_in_the_far_future_is_422(client, area):
+    """Found by fuzzing: a year-5367 check-out overflowed the duration column (a 500)."""
+    visit = check_in(client, area["bd"], body(area)).json
+    response = client.post(f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["bd"]),
+                           json={"result": "interested", "client_time": "5367-07-06T04:26:08-22:26"})
+    assert response.status_code == 422 and "client_time" in response.json["errors"]["json"]
+
+
 def test_only_the_visits_bd_checks_out(client, area):
     visit = check_in(client, area["bd"], body(area)).json
     response = client.post(f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["colleague"]),

@@ -11,6 +11,7 @@ from rq import Queue, SimpleWorker
 from app import clock, db
 from app.outbox import service as outbox
 from app.outbox.models import OutboxMessage
+from app.web import request_id
 from tests.jobs import REMEMBERED
 
 JOB = "tests.jobs.remember"
@@ -33,6 +34,14 @@ def test_job_is_enqueued_only_after_commit_and_runs_once(session, redis_client):
     # a second delivery of the same row (sweeper, retry) is a no-op
     assert outbox.dispatch(message_id) == "skipped"
     assert redis_client.llen(REMEMBERED) == 1
+
+
+def test_job_logs_carry_the_request_id_that_caused_them(session, redis_client):
+    with request_id.bind("req-0123456789"):
+        outbox.enqueue_after_commit("tests.jobs.remember_request_id", value="pushed")
+        session.commit()
+    run_worker(redis_client)
+    assert redis_client.lrange(REMEMBERED, 0, -1) == [b"pushed:req-0123456789"]
 
 
 def test_rolled_back_transaction_sends_nothing(session, redis_client):

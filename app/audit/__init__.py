@@ -1,0 +1,1 @@
+"""Audit log of sensitive actions: who did what to which record, when, with the state before and after."""

@@ -1,0 +1,1 @@
+"""Cross-cutting HTTP concerns: request ids and structured logs, security headers, CORS."""
