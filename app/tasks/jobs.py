@@ -49,7 +49,7 @@ def push_many(task_ids: list[int]) -> dict[str, int]:
     """Queue the push of each task of a bulk creation (one outbox row for all of them)."""
     queue = redis_conn.queue("push")
     for task_id in task_ids:
-        queue.enqueue(push_assignments, task_id=task_id, attempt=1, failure_ttl=7 * 86400)
+        queue.enqueue(push_assignments, task_id=task_id, attempt=1, failure_ttl=7 * 86400, retry=ABANDONED_RETRY)
     return {"tasks": len(task_ids)}
 
 

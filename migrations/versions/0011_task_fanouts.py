@@ -2,7 +2,7 @@
 merchants' pages keep room for HOT updates.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
