@@ -27,6 +27,8 @@ class ErrorSchema(ma.Schema):
     )
     errors = ma.fields.Dict(metadata={"description": "Per-location, per-field messages (validation errors)"})
     retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
+    geometry_error = ma.fields.Dict(metadata={
+        "description": "`INVALID_GEOMETRY` only: `{code, reason, location: [lng, lat]?, path?}`"})
 
 
 class Parser(FlaskParser):

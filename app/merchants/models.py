@@ -32,6 +32,9 @@ class Merchant(TenantScoped, Timestamped, Base):
         Index("ix_merchants_category", "tenant_id", "category", postgresql_ops={"category": "text_pattern_ops"}),
         Index("ix_merchants_brand", "tenant_id", "brand"),
         Index("ix_merchants_phone", "tenant_id", "phone_normalized"),
+        # custom-field filters (`attr.<key>=value` in nearby) are JSONB containment
+        Index("ix_merchants_attributes", "attributes", postgresql_using="gin",
+              postgresql_ops={"attributes": "jsonb_path_ops"}),
         # re-importing a source's file updates rows instead of duplicating them
         Index(
             "uq_merchants_source",
