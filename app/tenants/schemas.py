@@ -88,7 +88,7 @@ class TenantSettingsSchema(ma.Schema):
 
     @ma.validates("custom_fields")
     def unique_keys(self, value, **kwargs):  # noqa: ANN001, ANN201
-        keys = [field["key"] for field in value]
+        keys = [field.get("key") for field in value if field.get("key")]
         duplicates = sorted({key for key in keys if keys.count(key) > 1})
         if duplicates:
             raise ma.ValidationError(f"Duplicate keys: {', '.join(duplicates)}.")
