@@ -8,6 +8,7 @@ from app.devices.routes import blp as devices_blp
 from app.health.routes import blp as health_blp
 from app.leads.routes import blp as leads_blp
 from app.merchants.routes import blp as merchants_blp
+from app.org.routes import blp as org_blp
 from app.sales.routes import blp as sales_blp
 from app.tasks.routes import blp as tasks_blp
 from app.tenants.routes import blp as tenant_blp
@@ -16,7 +17,7 @@ from app.uploads.routes import blp as uploads_blp
 from app.visits.routes import blp as visits_blp
 
 BLUEPRINTS = (health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
-              tenant_blp, territories_blp)
+              tenant_blp, territories_blp, org_blp)
 
 
 def register_blueprints(api: Api) -> None:
