@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.api import Api
 from app.auth.routes import blp as auth_blp
+from app.dashboard.routes import blp as dashboard_blp
 from app.devices.routes import blp as devices_blp
 from app.health.routes import blp as health_blp
 from app.leads.routes import blp as leads_blp
@@ -17,7 +18,7 @@ from app.uploads.routes import blp as uploads_blp
 from app.visits.routes import blp as visits_blp
 
 BLUEPRINTS = (health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
-              tenant_blp, territories_blp, org_blp)
+              tenant_blp, territories_blp, org_blp, dashboard_blp)
 
 
 def register_blueprints(api: Api) -> None:

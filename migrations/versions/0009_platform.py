@@ -1,4 +1,4 @@
-"""Territories and their BDs; merchants' custom attributes indexed for `attr.<key>=` filters.
+"""Territories and their BDs; merchants' custom attributes indexed for `attr.<key>=` filters; dashboard indexes.
 
 Revision ID: 0009
 Revises: 0007
@@ -59,9 +59,16 @@ def upgrade():
     # `attr.<key>=value` filters are JSONB containment (attributes @> {"key": value})
     op.create_index("ix_merchants_attributes", "merchants", ["attributes"], postgresql_using="gin",
                     postgresql_ops={"attributes": "jsonb_path_ops"})
+    # dashboards: a day's or period's rows of a tenant or BD
+    op.create_index("ix_merchants_created_by", "merchants", ["created_by_id", "created_at"])
+    op.create_index("ix_visits_tenant_time", "visits", ["tenant_id", "client_time"])
+    op.create_index("ix_lead_events_tenant_time", "lead_events", ["tenant_id", "created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_lead_events_tenant_time", table_name="lead_events")
+    op.drop_index("ix_visits_tenant_time", table_name="visits")
+    op.drop_index("ix_merchants_created_by", table_name="merchants")
     op.drop_index("ix_merchants_attributes", table_name="merchants")
     op.drop_table("territory_members")
     op.drop_table("territories")
