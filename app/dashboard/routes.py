@@ -8,7 +8,7 @@ from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.dashboard import service
 from app.dashboard.schemas import FunnelArgsSchema, FunnelSchema, HeatmapArgsSchema, HeatmapSchema, TeamArgsSchema, \
-    TeamDaySchema
+    DashboardTeamSchema
 from app.json import json_response
 from app.org.models import Role
 
@@ -22,7 +22,7 @@ TEAM_NOT_FOUND = (404, "TEAM_NOT_FOUND", "no such team in your org subtree")
 class TeamDay(MethodView):
     @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TEAM_NOT_FOUND))
     @blp.arguments(TeamArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, TeamDaySchema, example={
+    @blp.response(200, DashboardTeamSchema, example={
         "date": "2026-11-20",
         "items": [{"user_id": 11, "name": "李伟", "visits": {"verified": 9, "unverified": 1}, "new_merchants": 2,
                    "claims": 4, "signings": 1, "tasks_done": 3, "overdue": 0}],

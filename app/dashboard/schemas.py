@@ -36,7 +36,7 @@ class VisitSplitSchema(ma.Schema):
     unverified = ma.fields.Integer(required=True)
 
 
-class TeamRowSchema(ma.Schema):
+class DashboardTeamRowSchema(ma.Schema):
     user_id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     visits = ma.fields.Nested(VisitSplitSchema, required=True)
@@ -47,15 +47,15 @@ class TeamRowSchema(ma.Schema):
     overdue = ma.fields.Integer(required=True, metadata={"description": "Open tasks past due (at the day's end)"})
 
 
-class TeamTotalsSchema(TeamRowSchema):
+class DashboardTeamTotalsSchema(DashboardTeamRowSchema):
     class Meta:
         exclude = ("user_id", "name")
 
 
-class TeamDaySchema(ma.Schema):
+class DashboardTeamSchema(ma.Schema):
     date = ma.fields.Date(required=True)
-    items = ma.fields.List(ma.fields.Nested(TeamRowSchema), required=True)
-    totals = ma.fields.Nested(TeamTotalsSchema, required=True)
+    items = ma.fields.List(ma.fields.Nested(DashboardTeamRowSchema), required=True)
+    totals = ma.fields.Nested(DashboardTeamTotalsSchema, required=True)
 
 
 class FunnelStagesSchema(ma.Schema):

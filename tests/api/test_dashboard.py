@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from app.dashboard.schemas import FunnelSchema, HeatmapSchema, TeamDaySchema
+from app.dashboard.schemas import FunnelSchema, HeatmapSchema, DashboardTeamSchema
 from app.leads.models import Lead, LeadEvent, LeadState
 from app.org.models import OrgKind, Role
 from app.tasks.models import AssignmentStatus, Task, TaskAssignment, TaskKind
@@ -82,7 +82,7 @@ def get(client, user, path, **params):
 def test_the_teams_day_per_bd(client, world):
     response = get(client, world["manager"], "team", date=DAY.isoformat())
     assert response.status_code == 200, response.json
-    body = TeamDaySchema().load(response.json)
+    body = DashboardTeamSchema().load(response.json)
     rows = {row["user_id"]: row for row in body["items"]}
     assert set(rows) == {world["bd1"].id, world["bd2"].id}  # not the outsider
     assert rows[world["bd1"].id] == {
