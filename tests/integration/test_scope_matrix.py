@@ -31,7 +31,7 @@ from app.org.models import OrgKind, Role
 from app.tasks.models import Task, TaskAssignment, TaskKind
 from app.territories.models import Territory, TerritoryMember
 from app.visits.models import Visit
-from tests.conftest import test_config
+from tests.conftest import test_config as make_config
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers, point
 
 TENANT_MARK = "zqA"  # in every name of the world's tenant: another tenant must never see it
@@ -127,7 +127,7 @@ QUERIES = {
 
 
 def _endpoints() -> list[tuple[str, str]]:
-    app = create_app(test_config())
+    app = create_app(make_config())
     found = []
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(SKIPPED_RULES):
