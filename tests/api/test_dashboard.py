@@ -120,6 +120,9 @@ def test_the_funnel(client, world):
 
 
 def test_the_heatmap_grid(client, world):
+    # just outside the box's north edge: inside geography's looser bounding box, but not counted
+    MerchantFactory(tenant=world["tenant"], lat=30.3502, lng=120.2)
+    MerchantFactory(tenant=world["tenant"], lat=30.30, lng=120.3002)
     response = get(client, world["manager"], "heatmap", bbox="120.15,30.25,120.30,30.35", cell_m=1000)
     assert response.status_code == 200, response.json
     body = HeatmapSchema().load(response.json)

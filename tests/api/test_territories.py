@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, Point, Polygon
+from sqlalchemy import func, select, text
 
 from app import clock, db
 from app.leads.models import Lead, LeadState
 from app.org.models import OrgKind, Role
 from app.territories import service
+from app.territories.models import Territory, TerritoryMember
 from app.territories.schemas import TerritorySchema, TerritoryStatsSchema
 from app.visits.models import Visit
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers, point
@@ -261,3 +265,66 @@ def test_a_task_for_a_territorys_bds(client, org, covered):
                                                      "territory_id": covered["territory"]["id"]},
                               headers=auth_headers(org[user]))
         assert refused.status_code == 422 and refused.json["error_code"] == "UNKNOWN_TERRITORY", user
+
+
+# A concave territory with a hole over downtown Hangzhou, for the real POIs
+HZ_SHELL = [[120.150, 30.240], [120.200, 30.240], [120.200, 30.290], [120.175, 30.290], [120.175, 30.265],
+            [120.150, 30.265], [120.150, 30.240]]
+HZ_HOLE = [[120.180, 30.250], [120.190, 30.250], [120.190, 30.260], [120.180, 30.260], [120.180, 30.250]]
+
+
+@pytest.fixture
+def hz_territory(hangzhou, session):
+    from app.org.models import User
+
+    team = OrgUnitFactory(tenant_id=hangzhou["tenant_id"], tenant=None, name="HZ downtown")
+    territory = Territory(tenant_id=hangzhou["tenant_id"], team_id=team.id, name="Downtown L", area_m2=1, vertices=10,
+                          boundary=from_shape(MultiPolygon([Polygon(HZ_SHELL, [HZ_HOLE])]), srid=4326))
+    session.add(territory)
+    session.flush()
+    session.add(TerritoryMember(tenant_id=hangzhou["tenant_id"], territory_id=territory.id, user_id=hangzhou["hz_bd"]))
+    session.commit()
+    return {"territory": territory, "bd": session.get(User, hangzhou["hz_bd"])}
+
+
+def test_coverage_matches_shapely_on_the_real_pois(hangzhou, hangzhou_rows, hz_territory, session):
+    """ST_Covers on geography against shapely on the CSV's own WGS84 positions (points within 2 m of an edge,
+    where great-circle and planar edges may disagree, are left out of the comparison)."""
+    from app.merchants.models import Merchant
+
+    shape = Polygon(HZ_SHELL, [HZ_HOLE])
+    near_edge = shape.boundary.buffer(2e-5)
+    by_source = dict(session.execute(
+        select(Merchant.source_id, Merchant.id).where(Merchant.tenant_id == hangzhou["tenant_id"])).all())
+    expected, ambiguous = set(), set()
+    for row in hangzhou_rows:
+        position = Point(float(row["lon"]), float(row["lat"]))
+        if near_edge.contains(position):
+            ambiguous.add(by_source[row["source_id"]])
+        elif shape.contains(position):
+            expected.add(by_source[row["source_id"]])
+    covered = set(session.scalars(
+        select(Merchant.id).join(Territory, func.ST_Covers(Territory.boundary, Merchant.location))
+        .where(Territory.id == hz_territory["territory"].id, Merchant.tenant_id == hangzhou["tenant_id"])))
+    assert len(expected) > 500  # downtown: a real sample
+    assert covered - ambiguous == expected
+
+
+def test_nearby_in_my_territory_keeps_the_index_scan(hangzhou, hz_territory, session):
+    from app.merchants import service as merchants
+    from app.tenants.models import Tenant
+
+    tenant = session.get(Tenant, hangzhou["tenant_id"])
+    for filters in (merchants.MerchantFilters(in_my_territory=True),
+                    merchants.MerchantFilters(in_my_territory=True, sea="public")):
+        statement, _ = merchants.nearby_statement(hz_territory["bd"], tenant, merchants.NearbyQuery(
+            lat=30.2585, lng=120.17, radius_m=2000, filters=filters))
+        compiled = statement.compile(dialect=session.bind.dialect)
+        plan = "\n".join(r[0] for r in session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params))
+        scan = plan[plan.index("Index Scan using ix_merchants_tenant_location"):]
+        assert re.search(r"Order By: \(location <-> ", scan), plan
+        assert "Seq Scan on merchants" not in plan, plan
+    page = merchants.nearby(hz_territory["bd"], tenant, merchants.NearbyQuery(
+        lat=30.2585, lng=120.17, radius_m=2000, limit=100, filters=merchants.MerchantFilters(in_my_territory=True)))
+    shape = Polygon(HZ_SHELL, [HZ_HOLE])
+    assert page["items"] and all(shape.buffer(2e-5).contains(Point(i["lng"], i["lat"])) for i in page["items"])
