@@ -31,10 +31,15 @@ def _ensure_viewer(viewer: User) -> None:
         raise Forbidden("Dashboards are for managers, ops and admins.")
 
 
-def team_bds(viewer: User, team_id: int | None = None) -> list[tuple[int, str]]:
-    """(id, name) of the BDs a dashboard covers: the viewer's people, optionally one team's subtree."""
+def team_bds(viewer: User, team_id: int | None = None, active_since: datetime | None = None) -> list[tuple[int, str]]:
+    """(id, name) of the BDs a dashboard covers: the viewer's people, optionally one team's subtree.
+
+    BDs deactivated before ``active_since`` are left out (their history stays in the periods they worked).
+    """
     _ensure_viewer(viewer)
     statement = select(User.id, User.display_name, User.username).where(User.role == Role.BD).order_by(User.id)
+    if active_since is not None:
+        statement = statement.where(User.is_active.is_(True) | (User.deactivated_at >= active_since))
     if viewer.role == Role.MANAGER:
         statement = statement.where(User.id.in_(managed_user_ids(viewer)))
     if team_id is not None:
@@ -69,7 +74,9 @@ TEAM_SQL = text(
     tasks_ AS (
         SELECT a.assignee_id AS user_id,
                count(*) FILTER (WHERE a.status = 'done' AND a.completed_at >= :start AND a.completed_at < :end) AS done,
-               count(*) FILTER (WHERE a.status IN ('assigned', 'accepted') AND t.due_at < LEAST(:end, :now)) AS overdue
+               -- overdue at the day's end (or now, for today): due before it and still open then
+               count(*) FILTER (WHERE t.due_at < LEAST(:end, :now) AND (a.status IN ('assigned', 'accepted')
+                                      OR a.completed_at >= LEAST(:end, :now))) AS overdue
         FROM task_assignments a JOIN tasks t ON t.id = a.task_id
         WHERE a.assignee_id = ANY(:ids) AND (a.status IN ('assigned', 'accepted') OR a.completed_at >= :start)
         GROUP BY a.assignee_id
@@ -88,9 +95,9 @@ TEAM_SQL = text(
 
 def team_day(viewer: User, tenant: Tenant, day: date | None, team_id: int | None = None) -> dict[str, Any]:
     """Per BD, for one of the tenant's local days: visits, new merchants, claims, signings, tasks done/overdue."""
-    bds = team_bds(viewer, team_id)
     day = day or clock.now().astimezone(tenant.zone).date()
     start, end = tenant.day_bounds(day)
+    bds = team_bds(viewer, team_id, active_since=start)
     rows = {row.user_id: row for row in db.session.execute(TEAM_SQL, {
         "ids": [bd_id for bd_id, _ in bds], "tenant_id": tenant.id, "start": start, "end": end, "now": clock.now(),
     })}
@@ -133,9 +140,9 @@ def funnel(viewer: User, tenant: Tenant, start_day: date, end_day: date, team_id
     if end_day < start_day or (end_day - start_day).days > 366:
         raise ValidationFailed("`to` must be on or after `from`, at most a year later.", error_code="INVALID_PERIOD",
                                errors={"query": {"to": ["On or after `from`, at most 366 days later."]}})
-    bds = team_bds(viewer, team_id)
     start, _ = tenant.day_bounds(start_day)
     _, end = tenant.day_bounds(end_day)
+    bds = team_bds(viewer, team_id, active_since=start)
     row = db.session.execute(FUNNEL_SQL, {"ids": [b for b, _ in bds], "tenant_id": tenant.id,
                                           "start": start, "end": end}).one()
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
+from sqlalchemy import select
 
 from app.dashboard.schemas import FunnelSchema, HeatmapSchema, DashboardTeamSchema
 from app.leads.models import Lead, LeadEvent, LeadState
@@ -92,6 +93,28 @@ def test_the_teams_day_per_bd(client, world):
     assert body["totals"]["visits"] == {"verified": 2, "unverified": 1} and body["totals"]["claims"] == 3
     yesterday = get(client, world["manager"], "team", date=(DAY - timedelta(days=1)).isoformat()).json
     assert {r["user_id"]: r["claims"] for r in yesterday["items"]} == {world["bd1"].id: 0, world["bd2"].id: 1}
+    # the task was due at 10:00 today: open at the end of yesterday, but not yet due then
+    assert {r["user_id"]: r["overdue"] for r in yesterday["items"]} == {world["bd1"].id: 0, world["bd2"].id: 0}
+
+
+def test_overdue_counts_what_was_open_at_the_days_end(client, world, session):
+    with freeze_time(NOW + timedelta(days=1)):
+        # bd2 finishes the task the next day: it was still overdue at the end of the day before
+        assignment = session.scalar(select(TaskAssignment).where(TaskAssignment.assignee_id == world["bd2"].id))
+        assignment.status, assignment.completed_at = AssignmentStatus.DONE, NOW + timedelta(days=1)
+        session.commit()
+    day = {r["user_id"]: r for r in get(client, world["manager"], "team", date=DAY.isoformat()).json["items"]}
+    assert day[world["bd2"].id]["overdue"] == 1 and day[world["bd2"].id]["tasks_done"] == 0
+
+
+def test_bds_deactivated_earlier_drop_out(client, world, session):
+    world["bd2"].is_active, world["bd2"].deactivated_at = False, NOW - timedelta(days=3)
+    session.merge(world["bd2"])
+    session.commit()
+    today = get(client, world["manager"], "team", date=DAY.isoformat()).json
+    assert [r["user_id"] for r in today["items"]] == [world["bd1"].id]
+    before = get(client, world["manager"], "team", date=(DAY - timedelta(days=4)).isoformat()).json
+    assert {r["user_id"] for r in before["items"]} == {world["bd1"].id, world["bd2"].id}
 
 
 def test_today_is_the_default_and_ops_see_everyone(client, world):
