@@ -120,9 +120,14 @@ FUNNEL_SQL = text(
           AND action = 'claim' AND to_owner_id = ANY(:ids)
     )
     SELECT
-        (SELECT count(*) FROM merchants m
-          WHERE m.tenant_id = :tenant_id AND m.audit_status NOT IN ('rejected', 'merged')
-            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.merchant_id = m.id AND l.state <> 'public')) AS public,
+        -- the public pool as differences of cheap counts (an anti-join over every merchant costs 10x a count):
+        -- all merchants, less the few hidden ones (partial index), less owned leads of visible merchants
+        (SELECT count(*) FROM merchants WHERE tenant_id = :tenant_id)
+        - (SELECT count(*) FROM merchants WHERE tenant_id = :tenant_id AND audit_status IN ('rejected', 'merged'))
+        - (SELECT count(*) FROM leads WHERE tenant_id = :tenant_id AND state <> 'public')
+        + (SELECT count(*) FROM leads l JOIN merchants m ON m.id = l.merchant_id
+            WHERE m.tenant_id = :tenant_id AND m.audit_status IN ('rejected', 'merged') AND l.state <> 'public')
+          AS public,
         (SELECT count(*) FROM claimed) AS private,
         (SELECT count(*) FROM claimed c WHERE EXISTS (
             SELECT 1 FROM visits v WHERE v.merchant_id = c.merchant_id AND v.verified

@@ -61,6 +61,8 @@ def upgrade():
                     postgresql_ops={"attributes": "jsonb_path_ops"})
     # dashboards: a day's or period's rows of a tenant or BD
     op.create_index("ix_merchants_created_by", "merchants", ["created_by_id", "created_at"])
+    op.create_index("ix_merchants_hidden", "merchants", ["tenant_id"],
+                    postgresql_where=sa.text("audit_status IN ('rejected', 'merged')"))
     op.create_index("ix_visits_tenant_time", "visits", ["tenant_id", "client_time"])
     op.create_index("ix_lead_events_tenant_time", "lead_events", ["tenant_id", "created_at"])
 
@@ -68,6 +70,7 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_lead_events_tenant_time", table_name="lead_events")
     op.drop_index("ix_visits_tenant_time", table_name="visits")
+    op.drop_index("ix_merchants_hidden", table_name="merchants")
     op.drop_index("ix_merchants_created_by", table_name="merchants")
     op.drop_index("ix_merchants_attributes", table_name="merchants")
     op.drop_table("territory_members")

@@ -127,7 +127,15 @@ def test_today_is_the_default_and_ops_see_everyone(client, world):
     assert get(client, world["bd1"], "team").status_code == 403
 
 
-def test_the_funnel(client, world):
+def test_the_funnel(client, world, session):
+    from app.merchants.models import AuditStatus
+
+    # hidden merchants count nowhere, whether or not someone holds their lead
+    MerchantFactory(tenant=world["tenant"], audit_status=AuditStatus.REJECTED)
+    merged = MerchantFactory(tenant=world["tenant"], audit_status=AuditStatus.MERGED)
+    session.add(Lead(tenant_id=world["tenant"].id, merchant_id=merged.id, state=LeadState.PRIVATE,
+                     owner_id=world["outsider"].id))
+    session.commit()
     response = get(client, world["manager"], "funnel", **{"from": (DAY - timedelta(days=6)).isoformat(),
                                                            "to": DAY.isoformat()})
     assert response.status_code == 200, response.json
