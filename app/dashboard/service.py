@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, select, text
@@ -163,48 +164,64 @@ def funnel(viewer: User, tenant: Tenant, start_day: date, end_day: date, team_id
     }
 
 
-HEATMAP_SQL = text(
-    """
-    -- The only spatial predicate is the geography && on the box, which PostGIS estimates from the column's
-    -- statistics. The exact lng/lat test is applied as aggregate FILTERs: as a WHERE predicate on a computed
-    -- geometry it gets a near-zero default selectivity, and for a city-wide box the planner would then pick a
-    -- nested loop into leads for every merchant and an on-disk sort (3-4x slower on 200k merchants).
-    WITH located AS (
-        SELECT m.id, ST_X(p.g) AS lng, ST_Y(p.g) AS lat
-        FROM merchants m CROSS JOIN LATERAL (SELECT m.location::geometry AS g) p
-        WHERE m.tenant_id = :tenant_id AND m.audit_status NOT IN ('rejected', 'merged')
-          AND m.location && ST_MakeEnvelope(:west, :south, :east, :north, 4326)::geography
+HEATMAP_SQL = """
+    -- Three sources, each read once and grouped by cell, then summed: merchants (counted), owned leads
+    -- (a minority: private and partner counts, public is the rest), and recent visits. The exact lng/lat box
+    -- test is an aggregate FILTER on plain floats, never a WHERE predicate (computed values have no statistics:
+    -- the planner would expect a handful of rows and probe leads or visits once per merchant); the only spatial predicate is the geography &&, which
+    -- PostGIS estimates well and serves from the GiST index. A WHERE test on a computed geometry would get a
+    -- near-zero default selectivity and nested loops over every merchant. For a box wider than a district
+    -- the && is left out ({box}): evaluating it on most of the tenant's rows costs more than it saves.
+    WITH inside AS (
+        SELECT m.id, floor((x.lng - :west) / :cell_lng)::int AS cx, floor((x.lat - :south) / :cell_lat)::int AS cy,
+               x.lng BETWEEN :west AND :east AND x.lat BETWEEN :south AND :north AS in_box
+        FROM merchants m
+        CROSS JOIN LATERAL (SELECT ST_X(m.location::geometry) AS lng, ST_Y(m.location::geometry) AS lat) x
+        WHERE m.tenant_id = :tenant_id AND m.audit_status NOT IN ('rejected', 'merged') {box}
     ),
     merchant_cells AS (
+        SELECT cx, cy, count(*) FILTER (WHERE in_box) AS merchants, 0::bigint AS private, 0::bigint AS partner,
+               0::bigint AS visits, 0::bigint AS verified_visits
+        FROM inside GROUP BY cx, cy
+    ),
+    lead_cells AS (
         SELECT floor((x.lng - :west) / :cell_lng)::int AS cx, floor((x.lat - :south) / :cell_lat)::int AS cy,
-               count(*) FILTER (WHERE x.inside) AS merchants,
-               count(*) FILTER (WHERE x.inside AND (l.state IS NULL OR l.state = 'public')) AS public,
-               count(*) FILTER (WHERE x.inside AND l.state = 'private') AS private,
-               count(*) FILTER (WHERE x.inside AND l.state = 'partner') AS partner
-        FROM (SELECT *, lng BETWEEN :west AND :east AND lat BETWEEN :south AND :north AS inside FROM located) x
-        LEFT JOIN leads l ON l.merchant_id = x.id
+               0::bigint, count(*) FILTER (WHERE l.state = 'private' AND x.in_box),
+               count(*) FILTER (WHERE l.state = 'partner' AND x.in_box), 0::bigint, 0::bigint
+        FROM leads l JOIN merchants m ON m.id = l.merchant_id
+        CROSS JOIN LATERAL (SELECT ST_X(m.location::geometry) AS lng, ST_Y(m.location::geometry) AS lat) p
+        CROSS JOIN LATERAL (SELECT p.*, p.lng BETWEEN :west AND :east AND p.lat BETWEEN :south AND :north AS in_box) x
+        WHERE l.tenant_id = :tenant_id AND l.state IN ('private', 'partner')
+          AND m.audit_status NOT IN ('rejected', 'merged') {box}
         GROUP BY 1, 2
     ),
     visit_cells AS (
-        SELECT floor((ST_X(p.g) - :west) / :cell_lng)::int AS cx, floor((ST_Y(p.g) - :south) / :cell_lat)::int AS cy,
-               count(*) FILTER (WHERE ST_X(p.g) BETWEEN :west AND :east AND ST_Y(p.g) BETWEEN :south AND :north)
-                   AS visits,
-               count(*) FILTER (WHERE v.verified AND ST_X(p.g) BETWEEN :west AND :east
-                                AND ST_Y(p.g) BETWEEN :south AND :north) AS verified_visits
-        FROM visits v JOIN merchants m ON m.id = v.merchant_id CROSS JOIN LATERAL (SELECT m.location::geometry AS g) p
+        SELECT floor((x.lng - :west) / :cell_lng)::int AS cx, floor((x.lat - :south) / :cell_lat)::int AS cy,
+               0::bigint, 0::bigint, 0::bigint, count(*) FILTER (WHERE x.in_box),
+               count(*) FILTER (WHERE v.verified AND x.in_box)
+        FROM visits v JOIN merchants m ON m.id = v.merchant_id
+        CROSS JOIN LATERAL (SELECT ST_X(m.location::geometry) AS lng, ST_Y(m.location::geometry) AS lat) p
+        CROSS JOIN LATERAL (SELECT p.*, p.lng BETWEEN :west AND :east AND p.lat BETWEEN :south AND :north AS in_box) x
         WHERE v.tenant_id = :tenant_id AND v.client_time >= :since AND (:all_users OR v.user_id = ANY(:ids))
-          AND m.location && ST_MakeEnvelope(:west, :south, :east, :north, 4326)::geography
         GROUP BY 1, 2
     )
-    SELECT coalesce(mc.cx, vc.cx) AS cx, coalesce(mc.cy, vc.cy) AS cy,
-           coalesce(mc.merchants, 0) AS merchants, coalesce(mc.public, 0) AS public,
-           coalesce(mc.private, 0) AS private, coalesce(mc.partner, 0) AS partner,
-           coalesce(vc.visits, 0) AS visits, coalesce(vc.verified_visits, 0) AS verified_visits
-    FROM merchant_cells mc FULL JOIN visit_cells vc ON vc.cx = mc.cx AND vc.cy = mc.cy
-    WHERE coalesce(mc.merchants, 0) + coalesce(vc.visits, 0) > 0
-    ORDER BY 2, 1
-    """
-).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+    SELECT cx, cy, sum(merchants)::bigint AS merchants,
+           (sum(merchants) - sum(private) - sum(partner))::bigint AS public, sum(private)::bigint AS private,
+           sum(partner)::bigint AS partner, sum(visits)::bigint AS visits, sum(verified_visits)::bigint AS verified_visits
+    FROM (SELECT * FROM merchant_cells UNION ALL SELECT * FROM lead_cells UNION ALL SELECT * FROM visit_cells) c
+    GROUP BY cx, cy
+    HAVING sum(merchants) + sum(visits) > 0
+    ORDER BY cy, cx
+"""
+INDEXED_BOX = "AND m.location && ST_MakeEnvelope(:west, :south, :east, :north, 4326)::geography"
+# above this side, the heatmap reads the tenant's merchants without the index (see HEATMAP_SQL)
+SCAN_ALL_SIDE_M = 12_000
+
+
+@lru_cache(maxsize=2)
+def _heatmap_statement(indexed: bool) -> Any:
+    return text(HEATMAP_SQL.format(box=INDEXED_BOX if indexed else "")).bindparams(
+        bindparam("ids", type_=ARRAY(BigInteger)))
 
 
 def heatmap_grid(bbox: tuple[float, float, float, float], cell_m: int) -> dict[str, float]:
@@ -222,7 +239,8 @@ def heatmap_grid(bbox: tuple[float, float, float, float], cell_m: int) -> dict[s
                                error_code="TOO_MANY_CELLS",
                                errors={"query": {"cell_m": [f"At most {MAX_CELLS} cells in the box."]}})
     cell_lat = cell_m / M_PER_DEG_LAT
-    return {"lat": cell_lat, "lng": cell_lat / max(math.cos(math.radians(middle)), 0.01)}
+    return {"lat": cell_lat, "lng": cell_lat / max(math.cos(math.radians(middle)), 0.01),
+            "side_m": max(width, height)}
 
 
 def heatmap(viewer: User, tenant: Tenant, bbox: tuple[float, float, float, float], cell_m: int,
@@ -234,7 +252,8 @@ def heatmap(viewer: User, tenant: Tenant, bbox: tuple[float, float, float, float
     all_users = viewer.role in (Role.OPS, Role.ADMIN)
     ids = [] if all_users else [b for b, _ in team_bds(viewer)]
     since: datetime = clock.now() - timedelta(days=days)
-    rows = db.session.execute(HEATMAP_SQL, {
+    indexed = cell.pop("side_m") <= SCAN_ALL_SIDE_M
+    rows = db.session.execute(_heatmap_statement(indexed), {
         "west": west, "south": south, "east": east, "north": north, "tenant_id": tenant.id,
         "cell_lat": cell["lat"], "cell_lng": cell["lng"], "since": since, "all_users": all_users, "ids": ids,
     })

@@ -166,6 +166,11 @@ def test_the_heatmap_grid(client, world):
     assert dense["merchants"] == 7 and dense["lat"] == pytest.approx(30.25 + 1.5 * 1000 / 111_320)
     ops = get(client, world["ops"], "heatmap", bbox="120.15,30.25,120.30,30.35", cell_m=1000).json
     assert sum(c["visits"] for c in ops["cells"]) == 5
+    # a district-sized box takes the indexed path: the same numbers for the same merchants
+    small = get(client, world["manager"], "heatmap", bbox="120.15,30.25,120.20,30.30", cell_m=1000).json
+    assert sum(c["merchants"] for c in small["cells"]) == 7 and sum(c["visits"] for c in small["cells"]) == 4
+    [small_dense] = [c for c in small["cells"] if c["merchants"] == 7]
+    assert {k: v for k, v in small_dense.items() if k != "lng"} == {k: v for k, v in dense.items() if k != "lng"}
 
 
 @pytest.mark.parametrize("params, code", [
