@@ -229,6 +229,7 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
         if actor.role == Role.MANAGER and user.org_unit_id is None:
             raise ValidationFailed("A BD you manage stays in your subtree.", error_code="VALIDATION_ERROR",
                                    errors={"json": {"org_unit_id": ["Required for managers."]}})
+        _leave_foreign_territories(user)
     if "manager_id" in fields:
         if fields["manager_id"] == user.id:
             raise ValidationFailed("Nobody manages themselves.", errors={"json": {"manager_id": ["Not this user."]}})
@@ -238,6 +239,17 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
         revoke_all_sessions(user.id, "password_reset")
     db.session.commit()
     return user_view(user)
+
+
+def _leave_foreign_territories(user: User) -> None:
+    """After a move, a BD keeps only the territories of teams their new unit belongs to."""
+    from app.territories.models import Territory, TerritoryMember
+
+    path = unit_path(user.org_unit_id) or ""
+    still_valid = select(Territory.id).join(OrgUnit, OrgUnit.id == Territory.team_id).where(
+        func.strpos(path, OrgUnit.path) == 1)
+    db.session.execute(delete(TerritoryMember).where(
+        TerritoryMember.user_id == user.id, TerritoryMember.territory_id.not_in(still_valid)))
 
 
 def _successor(user: User) -> int | None:

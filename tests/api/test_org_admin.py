@@ -100,10 +100,30 @@ def test_moving_a_unit_rewrites_its_subtree_and_the_managers_scope_follows(clien
     assert own.status_code == 403
 
 
-def test_moving_a_user(client, org):
+def test_moving_a_user(client, org, session):
+    def territory(team, name):
+        row = Territory(tenant_id=org["tenant"].id, team_id=team.id, name=name, area_m2=1, vertices=4,
+                        boundary="SRID=4326;MULTIPOLYGON(((120 30,120.1 30,120.1 30.1,120 30.1,120 30)))")
+        session.add(row)
+        session.flush()
+        session.add(TerritoryMember(tenant_id=org["tenant"].id, territory_id=row.id, user_id=org["bd1"].id))
+        return row.id
+
+    team_territory, city_territory = territory(org["team"], "Team's"), territory(org["city"], "City's")
+    session.commit()
     response = client.patch(f"/api/v1/users/{org['bd1'].id}", json={"org_unit_id": org["sub"].id},
                             headers=auth_headers(org["manager"]))
     assert response.status_code == 200 and response.json["org_unit_id"] == org["sub"].id
+    # the sub-team is inside both territories' teams: bd1 keeps them
+    kept = set(session.scalars(select(TerritoryMember.territory_id).where(TerritoryMember.user_id == org["bd1"].id)))
+    assert kept == {team_territory, city_territory}
+    moved = client.patch(f"/api/v1/users/{org['bd1'].id}", json={"org_unit_id": org["other_team"].id},
+                         headers=auth_headers(org["admin"]))
+    assert moved.status_code == 200
+    kept = set(session.scalars(select(TerritoryMember.territory_id).where(TerritoryMember.user_id == org["bd1"].id)))
+    assert kept == {city_territory}
+    client.patch(f"/api/v1/users/{org['bd1'].id}", json={"org_unit_id": org["sub"].id},
+                 headers=auth_headers(org["admin"]))
     away = client.patch(f"/api/v1/users/{org['bd1'].id}", json={"org_unit_id": org["other_team"].id},
                         headers=auth_headers(org["manager"]))
     assert away.status_code == 422
