@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from geoalchemy2.shape import from_shape
+from psycopg.types.json import Jsonb
 from shapely.geometry import MultiPolygon, Point, Polygon
 from sqlalchemy import func, select, text
 
@@ -328,3 +329,26 @@ def test_nearby_in_my_territory_keeps_the_index_scan(hangzhou, hz_territory, ses
         lat=30.2585, lng=120.17, radius_m=2000, limit=100, filters=merchants.MerchantFilters(in_my_territory=True)))
     shape = Polygon(HZ_SHELL, [HZ_HOLE])
     assert page["items"] and all(shape.buffer(2e-5).contains(Point(i["lng"], i["lat"])) for i in page["items"])
+
+
+def test_nearby_attribute_filter_on_the_real_pois(hangzhou, session):
+    """`attr.<key>` on imported columns declared as custom fields: right rows, and the KNN scan stays."""
+    from app.merchants import service as merchants
+    from app.org.models import User
+    from app.tenants.models import Tenant
+
+    tenant = session.get(Tenant, hangzhou["tenant_id"])
+    tenant.settings = {"custom_fields": [{"key": "category_l1", "label": "Sector", "type": "string"}]}
+    user = session.get(User, hangzhou["hz_bd"])
+    query = merchants.NearbyQuery(lat=30.2585, lng=120.17, radius_m=1500, limit=50,
+                                  filters=merchants.MerchantFilters(attrs=(("category_l1", "餐饮服务"),)))
+    page = merchants.nearby(user, tenant, query)
+    assert len(page["items"]) == 50
+    assert all(item["category"].startswith("餐饮服务") for item in page["items"])
+    statement, _ = merchants.nearby_statement(user, tenant, query)
+    compiled = statement.compile(dialect=session.bind.dialect)
+    params = {k: Jsonb(v) if isinstance(v, dict) else v for k, v in compiled.params.items()}
+    plan = "\n".join(r[0] for r in session.connection().exec_driver_sql(f"EXPLAIN {compiled}", params))
+    assert re.search(r"Order By: \(location <-> ", plan), plan
+    assert "Seq Scan on merchants" not in plan, plan
+    session.rollback()
