@@ -43,9 +43,11 @@ ACTIVITY_SQL = [
     "UPDATE users SET manager_id = (SELECT id FROM users WHERE username = 'manager') WHERE username = ANY(%(team)s)",
     """
     INSERT INTO lead_events (tenant_id, merchant_id, action, to_owner_id, actor_id, created_at, details)
-    SELECT tenant_id, merchant_id, 'claim', owner_id, owner_id, claimed_at, '{}'::jsonb FROM leads WHERE state = 'private'
+    SELECT tenant_id, merchant_id, 'claim', owner_id, owner_id, claimed_at, '{}'::jsonb
+    FROM leads WHERE state = 'private'
     UNION ALL
-    SELECT tenant_id, merchant_id, 'sign', owner_id, owner_id, now() - (merchant_id %% 30) * interval '1 day', '{}'::jsonb
+    SELECT tenant_id, merchant_id, 'sign', owner_id, owner_id, now() - (merchant_id %% 30) * interval '1 day',
+           '{}'::jsonb
     FROM leads WHERE state = 'partner'
     """,
     """

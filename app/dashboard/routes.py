@@ -51,7 +51,8 @@ class Funnel(MethodView):
 class Heatmap(MethodView):
     @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS,
                                           (422, "BBOX_TOO_LARGE", "the box is wider than 50 km"),
-                                          (422, "TOO_MANY_CELLS", "more than 10,000 cells: larger cells or a smaller box")))
+                                          (422, "TOO_MANY_CELLS",
+                                           "more than 10,000 cells: larger cells or a smaller box")))
     @blp.arguments(HeatmapArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, HeatmapSchema, example={
         "cell_m": 500, "cell_deg": {"lat": 0.0044916, "lng": 0.0051939}, "origin": {"lat": 30.22, "lng": 120.1},

@@ -106,8 +106,8 @@ def team_day(viewer: User, tenant: Tenant, day: date | None, team_id: int | None
     items = []
     for bd_id, name in bds:
         row = rows[bd_id]
-        items.append({"user_id": bd_id, "name": name, "visits": {"verified": row.verified, "unverified": row.unverified},
-                      **{key: getattr(row, key) for key in keys}})
+        visits = {"verified": row.verified, "unverified": row.unverified}
+        items.append({"user_id": bd_id, "name": name, "visits": visits, **{key: getattr(row, key) for key in keys}})
     totals = {key: sum(item[key] for item in items) for key in keys}
     totals["visits"] = {k: sum(item["visits"][k] for item in items) for k in ("verified", "unverified")}
     return {"date": day, "items": items, "totals": totals}
@@ -166,12 +166,12 @@ def funnel(viewer: User, tenant: Tenant, start_day: date, end_day: date, team_id
 
 HEATMAP_SQL = """
     -- Three sources, each read once and grouped by cell, then summed: merchants (counted), owned leads
-    -- (a minority: private and partner counts, public is the rest), and recent visits. The exact lng/lat box
-    -- test is an aggregate FILTER on plain floats, never a WHERE predicate (computed values have no statistics:
-    -- the planner would expect a handful of rows and probe leads or visits once per merchant); the only spatial predicate is the geography &&, which
-    -- PostGIS estimates well and serves from the GiST index. A WHERE test on a computed geometry would get a
-    -- near-zero default selectivity and nested loops over every merchant. For a box wider than a district
-    -- the && is left out ({box}): evaluating it on most of the tenant's rows costs more than it saves.
+    -- (a minority: private and partner counts, public is the rest), and recent visits. The exact lng/lat
+    -- box test is an aggregate FILTER on plain floats, never a WHERE predicate: computed values have no
+    -- statistics, so the planner would expect a handful of rows and probe leads or visits once per merchant.
+    -- The only spatial predicate is the geography &&, which PostGIS estimates well and serves from the GiST
+    -- index. For a box wider than a district the && is left out: evaluating it on most of the
+    -- tenant's rows costs more than it saves.
     WITH inside AS (
         SELECT m.id, floor((x.lng - :west) / :cell_lng)::int AS cx, floor((x.lat - :south) / :cell_lat)::int AS cy,
                x.lng BETWEEN :west AND :east AND x.lat BETWEEN :south AND :north AS in_box
@@ -207,7 +207,8 @@ HEATMAP_SQL = """
     )
     SELECT cx, cy, sum(merchants)::bigint AS merchants,
            (sum(merchants) - sum(private) - sum(partner))::bigint AS public, sum(private)::bigint AS private,
-           sum(partner)::bigint AS partner, sum(visits)::bigint AS visits, sum(verified_visits)::bigint AS verified_visits
+           sum(partner)::bigint AS partner, sum(visits)::bigint AS visits,
+           sum(verified_visits)::bigint AS verified_visits
     FROM (SELECT * FROM merchant_cells UNION ALL SELECT * FROM lead_cells UNION ALL SELECT * FROM visit_cells) c
     GROUP BY cx, cy
     HAVING sum(merchants) + sum(visits) > 0

@@ -21,7 +21,7 @@ from app.leads.models import Lead, LeadEvent, LeadState
 from app.leads.rules import drop_clock
 from app.merchants.detail import touch
 from app.org.models import OrgKind, OrgUnit, Role, User
-from app.org.scope import managed_unit_ids, managed_user_ids, manages, manages_unit, unit_path
+from app.org.scope import managed_unit_ids, managed_user_ids, manages, unit_path
 from app.tenants.models import Tenant
 
 EDITORS = (Role.MANAGER, Role.ADMIN)

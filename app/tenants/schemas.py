@@ -25,7 +25,8 @@ class PoolRulesSchema(ma.Schema):
     no_sign_days = _days(metadata={"description": "…or this many days without signing"})
     max_extensions = ma.fields.Integer(validate=validate.Range(min=0, max=100))
     extension_days = _days()
-    reclaim_cooldown_days = _days(metadata={"description": "A BD may not re-claim what dropped from them for this long"})
+    reclaim_cooldown_days = _days(
+        metadata={"description": "A BD may not re-claim what dropped from them for this long"})
     on_deactivate = ma.fields.String(validate=validate.OneOf(["public", "manager"]), metadata={
         "description": "Where a deactivated BD's private leads go: the public pool or their manager"})
 

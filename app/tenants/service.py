@@ -13,7 +13,8 @@ from app.tenants.models import DEFAULT_SETTINGS, Tenant
 
 
 def effective_settings(tenant: Tenant) -> dict[str, Any]:
-    return {"slug": tenant.slug, "name": tenant.name, **{section: tenant.setting(section) for section in DEFAULT_SETTINGS}}
+    sections = {section: tenant.setting(section) for section in DEFAULT_SETTINGS}
+    return {"slug": tenant.slug, "name": tenant.name, **sections}
 
 
 def update_settings(admin: User, tenant: Tenant, changes: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.dashboard.schemas import FunnelSchema, HeatmapSchema, DashboardTeamSchema
 from app.leads.models import Lead, LeadEvent, LeadState
-from app.org.models import OrgKind, Role
+from app.org.models import Role
 from app.tasks.models import AssignmentStatus, Task, TaskAssignment, TaskKind
 from app.visits.models import Visit
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers, point

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from app import clock, db
 from app.devices.models import Device
 from app.leads.models import Lead, LeadEvent, LeadState
-from app.org.models import OrgKind, OrgUnit, Role, User
+from app.org.models import OrgKind, OrgUnit, Role
 from app.org.schemas import DeactivationSchema, OrgUnitPageSchema, UserPageSchema, UserSchema
 from app.territories.models import Territory, TerritoryMember
-from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers, point
+from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
 
 
 @pytest.fixture
@@ -73,7 +73,8 @@ def test_a_manager_creates_bds_in_the_subtree_only(client, org):
     as_admin = client.post("/api/v1/users", json={**body, "username": "boss", "role": "admin"},
                            headers=auth_headers(org["manager"]))
     assert as_admin.status_code == 403
-    assert client.post("/api/v1/users", json={**body, "username": "y"}, headers=auth_headers(org["bd1"])).status_code == 403
+    by_bd = client.post("/api/v1/users", json={**body, "username": "y"}, headers=auth_headers(org["bd1"]))
+    assert by_bd.status_code == 403
     login = client.post("/api/v1/auth/login", json={"tenant": org["tenant"].slug, "username": "new.bd",
                                                      "password": "long-enough-1"})
     assert login.status_code == 200, login.json

@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from shapely.geometry import MultiPolygon, Point, Polygon
 from sqlalchemy import func, select, text
 
-from app import clock, db
+from app import clock
 from app.leads.models import Lead, LeadState
 from app.org.models import OrgKind, Role
 from app.territories import service
@@ -106,7 +106,8 @@ def test_bad_boundaries(client, org, geometry, code):
 
 def test_limits_come_from_tenant_settings(client, org):
     def limit(**rules):
-        response = client.patch("/api/v1/tenant/settings", json={"territory": rules}, headers=auth_headers(org["admin"]))
+        response = client.patch("/api/v1/tenant/settings", json={"territory": rules},
+                                headers=auth_headers(org["admin"]))
         assert response.status_code == 200, response.json.get("errors")
 
     limit(max_area_km2=5)
@@ -135,7 +136,8 @@ def test_members_and_visibility(client, org):
                          headers=auth_headers(org["manager"]))
     assert refused.status_code == 422 and refused.json["error_code"] == "UNKNOWN_USERS"
     assert str(org["outsider"].id) in refused.json["errors"]["json"]["user_ids"][0]
-    ok = client.put(members_url, json={"user_ids": [org["bd1"].id, org["bd2"].id]}, headers=auth_headers(org["manager"]))
+    ok = client.put(members_url, json={"user_ids": [org["bd1"].id, org["bd2"].id]},
+                    headers=auth_headers(org["manager"]))
     assert ok.status_code == 200 and ok.json["member_ids"] == sorted([org["bd1"].id, org["bd2"].id])
 
     def visible(user):
