@@ -1,7 +1,7 @@
 # Developer entry points; the real work is in scripts/ (see each script's header).
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo run test docs fuzz chaos backup load bench-nearby bench-detail bench-checkin bench-sweep bench-push
+.PHONY: help setup demo run test docs fuzz chaos backup load bench-nearby bench-detail bench-checkin bench-sweep bench-push bench-dashboard
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,3 +47,6 @@ bench-sweep: setup ## Lead sweep benchmark
 
 bench-push: setup ## Push fan-out benchmark
 	.venv/bin/python -m bench.push_fanout
+
+bench-dashboard: setup ## Manager dashboards' SQL against plain counts (quick: 200k merchants)
+	.venv/bin/python -m bench.dashboard --quick

@@ -12,6 +12,7 @@ import flask_smorest
 import marshmallow as ma
 import swagger_ui_bundle
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import MultiDict
 
 from app.errors import HTTP_ERROR_CODES, BadRequest, ValidationFailed, error_body, handle_http_exception
 
@@ -27,6 +28,8 @@ class ErrorSchema(ma.Schema):
     )
     errors = ma.fields.Dict(metadata={"description": "Per-location, per-field messages (validation errors)"})
     retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
+    geometry_error = ma.fields.Dict(metadata={
+        "description": "`INVALID_GEOMETRY` only: `{code, reason, location: [lng, lat]?, path?}`"})
 
 
 NUL_MESSAGE = "Text may not contain NUL (\\u0000) characters."
@@ -54,6 +57,25 @@ class Parser(FlaskParser):
     """Strict parsing: unknown query parameters and body fields are rejected, not silently ignored."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
+
+    def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
+        """Query parameters; a schema's ``PREFIXED_PARAMS`` (``{"attr.": "attr"}``) gathers every
+        ``attr.<key>=value`` into one dict field, the only deliberate exception to strict parsing."""
+        prefixed = getattr(schema, "PREFIXED_PARAMS", None)
+        if not prefixed or not any(key.startswith(tuple(prefixed)) for key in req.args):
+            return super().load_querystring(req, schema)
+        args = MultiDict()
+        gathered: dict[str, dict[str, Any]] = {field: {} for field in prefixed.values()}
+        for key, values in req.args.lists():
+            prefix = next((p for p in prefixed if key.startswith(p)), None)
+            if prefix is None:
+                args.setlist(key, values)
+            else:
+                # a repeated key stays a list so that the field's validation refuses it
+                gathered[prefixed[prefix]][key[len(prefix):]] = values[0] if len(values) == 1 else values
+        for field, value in gathered.items():
+            args[field] = value
+        return self._makeproxy(args, schema)
 
     def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
         if req.content_length and not is_json_request(req):

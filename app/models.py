@@ -10,6 +10,7 @@ from app.outbox.models import OutboxMessage
 from app.sales.models import CompetitorRecord, Deal, SalesMonth
 from app.tasks.models import Reminder, Task, TaskAssignment
 from app.tenants.models import Tenant
+from app.territories.models import Territory, TerritoryMember
 from app.uploads.models import Upload
 from app.visits.models import Visit, VisitPlan
 
@@ -31,6 +32,8 @@ __all__ = [
     "Task",
     "TaskAssignment",
     "Tenant",
+    "Territory",
+    "TerritoryMember",
     "User",
     "Upload",
     "Visit",

@@ -5,17 +5,21 @@ from __future__ import annotations
 from app.api import Api
 from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
+from app.dashboard.routes import blp as dashboard_blp
 from app.devices.routes import blp as devices_blp
 from app.health.routes import blp as health_blp
 from app.leads.routes import blp as leads_blp
 from app.merchants.routes import blp as merchants_blp
+from app.org.routes import blp as org_blp
 from app.sales.routes import blp as sales_blp
 from app.tasks.routes import blp as tasks_blp
+from app.tenants.routes import blp as tenant_blp
+from app.territories.routes import blp as territories_blp
 from app.uploads.routes import blp as uploads_blp
 from app.visits.routes import blp as visits_blp
 
 BLUEPRINTS = (health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
-              audit_blp)
+              audit_blp, tenant_blp, territories_blp, org_blp, dashboard_blp)
 
 
 def register_blueprints(api: Api) -> None:

@@ -58,6 +58,8 @@ class LeadEvent(TenantScoped, Timestamped, Base):
     __table_args__ = (
         Index("ix_lead_events_merchant", "merchant_id", "id"),
         Index("ix_lead_events_cooldown", "merchant_id", "from_owner_id", "action", "created_at"),
+        # dashboards: the tenant's claims and signings of a day or period
+        Index("ix_lead_events_tenant_time", "tenant_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -111,7 +111,9 @@ class PublicNearMe(MethodView):
             lat=lat, lng=lng, coord_sys=coord_sys, radius_m=radius_m, limit=limit, cursor=cursor,
             filters=merchants.MerchantFilters(sea="public", category=filters.get("category"),
                                               tags=tuple(filters.get("tag") or ()), q=filters.get("q"),
-                                              unvisited_days=filters.get("unvisited_days")),
+                                              unvisited_days=filters.get("unvisited_days"),
+                                              in_my_territory=filters.get("in_my_territory", False),
+                                              attrs=tuple(sorted((filters.get("attr") or {}).items()))),
         )
         return json_response(merchants.nearby(current_user(), current_tenant(), query))
 

@@ -39,7 +39,7 @@ NEARBY_EXAMPLE = {
     "next_cursor": "eyJrIjpbMjUwLjI2LDE3XSwiZiI6ImFmMTM2NmU1ZDI0OSJ9",
     "query": {
         "lat": 60.1699, "lng": 24.9384, "coord_sys": "wgs84", "radius_m": 1000, "limit": 2, "sea": "all",
-        "category": None, "tag": [], "q": None, "unvisited_days": None,
+        "category": None, "tag": [], "q": None, "unvisited_days": None, "in_my_territory": False, "attr": {},
     },
 }
 

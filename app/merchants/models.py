@@ -33,6 +33,13 @@ class Merchant(TenantScoped, Timestamped, Base):
         Index("ix_merchants_category", "tenant_id", "category", postgresql_ops={"category": "text_pattern_ops"}),
         Index("ix_merchants_brand", "tenant_id", "brand"),
         Index("ix_merchants_phone", "tenant_id", "phone_normalized"),
+        # custom-field filters (`attr.<key>=value` in nearby) are JSONB containment
+        # dashboards: the few rejected/merged merchants, so the public pool is a difference of counts
+        Index("ix_merchants_hidden", "tenant_id", postgresql_where=text("audit_status IN ('rejected', 'merged')")),
+        # dashboards: merchants a BD created on a day
+        Index("ix_merchants_created_by", "created_by_id", "created_at"),
+        Index("ix_merchants_attributes", "attributes", postgresql_using="gin",
+              postgresql_ops={"attributes": "jsonb_path_ops"}),
         # re-importing a source's file updates rows instead of duplicating them
         Index(
             "uq_merchants_source",

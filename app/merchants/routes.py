@@ -37,6 +37,8 @@ def _filters(args: dict) -> service.MerchantFilters:
         tags=tuple(dict.fromkeys(args.get("tag") or ())),
         q=args.get("q"),
         unvisited_days=args.get("unvisited_days"),
+        in_my_territory=args.get("in_my_territory", False),
+        attrs=tuple(sorted((args.get("attr") or {}).items())),
     )
 
 

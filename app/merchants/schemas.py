@@ -55,6 +55,21 @@ class MerchantFilterArgsSchema(ma.Schema):
         validate=validate.Range(min=1, max=3650), strict=False,
         metadata={"description": "Street-sweep mode: only merchants with no verified visit by anyone in N days"},
     )
+    in_my_territory = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Only merchants covered by a territory you are assigned to"},
+    )
+    # the parser gathers every `attr.<key>` query parameter into this one field (see app.api.Parser)
+    attr = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$")),
+        values=ma.fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=5), load_default=dict,
+        metadata={"description": "Custom-field filters, sent as `attr.<key>=value` (e.g. `attr.cuisine=sichuan`, "
+                                 "`attr.seats=40`, `attr.delivery=true`), at most 5; the value is read in the "
+                                 "field's type from the tenant's schema. Unknown keys: 422 "
+                                 "`INVALID_ATTRIBUTE_FILTER`.", "x-query-prefix": "attr."},
+    )
+    PREFIXED_PARAMS = {"attr.": "attr"}
 
 
 class NearbyQueryArgsSchema(MerchantFilterArgsSchema):
@@ -133,6 +148,8 @@ class NearbyQueryEchoSchema(ma.Schema):
     tag = ma.fields.List(ma.fields.String(), required=True)
     q = ma.fields.String(allow_none=True, required=True)
     unvisited_days = ma.fields.Integer(allow_none=True, required=True)
+    in_my_territory = ma.fields.Boolean(required=True)
+    attr = ma.fields.Dict(required=True, metadata={"description": "The `attr.<key>` filters as sent"})
 
 
 class NearbyPageSchema(ma.Schema):

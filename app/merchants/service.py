@@ -13,7 +13,9 @@ from functools import lru_cache
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Float, Integer, String, and_, bindparam, func, literal, or_, select
+from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Float, Integer, String, and_, bindparam, cast, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
+from geoalchemy2 import Geography, Geometry
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock, db
@@ -23,7 +25,9 @@ from app.leads.models import Lead, LeadState
 from app.merchants.models import AuditStatus, Merchant
 from app.org.models import Role, User
 from app.pagination import decode_cursor, encode_cursor, fingerprint
+from app.tenants.custom_fields import parse_filter
 from app.tenants.models import Tenant
+from app.territories.models import Territory, TerritoryMember
 from geo import sql as geo_sql
 from geo.coords import CoordSys, from_wgs84, to_wgs84
 from geo.distance import bbox_around, distance_m
@@ -31,6 +35,8 @@ from geo.distance import bbox_around, distance_m
 merchants = Merchant.__table__
 leads = Lead.__table__
 owners = User.__table__.alias("owners")
+territories = Territory.__table__
+members = TerritoryMember.__table__
 
 HIDDEN_STATUSES = (AuditStatus.REJECTED.value, AuditStatus.MERGED.value)
 MAX_PINS = 500
@@ -44,6 +50,9 @@ class MerchantFilters:
     tags: tuple[str, ...] = ()
     q: str | None = None
     unvisited_days: int | None = None
+    in_my_territory: bool = False
+    # ``attr.<key>=value`` pairs as sent, sorted; typed against the tenant's custom-field schema when bound
+    attrs: tuple[tuple[str, str], ...] = ()
 
 
 def like_pattern(text: str, *, anywhere: bool) -> str:
@@ -58,7 +67,7 @@ def _expr(value: Any) -> ColumnElement[Any]:
 
 def _filter_conditions(
     tenant_id: Any, user_id: Any, sea: str, *, category_pattern: Any = None, tags: Any = None, q: Any = None,
-    q_pattern: Any = None, unvisited_since: Any = None,
+    q_pattern: Any = None, unvisited_since: Any = None, attrs: Any = None, in_my_territory: bool = False,
 ) -> list[ColumnElement[bool]]:
     """The shared filters. Values may be plain values (one-off queries) or bind parameters (cached ones)."""
     conditions: list[ColumnElement[bool]] = [
@@ -78,11 +87,35 @@ def _filter_conditions(
         conditions.append(or_(merchants.c.name.ilike(q_pattern, escape="\\"), _expr(q).op("<%")(merchants.c.name)))
     if unvisited_since is not None:
         conditions.append(or_(merchants.c.last_visit_at.is_(None), merchants.c.last_visit_at < unvisited_since))
+    if attrs is not None:
+        # containment, so the GIN (jsonb_path_ops) index on attributes can serve it
+        conditions.append(merchants.c.attributes.contains(attrs))
+    if in_my_territory:
+        conditions.append(_in_territory_of(user_id))
     return conditions
 
 
-def _filter_values(filters: MerchantFilters) -> dict[str, Any]:
+def _in_territory_of(user_id: Any) -> ColumnElement[bool]:
+    """Covered by a territory the user is assigned to.
+
+    The user's territories are merged once per statement (an InitPlan) into one area; each candidate row is
+    then tested against that constant, which PostGIS answers from its cached, indexed polygon. (A correlated
+    EXISTS over the territories looks so costly to the planner, ST_Covers being priced high, that it gives up
+    index lookups for the rest of the statement.)
+    """
+    area = (
+        select(cast(func.ST_Multi(func.ST_Union(cast(territories.c.boundary, Geometry))), Geography))
+        .select_from(territories.join(members, members.c.territory_id == territories.c.id))
+        .where(members.c.user_id == user_id)
+        .scalar_subquery()
+    )
+    return func.ST_Covers(area, merchants.c.location)
+
+
+def _filter_values(filters: MerchantFilters, tenant: Tenant) -> dict[str, Any]:
     values: dict[str, Any] = {}
+    if filters.attrs:
+        values["attrs"] = parse_filter(tenant.settings, dict(filters.attrs))
     if filters.category:
         values["category_pattern"] = like_pattern(filters.category, anywhere=False)
     if filters.tags:
@@ -134,6 +167,8 @@ class NearbyQuery:
             "tag": list(self.filters.tags),
             "q": self.filters.q,
             "unvisited_days": self.filters.unvisited_days,
+            "in_my_territory": self.filters.in_my_territory,
+            "attr": dict(self.filters.attrs),
         }
 
 
@@ -164,17 +199,18 @@ def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[Any, 
         "lat": lat, "lng": lng, "radius_m": float(query.radius_m), "west": west, "south": south, "east": east,
         "north": north, "tenant_id": tenant.id, "user_id": user.id, "is_bd": user.role == Role.BD,
         "claim_cap": rules["claim_cap"], "cooldown_since": pool.cooldown_since(clock.now(), rules),
-        "fetch_n": query.limit + 1, "limit_n": query.limit + 1, **_filter_values(query.filters),
+        "fetch_n": query.limit + 1, "limit_n": query.limit + 1, **_filter_values(query.filters, tenant),
     }
     if query.cursor:
         params["after_key"], params["after_id"] = decode_cursor(query.cursor, query_key, (float, int))
     shape = (query.filters.sea, *(name in params for name in (
-        "category_pattern", "tags", "q", "unvisited_since", "after_key")))
+        "category_pattern", "tags", "q", "unvisited_since", "after_key", "attrs")), query.filters.in_my_territory)
     return _nearby_template(*shape), params, query_key
 
 
 @lru_cache(maxsize=256)
-def _nearby_template(sea: str, category: bool, tags: bool, q: bool, unvisited: bool, cursor: bool) -> Any:
+def _nearby_template(sea: str, category: bool, tags: bool, q: bool, unvisited: bool, cursor: bool,
+                     attrs: bool = False, in_my_territory: bool = False) -> Any:
     """One statement per query shape, with bind parameters: built once, and its SQL text stays the same, so
     SQLAlchemy's compiled cache and psycopg's prepared statements are reused across requests.
 
@@ -191,6 +227,7 @@ def _nearby_template(sea: str, category: bool, tags: bool, q: bool, unvisited: b
         ("fetch_n", Integer()), ("limit_n", Integer()), ("category_pattern", String()),
         ("tags", ARRAY(String(64))), ("q", String()), ("q_pattern", String()),
         ("unvisited_since", DateTime(timezone=True)), ("after_key", Float()), ("after_id", BigInteger()),
+        ("attrs", JSONB()),
     )}
     origin = geo_sql.point(p["lat"], p["lng"])
     knn = geo_sql.knn_distance(merchants.c.location, origin)
@@ -198,6 +235,7 @@ def _nearby_template(sea: str, category: bool, tags: bool, q: bool, unvisited: b
         p["tenant_id"], p["user_id"], sea,
         category_pattern=p["category_pattern"] if category else None, tags=p["tags"] if tags else None,
         q=p["q"] if q else None, q_pattern=p["q_pattern"], unvisited_since=p["unvisited_since"] if unvisited else None,
+        attrs=p["attrs"] if attrs else None, in_my_territory=in_my_territory,
     )
     conditions.append(geo_sql.in_box(merchants.c.location, geo_sql.box(p["west"], p["south"], p["east"], p["north"])))
     if cursor:
@@ -281,7 +319,8 @@ def map_view(
             errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}},
         )
     conditions = [
-        *_filter_conditions(tenant.id, user.id, filters.sea, **_filter_values(filters)),
+        *_filter_conditions(tenant.id, user.id, filters.sea, in_my_territory=filters.in_my_territory,
+                            **_filter_values(filters, tenant)),
         geo_sql.within_box(merchants.c.location, west, south, east, north),
     ]
     matching = db.session.scalar(

@@ -42,3 +42,23 @@ def visible_user_ids(viewer: User):  # noqa: ANN201
     if viewer.role == Role.MANAGER:
         return select(User.id).where(User.id.in_(managed_user_ids(viewer)) | (User.id == viewer.id))
     return select(User.id).where(User.id == viewer.id)
+
+
+def unit_path(unit_id: int | None) -> str | None:
+    if unit_id is None:
+        return None
+    return db.session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
+
+
+def manages_unit(manager: User, unit: OrgUnit) -> bool:
+    """A manager manages the org units of their own subtree (their own unit included)."""
+    if manager.role != Role.MANAGER:
+        return False
+    path = unit_path(manager.org_unit_id)
+    return bool(path and unit.path.startswith(path))
+
+
+def managed_unit_ids(manager: User):  # noqa: ANN201 - a select of org unit ids
+    """The org units of a manager's subtree (nothing for a manager outside the tree)."""
+    subtree = select(OrgUnit.path).where(OrgUnit.id == manager.org_unit_id).scalar_subquery()
+    return select(OrgUnit.id).where(OrgUnit.path.startswith(subtree))

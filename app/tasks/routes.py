@@ -33,6 +33,7 @@ SCOPE = (403, "NOT_IN_SCOPE", "an assignee is outside your org subtree")
 TARGET_ERRORS = (
     (422, "UNKNOWN_USERS", "a user id is not an active BD"),
     (422, "UNKNOWN_TEAM", "no such team"),
+    (422, "UNKNOWN_TERRITORY", "no such territory you can see"),
     (422, "UNKNOWN_MERCHANTS", "a merchant id does not exist"),
     (422, "NO_ASSIGNEES", "the target resolves to nobody"),
 )
@@ -52,7 +53,7 @@ class Tasks(MethodView):
     @blp.response(201, TaskSummarySchema, description="The task with its progress counts; the assignments are at "
                                                        "`GET /tasks/{id}` (a city-wide task has thousands)")
     def post(self, body):
-        """Create a task for BDs (by user ids, a team, or merchants' lead owners); they get a push."""
+        """Create a task for BDs (by user ids, a team, a territory, or merchants' lead owners); they get a push."""
         task = service.create_task(current_user(), body)
         return json_response(views.task_summary(task), 201)
 

@@ -23,15 +23,17 @@ class TaskCreateSchema(TaskBaseSchema):
         "description": "The merchant the task is about, if any"})
     user_ids = ma.fields.List(ma.fields.Integer(validate=ID), validate=validate.Length(min=1, max=10_000))
     team_id = ma.fields.Integer(validate=ID, metadata={"description": "Every active BD of the team's subtree"})
+    territory_id = ma.fields.Integer(validate=ID, metadata={
+        "description": "Every active BD assigned to the territory (managers: a territory of their subtree)"})
     merchant_ids = ma.fields.List(ma.fields.Integer(validate=ID), validate=validate.Length(min=1, max=10_000),
                                   metadata={"description": "Each merchant's lead owner (the creating manager for "
                                                            "public-pool merchants)"})
 
     @ma.validates_schema
     def one_assignee_form(self, data, **kwargs):  # noqa: ANN001, ANN201
-        given = [k for k in ("user_ids", "team_id", "merchant_ids") if data.get(k) is not None]
+        given = [k for k in ("user_ids", "team_id", "territory_id", "merchant_ids") if data.get(k) is not None]
         if len(given) != 1:
-            raise ma.ValidationError("Give exactly one of user_ids, team_id, merchant_ids.")
+            raise ma.ValidationError("Give exactly one of user_ids, team_id, territory_id, merchant_ids.")
 
 
 class BulkItemSchema(ma.Schema):

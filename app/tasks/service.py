@@ -54,6 +54,7 @@ BULK_ASSIGN_SQL = text(
                 CAST(:payloads AS jsonb[])) AS a(task, assignee, merchant, payload)
     """
 )
+TARGET_FORMS = ("user_ids", "team_id", "territory_id", "merchant_ids")
 
 TRANSITIONS = {
     "accept": ({AssignmentStatus.ASSIGNED}, AssignmentStatus.ACCEPTED),
@@ -104,6 +105,16 @@ def _team_members(creator: User, team_id: int) -> list[int]:
     ))
 
 
+def _territory_members(creator: User, territory_id: int) -> list[int]:
+    from app.territories.service import active_member_bds
+
+    try:
+        return active_member_bds(creator, territory_id)
+    except NotFound as exc:
+        raise ValidationFailed("Unknown territory.", error_code="UNKNOWN_TERRITORY",
+                               errors={"json": {"territory_id": ["No such territory you can see."]}}) from exc
+
+
 def merchant_assignees(creator: User, merchant_ids: list[int]) -> dict[int, int | None]:
     """Each merchant's lead owner; for a public-pool merchant, the creating manager (who then dispatches it).
 
@@ -124,9 +135,10 @@ def merchant_assignees(creator: User, merchant_ids: list[int]) -> dict[int, int 
 
 def create_task(creator: User, fields: dict[str, Any]) -> Task:
     _ensure_creator(creator)
-    target = {k: fields[k] for k in ("user_ids", "team_id", "merchant_ids") if fields.get(k) is not None}
+    target = {k: fields[k] for k in TARGET_FORMS if fields.get(k) is not None}
     if len(target) != 1:
-        raise ValidationFailed("Give exactly one of user_ids, team_id, merchant_ids.", error_code="VALIDATION_ERROR",
+        raise ValidationFailed("Give exactly one of user_ids, team_id, territory_id, merchant_ids.",
+                               error_code="VALIDATION_ERROR",
                                errors={"json": {"_schema": ["Exactly one assignee form."]}})
     if fields.get("merchant_id") is not None and db.get(Merchant, fields["merchant_id"]) is None:
         raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
@@ -136,6 +148,8 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
         per_user = {uid: [] for uid in _active_bds(list(dict.fromkeys(target["user_ids"])))}
     elif "team_id" in target:
         per_user = {uid: [] for uid in _team_members(creator, target["team_id"])}
+    elif "territory_id" in target:
+        per_user = {uid: [] for uid in _territory_members(creator, target["territory_id"])}
     else:
         for merchant_id, owner in merchant_assignees(creator, list(dict.fromkeys(target["merchant_ids"]))).items():
             if owner is not None:

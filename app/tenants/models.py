@@ -27,6 +27,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "phone_region": "CN",
     # calendar days (day plans, the team's day) are the tenant's local days
     "timezone": "Asia/Shanghai",
+    # limits on territories drawn by managers (validated in geo.territory)
+    "territory": {"max_vertices": 2000, "max_area_km2": 2000},
     "custom_fields": [],
 }
 

@@ -20,6 +20,8 @@ class Visit(TenantScoped, Timestamped, Base):
         UniqueConstraint("tenant_id", "user_id", "idempotency_key"),
         Index("ix_visits_merchant_time", "merchant_id", "client_time"),
         Index("ix_visits_user_time", "user_id", "client_time"),
+        # dashboards: the tenant's visits of a period (heatmap)
+        Index("ix_visits_tenant_time", "tenant_id", "client_time"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

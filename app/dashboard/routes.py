@@ -1,0 +1,64 @@
+"""Manager dashboards (managers: their people; ops and admins: the tenant)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app.api import VALIDATION_ERRORS, Blueprint
+from app.auth.security import authenticated, current_tenant, current_user
+from app.dashboard import service
+from app.dashboard.schemas import FunnelArgsSchema, FunnelSchema, HeatmapArgsSchema, HeatmapSchema, TeamArgsSchema, \
+    DashboardTeamSchema
+from app.json import json_response
+from app.org.models import Role
+
+blp = Blueprint("dashboard", __name__, url_prefix="/api/v1/dashboard", description="Manager dashboards")
+
+VIEWERS = (Role.MANAGER, Role.OPS, Role.ADMIN)
+TEAM_NOT_FOUND = (404, "TEAM_NOT_FOUND", "no such team in your org subtree")
+
+
+@blp.route("/team")
+class TeamDay(MethodView):
+    @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TEAM_NOT_FOUND))
+    @blp.arguments(TeamArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, DashboardTeamSchema, example={
+        "date": "2026-11-20",
+        "items": [{"user_id": 11, "name": "李伟", "visits": {"verified": 9, "unverified": 1}, "new_merchants": 2,
+                   "claims": 4, "signings": 1, "tasks_done": 3, "overdue": 0}],
+        "totals": {"visits": {"verified": 9, "unverified": 1}, "new_merchants": 2, "claims": 4, "signings": 1,
+                   "tasks_done": 3, "overdue": 0}})
+    def get(self, date=None, team_id=None):
+        """The team's day per BD: visits, new merchants, claims, signings, tasks done and overdue."""
+        return json_response(service.team_day(current_user(), current_tenant(), date, team_id))
+
+
+@blp.route("/funnel")
+class Funnel(MethodView):
+    @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TEAM_NOT_FOUND,
+                                          (422, "INVALID_PERIOD", "`to` before `from` or more than a year later")))
+    @blp.arguments(FunnelArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, FunnelSchema, example={
+        "from": "2026-11-01", "to": "2026-11-30", "bds": 12,
+        "stages": {"public": 8120, "private": 240, "visited": 180, "signed": 31},
+        "conversion": {"visited_of_private": 0.75, "signed_of_private": 0.1292, "signed_of_visited": 0.1722}})
+    def get(self, from_, to, team_id=None):
+        """The pool funnel public → private → visited → signed for a period (tenant days, inclusive)."""
+        return json_response(service.funnel(current_user(), current_tenant(), from_, to, team_id))
+
+
+@blp.route("/heatmap")
+class Heatmap(MethodView):
+    @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS,
+                                          (422, "BBOX_TOO_LARGE", "the box is wider than 50 km"),
+                                          (422, "TOO_MANY_CELLS",
+                                           "more than 10,000 cells: larger cells or a smaller box")))
+    @blp.arguments(HeatmapArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, HeatmapSchema, example={
+        "cell_m": 500, "cell_deg": {"lat": 0.0044916, "lng": 0.0051939}, "origin": {"lat": 30.22, "lng": 120.1},
+        "since": "2026-11-13T10:00:00+00:00",
+        "cells": [{"lat": 30.2422458, "lng": 120.1571450, "merchants": 412, "public": 301, "private": 88,
+                   "partner": 23, "visits": 17, "verified_visits": 15}]})
+    def get(self, bbox, cell_m, days):
+        """Grid counts for a map layer: merchants by pool state and your people's recent visits per cell."""
+        return json_response(service.heatmap(current_user(), current_tenant(), bbox, cell_m, days))

@@ -1,0 +1,114 @@
+"""Org tree and user administration (admins: the tenant; managers: their subtree; ops: read)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app.api import VALIDATION_ERRORS, Blueprint
+from app.auth.security import authenticated, current_tenant, current_user
+from app.json import json_response
+from app.org import admin
+from app.org.models import Role
+from app.org.schemas import (
+    DeactivateSchema,
+    DeactivationSchema,
+    OrgUnitCreateSchema,
+    OrgUnitPageSchema,
+    OrgUnitSchema,
+    OrgUnitUpdateSchema,
+    UserCreateSchema,
+    UserListArgsSchema,
+    UserPageSchema,
+    UserSchema,
+    UserUpdateSchema,
+)
+
+blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Org tree and users (admin)")
+
+EDITORS = (Role.MANAGER, Role.ADMIN)
+READERS = (Role.MANAGER, Role.OPS, Role.ADMIN)
+UNIT_NOT_FOUND = (404, "ORG_UNIT_NOT_FOUND", "no such org unit in your subtree")
+USER_NOT_FOUND = (404, "USER_NOT_FOUND", "no such user you manage")
+UNKNOWN = ((422, "UNKNOWN_ORG_UNIT", "an org unit id in the body is not in your subtree"),
+           (422, "UNKNOWN_USERS", "a manager id in the body is not an active manager you can see"))
+UNIT_EXAMPLE = {"id": 9, "name": "Hubin", "kind": "subteam", "parent_id": 4, "path": "/1/4/9/", "manager_id": 12}
+USER_EXAMPLE = {"id": 31, "username": "li.wei", "display_name": "李伟", "role": "bd", "org_unit_id": 9,
+                "manager_id": 12, "phone": "+86 138 0000 1111", "is_active": True, "deactivated_at": None}
+
+
+@blp.route("/org/units")
+class OrgUnits(MethodView):
+    @authenticated(blp, *READERS)
+    @blp.response(200, OrgUnitPageSchema)
+    def get(self):
+        """Org units you can see, root first (managers: their subtree)."""
+        return admin.list_units(current_user())
+
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, *UNKNOWN,
+                                          (409, "ORG_UNIT_EXISTS", "a unit of that name exists under that parent")))
+    @blp.arguments(OrgUnitCreateSchema, example={"name": "Hubin", "kind": "subteam", "parent_id": 4})
+    @blp.response(201, OrgUnitSchema, example=UNIT_EXAMPLE)
+    def post(self, fields):
+        """Create an org unit (managers: under their own subtree)."""
+        return json_response(admin.create_unit(current_user(), fields), 201)
+
+
+@blp.route("/org/units/<id:unit_id>")
+class OrgUnitItem(MethodView):
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, UNIT_NOT_FOUND, *UNKNOWN,
+                                          (422, "ORG_CYCLE", "the new parent is inside the unit being moved"),
+                                          (409, "ORG_UNIT_EXISTS", "a unit of that name exists under that parent")))
+    @blp.arguments(OrgUnitUpdateSchema, example={"parent_id": 5})
+    @blp.response(200, OrgUnitSchema, example=UNIT_EXAMPLE)
+    def patch(self, fields, unit_id):
+        """Rename a unit, set its manager, or move it with its subtree."""
+        return json_response(admin.update_unit(current_user(), unit_id, fields))
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @authenticated(blp, *READERS, errors=VALIDATION_ERRORS)
+    @blp.arguments(UserListArgsSchema, location="query")
+    @blp.response(200, UserPageSchema)
+    def get(self, filters):
+        """Users you can see (managers: the people they manage and themselves)."""
+        return json_response(admin.list_users(current_user(), filters))
+
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, *UNKNOWN,
+                                          (409, "USER_EXISTS", "the username is taken in this tenant")))
+    @blp.arguments(UserCreateSchema, example={"username": "li.wei", "password": "change-me-now", "role": "bd",
+                                              "display_name": "李伟", "org_unit_id": 9})
+    @blp.response(201, UserSchema, example=USER_EXAMPLE)
+    def post(self, fields):
+        """Create a user (managers: BDs in their subtree, managed by them unless told otherwise)."""
+        return json_response(admin.create_user(current_user(), fields), 201)
+
+
+@blp.route("/users/<id:user_id>")
+class UserItem(MethodView):
+    @authenticated(blp, *READERS, errors=(USER_NOT_FOUND,))
+    @blp.response(200, UserSchema, example=USER_EXAMPLE)
+    def get(self, user_id):
+        """One user."""
+        return json_response(admin.get_user(current_user(), user_id))
+
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, USER_NOT_FOUND, *UNKNOWN,
+                                          (409, "SELF_DEMOTION", "an admin cannot drop their own admin role")))
+    @blp.arguments(UserUpdateSchema, example={"org_unit_id": 10, "display_name": "李伟 (Binjiang)"})
+    @blp.response(200, UserSchema, example=USER_EXAMPLE)
+    def patch(self, fields, user_id):
+        """Update a user: details, move to another unit or manager, role (admins), password reset."""
+        return json_response(admin.update_user(current_user(), user_id, fields))
+
+
+@blp.route("/users/<id:user_id>/deactivate")
+class Deactivate(MethodView):
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, USER_NOT_FOUND))
+    @blp.arguments(DeactivateSchema, example={"reason": "left the company"})
+    @blp.response(200, DeactivationSchema, example={
+        "user": {**USER_EXAMPLE, "is_active": False, "deactivated_at": "2026-11-21T10:00:00+00:00"},
+        "already_inactive": False, "sessions_revoked": 2, "devices_disabled": 1, "leads_to_public": 37,
+        "leads_to_manager": 0, "heir_id": None, "territories_left": 1})
+    def post(self, body, user_id):
+        """Deactivate a user: tokens revoked, devices off, private leads back to the pool (or the manager)."""
+        return json_response(admin.deactivate_user(current_user(), current_tenant(), user_id, body.get("reason")))

@@ -1,0 +1,45 @@
+"""Tenant settings (admins change them; everyone signed in reads them: the app needs the custom fields)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app.api import VALIDATION_ERRORS, Blueprint
+from app.auth.security import authenticated, current_tenant, current_user
+from app.org.models import Role
+from app.tenants import service
+from app.tenants.schemas import TenantSettingsOutSchema, TenantSettingsSchema
+
+blp = Blueprint("tenant", __name__, url_prefix="/api/v1/tenant", description="Tenant (business line) settings")
+
+SETTINGS_EXAMPLE = {
+    "slug": "hz-food", "name": "Hangzhou food delivery",
+    "pool": {"claim_cap": 100, "term_days": 45, "no_visit_days": 15, "no_sign_days": 30, "max_extensions": 2,
+             "extension_days": 15, "reclaim_cooldown_days": 7, "on_deactivate": "public"},
+    "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
+    "territory": {"max_vertices": 2000, "max_area_km2": 2000},
+    "phone_region": "CN", "timezone": "Asia/Shanghai",
+    "custom_fields": [
+        {"key": "seats", "label": "Seats", "type": "number", "required": False},
+        {"key": "cuisine", "label": "Cuisine", "type": "enum", "required": True,
+         "options": ["zhejiang", "sichuan", "cantonese"]},
+    ],
+}
+
+
+@blp.route("/settings")
+class Settings(MethodView):
+    @authenticated(blp)
+    @blp.response(200, TenantSettingsOutSchema, example=SETTINGS_EXAMPLE)
+    def get(self):
+        """The business line's settings, product defaults filled in (custom-field schema included)."""
+        return service.effective_settings(current_tenant())
+
+    @authenticated(blp, Role.ADMIN, errors=VALIDATION_ERRORS)
+    @blp.arguments(TenantSettingsSchema, example={
+        "pool": {"on_deactivate": "manager"},
+        "custom_fields": SETTINGS_EXAMPLE["custom_fields"]})
+    @blp.response(200, TenantSettingsOutSchema, example=SETTINGS_EXAMPLE)
+    def patch(self, changes):
+        """Change settings (admins): sections merge key by key; `custom_fields` replaces the list."""
+        return service.update_settings(current_user(), current_tenant(), changes)

@@ -1,0 +1,102 @@
+"""Tenant settings: the effective values (defaults filled in) and the partial update an admin sends."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import marshmallow as ma
+import phonenumbers
+from marshmallow import validate
+
+from app.tenants.custom_fields import FIELD_TYPES
+
+KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="Lower-case letters, digits and _, starting with a letter.")
+
+
+def _days(**kwargs) -> ma.fields.Integer:  # noqa: ANN003
+    return ma.fields.Integer(validate=validate.Range(min=0, max=3650), **kwargs)
+
+
+class PoolRulesSchema(ma.Schema):
+    claim_cap = ma.fields.Integer(validate=validate.Range(min=1, max=100_000),
+                                  metadata={"description": "Most private leads a BD may hold"})
+    term_days = _days(metadata={"description": "A private lead drops after this many days however visited"})
+    no_visit_days = _days(metadata={"description": "…or this many days without a verified visit"})
+    no_sign_days = _days(metadata={"description": "…or this many days without signing"})
+    max_extensions = ma.fields.Integer(validate=validate.Range(min=0, max=100))
+    extension_days = _days()
+    reclaim_cooldown_days = _days(
+        metadata={"description": "A BD may not re-claim what dropped from them for this long"})
+    on_deactivate = ma.fields.String(validate=validate.OneOf(["public", "manager"]), metadata={
+        "description": "Where a deactivated BD's private leads go: the public pool or their manager"})
+
+
+class CheckinRulesSchema(ma.Schema):
+    radius_m = ma.fields.Integer(validate=validate.Range(min=10, max=5000))
+    max_accuracy_m = ma.fields.Integer(validate=validate.Range(min=5, max=5000))
+    max_speed_kmh = ma.fields.Integer(validate=validate.Range(min=1, max=1000))
+    offline_window_hours = ma.fields.Integer(validate=validate.Range(min=0, max=24 * 30))
+
+
+class TerritoryRulesSchema(ma.Schema):
+    max_vertices = ma.fields.Integer(validate=validate.Range(min=4, max=100_000))
+    max_area_km2 = ma.fields.Float(validate=validate.Range(min=0.001, max=1_000_000))
+
+
+class CustomFieldSchema(ma.Schema):
+    key = ma.fields.String(required=True, validate=KEY, metadata={"example": "seats"})
+    label = ma.fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"example": "Seats"})
+    type = ma.fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
+    required = ma.fields.Boolean(load_default=False)
+    options = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=100)),
+                             validate=validate.Length(max=200), load_default=None,
+                             metadata={"description": "The allowed values (enum fields only)"})
+
+    @ma.validates_schema
+    def options_for_enums(self, data, **kwargs):  # noqa: ANN001, ANN201
+        if data.get("type") == "enum" and not data.get("options"):
+            raise ma.ValidationError("Enum fields need at least one option.", "options")
+        if data.get("type") != "enum" and data.get("options"):
+            raise ma.ValidationError("Only enum fields have options.", "options")
+
+    @ma.post_load
+    def drop_empty_options(self, data, **kwargs):  # noqa: ANN001, ANN201
+        if data.get("options") is None:
+            data.pop("options", None)
+        return data
+
+
+def _phone_region(value: str) -> None:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ma.ValidationError("An ISO 3166 region code phonenumbers knows, e.g. CN or FI.")
+
+
+def _timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ma.ValidationError("An IANA time zone, e.g. Asia/Shanghai.") from None
+
+
+class TenantSettingsSchema(ma.Schema):
+    pool = ma.fields.Nested(PoolRulesSchema)
+    checkin = ma.fields.Nested(CheckinRulesSchema)
+    territory = ma.fields.Nested(TerritoryRulesSchema)
+    phone_region = ma.fields.String(validate=_phone_region, metadata={"example": "CN"})
+    timezone = ma.fields.String(validate=_timezone, metadata={"example": "Asia/Shanghai"})
+    custom_fields = ma.fields.List(ma.fields.Nested(CustomFieldSchema), validate=validate.Length(max=100),
+                                   metadata={"description": "Replaces the whole list when sent"})
+
+    @ma.validates("custom_fields")
+    def unique_keys(self, value, **kwargs):  # noqa: ANN001, ANN201
+        keys = [field.get("key") for field in value if field.get("key")]
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
+        if duplicates:
+            raise ma.ValidationError(f"Duplicate keys: {', '.join(duplicates)}.")
+
+
+class TenantSettingsOutSchema(TenantSettingsSchema):
+    """The effective settings: every value, the product default where the tenant set none."""
+
+    slug = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)

@@ -1,0 +1,35 @@
+"""Tenant settings: read with defaults filled in, changed section by section by admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm.attributes import flag_modified
+
+from app import db
+from app.errors import Forbidden
+from app.org.models import Role, User
+from app.tenants.models import DEFAULT_SETTINGS, Tenant
+
+
+def effective_settings(tenant: Tenant) -> dict[str, Any]:
+    sections = {section: tenant.setting(section) for section in DEFAULT_SETTINGS}
+    return {"slug": tenant.slug, "name": tenant.name, **sections}
+
+
+def update_settings(admin: User, tenant: Tenant, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` into the tenant's settings: sections are merged key by key, lists replaced.
+
+    Stored merchants are never rewritten (see :mod:`app.tenants.custom_fields` for what a schema change
+    means for existing values).
+    """
+    if admin.role != Role.ADMIN:
+        raise Forbidden("Only admins change tenant settings.")
+    settings = dict(tenant.settings or {})
+    for section, value in changes.items():
+        current = settings.get(section)
+        settings[section] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
+    tenant.settings = settings
+    flag_modified(tenant, "settings")
+    db.session.commit()
+    return effective_settings(tenant)

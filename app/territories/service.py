@@ -1,0 +1,268 @@
+"""Territories: drawing them (validated boundaries, overlap report), assigning BDs, and what they cover.
+
+Who sees what: ops and admins every territory of the tenant, managers those of teams in their org
+subtree, BDs those they are assigned to. Only managers (in their subtree) and admins change them.
+Anything outside the caller's view is a 404, never a 403, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from geoalchemy2.shape import from_shape, to_shape
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from app import clock, db
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.org.models import OrgUnit, Role, User
+from app.org.scope import managed_unit_ids, managed_user_ids, manages_unit
+from app.tenants.models import Tenant
+from app.territories.models import Territory, TerritoryMember
+from geo.territory import TerritoryGeometryError, TerritoryShape, validate_territory
+
+# a shared edge has zero area; anything below a square metre is drawing noise, not an overlap
+MIN_OVERLAP_M2 = 1.0
+
+
+def _not_found() -> NotFound:
+    return NotFound("No such territory.", error_code="TERRITORY_NOT_FOUND")
+
+
+def visible_condition(viewer: User) -> ColumnElement[bool] | None:
+    """The territories a viewer may read (None: every territory of the tenant)."""
+    if viewer.role in (Role.OPS, Role.ADMIN):
+        return None
+    if viewer.role == Role.MANAGER:
+        return Territory.team_id.in_(managed_unit_ids(viewer))
+    return Territory.id.in_(select(TerritoryMember.territory_id).where(TerritoryMember.user_id == viewer.id))
+
+
+def get_visible(viewer: User, territory_id: int) -> Territory:
+    statement = select(Territory).where(Territory.id == territory_id)
+    condition = visible_condition(viewer)
+    if condition is not None:
+        statement = statement.where(condition)
+    territory = db.session.scalar(statement)
+    if territory is None:
+        raise _not_found()
+    return territory
+
+
+def _get_editable(editor: User, territory_id: int, *, lock: bool = False) -> Territory:
+    if editor.role not in (Role.MANAGER, Role.ADMIN):
+        raise _forbidden()
+    territory = get_visible(editor, territory_id)
+    if lock:
+        db.session.execute(select(Territory.id).where(Territory.id == territory.id).with_for_update())
+    return territory
+
+
+def _forbidden() -> Forbidden:
+    return Forbidden("Only managers (in their subtree) and admins change territories.", error_code="FORBIDDEN")
+
+
+def _team(editor: User, team_id: int) -> OrgUnit:
+    if editor.role not in (Role.MANAGER, Role.ADMIN):
+        raise _forbidden()
+    unit = db.get(OrgUnit, team_id)
+    if unit is None or (editor.role == Role.MANAGER and not manages_unit(editor, unit)):
+        raise NotFound("No such team in your org subtree.", error_code="TEAM_NOT_FOUND")
+    return unit
+
+
+def _shape(tenant: Tenant, geometry: Any) -> TerritoryShape:
+    rules = tenant.setting("territory")
+    try:
+        return validate_territory(geometry, max_vertices=rules["max_vertices"], max_area_km2=rules["max_area_km2"])
+    except TerritoryGeometryError as exc:
+        raise ValidationFailed(
+            f"The territory's geometry is invalid: {exc.reason}", error_code="INVALID_GEOMETRY",
+            errors={"json": {"geometry": [exc.reason]}}, extra={"geometry_error": exc.as_dict()},
+        ) from exc
+
+
+def overlaps(territory: Territory) -> list[dict[str, Any]]:
+    """Other territories of the same team whose area overlaps this one's, largest overlap first."""
+    other = Territory.__table__.alias("other")
+    mine = Territory.__table__
+    overlap = func.ST_Area(func.ST_Intersection(mine.c.boundary, other.c.boundary))
+    rows = db.session.execute(
+        select(other.c.id, other.c.name, overlap.label("overlap_m2"))
+        .select_from(mine.join(other, func.ST_Intersects(mine.c.boundary, other.c.boundary)))
+        .where(mine.c.id == territory.id, other.c.id != territory.id, other.c.team_id == territory.team_id,
+               other.c.tenant_id == territory.tenant_id)
+        .order_by(overlap.desc())
+    ).all()
+    return [{"id": r.id, "name": r.name, "overlap_m2": round(r.overlap_m2, 1)} for r in rows
+            if r.overlap_m2 >= MIN_OVERLAP_M2]
+
+
+def _commit_unique() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("The team already has a territory of that name.", error_code="TERRITORY_EXISTS") from exc
+
+
+def _apply_shape(territory: Territory, shape: TerritoryShape) -> None:
+    territory.boundary = from_shape(shape.geometry, srid=4326)
+    territory.area_m2, territory.vertices = shape.area_m2, shape.vertices
+
+
+def create(editor: User, tenant: Tenant, fields: dict[str, Any]) -> dict[str, Any]:
+    team = _team(editor, fields["team_id"])
+    shape = _shape(tenant, fields["geometry"])
+    territory = Territory(tenant_id=tenant.id, team_id=team.id, name=fields["name"], created_by_id=editor.id)
+    _apply_shape(territory, shape)
+    db.session.add(territory)
+    _commit_unique()
+    return view(territory, with_overlaps=True)
+
+
+def update(editor: User, tenant: Tenant, territory_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+    territory = _get_editable(editor, territory_id, lock=True)
+    if "team_id" in fields:
+        territory.team_id = _team(editor, fields["team_id"]).id
+    if "name" in fields:
+        territory.name = fields["name"]
+    if "geometry" in fields:
+        _apply_shape(territory, _shape(tenant, fields["geometry"]))
+    _commit_unique()
+    return view(territory, with_overlaps=True)
+
+
+def remove(editor: User, territory_id: int) -> None:
+    territory = _get_editable(editor, territory_id)
+    db.session.delete(territory)
+    db.session.commit()
+
+
+def set_members(editor: User, territory_id: int, user_ids: list[int]) -> dict[str, Any]:
+    """Replace the territory's BDs: active BDs of the tenant, and for a manager only BDs they manage."""
+    territory = _get_editable(editor, territory_id, lock=True)
+    wanted = list(dict.fromkeys(user_ids))
+    candidates = select(User.id).where(User.id.in_(wanted), User.role == Role.BD, User.is_active.is_(True))
+    if editor.role == Role.MANAGER:
+        candidates = candidates.where(User.id.in_(managed_user_ids(editor)))
+    found = set(db.session.scalars(candidates))
+    missing = [uid for uid in wanted if uid not in found]
+    if missing:
+        raise ValidationFailed("Unknown, inactive or out-of-scope BDs.", error_code="UNKNOWN_USERS",
+                               errors={"json": {"user_ids": [f"Not active BDs you manage: {missing[:20]}"]}})
+    db.session.execute(delete(TerritoryMember).where(TerritoryMember.territory_id == territory.id,
+                                                     TerritoryMember.user_id.not_in(wanted)))
+    if wanted:
+        db.session.execute(insert(TerritoryMember).values([
+            {"territory_id": territory.id, "user_id": uid, "tenant_id": territory.tenant_id} for uid in wanted
+        ]).on_conflict_do_nothing())
+    db.session.commit()
+    return view(territory)
+
+
+def member_ids(territory_id: int) -> list[int]:
+    return list(db.session.scalars(
+        select(TerritoryMember.user_id).where(TerritoryMember.territory_id == territory_id)
+        .order_by(TerritoryMember.user_id)
+    ))
+
+
+def active_member_bds(viewer: User, territory_id: int) -> list[int]:
+    """The active BDs assigned to a territory the viewer can see (task targeting)."""
+    territory = get_visible(viewer, territory_id)
+    return list(db.session.scalars(
+        select(User.id).join(TerritoryMember, TerritoryMember.user_id == User.id)
+        .where(TerritoryMember.territory_id == territory.id, User.role == Role.BD, User.is_active.is_(True))
+        .order_by(User.id)
+    ))
+
+
+def view(territory: Territory, *, with_overlaps: bool = False, with_geometry: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": territory.id, "name": territory.name, "team_id": territory.team_id,
+        "area_m2": round(territory.area_m2, 1), "vertices": territory.vertices,
+        "member_ids": member_ids(territory.id), "created_at": territory.created_at,
+    }
+    if with_geometry:
+        body["geometry"] = TerritoryShape(to_shape(territory.boundary), territory.area_m2, territory.vertices).geojson()
+    if with_overlaps:
+        body["overlaps"] = overlaps(territory)
+    return body
+
+
+def list_territories(viewer: User, team_id: int | None = None, user_id: int | None = None) -> dict[str, Any]:
+    statement = select(Territory).order_by(Territory.name, Territory.id)
+    condition = visible_condition(viewer)
+    if condition is not None:
+        statement = statement.where(condition)
+    if team_id is not None:
+        statement = statement.where(Territory.team_id == team_id)
+    if user_id is not None:
+        statement = statement.where(Territory.id.in_(
+            select(TerritoryMember.territory_id).where(TerritoryMember.user_id == user_id)))
+    items = [view(t, with_geometry=False) for t in db.session.scalars(statement)]
+    return {"items": items, "total": len(items)}
+
+
+def territories_covering(viewer: User, merchant_id: int) -> list[int]:
+    """Ids of the (visible) territories whose boundary covers a merchant (GiST on territories.boundary)."""
+    from app.merchants.models import Merchant
+
+    statement = (
+        select(Territory.id).join(Merchant, func.ST_Covers(Territory.boundary, Merchant.location))
+        .where(Merchant.id == merchant_id).order_by(Territory.id)
+    )
+    condition = visible_condition(viewer)
+    if condition is not None:
+        statement = statement.where(condition)
+    return list(db.session.scalars(statement))
+
+
+STATS_SQL = text(
+    """
+    WITH covered AS MATERIALIZED (
+        SELECT m.id
+        FROM territories t
+        JOIN merchants m ON m.tenant_id = t.tenant_id AND ST_Covers(t.boundary, m.location)
+        WHERE t.id = :territory_id AND m.audit_status NOT IN ('rejected', 'merged')
+    )
+    SELECT
+        (SELECT count(*) FROM covered) AS merchants,
+        (SELECT count(*) FROM covered c LEFT JOIN leads l ON l.merchant_id = c.id
+          WHERE l.state IS NULL OR l.state = 'public') AS public,
+        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id WHERE l.state = 'private') AS private,
+        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id WHERE l.state = 'partner') AS partner,
+        (SELECT count(*) FROM covered c JOIN visits v ON v.merchant_id = c.id
+          WHERE v.client_time >= :week_start AND v.client_time < :now) AS visits,
+        (SELECT count(*) FROM covered c JOIN visits v ON v.merchant_id = c.id
+          WHERE v.client_time >= :week_start AND v.client_time < :now AND v.verified) AS verified_visits,
+        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id
+          WHERE l.signed_at >= :week_start AND l.signed_at < :now) AS signings
+    """
+)
+
+
+def week_start(tenant: Tenant, now: datetime) -> datetime:
+    """Monday 00:00 of the tenant's current local week."""
+    local = now.astimezone(tenant.zone)
+    start, _end = tenant.day_bounds(local.date() - timedelta(days=local.weekday()))
+    return start
+
+
+def stats(viewer: User, tenant: Tenant, territory_id: int) -> dict[str, Any]:
+    """Merchants covered by pool state, visits (all and verified) and signings this week (tenant time)."""
+    territory = get_visible(viewer, territory_id)
+    now = clock.now()
+    since = week_start(tenant, now)
+    row = db.session.execute(STATS_SQL, {"territory_id": territory.id, "week_start": since, "now": now}).one()
+    return {
+        "territory_id": territory.id,
+        "merchants": {"total": row.merchants, "public": row.public, "private": row.private, "partner": row.partner},
+        "week_start": since,
+        "visits_this_week": {"total": row.visits, "verified": row.verified_visits},
+        "signings_this_week": row.signings,
+    }
