@@ -46,9 +46,20 @@ def name_key(name: str) -> str:
     text = unicodedata.normalize("NFKC", name or "")
     text = _TO_SIMPLIFIED.convert(text).lower()
     core = _compact(_BRACKETED.sub(" ", text))
-    stripped = _BRANCH_SUFFIX.sub("", core)
+    stripped = _BRANCH_SUFFIX.sub("", _BRANCH_SUFFIX.sub("", core))  # 清梅店分店 -> 清梅店 -> 清梅
     # "店" alone, or a name that is only a bracket, keeps what it has rather than becoming empty
     return (stripped or core or _compact(text))[:300]
+
+
+@lru_cache(maxsize=65536)
+def branch_key(name: str) -> str:
+    """What the brackets say, normalised like the name: 肯德基(杭州火车站店) -> 杭州火车站; '' without brackets.
+
+    Two names that both name a branch, and name different ones, are two stores of a chain.
+    """
+    text = _TO_SIMPLIFIED.convert(unicodedata.normalize("NFKC", name or "")).lower()
+    parts = [_BRANCH_SUFFIX.sub("", _compact(m.group(0))) for m in _BRACKETED.finditer(text)]
+    return "".join(parts)[:100]
 
 
 def phone_keys(raw: str | None, region: str = "CN") -> list[str]:

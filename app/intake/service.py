@@ -15,7 +15,7 @@ from app import clock, db
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.intake import dedup
 from app.intake.merge import merge_into
-from app.intake.normalize import is_valid_phone, name_key, phone_keys
+from app.intake.normalize import branch_key, is_valid_phone, name_key, phone_keys
 from app.merchants.detail import touch
 from app.merchants.models import AuditStatus, Merchant
 from app.org.models import User
@@ -63,6 +63,10 @@ def _photo_ids(user: User, photo_ids: list[uuid.UUID]) -> list[str]:
     return [str(p) for p in dict.fromkeys(photo_ids)]
 
 
+def probe_for(name: str, lat: float, lng: float, keys: list[str]) -> dedup.Probe:
+    return dedup.Probe(lat, lng, name_key(name), tuple(keys), branch_key(name))
+
+
 def positioned(candidate: dict[str, Any], coord_sys: CoordSys) -> dict[str, Any]:
     lat, lng = from_wgs84(candidate["lat"], candidate["lng"], coord_sys)
     return {**candidate, "lat": round(lat, 7), "lng": round(lng, 7)}
@@ -77,7 +81,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     photos = _photo_ids(user, fields.get("photo_ids") or [])
     keys = phone_keys(fields.get("phone"), region)
     _lock_tenant_creations(tenant.id)
-    found = dedup.candidates(tenant.id, dedup.Probe(lat, lng, name_key(fields["name"]), tuple(keys)))
+    found = dedup.candidates(tenant.id, probe_for(fields["name"], lat, lng, keys))
     if found and not fields.get("force"):
         raise PossibleDuplicate([positioned(c, coord_sys) for c in found])
     attributes: dict[str, Any] = {}
@@ -88,6 +92,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     merchant = Merchant(
         tenant_id=tenant.id, name=fields["name"], category=fields.get("category") or "",
         address=fields.get("address") or "", phone=fields.get("phone") or None, name_key=name_key(fields["name"]),
+        branch_key=branch_key(fields["name"]),
         phone_keys=keys, phone_normalized=keys[0] if keys else None,
         location=from_shape(Point(lng, lat), srid=4326), source="field",
         attributes=attributes, audit_status=AuditStatus.PENDING, audit_flags=[DUPLICATE_FLAG] if found else [],

@@ -53,8 +53,9 @@ class Merchant(TenantScoped, Timestamped, Base):
     phone: Mapped[str | None] = mapped_column(String(100))
     phone_normalized: Mapped[str | None] = mapped_column(String(40))  # the first of phone_keys
     # what duplicate detection compares (app/intake/normalize.py): the name without script, bracket, branch
-    # and spacing differences, and every store phone in E.164
+    # and spacing differences, the branch the brackets name, and every store phone in E.164
     name_key: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    branch_key: Mapped[str] = mapped_column(String(100), default="", server_default="")
     phone_keys: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
     brand: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")

@@ -19,6 +19,7 @@ BACKFILL_BATCH = 5000
 
 def upgrade():
     op.add_column("merchants", sa.Column("name_key", sa.String(length=300), server_default="", nullable=False))
+    op.add_column("merchants", sa.Column("branch_key", sa.String(length=100), server_default="", nullable=False))
     op.add_column(
         "merchants",
         sa.Column("phone_keys", postgresql.ARRAY(sa.String(length=20)), server_default="{}", nullable=False),
@@ -75,7 +76,7 @@ def upgrade():
 
 def _backfill_keys():
     """Compute the keys of existing merchants with the same code the application writes them with."""
-    from app.intake.normalize import name_key, phone_keys
+    from app.intake.normalize import branch_key, name_key, phone_keys
 
     connection = op.get_bind()
     last_id = 0
@@ -89,10 +90,11 @@ def _backfill_keys():
         values = []
         for row in rows:
             keys = phone_keys(row.phone, row.region)
-            values.append({"id": row.id, "name_key": name_key(row.name), "phone_keys": keys,
+            values.append({"id": row.id, "name_key": name_key(row.name), "branch_key": branch_key(row.name),
+                           "phone_keys": keys,
                            "first": keys[0] if keys else None})
         connection.execute(sa.text(
-            "UPDATE merchants SET name_key = :name_key, phone_keys = CAST(:phone_keys AS varchar(20)[]), "
+            "UPDATE merchants SET name_key = :name_key, branch_key = :branch_key, phone_keys = CAST(:phone_keys AS varchar(20)[]), "
             "phone_normalized = :first WHERE id = :id"
         ), values)
         last_id = rows[-1].id
@@ -107,4 +109,5 @@ def downgrade():
     sa.Enum(name="import_status").drop(op.get_bind(), checkfirst=True)
     op.drop_index("ix_merchants_phone_keys", table_name="merchants", postgresql_using="gin")
     op.drop_column("merchants", "phone_keys")
+    op.drop_column("merchants", "branch_key")
     op.drop_column("merchants", "name_key")
