@@ -30,3 +30,22 @@ AUDIT_EXAMPLE = {
     **CREATED_EXAMPLE, "id": 1042, "name": "老王麵館", "audit_status": "approved", "audit_flags": [],
     "duplicate_candidates": [], "action": "merge", "audited_id": 20931,
 }
+
+IMPORT_EXAMPLE = {
+    "id": 31, "status": "running", "filename": "hangzhou_2026q4.csv", "format": "csv", "source": "amap",
+    "coord_sys": "gcj02", "mapping": {"name": "店名", "lat": "纬度", "lng": "经度", "phone": "电话"},
+    "rows_total": 12186, "rows_done": 6000,
+    "counts": {"inserted": 5702, "updated": 210, "unchanged": 61, "matched": 17, "rejected": 27},
+    "rejects": [{"line": 88, "reason": "lat/lon is missing"}, {"line": 412, "reason": "name is empty"}],
+    "matches": [{"line": 140, "merchant_id": 1042, "similarity": 0.667, "distance_m": 12.4}],
+    "error": None, "created_at": "2026-11-22T09:00:00+08:00", "started_at": "2026-11-22T09:00:01+08:00",
+    "finished_at": None,
+}
+
+TOP_BRANDS_EXAMPLE = {"brands": ["肯德基", "麦当劳", "星巴克", "海底捞", "Starbucks"]}
+
+ONBOARDING_EXAMPLE = {
+    "tenant": "food", "business_name": "老王面馆", "contact_name": "王建国", "phone": "138 1234 5678",
+    "address": "杭州市上城区清泰街 318 号", "lat": 30.2459, "lng": 120.1811, "coord_sys": "gcj02",
+    "category": "餐饮服务;中餐厅",
+}

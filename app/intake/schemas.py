@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from app.merchants.schemas import _coord_sys_field
@@ -86,3 +87,109 @@ class AuditResultSchema(MerchantCreatedSchema):
     action = ma.fields.String(required=True)
     audited_id = ma.fields.Integer(required=True, metadata={
         "description": "The merchant audited; after a merge the body describes the survivor"})
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+class ImportFormSchema(ma.Schema):
+    source = ma.fields.String(load_default="import", validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"),
+                              metadata={"description": "Name of the data source; re-imports match rows on it "
+                                                       "and on `source_id`"})
+    coord_sys = ma.fields.String(load_default="wgs84", validate=validate.OneOf(["wgs84", "gcj02", "bd09"]))
+    format = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["csv", "geojson"]),
+                              metadata={"description": "Default: from the file name / content"})
+    mapping = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000), metadata={
+        "description": 'JSON object: our column -> the file\'s column, e.g. `{"name": "店名", "lat": "纬度", '
+                       '"lng": "经度", "phone": "电话"}`. Our columns: name, lat, lng, category, phone, address, '
+                       "source_id, city, brand, tags. Other columns are kept as attributes."})
+
+
+class ImportFileSchema(ma.Schema):
+    file = Upload(required=True, metadata={"description":
+                         "UTF-8 CSV with a header row (at least name, lat, lon/lng) or a GeoJSON FeatureCollection "
+                         "of Points; at most 8 MB"})
+
+
+class ImportCountsSchema(ma.Schema):
+    inserted = ma.fields.Integer(required=True)
+    updated = ma.fields.Integer(required=True, metadata={"description": "Existing merchants changed by a row"})
+    unchanged = ma.fields.Integer(required=True)
+    matched = ma.fields.Integer(required=True, metadata={
+        "description": "Rows matched to a merchant already there from another source (its gaps filled, no new "
+                       "merchant); a re-import of the row updates the same merchant"})
+    rejected = ma.fields.Integer(required=True)
+
+
+class ImportRejectSchema(ma.Schema):
+    line = ma.fields.Integer(required=True, metadata={"description": "CSV line (header = 1) or GeoJSON feature number"})
+    reason = ma.fields.String(required=True)
+
+
+class ImportMatchSchema(ma.Schema):
+    line = ma.fields.Integer(required=True)
+    merchant_id = ma.fields.Integer(required=True)
+    similarity = ma.fields.Float(allow_none=True, required=True)
+    distance_m = ma.fields.Float(required=True)
+
+
+class ImportStatusSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, validate=validate.OneOf(["queued", "running", "done", "failed"]))
+    filename = ma.fields.String(required=True)
+    format = ma.fields.String(required=True)
+    source = ma.fields.String(required=True)
+    coord_sys = ma.fields.String(required=True)
+    mapping = ma.fields.Dict(required=True)
+    rows_total = ma.fields.Integer(allow_none=True, required=True)
+    rows_done = ma.fields.Integer(required=True)
+    counts = ma.fields.Nested(ImportCountsSchema, required=True)
+    rejects = ma.fields.List(ma.fields.Nested(ImportRejectSchema), required=True, metadata={
+        "description": "The first 1,000 rejected rows with their reasons"})
+    matches = ma.fields.List(ma.fields.Nested(ImportMatchSchema), required=True, metadata={
+        "description": "The first 1,000 rows matched to existing merchants"})
+    error = ma.fields.String(allow_none=True, required=True, metadata={"description": "Why a failed import failed"})
+    created_at = ma.fields.DateTime(required=True)
+    started_at = ma.fields.DateTime(allow_none=True, required=True)
+    finished_at = ma.fields.DateTime(allow_none=True, required=True)
+
+
+# --- top brands ----------------------------------------------------------------------------------
+
+
+class TopBrandsSchema(ma.Schema):
+    brands = ma.fields.List(_text(200), required=True, validate=validate.Length(max=1000), metadata={
+        "description": "Brand names (any script or spelling: matched on normalised names)"})
+
+
+# --- self-onboarding -----------------------------------------------------------------------------
+
+_NO_CONTROL = validate.Regexp(r"^[^\x00-\x1f\x7f<>]*$", error="Must not contain control characters or < >.")
+
+
+class OnboardingSchema(ma.Schema):
+    tenant = ma.fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$"), metadata={
+        "description": "The business line's slug (the app or web form knows it)"})
+    business_name = ma.fields.String(required=True, validate=[validate.Length(min=2, max=100), _NO_CONTROL])
+    contact_name = ma.fields.String(required=True, validate=[validate.Length(min=1, max=50), _NO_CONTROL])
+    phone = ma.fields.String(required=True, validate=validate.Length(min=5, max=30))
+    address = ma.fields.String(required=True, validate=[validate.Length(min=4, max=300), _NO_CONTROL])
+    lat = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
+    coord_sys = _coord_sys_field()
+    category = ma.fields.String(load_default="", validate=[validate.Length(max=100), _NO_CONTROL])
+
+    @ma.pre_load
+    def strip(self, data, **kwargs):  # noqa: ANN001, ANN201
+        return _stripped(data, ("tenant", "business_name", "contact_name", "phone", "address", "category")) \
+            if isinstance(data, dict) else data
+
+    @ma.validates_schema
+    def location_pair(self, data: dict, **kwargs) -> None:  # noqa: ANN003
+        if (data.get("lat") is None) != (data.get("lng") is None):
+            raise ma.ValidationError("Send both lat and lng, or neither.", "lat")
+
+
+class OnboardingReceivedSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "received"})
+    message = ma.fields.String(required=True)

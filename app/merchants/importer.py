@@ -310,7 +310,7 @@ DEFAULT_CHUNK_ROWS = 5000
 
 
 def import_merchants(
-    stream: IO[str] | IO[bytes] | Iterable[str],
+    stream: IO[str] | IO[bytes] | bytes | Iterable[str],
     tenant_id: int,
     *,
     source: str = "import",
@@ -336,7 +336,10 @@ def import_merchants(
             text("SELECT coalesce(settings->>'phone_region', 'CN') FROM tenants WHERE id = :t"), {"t": tenant_id}
         ).scalar_one()
     if file_format == "geojson":
-        data = stream.read() if hasattr(stream, "read") else "".join(stream).encode()
+        if isinstance(stream, (bytes, bytearray, memoryview)):
+            data = bytes(stream)
+        else:
+            data = stream.read() if hasattr(stream, "read") else "".join(stream)
         records = geojson_records(data.encode() if isinstance(data, str) else data, report, mapping)
     else:
         if not hasattr(stream, "read"):
