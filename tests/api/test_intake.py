@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import db
-from app.intake.normalize import name_key, phone_keys
+from app.intake.normalize import branch_key, name_key, phone_keys
 from app.intake.schemas import AuditResultSchema, MerchantCreatedSchema
 from app.leads.models import Lead, LeadEvent, LeadState
 from app.merchants.models import Contact, Merchant
@@ -29,7 +29,7 @@ M = 1 / 111_320
 def shop(tenant, name, lat=LAT, lng=LNG, phone=None, **kwargs):
     keys = phone_keys(phone)
     return MerchantFactory(tenant=tenant, name=name, lat=lat, lng=lng, phone=phone, name_key=name_key(name),
-                           phone_keys=keys, **kwargs)
+                           branch_key=branch_key(name), phone_keys=keys, **kwargs)
 
 
 @pytest.fixture
@@ -80,6 +80,20 @@ def test_chain_hotline_is_no_evidence(client, team):
     shop(team["tenant"], "肯德基(西湖店)", lat=LAT + 0.02, phone="400-882-3823")
     response = create(client, team["bd"], name="肯德基(清泰街店)", phone="4008823823")
     assert response.status_code == 201, response.json
+
+
+def test_two_named_branches_of_a_chain_are_two_stores(client, team):
+    shop(team["tenant"], "沙县小吃(姚园寺巷)")
+    assert create(client, team["bd"], name="沙县小吃(清泰街)", lat=LAT + 60 * M).status_code == 201
+    # a branch named on one side only, or the same branch spelled differently, is still a candidate
+    assert create(client, team["bd"], name="沙县小吃", lat=LAT + 60 * M).status_code == 409
+    assert create(client, team["bd"], name="沙县小吃(姚園寺巷店)", lat=LAT + 60 * M).status_code == 409
+
+
+def test_a_number_several_merchants_share_is_no_evidence(client, team):
+    for i in range(2):
+        shop(team["tenant"], f"商场店铺{i}", lat=LAT + 0.01 * (i + 1), phone="0571-87001234")
+    assert create(client, team["bd"], name="新开的店", phone="0571 8700 1234").status_code == 201
 
 
 def test_same_name_far_away_or_different_name_nearby_is_new(client, team):
