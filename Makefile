@@ -1,7 +1,7 @@
 # Developer entry points; the real work is in scripts/ (see each script's header).
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo run test docs bench-nearby bench-detail bench-checkin bench-sweep bench-push
+.PHONY: help setup demo run test docs bench-nearby bench-detail bench-checkin bench-sweep bench-push bench-dedup
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,3 +35,6 @@ bench-sweep: setup ## Lead sweep benchmark
 
 bench-push: setup ## Push fan-out benchmark
 	.venv/bin/python -m bench.push_fanout
+
+bench-dedup: setup ## Duplicate detection quality and import speed (Hangzhou POIs)
+	.venv/bin/python -m bench.dedup
