@@ -97,8 +97,8 @@ def _run_import(tenant_id: int, path: Path, load) -> None:  # noqa: ANN001 - loa
     db.session.commit()
     click.echo(
         f"rows: {report.rows}, loaded: {report.loaded} (inserted {report.inserted}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, matched {report.matched} to merchants already there), "
-        f"rejected: {report.rejected_count}"
+        f"unchanged {report.unchanged}), rejected: {report.rejected_count}"
+        + (f"; matched {report.matched} to merchants already there" if report.matched else "")
     )
     for line, reason in report.rejected[:50]:
         click.echo(f"  line {line}: {reason}")

@@ -39,7 +39,8 @@ class Merchants(MethodView):
     @authenticated(blp, Role.BD, Role.MANAGER, Role.OPS, Role.ADMIN,
                    errors=(*VALIDATION_ERRORS, INVALID_PHONE, UNKNOWN_PHOTOS))
     @blp.arguments(MerchantCreateSchema, example=CREATE_EXAMPLE)
-    @blp.alt_response(409, schema=DuplicateErrorSchema, example=DUPLICATE_ERROR_EXAMPLE, description=(
+    @blp.alt_response(409, schema=DuplicateErrorSchema, examples={
+        "POSSIBLE_DUPLICATE": {"summary": "POSSIBLE_DUPLICATE", "value": DUPLICATE_ERROR_EXAMPLE}}, description=(
         "Conflict. `POSSIBLE_DUPLICATE`: similar merchants exist within 150 m, or one shares a store phone; "
         "show `candidates`, then open one or resend with `force: true`"))
     @blp.response(201, MerchantCreatedSchema, example=CREATED_EXAMPLE)
