@@ -356,6 +356,7 @@ def import_merchants(
         if not chunk:
             break
         _load_chunk(chunk, report, params)
+        report.unchanged = report.rows - report.rejected_count - report.inserted - report.updated
         if on_chunk is not None:
             on_chunk(report)
     report.unchanged = report.rows - report.rejected_count - report.inserted - report.updated

@@ -251,6 +251,14 @@ def test_merge_moves_every_related_row_and_keeps_an_alias(client, team, session)
     assert [e["action"] for e in history.json["items"]] == ["claim", "merge"]
     nearby = client.get(f"/api/v1/merchants/nearby?lat={LAT}&lng={LNG}", headers=auth_headers(bd)).json
     assert [item["id"] for item in nearby["items"]] == [survivor.id]
+    # writes through the old id land on the survivor: an offline check-in queued before the merge, a claim
+    visit = client.post("/api/v1/visits", json={
+        "merchant_id": gone.id, "lat": LAT, "lng": LNG, "accuracy_m": 10,
+        "client_time": datetime.now(timezone.utc).isoformat()}, headers={**auth_headers(bd), "Idempotency-Key": str(uuid.uuid4())})
+    assert visit.status_code == 201, visit.json
+    assert visit.json["merchant_id"] == survivor.id
+    claim = client.post(f"/api/v1/leads/{gone.id}/claim", headers=auth_headers(bd))
+    assert claim.json["error_code"] == "ALREADY_YOURS"  # the survivor's lead, which came over from the duplicate
     # merging once more is refused: the duplicate is gone
     assert audit(client, ops, gone.id, action="approve").json["error_code"] == "MERCHANT_NOT_FOUND"
 
