@@ -52,7 +52,7 @@ def check_phone(raw: str | None, region: str) -> None:
                                errors={"json": {"phone": [f"Not a valid phone number for region {region}."]}})
 
 
-def _photo_ids(user: User, photo_ids: list[uuid.UUID]) -> list[str]:
+def _photo_ids(photo_ids: list[uuid.UUID]) -> list[str]:
     if not photo_ids:
         return []
     found = set(db.session.scalars(select(Upload.id).where(Upload.id.in_(photo_ids))))
@@ -78,7 +78,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     region = tenant.setting("phone_region")
     check_phone(fields.get("phone"), region)
     lat, lng = to_wgs84(fields["lat"], fields["lng"], coord_sys)
-    photos = _photo_ids(user, fields.get("photo_ids") or [])
+    photos = _photo_ids(fields.get("photo_ids") or [])
     keys = phone_keys(fields.get("phone"), region)
     _lock_tenant_creations(tenant.id)
     found = dedup.candidates(tenant.id, probe_for(fields["name"], lat, lng, keys))
@@ -115,31 +115,24 @@ def summary(merchant: Merchant, lat: float, lng: float, coord_sys: CoordSys,
     }
 
 
-def _position(merchant_id: int) -> tuple[float, float]:
+def _position(merchant_id: int) -> tuple[float, float]:  # WGS84 lat, lng
     row = db.session.execute(text(
         "SELECT ST_Y(location::geometry), ST_X(location::geometry) FROM merchants WHERE id = :id"
     ), {"id": merchant_id}).one()
     return row[0], row[1]
 
 
-def resolve(merchant_id: int) -> Merchant:
-    """The merchant behind an id, following a merge alias to the survivor; 404 for unknown or rejected."""
-    merchant = db.get(Merchant, merchant_id)
-    if merchant is not None and merchant.audit_status == AuditStatus.MERGED and merchant.merged_into_id:
-        merchant = db.get(Merchant, merchant.merged_into_id)
-    if merchant is None or merchant.audit_status in HIDDEN:
-        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
-    return merchant
-
-
 def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_sys: CoordSys,
           note: str | None = None) -> dict[str, Any]:
     """Ops decide on a pending merchant: approve, reject, or merge it into an existing one."""
+    # Both rows of a merge locked at once, in id order: two merges crossing each other wait, not deadlock.
+    ids = sorted({merchant_id, into_id} if action == "merge" and into_id else {merchant_id})
+    db.session.execute(select(Merchant.id).where(Merchant.id.in_(ids)).order_by(Merchant.id).with_for_update())
     merchant = db.get(Merchant, merchant_id)
+    if merchant is not None:
+        db.session.refresh(merchant)
     if merchant is None or merchant.audit_status in HIDDEN:
         raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
-    db.session.execute(select(Merchant.id).where(Merchant.id == merchant.id).with_for_update())
-    db.session.refresh(merchant)
     if action in ("approve", "reject") and merchant.audit_status != AuditStatus.PENDING:
         raise Conflict(f"This merchant is {merchant.audit_status.value}, not pending audit.",
                        error_code="NOT_PENDING_AUDIT", extra={"audit_status": merchant.audit_status.value})
@@ -151,12 +144,16 @@ def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_
             raise ValidationFailed("A merchant cannot be merged into itself.", error_code="MERGE_INTO_SELF",
                                    errors={"json": {"into_id": ["Must be another merchant."]}})
         survivor = db.get(Merchant, into_id)
+        if survivor is not None:
+            db.session.refresh(survivor)
         if survivor is None or survivor.audit_status in HIDDEN:
             raise NotFound("No merchant to merge into.", error_code="MERGE_TARGET_NOT_FOUND")
         merge_into(merchant.id, survivor.id, merchant.tenant_id, user)
         result = survivor
     else:
         merchant.audit_status = AuditStatus.APPROVED if action == "approve" else AuditStatus.REJECTED
+        if action == "approve":
+            merchant.audit_flags = []  # what made it pending (a possible duplicate, a closed store) is settled
         touch(merchant.id)
         result = merchant
     _tell_creator(merchant, action, into_id, note)
