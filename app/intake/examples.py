@@ -49,3 +49,10 @@ ONBOARDING_EXAMPLE = {
     "address": "杭州市上城区清泰街 318 号", "lat": 30.2459, "lng": 120.1811, "coord_sys": "gcj02",
     "category": "餐饮服务;中餐厅",
 }
+
+AUDIT_QUEUE_ITEM = {
+    "id": 20931, "name": "老王面馆(清泰街店)", "category": "餐饮服务;中餐厅;面馆", "address": "清泰街 318 号",
+    "phone": "0571-8780 6201", "lat": 30.2459, "lng": 120.1811, "source": "field",
+    "audit_flags": ["possible_duplicate"], "self_onboarded": False, "candidates": [1042],
+    "created_at": "2026-11-22T10:12:00+08:00", "created_by": {"id": 57, "name": "李明"},
+}

@@ -7,9 +7,11 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint, ErrorSchema
 from app.auth.security import authenticated, current_tenant, current_user
-from app.intake import service
-from app.intake.examples import AUDIT_EXAMPLE, CREATE_EXAMPLE, CREATED_EXAMPLE, DUPLICATE_ERROR_EXAMPLE
+from app.intake import queue, service
+from app.intake.examples import AUDIT_EXAMPLE, AUDIT_QUEUE_ITEM, CREATE_EXAMPLE, CREATED_EXAMPLE, DUPLICATE_ERROR_EXAMPLE
 from app.intake.schemas import (
+    AuditQueueArgsSchema,
+    AuditQueueSchema,
     AuditResultSchema,
     AuditSchema,
     CandidateSchema,
@@ -59,3 +61,16 @@ class Audit(MethodView):
         """Approve, reject, or merge a new merchant into an existing one (ops)."""
         return service.audit(current_user(), merchant_id, fields["action"], fields.get("into_id"),
                              fields["coord_sys"], fields.get("note"))
+
+
+@blp.route("/audit-queue")
+class AuditQueue(MethodView):
+    @authenticated(blp, Role.OPS, Role.ADMIN, errors=(
+        (422, "VALIDATION_ERROR", "a query parameter is invalid"),
+        (422, "INVALID_CURSOR", "the cursor is malformed"),
+    ))
+    @blp.arguments(AuditQueueArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, AuditQueueSchema, example={"items": [AUDIT_QUEUE_ITEM], "next_cursor": None})
+    def get(self, coord_sys, limit, cursor=None):
+        """Merchants waiting for audit, oldest first (ops)."""
+        return queue.pending(current_tenant().id, coord_sys, limit, cursor)

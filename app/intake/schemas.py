@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from app.merchants.schemas import _coord_sys_field
+from app.merchants.schemas import PersonRefSchema, _coord_sys_field
 
 ID = validate.Range(min=1, max=2**63 - 1)
 
@@ -193,3 +193,34 @@ class OnboardingSchema(ma.Schema):
 class OnboardingReceivedSchema(ma.Schema):
     status = ma.fields.String(required=True, metadata={"example": "received"})
     message = ma.fields.String(required=True)
+
+
+# --- the audit queue -----------------------------------------------------------------------------
+
+
+class AuditQueueArgsSchema(ma.Schema):
+    coord_sys = _coord_sys_field()
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = ma.fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class PendingMerchantSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    category = ma.fields.String(required=True)
+    address = ma.fields.String(required=True)
+    phone = ma.fields.String(allow_none=True, required=True)
+    lat = ma.fields.Float(required=True)
+    lng = ma.fields.Float(required=True)
+    source = ma.fields.String(required=True, metadata={"description": "`field`, `self_onboarding`, an import's source"})
+    audit_flags = ma.fields.List(ma.fields.String(), required=True)
+    self_onboarded = ma.fields.Boolean(required=True)
+    candidates = ma.fields.List(ma.fields.Integer(), required=True, metadata={
+        "description": "Ids of the possible duplicates shown to the BD who forced the creation"})
+    created_at = ma.fields.DateTime(required=True)
+    created_by = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
+
+
+class AuditQueueSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PendingMerchantSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)

@@ -270,3 +270,19 @@ def test_a_chain_of_merges_resolves_in_one_hop(client, team, session):
     session.expire_all()
     assert session.get(Merchant, a.id).merged_into_id == c.id
     assert client.get(f"/api/v1/merchants/{a.id}", headers=auth_headers(team["bd"])).json["merchant"]["id"] == c.id
+
+
+def test_audit_queue_lists_pending_merchants_oldest_first(client, team):
+    original = shop(team["tenant"], "老王面馆")
+    forced = create(client, team["bd"], name="老王麵館", force=True).json["id"]
+    fresh = create(client, team["bd"], name="别的店", lat=LAT + 0.01).json["id"]
+    shop(TenantFactory(), "外人的店", audit_status="pending_audit")
+    assert client.get("/api/v1/merchants/audit-queue", headers=auth_headers(team["bd"])).status_code == 403
+    page = client.get("/api/v1/merchants/audit-queue?limit=1", headers=auth_headers(team["ops"])).json
+    assert [i["id"] for i in page["items"]] == [forced]
+    assert page["items"][0]["candidates"] == [original.id] and page["items"][0]["created_by"]["id"] == team["bd"].id
+    rest = client.get(f"/api/v1/merchants/audit-queue?cursor={page['next_cursor']}",
+                      headers=auth_headers(team["ops"])).json
+    assert [i["id"] for i in rest["items"]] == [fresh] and rest["next_cursor"] is None
+    bad = client.get("/api/v1/merchants/audit-queue?cursor=xyz", headers=auth_headers(team["ops"]))
+    assert bad.json["error_code"] == "INVALID_CURSOR"
