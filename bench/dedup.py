@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 import flask_migrate
+import psycopg
 from sqlalchemy import text
 
 from app import create_app, db
@@ -35,8 +36,7 @@ from app.config import Config
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
 from app.merchants.importer import import_csv
-from bench.harness import BENCH_REDIS_URL, ROOT, db_url, drop_database, log
-from tests.conftest import recreate_database
+from bench.harness import BENCH_REDIS_URL, ROOT, db_url, drop_database, log, plain_dsn
 
 DATA = ROOT.parent / "shared" / "data" / "hangzhou_amap_poi86_2017_merchants.csv"
 DATABASE = "fieldsales_bench_dedup"
@@ -132,7 +132,9 @@ def main() -> None:
     to_traditional = _s2t()
 
     url = db_url(DATABASE)
-    recreate_database(url)
+    drop_database(DATABASE)
+    with psycopg.connect(plain_dsn("postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{DATABASE}"')
     app = create_app(Config(DATABASE_URL=url, REDIS_URL=BENCH_REDIS_URL))
     try:
         with app.app_context():

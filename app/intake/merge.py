@@ -95,9 +95,9 @@ def merge_into(gone_id: int, survivor_id: int, tenant_id: int, actor: User) -> d
     moved["task_assignments"] = session.execute(text(_MOVE_ASSIGNMENTS), params).rowcount
     moved["sales_monthly"] = session.execute(text(_MERGE_SALES[0]), params).rowcount
     session.execute(text(_MERGE_SALES[1]), params)
-    for statement in _MERGE_COMPETITORS:
-        result = session.execute(text(statement), params)
-    moved["competitor_records"] = result.rowcount
+    moved["competitor_records"] = sum(
+        session.execute(text(statement), params).rowcount for statement in _MERGE_COMPETITORS[:2])
+    session.execute(text(_MERGE_COMPETITORS[2]), params)
     lead_outcome = _merge_leads(params)
     for statement in _FINISH:
         session.execute(text(statement), params)
