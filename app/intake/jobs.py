@@ -54,11 +54,12 @@ def run_import(import_id: int) -> str:
                 chunk_rows=JOB_CHUNK_ROWS, on_chunk=progress,
             )
         except (BadFile, ValueError) as exc:
-            session.rollback()
-            record.status, record.error, record.finished_at = ImportStatus.FAILED, str(exc)[:2000], clock.now()
-            record.content = None
-            session.commit()
+            _fail(session, record, str(exc))
             return "failed"
+        except Exception:
+            # the chunks already committed stay (uploading the file again completes it, changing nothing twice)
+            _fail(session, record, "internal error; upload the file again", keep_content=True)
+            raise
         record.status, record.finished_at, record.rows_done = ImportStatus.DONE, clock.now(), report.rows
         record.counts = _counts(report)
         record.rejects = [{"line": line, "reason": reason} for line, reason in report.rejected[:MAX_REJECTS_KEPT]]
@@ -71,6 +72,14 @@ def run_import(import_id: int) -> str:
     finally:
         db.scope_to_tenant(None)
         db.session.remove()
+
+
+def _fail(session, record: MerchantImport, error: str, *, keep_content: bool = False) -> None:  # noqa: ANN001
+    session.rollback()
+    record.status, record.error, record.finished_at = ImportStatus.FAILED, error[:2000], clock.now()
+    if not keep_content:
+        record.content = None
+    session.commit()
 
 
 def compute_tags(tenant_id: int | None = None) -> int:
