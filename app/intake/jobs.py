@@ -58,7 +58,7 @@ def run_import(import_id: int) -> str:
             return "failed"
         except Exception:
             # the chunks already committed stay (uploading the file again completes it, changing nothing twice)
-            _fail(session, record, "internal error; upload the file again", keep_content=True)
+            _fail(session, record, "internal error; upload the file again")
             raise
         record.status, record.finished_at, record.rows_done = ImportStatus.DONE, clock.now(), report.rows
         record.counts = _counts(report)
@@ -74,11 +74,10 @@ def run_import(import_id: int) -> str:
         db.session.remove()
 
 
-def _fail(session, record: MerchantImport, error: str, *, keep_content: bool = False) -> None:  # noqa: ANN001
+def _fail(session, record: MerchantImport, error: str) -> None:  # noqa: ANN001
     session.rollback()
     record.status, record.error, record.finished_at = ImportStatus.FAILED, error[:2000], clock.now()
-    if not keep_content:
-        record.content = None
+    record.content = None
     session.commit()
 
 

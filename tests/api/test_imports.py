@@ -152,3 +152,17 @@ def test_cli_uses_the_same_importer(app, session, tmp_path):
     db.session.expire_all()
     shops = session.scalars(select(Merchant).where(Merchant.tenant_id == tenant.id)).all()
     assert len(shops) == 1 and shops[0].phone_keys == phone_keys("0571-87806201")
+
+
+def test_a_failing_job_marks_the_import_failed(client, ops, redis_client, monkeypatch):
+    import app.intake.jobs as jobs
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    created = upload(client, ops, "name,lat,lng\nx,30.1,120.1\n").json["id"]
+    monkeypatch.setattr(jobs, "import_merchants", boom)
+    run_jobs(redis_client)
+    status = client.get(f"/api/v1/imports/{created}", headers=auth_headers(ops)).json
+    assert status["status"] == "failed" and status["error"] == "internal error; upload the file again"
+    assert jobs.run_import(created) == "skipped"  # a retried job leaves a finished import alone
