@@ -16,8 +16,10 @@ from app.tasks.routes import blp as tasks_blp
 from app.uploads.routes import blp as uploads_blp
 from app.visits.routes import blp as visits_blp
 
-BLUEPRINTS = (health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
-              intake_blp, imports_blp, public_blp)
+BLUEPRINTS = (
+    health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
+    intake_blp, imports_blp, public_blp,
+)
 
 
 def register_blueprints(api: Api) -> None:

@@ -177,7 +177,8 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
     session.execute(text("ANALYZE merchants"))
     session.commit()
     held_ids = {r["source_id"] for r in held}
-    ids = dict(session.execute(text("SELECT source_id, id FROM merchants WHERE tenant_id = :t"), {"t": tenant_id}).all())
+    ids = dict(session.execute(text("SELECT source_id, id FROM merchants WHERE tenant_id = :t"),
+                               {"t": tenant_id}).all())
     originals = rng.sample([r for r in rows if r["source_id"] not in held_ids], copies_n)
 
     low = min(THRESHOLDS)
@@ -189,8 +190,8 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
         phone = _vary_phone(r["phone"], rng) if r["phone"] and rng.random() < 0.5 else ""
         copies.append({**r, "name": name, "lat": f"{lat:.6f}", "lon": f"{lng:.6f}", "phone": phone,
                        "source_id": "copy-" + r["source_id"]})
-        found = dedup.candidates(tenant_id, dedup.Probe(lat, lng, name_key(name), tuple(phone_keys(phone)), branch_key(name)),
-                                 threshold=low, limit=50)
+        probe = dedup.Probe(lat, lng, name_key(name), tuple(phone_keys(phone)), branch_key(name))
+        found = dedup.candidates(tenant_id, probe, threshold=low, limit=50)
         probes.append(("copy", ids[r["source_id"]], bool(phone), r["name"], name, found))
     # Genuinely distinct: a held-out business with a phone of its own (a number no other row of the file
     # has; a shared one says "same business or same chain"), placed up to 120 m from a merchant of the
@@ -211,14 +212,15 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
             lat, lng = _move(float(anchor["lat"]), float(anchor["lon"]), rng, 120)
             if _distance(lat, lng, float(r["lat"]), float(r["lon"])) > 300:
                 break
-        found = dedup.candidates(tenant_id, dedup.Probe(lat, lng, name_key(r["name"]), tuple(keys), branch_key(r["name"])),
-                                 threshold=low, limit=50)
+        probe = dedup.Probe(lat, lng, name_key(r["name"]), tuple(keys), branch_key(r["name"]))
+        found = dedup.candidates(tenant_id, probe, threshold=low, limit=50)
         probes.append(("distinct", None, bool(keys), r["name"], r["name"], found))
     # The same held-out merchants where they really are, as listed: the source's own duplicate listings
     # (one shop twice, a typo) and chain lines count against us here.
     for r in held:
-        found = dedup.candidates(tenant_id, dedup.Probe(float(r["lat"]), float(r["lon"]), name_key(r["name"]),
-                                                        tuple(phone_keys(r["phone"])), branch_key(r["name"])), threshold=low, limit=50)
+        probe = dedup.Probe(float(r["lat"]), float(r["lon"]), name_key(r["name"]), tuple(phone_keys(r["phone"])),
+                            branch_key(r["name"]))
+        found = dedup.candidates(tenant_id, probe, threshold=low, limit=50)
         probes.append(("in place", None, bool(r["phone"]), r["name"], r["name"], found))
     checks = len(probes)
     check_ms = (time.perf_counter() - started) * 1000 / checks
@@ -237,7 +239,8 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
                for kind, want, _p, _o, _s, found in probes if kind == "copy"]
         name_only = [any(c["id"] == want and flagged(c, threshold, rule) for c in found)
                      for kind, want, has_phone, _o, _s, found in probes if kind == "copy" and not has_phone]
-        false = [any(flagged(c, threshold, rule) for c in found) for kind, *_r, found in probes if kind == distinct_kind]
+        false = [any(flagged(c, threshold, rule) for c in found)
+                 for kind, *_r, found in probes if kind == distinct_kind]
         return sum(hit) / len(hit), sum(name_only) / max(1, len(name_only)), sum(false) / len(false)
 
     print()

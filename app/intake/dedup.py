@@ -2,11 +2,11 @@
 same store phone.
 
 A candidate is a visible merchant of the tenant that is within ``RADIUS_M`` with a name-key trigram
-similarity of at least ``NAME_THRESHOLD`` (unless both names name a branch, and different ones: two stores
-of a chain), or that shares a store phone number (anywhere in the tenant:
-a shop that moved is still the same shop) which no other live merchant has (a number on several
-merchants is a mall switchboard or a chain's line; chain hotlines never get a key, see ``normalize``). The threshold was tuned with ``bench/dedup.py`` on the real
-Hangzhou POIs; see bench/README.md for the figures.
+similarity of at least ``NAME_THRESHOLD`` (unless both names name a branch, and different ones: two
+stores of a chain), or that shares a store phone number anywhere in the tenant (a shop that moved is still
+the same shop) which no other live merchant has (a number on several merchants is a mall switchboard or a
+chain's line; chain hotlines never get a key, see ``normalize``). The threshold was tuned with
+``bench/dedup.py`` on the real Hangzhou POIs; see bench/README.md for the figures.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def candidates(tenant_id: int, probe: Probe, *, exclude_id: int = 0, threshold: 
                radius_m: float = RADIUS_M, limit: int = MAX_CANDIDATES) -> list[dict[str, Any]]:
     """Possible duplicates, the strongest first: phone matches, then by name similarity, then distance."""
     rows = db.session.execute(CANDIDATES_SQL, {
-        "tenant_id": tenant_id, "lat": probe.lat, "lng": probe.lng, "name_key": probe.name_key, "branch_key": probe.branch_key,
+        "tenant_id": tenant_id, "lat": probe.lat, "lng": probe.lng, "name_key": probe.name_key,
+        "branch_key": probe.branch_key,
         "phone_keys": list(probe.phone_keys), "exclude_id": exclude_id, "radius_m": radius_m,
         "threshold": threshold, "limit": limit,
     }).mappings().all()

@@ -62,7 +62,8 @@ class TopBrands(MethodView):
         """The business line's top brands (merchants of these brands get the `top300` tag)."""
         return {"brands": top_brands(current_tenant())}
 
-    @authenticated(blp, Role.OPS, Role.ADMIN, errors=((422, "VALIDATION_ERROR", "more than 1,000 brands, or a blank one"),))
+    @authenticated(blp, Role.OPS, Role.ADMIN,
+                   errors=((422, "VALIDATION_ERROR", "more than 1,000 brands, or a blank one"),))
     @blp.arguments(TopBrandsSchema, example=TOP_BRANDS_EXAMPLE)
     @blp.response(200, TopBrandsSchema, example=TOP_BRANDS_EXAMPLE)
     def put(self, fields):

@@ -37,8 +37,9 @@ def decode_csv(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        problem = f"Not UTF-8 at byte {exc.start}; save it as UTF-8."
         raise ValidationFailed("The file is not UTF-8 text.", error_code="BAD_ENCODING",
-                               errors={"files": {"file": [f"Not UTF-8 at byte {exc.start}; save it as UTF-8."]}}) from exc
+                               errors={"files": {"file": [problem]}}) from exc
 
 
 def _check_mapping(mapping: dict[str, Any]) -> dict[str, str]:

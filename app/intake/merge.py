@@ -44,7 +44,8 @@ _MERGE_COMPETITORS = [
          AND g.captured_at > s.captured_at""",
     """UPDATE competitor_records g SET merchant_id = :survivor
        WHERE g.merchant_id = :gone
-         AND NOT EXISTS (SELECT 1 FROM competitor_records s WHERE s.merchant_id = :survivor AND s.platform = g.platform)""",
+         AND NOT EXISTS (SELECT 1 FROM competitor_records s
+                         WHERE s.merchant_id = :survivor AND s.platform = g.platform)""",
     "DELETE FROM competitor_records WHERE merchant_id = :gone",
 ]
 

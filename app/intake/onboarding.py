@@ -90,8 +90,9 @@ def submit(fields: dict[str, Any]) -> dict[str, str]:
     check_phone(fields["phone"], region)
     keys = phone_keys(fields["phone"], region)
     if not keys:
+        hint = "Hotlines (400/800) cannot be verified; give a direct number."
         raise ValidationFailed("Give the store's own phone number.", error_code="INVALID_PHONE",
-                               errors={"json": {"phone": ["Hotlines (400/800) cannot be verified; give a direct number."]}})
+                               errors={"json": {"phone": [hint]}})
     _limit_phone(tenant.id, keys[0])
     point = None
     if fields.get("lat") is not None:

@@ -8,7 +8,13 @@ from flask.views import MethodView
 from app.api import VALIDATION_ERRORS, Blueprint, ErrorSchema
 from app.auth.security import authenticated, current_tenant, current_user
 from app.intake import queue, service
-from app.intake.examples import AUDIT_EXAMPLE, AUDIT_QUEUE_ITEM, CREATE_EXAMPLE, CREATED_EXAMPLE, DUPLICATE_ERROR_EXAMPLE
+from app.intake.examples import (
+    AUDIT_EXAMPLE,
+    AUDIT_QUEUE_ITEM,
+    CREATE_EXAMPLE,
+    CREATED_EXAMPLE,
+    DUPLICATE_ERROR_EXAMPLE,
+)
 from app.intake.schemas import (
     AuditQueueArgsSchema,
     AuditQueueSchema,

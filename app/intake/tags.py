@@ -40,7 +40,8 @@ TAGS_SQL = text(
     ),
     ranked AS (
         SELECT live.id, g.gmv,
-               row_number() OVER w AS position, count(*) OVER (PARTITION BY live.tenant_id, live.city, live.cat) AS peers
+               row_number() OVER w AS position,
+               count(*) OVER (PARTITION BY live.tenant_id, live.city, live.cat) AS peers
         FROM live LEFT JOIN gmv g ON g.merchant_id = live.id
         WINDOW w AS (PARTITION BY live.tenant_id, live.city, live.cat ORDER BY coalesce(g.gmv, 0) DESC, live.id)
     ),

@@ -22,13 +22,14 @@ from sqlalchemy import text
 from app import db
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
+from app.intake.tags import AUTO_TAGS
 from geo.coords import CoordSys, to_wgs84
 
 REQUIRED = ("name", "lat")
 KNOWN = {"name", "lat", "lon", "lng", "category", "phone", "address", "source_id", "city", "brand", "tags"}
 MAX_REJECTS_KEPT = 1000
-COPY_COLUMNS = ("line", "name", "name_key", "branch_key", "phone_keys", "phone_normalized", "category", "address", "city", "phone",
-                "brand", "tags", "lat", "lng", "source_id", "attributes")
+COPY_COLUMNS = ("line", "name", "name_key", "branch_key", "phone_keys", "phone_normalized", "category", "address",
+                "city", "phone", "brand", "tags", "lat", "lng", "source_id", "attributes")
 
 
 @dataclass
@@ -171,7 +172,7 @@ def parse_rows(
             report.reject(line, f"duplicate source_id {source_id!r} in this file")
             continue
         seen_ids.add(source_id)
-        tags = [t.strip()[:64] for t in (record.get("tags") or "").split(";") if t.strip()]
+        tags = sorted({t.strip()[:64] for t in (record.get("tags") or "").split(";") if t.strip()})
         attributes = {k: v for k, v in record.items()
                       if k not in KNOWN and not k.startswith("_unmapped_") and v not in (None, "")}
         phone = _clean(record.get("phone"), 100) or None
@@ -203,8 +204,9 @@ def _derived_id(name: str, lat: float, lng: float) -> str:
 
 
 TEMP_TABLE = (
-    "CREATE TEMP TABLE IF NOT EXISTS merchant_import (line int, name text, name_key text, branch_key text, phone_keys varchar(20)[], "
-    "phone_normalized text, category text, address text, city text, phone text, brand text, tags varchar(64)[], "
+    "CREATE TEMP TABLE IF NOT EXISTS merchant_import (line int, name text, name_key text, branch_key text, "
+    "phone_keys varchar(20)[], phone_normalized text, category text, address text, city text, phone text, "
+    "brand text, tags varchar(64)[], "
     "lat float8, lng float8, source_id text, attributes jsonb, own boolean NOT NULL DEFAULT false, "
     "target_id bigint, matched boolean NOT NULL DEFAULT false, similarity real, distance_m float8) ON COMMIT DROP"
 )
@@ -270,13 +272,20 @@ FILL = text(
     """
 )
 
+# The file's tags plus the computed ones the merchant has (app/intake/tags.py owns those): a re-import
+# neither drops them nor counts as a change.
+_KEPT_TAGS = """ARRAY(SELECT DISTINCT t FROM unnest(EXCLUDED.tags || ARRAY(
+                   SELECT unnest(merchants.tags) INTERSECT SELECT unnest(CAST(:auto_tags AS varchar(64)[])))) t
+                   ORDER BY t)::varchar(64)[]"""
+
 UPSERT = text(
     """
     WITH upserted AS (
-        INSERT INTO merchants (tenant_id, name, name_key, branch_key, phone_keys, phone_normalized, category, address, city,
-                               phone, brand, tags, location, source, source_id, attributes, created_by_id)
-        SELECT :tenant_id, name, name_key, branch_key, phone_keys, phone_normalized, category, address, city, phone, brand, tags,
-               ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography, :source, source_id, attributes, :created_by
+        INSERT INTO merchants (tenant_id, name, name_key, branch_key, phone_keys, phone_normalized, category, address,
+                               city, phone, brand, tags, location, source, source_id, attributes, created_by_id)
+        SELECT :tenant_id, name, name_key, branch_key, phone_keys, phone_normalized, category, address, city, phone,
+               brand, tags, ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography, :source, source_id, attributes,
+               :created_by
         FROM merchant_import
         WHERE target_id IS NULL
         ORDER BY line
@@ -285,19 +294,19 @@ UPSERT = text(
             phone_keys = EXCLUDED.phone_keys,
             phone_normalized = EXCLUDED.phone_normalized, category = EXCLUDED.category,
             address = EXCLUDED.address, city = EXCLUDED.city, phone = EXCLUDED.phone, brand = EXCLUDED.brand,
-            tags = EXCLUDED.tags, location = EXCLUDED.location, attributes = EXCLUDED.attributes,
+            tags = {tags}, location = EXCLUDED.location, attributes = EXCLUDED.attributes,
             detail_version = merchants.detail_version + 1, updated_at = now()
-        WHERE (merchants.name, merchants.name_key, merchants.branch_key, merchants.phone_keys, merchants.category, merchants.address,
-               merchants.city, merchants.phone, merchants.brand, merchants.tags, merchants.attributes,
-               merchants.location::geometry)
+        WHERE (merchants.name, merchants.name_key, merchants.branch_key, merchants.phone_keys, merchants.category,
+               merchants.address, merchants.city, merchants.phone, merchants.brand, merchants.tags,
+               merchants.attributes, merchants.location::geometry)
               IS DISTINCT FROM
-              (EXCLUDED.name, EXCLUDED.name_key, EXCLUDED.branch_key, EXCLUDED.phone_keys, EXCLUDED.category, EXCLUDED.address,
-               EXCLUDED.city, EXCLUDED.phone, EXCLUDED.brand, EXCLUDED.tags, EXCLUDED.attributes,
+              (EXCLUDED.name, EXCLUDED.name_key, EXCLUDED.branch_key, EXCLUDED.phone_keys, EXCLUDED.category,
+               EXCLUDED.address, EXCLUDED.city, EXCLUDED.phone, EXCLUDED.brand, {tags}, EXCLUDED.attributes,
                EXCLUDED.location::geometry)
         RETURNING (xmax = 0) AS inserted
     )
     SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
-    """
+    """.replace("{tags}", _KEPT_TAGS)
 )
 
 MATCHES = text(
@@ -349,7 +358,7 @@ def import_merchants(
         text("SELECT coalesce(max(id), 0) FROM merchants WHERE tenant_id = :t"), {"t": tenant_id}
     ).scalar_one()
     params = {"tenant_id": tenant_id, "source": source, "created_by": created_by_id, "watermark": watermark,
-              "radius_m": dedup.RADIUS_M, "threshold": dedup.NAME_THRESHOLD}
+              "radius_m": dedup.RADIUS_M, "threshold": dedup.NAME_THRESHOLD, "auto_tags": list(AUTO_TAGS)}
     rows = parse_rows(None, report, coord_sys, phone_region=phone_region, records=records)
     while True:
         chunk = list(islice(rows, chunk_rows))

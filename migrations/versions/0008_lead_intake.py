@@ -94,8 +94,8 @@ def _backfill_keys():
                            "phone_keys": keys,
                            "first": keys[0] if keys else None})
         connection.execute(sa.text(
-            "UPDATE merchants SET name_key = :name_key, branch_key = :branch_key, phone_keys = CAST(:phone_keys AS varchar(20)[]), "
-            "phone_normalized = :first WHERE id = :id"
+            "UPDATE merchants SET name_key = :name_key, branch_key = :branch_key, "
+            "phone_keys = CAST(:phone_keys AS varchar(20)[]), phone_normalized = :first WHERE id = :id"
         ), values)
         last_id = rows[-1].id
 

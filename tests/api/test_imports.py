@@ -62,7 +62,8 @@ def test_import_runs_in_the_background_with_progress_rejects_and_matches(client,
     ImportStatusSchema().load(status)
     assert status["status"] == "done" and status["rows_done"] == 5
     assert status["counts"] == {"inserted": 2, "updated": 1, "unchanged": 0, "matched": 1, "rejected": 2}
-    assert status["rejects"] == [{"line": 4, "reason": "name is empty"}, {"line": 5, "reason": "lat/lon is out of range"}]
+    assert status["rejects"] == [{"line": 4, "reason": "name is empty"},
+                                 {"line": 5, "reason": "lat/lon is out of range"}]
     assert [(m["line"], m["merchant_id"]) for m in status["matches"]] == [(6, existing.id)]
 
     rows = merchants_of(ops.tenant_id)
@@ -166,3 +167,20 @@ def test_a_failing_job_marks_the_import_failed(client, ops, redis_client, monkey
     status = client.get(f"/api/v1/imports/{created}", headers=auth_headers(ops)).json
     assert status["status"] == "failed" and status["error"] == "internal error; upload the file again"
     assert jobs.run_import(created) == "skipped"  # a retried job leaves a finished import alone
+
+
+def test_reimport_keeps_computed_tags_and_changes_nothing(session):
+    from app.intake import tags
+
+    tenant = TenantFactory()
+    db.scope_to_tenant(tenant.id)
+    lines = "name,lat,lng,tags,source_id\n" + "".join(
+        f"沙县小吃({road}),30.2{i},120.1,夜宵;小吃,s{i}\n" for i, road in enumerate(("文三路", "解放路", "延安路")))
+    assert import_csv(io.StringIO(lines), tenant.id).inserted == 3
+    assert tags.compute(tenant.id) == 3
+    session.commit()
+    again = import_csv(io.StringIO(lines), tenant.id)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    db.session.expire_all()
+    assert {tuple(m.tags) for m in session.scalars(select(Merchant).where(Merchant.tenant_id == tenant.id))} == {
+        ("multi_store", "夜宵", "小吃")}

@@ -114,7 +114,8 @@ def test_other_tenants_and_hidden_merchants_are_not_candidates(client, team):
 def test_force_creates_flagged_pending_merchant(client, team, session):
     original = shop(team["tenant"], "老王面馆")
     duplicate(create(client, team["bd"], name="老王面館"))
-    assert session.scalar(select(func.count()).select_from(Merchant).where(Merchant.tenant_id == team["tenant"].id)) == 1
+    count = select(func.count()).select_from(Merchant).where(Merchant.tenant_id == team["tenant"].id)
+    assert session.scalar(count) == 1
     response = create(client, team["bd"], name="老王面館", force=True, phone="13812345678")
     assert response.status_code == 201, response.json
     body = MerchantCreatedSchema().load(response.json)
@@ -254,7 +255,8 @@ def test_merge_moves_every_related_row_and_keeps_an_alias(client, team, session)
     # writes through the old id land on the survivor: an offline check-in queued before the merge, a claim
     visit = client.post("/api/v1/visits", json={
         "merchant_id": gone.id, "lat": LAT, "lng": LNG, "accuracy_m": 10,
-        "client_time": datetime.now(timezone.utc).isoformat()}, headers={**auth_headers(bd), "Idempotency-Key": str(uuid.uuid4())})
+        "client_time": datetime.now(timezone.utc).isoformat(),
+    }, headers={**auth_headers(bd), "Idempotency-Key": str(uuid.uuid4())})
     assert visit.status_code == 201, visit.json
     assert visit.json["merchant_id"] == survivor.id
     claim = client.post(f"/api/v1/leads/{gone.id}/claim", headers=auth_headers(bd))
