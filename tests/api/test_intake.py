@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -259,6 +260,15 @@ def test_merge_moves_every_related_row_and_keeps_an_alias(client, team, session)
     }, headers={**auth_headers(bd), "Idempotency-Key": str(uuid.uuid4())})
     assert visit.status_code == 201, visit.json
     assert visit.json["merchant_id"] == survivor.id
+    # sales data keyed by the duplicate's id or by its source id lands on the survivor too
+    from app.sales import service as sales
+    assert sales.import_sales(io.StringIO(f"merchant_id,month,orders,gmv\n{gone.id},2026-08,1,2\n"),
+                              tenant.id).inserted == 1
+    assert sales.import_sales(io.StringIO("source,source_id,month,orders,gmv\namap,hz2,2026-07,1,2\n"),
+                              tenant.id).inserted == 1
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(SalesMonth).where(
+        SalesMonth.merchant_id == survivor.id)) == 4
     claim = client.post(f"/api/v1/leads/{gone.id}/claim", headers=auth_headers(bd))
     assert claim.json["error_code"] == "ALREADY_YOURS"  # the survivor's lead, which came over from the duplicate
     # merging once more is refused: the duplicate is gone
