@@ -1,7 +1,7 @@
 # Developer entry points; the real work is in scripts/ (see each script's header).
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo run test docs fuzz chaos backup load bench-nearby bench-detail bench-checkin bench-sweep bench-push bench-dashboard
+.PHONY: help setup demo run test docs fuzz chaos backup load bench-nearby bench-detail bench-checkin bench-sweep bench-push bench-dashboard bench-dedup
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -50,3 +50,6 @@ bench-push: setup ## Push fan-out benchmark
 
 bench-dashboard: setup ## Manager dashboards' SQL against plain counts (quick: 200k merchants)
 	.venv/bin/python -m bench.dashboard --quick
+
+bench-dedup: setup ## Duplicate detection quality and import speed (Hangzhou POIs)
+	.venv/bin/python -m bench.dedup

@@ -30,6 +30,12 @@ class ErrorSchema(ma.Schema):
     retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
     geometry_error = ma.fields.Dict(metadata={
         "description": "`INVALID_GEOMETRY` only: `{code, reason, location: [lng, lat]?, path?}`"})
+    # the few codes that carry one more fact for the app to act on
+    until = ma.fields.String(metadata={"description": "`RECLAIM_COOLDOWN` only: when the lead may be claimed again"})
+    cap = ma.fields.Integer(metadata={"description": "`CLAIM_CAP_REACHED` only: the private pool's size limit"})
+    current_status = ma.fields.String(metadata={
+        "description": "`INVALID_TRANSITION` only: the to-do's status now"})
+    audit_status = ma.fields.String(metadata={"description": "`NOT_PENDING_AUDIT` only: the merchant's audit status"})
 
 
 NUL_MESSAGE = "Text may not contain NUL (\\u0000) characters."

@@ -61,17 +61,25 @@ def create_user(tenant_slug: str, username: str, password: str, role: str, team:
 @click.option("--tenant", "tenant_slug", required=True)
 @click.option("--source", default="import", show_default=True, help="Source name; re-imports match on it")
 @click.option("--coord-sys", type=click.Choice([c.value for c in CoordSys]), default="wgs84", show_default=True)
-def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str) -> None:
-    """Load merchants from a CSV with at least name, lat and lon/lng columns."""
-    from app.merchants.importer import import_csv
+@click.option("--mapping", default=None, help='JSON: our column -> the file\'s, e.g. {"name": "店名"}')
+def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str, mapping: str | None) -> None:
+    """Load merchants from a CSV (name, lat, lon/lng...) or a GeoJSON (.geojson); the same code as POST /imports."""
+    import json
+
+    from app.intake.jobs import compute_tags
+    from app.merchants.importer import import_merchants as load
     from app.org import service
 
     try:
         tenant = service.get_tenant(tenant_slug)
     except AppError as error:
         _fail(error)
-    _run_import(tenant.id, path, lambda stream: import_csv(stream, tenant.id, source=source,
-                                                           coord_sys=CoordSys(coord_sys)))
+    file_format = "geojson" if path.suffix.lower() in (".geojson", ".json") else "csv"
+    columns = json.loads(mapping) if mapping else None
+    _run_import(tenant.id, path, lambda stream: load(
+        stream.buffer.read() if file_format == "geojson" else stream, tenant.id, source=source,
+        coord_sys=CoordSys(coord_sys), mapping=columns, file_format=file_format))
+    click.echo(f"tags: {compute_tags(tenant.id)} merchants retagged")
 
 
 def _run_import(tenant_id: int, path: Path, load) -> None:  # noqa: ANN001 - load(stream) -> ImportReport
@@ -90,6 +98,7 @@ def _run_import(tenant_id: int, path: Path, load) -> None:  # noqa: ANN001 - loa
     click.echo(
         f"rows: {report.rows}, loaded: {report.loaded} (inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}), rejected: {report.rejected_count}"
+        + (f"; matched {report.matched} to merchants already there" if report.matched else "")
     )
     for line, reason in report.rejected[:50]:
         click.echo(f"  line {line}: {reason}")

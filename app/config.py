@@ -60,6 +60,11 @@ class Config:
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
+    # merchant import uploads (CSV/GeoJSON); a request is also bounded by MAX_CONTENT_LENGTH
+    IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 8 * 1024 * 1024)
+    # public self-onboarding: submissions per IP per hour and per phone per day
+    ONBOARDING_PER_IP_HOUR = _env_int("ONBOARDING_PER_IP_HOUR", 10)
+    ONBOARDING_PER_PHONE_DAY = _env_int("ONBOARDING_PER_PHONE_DAY", 3)
     UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "var" / "uploads"))
 
     API_TITLE = "Field Sales API"

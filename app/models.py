@@ -3,6 +3,7 @@
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
 from app.devices.models import Device, PushDelivery
+from app.intake.models import MerchantImport, MerchantSourceId
 from app.leads.models import Lead, LeadEvent
 from app.merchants.models import Contact, Merchant
 from app.org.models import OrgUnit, User
@@ -24,6 +25,8 @@ __all__ = [
     "Lead",
     "LeadEvent",
     "Merchant",
+    "MerchantImport",
+    "MerchantSourceId",
     "OrgUnit",
     "OutboxMessage",
     "PushDelivery",

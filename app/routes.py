@@ -8,6 +8,9 @@ from app.auth.routes import blp as auth_blp
 from app.dashboard.routes import blp as dashboard_blp
 from app.devices.routes import blp as devices_blp
 from app.health.routes import blp as health_blp
+from app.intake.import_routes import blp as imports_blp
+from app.intake.onboarding_routes import blp as public_blp
+from app.intake.routes import blp as intake_blp
 from app.leads.routes import blp as leads_blp
 from app.merchants.routes import blp as merchants_blp
 from app.org.routes import blp as org_blp
@@ -18,8 +21,10 @@ from app.territories.routes import blp as territories_blp
 from app.uploads.routes import blp as uploads_blp
 from app.visits.routes import blp as visits_blp
 
-BLUEPRINTS = (health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
-              audit_blp, tenant_blp, territories_blp, org_blp, dashboard_blp)
+BLUEPRINTS = (
+    health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
+    intake_blp, imports_blp, public_blp, audit_blp, tenant_blp, territories_blp, org_blp, dashboard_blp,
+)
 
 
 def register_blueprints(api: Api) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rq.cron import CronScheduler
 
 from app.devices.service import prune_stale_devices
+from app.intake.jobs import compute_tags
 from app.leads.jobs import remind_dropping_leads, sweep_due_leads
 from app.outbox.service import sweep as sweep_outbox
 
@@ -14,3 +15,6 @@ def register_periodic_jobs(scheduler: CronScheduler) -> None:
     scheduler.register(sweep_due_leads, queue_name="sweeps", interval=60, name="lead-sweep", job_timeout=1800)
     scheduler.register(remind_dropping_leads, queue_name="sweeps", interval=900, name="lead-reminders")
     scheduler.register(prune_stale_devices, queue_name="sweeps", cron="30 3 * * *", name="prune-devices")
+    # after the night's sales and competitor imports, before the BDs' morning
+    scheduler.register(compute_tags, queue_name="sweeps", cron="0 4 * * *", name="classification-tags",
+                       job_timeout=1800)

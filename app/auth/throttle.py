@@ -1,4 +1,5 @@
-"""Login throttling: repeated failures for one username, or from one IP, lock further attempts for a while.
+"""Login throttling: repeated failures for one username, or from one IP, lock further attempts for a while;
+and ``count_or_refuse``, the same counters for any endpoint open to the public (self-onboarding).
 
 Counters live in Redis. If Redis is down the throttle is skipped: logins keep working.
 """
@@ -59,3 +60,23 @@ def reset(username: str, tenant_slug: str | None) -> None:
         redis_conn.client().delete(f"login-fail:user:{tenant_slug or '*'}:{username.lower()}")
     except RedisError:
         pass
+
+
+def count_or_refuse(limits: list[tuple[str, int, int]], *, error_code: str, message: str) -> None:
+    """Count one attempt under each ``(key, limit, window_seconds)``; refuse (429) once any key has seen more
+    than its limit within its window. Fixed windows that start at the first attempt. Skipped without Redis."""
+    try:
+        client = redis_conn.client()
+        pipe = client.pipeline()
+        for key, _limit, window in limits:
+            pipe.set(key, 0, ex=window, nx=True)
+            pipe.incr(key)
+            pipe.ttl(key)
+        results = pipe.execute()
+    except RedisError as exc:
+        log.warning("rate limit %s skipped, redis unavailable: %s", error_code, exc)
+        return
+    for index, (_key, limit, window) in enumerate(limits):
+        count, ttl = results[index * 3 + 1], results[index * 3 + 2]
+        if count > limit:
+            raise RateLimited(ttl if ttl > 0 else window, message, error_code=error_code)

@@ -65,7 +65,7 @@ class PublicLeadsArgsSchema(NearbyQueryArgsSchema):
 class LeadEventSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     action = ma.fields.String(required=True, validate=validate.OneOf(
-        ["claim", "release", "drop", "extend", "assign", "transfer", "sign"]))
+        ["claim", "release", "drop", "extend", "assign", "transfer", "sign", "merge"]))
     at = ma.fields.DateTime(required=True)
     actor = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True, metadata={
         "description": "null for the system (the sweeper)"})

@@ -40,6 +40,8 @@ class PoolConflict(Conflict):
 
 def _merchant(merchant_id: int) -> Merchant:
     merchant = db.get(Merchant, merchant_id)
+    if merchant is not None and merchant.merged_into_id is not None:  # a merged duplicate's id is an alias
+        merchant = db.get(Merchant, merchant.merged_into_id)
     if merchant is None or merchant.audit_status in (AuditStatus.REJECTED, AuditStatus.MERGED):
         raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
     return merchant

@@ -16,8 +16,13 @@ from app.org.scope import manages
 
 
 def get_merchant(merchant_id: int) -> Merchant:
-    """A merchant of the caller's tenant (the session is tenant-scoped), or 404."""
+    """A merchant of the caller's tenant (the session is tenant-scoped), or 404.
+
+    A merged duplicate's id is an alias of the merchant it was merged into (an offline check-in queued
+    before the merge lands on the survivor)."""
     merchant = db.get(Merchant, merchant_id)
+    if merchant is not None and merchant.merged_into_id is not None:
+        merchant = db.get(Merchant, merchant.merged_into_id)
     if merchant is None:
         raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
     return merchant

@@ -43,7 +43,7 @@ SALES_MONTHS = 12
 
 CALLER_SQL = text(
     """
-    SELECT m.id, m.detail_version,
+    SELECT m.id, m.detail_version, m.merged_into_id,
            l.state, l.owner_id, l.claimed_at, l.drops_at, l.drop_reason, l.extensions_used,
            coalesce(nullif(o.display_name, ''), o.username) AS owner_name,
            o.manager_id AS owner_manager_id, ou.path AS owner_path,
@@ -219,7 +219,9 @@ def can_see_phones(caller: User, caller_path: str | None, lead: Any) -> bool:
     return lead.owner_manager_id == caller.id or in_subtree
 
 
-def merchant_detail(caller: User, tenant: Tenant, merchant_id: int, coord_sys: CoordSys) -> dict[str, Any]:
+def merchant_detail(
+    caller: User, tenant: Tenant, merchant_id: int, coord_sys: CoordSys, *, _following_alias: bool = False
+) -> dict[str, Any]:
     now = clock.now()
     rules = tenant.setting("pool")
     lead = db.session.execute(CALLER_SQL, {
@@ -229,6 +231,9 @@ def merchant_detail(caller: User, tenant: Tenant, merchant_id: int, coord_sys: C
     }).one_or_none()
     if lead is None:
         raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+    if lead.merged_into_id is not None and not _following_alias:
+        # a merged duplicate's id is an alias: answer with the survivor (its id tells the app to switch)
+        return merchant_detail(caller, tenant, lead.merged_into_id, coord_sys, _following_alias=True)
     aggregate = _cached_aggregate(tenant.id, merchant_id, lead.detail_version)
     if aggregate is None:
         aggregate = _load_aggregate(tenant.id, merchant_id, now.date())

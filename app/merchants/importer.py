@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -18,13 +20,16 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import text
 
 from app import db
+from app.intake import dedup
+from app.intake.normalize import branch_key, name_key, phone_keys
+from app.intake.tags import AUTO_TAGS
 from geo.coords import CoordSys, to_wgs84
 
 REQUIRED = ("name", "lat")
 KNOWN = {"name", "lat", "lon", "lng", "category", "phone", "address", "source_id", "city", "brand", "tags"}
 MAX_REJECTS_KEPT = 1000
-COPY_COLUMNS = ("line", "name", "category", "address", "city", "phone", "brand", "tags", "lat", "lng", "source_id",
-                "attributes")
+COPY_COLUMNS = ("line", "name", "name_key", "branch_key", "phone_keys", "phone_normalized", "category", "address",
+                "city", "phone", "brand", "tags", "lat", "lng", "source_id", "attributes")
 
 
 @dataclass
@@ -33,8 +38,10 @@ class ImportReport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    matched: int = 0  # rows that matched a merchant already there (another source's): it was updated
     rejected: list[tuple[int, str]] = field(default_factory=list)
     rejected_count: int = 0
+    matches: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def loaded(self) -> int:
@@ -70,27 +77,87 @@ def _clean(value: str | None, limit: int) -> str:
     return (value or "").strip()[:limit]
 
 
-def parse_rows(
-    stream: IO[str], report: ImportReport, coord_sys: CoordSys = CoordSys.WGS84
-) -> Iterator[tuple[Any, ...]]:
-    """Yield one COPY tuple per valid row; record every invalid row in ``report`` with its line number."""
+MAPPABLE = ("name", "lat", "lng", "category", "phone", "address", "source_id", "city", "brand", "tags")
+
+
+def _apply_mapping(columns: list[str], mapping: dict[str, str] | None) -> dict[str, str]:
+    """The file's column -> our column: the file's own names (lower-cased), renamed by ``mapping``
+    (our column -> the file's column)."""
+    header = {name: (name or "").strip().lower() for name in columns}
+    for ours, theirs in (mapping or {}).items():
+        matches = [name for name in columns if name == theirs or (name or "").strip().lower() == theirs.strip().lower()]
+        if not matches:
+            raise BadFile(f"mapped column {theirs!r} (for {ours}) is not in the file")
+        for name, renamed in list(header.items()):
+            if renamed == ours and name not in matches:
+                header[name] = f"_unmapped_{renamed}"  # a mapped column wins over a same-named one
+        header[matches[0]] = ours
+    return header
+
+
+def csv_records(stream: IO[str], report: ImportReport, mapping: dict[str, str] | None = None
+                ) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(line, record with our column names) per row; record is None for a row already rejected."""
     reader = csv.DictReader(stream)
     if not reader.fieldnames:
         raise BadFile("the file is empty")
-    header = {name: (name or "").strip().lower() for name in reader.fieldnames}
-    columns = set(header.values())
-    lng_column = "lng" if "lng" in columns else "lon"
-    missing = [c for c in (*REQUIRED, lng_column) if c not in columns]
-    if missing:
-        raise BadFile(f"missing required column(s): {', '.join(missing)} (need name, lat and lon or lng)")
-    seen_ids: set[str] = set()
+    header = _apply_mapping(list(reader.fieldnames), mapping)
+    _check_columns(set(header.values()))
     for row in reader:
         report.rows += 1
-        line = reader.line_num
-        record = {header[k]: v for k, v in row.items() if k is not None}
         if None in row:
-            report.reject(line, "more fields than the header has")
+            report.reject(reader.line_num, "more fields than the header has")
+            yield reader.line_num, None
             continue
+        yield reader.line_num, {header[k]: v for k, v in row.items() if k is not None}
+
+
+def geojson_records(data: bytes, report: ImportReport, mapping: dict[str, str] | None = None
+                    ) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(feature number, record) per feature of a FeatureCollection of Points (properties + coordinates)."""
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadFile(f"the file is not valid GeoJSON: {exc}") from exc
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection" \
+            or not isinstance(document.get("features"), list):
+        raise BadFile("the GeoJSON is not a FeatureCollection")
+    keys = sorted({k for f in document["features"] if isinstance(f, dict)
+                   for k in (f.get("properties") or {}) if isinstance(k, str)})
+    header = _apply_mapping(keys, mapping)
+    for number, feature in enumerate(document["features"], start=1):
+        report.rows += 1
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if not isinstance(geometry, dict) or geometry.get("type") != "Point" \
+                or not isinstance(geometry.get("coordinates"), list) or len(geometry["coordinates"]) < 2:
+            report.reject(number, "the feature's geometry is not a Point")
+            yield number, None
+            continue
+        properties = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
+        record = {header.get(k, k): ("" if v is None else str(v)) for k, v in properties.items()}
+        record["lng"], record["lat"] = (str(c) for c in geometry["coordinates"][:2])
+        yield number, record
+
+
+def _check_columns(columns: set[str]) -> None:
+    missing = [c for c in REQUIRED if c not in columns]
+    if "lng" not in columns and "lon" not in columns:
+        missing.append("lon or lng")
+    if missing:
+        raise BadFile(f"missing required column(s): {', '.join(missing)} (need name, lat and lon or lng)")
+
+
+def parse_rows(
+    stream: IO[str], report: ImportReport, coord_sys: CoordSys = CoordSys.WGS84, *,
+    phone_region: str = "CN", mapping: dict[str, str] | None = None,
+    records: Iterator[tuple[int, dict[str, Any] | None]] | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """Yield one COPY tuple per valid row; record every invalid row in ``report`` with its line number."""
+    seen_ids: set[str] = set()
+    for line, record in records if records is not None else csv_records(stream, report, mapping):
+        if record is None:
+            continue
+        lng_column = "lng" if (record.get("lng") or "").strip() or "lon" not in record else "lon"
         name = _clean(record.get("name"), 300)
         if not name:
             report.reject(line, "name is empty")
@@ -105,15 +172,22 @@ def parse_rows(
             report.reject(line, f"duplicate source_id {source_id!r} in this file")
             continue
         seen_ids.add(source_id)
-        tags = [t.strip()[:64] for t in (record.get("tags") or "").split(";") if t.strip()]
-        attributes = {k: v for k, v in record.items() if k not in KNOWN and v not in (None, "")}
+        tags = sorted({t.strip()[:64] for t in (record.get("tags") or "").split(";") if t.strip()})
+        attributes = {k: v for k, v in record.items()
+                      if k not in KNOWN and not k.startswith("_unmapped_") and v not in (None, "")}
+        phone = _clean(record.get("phone"), 100) or None
+        keys = phone_keys(phone, phone_region)
         yield (
             line,
             name,
+            name_key(name),
+            branch_key(name),
+            keys,
+            keys[0] if keys else None,
             _clean(record.get("category"), 300),
             _clean(record.get("address"), 500),
             _clean(record.get("city"), 100),
-            _clean(record.get("phone"), 100) or None,
+            phone,
             _clean(record.get("brand"), 200) or None,
             tags,
             lat,
@@ -129,59 +203,205 @@ def _derived_id(name: str, lat: float, lng: float) -> str:
     return f"h:{digest}"
 
 
-UPSERT = text(
+TEMP_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS merchant_import (line int, name text, name_key text, branch_key text, "
+    "phone_keys varchar(20)[], phone_normalized text, category text, address text, city text, phone text, "
+    "brand text, tags varchar(64)[], "
+    "lat float8, lng float8, source_id text, attributes jsonb, own boolean NOT NULL DEFAULT false, "
+    "target_id bigint, matched boolean NOT NULL DEFAULT false, similarity real, distance_m float8) ON COMMIT DROP"
+)
+
+# Which rows are already ours (this source's id on a merchant), which were matched to another merchant by
+# an earlier import or a merge (merchant_source_ids), and which look like a merchant already there.
+RESOLVE = [
+    text("""UPDATE merchant_import i SET own = true FROM merchants m
+            WHERE m.tenant_id = :tenant_id AND m.source = :source AND m.source_id = i.source_id"""),
+    text("""UPDATE merchant_import i SET target_id = l.merchant_id FROM merchant_source_ids l
+            WHERE NOT i.own AND l.tenant_id = :tenant_id AND l.source = :source AND l.source_id = i.source_id"""),
+    # Matched only against merchants that existed before this import: rows of one file are the source's
+    # own business (distinct ids), and the outcome must not depend on the order of chunks.
+    text("""UPDATE merchant_import i SET target_id = c.id, matched = true, similarity = c.similarity,
+                   distance_m = c.distance_m
+            FROM merchant_import j CROSS JOIN LATERAL (
+                SELECT m.id, similarity(m.name_key, j.name_key) AS similarity,
+                       ST_Distance(m.location, ST_SetSRID(ST_MakePoint(j.lng, j.lat), 4326)::geography) AS distance_m
+                FROM merchants m
+                -- "+ 0": not a primary-key range to walk (the planner's pick when this tenant's rows have
+                -- no statistics yet, 6 s a chunk) but a filter on what the GiST index finds near the row
+                WHERE m.tenant_id = :tenant_id AND m.id + 0 <= :watermark
+                  AND m.audit_status NOT IN ('rejected', 'merged')
+                  AND ST_DWithin(m.location, ST_SetSRID(ST_MakePoint(j.lng, j.lat), 4326)::geography, :radius_m)
+                  AND ((similarity(m.name_key, j.name_key) >= :threshold
+                        AND NOT (m.branch_key <> '' AND j.branch_key <> '' AND strpos(m.branch_key, j.branch_key) = 0
+                                 AND strpos(j.branch_key, m.branch_key) = 0))
+                       OR m.phone_keys && j.phone_keys)
+                ORDER BY m.phone_keys && j.phone_keys DESC, 2 DESC, 3
+                LIMIT 1) c
+            WHERE i.line = j.line AND NOT j.own AND j.target_id IS NULL"""),
+]
+MATCH_EXISTING = RESOLVE[2]
+
+LINK = text(
     """
-    WITH upserted AS (
-        INSERT INTO merchants (tenant_id, name, category, address, city, phone, brand, tags, location, source,
-                               source_id, attributes, created_by_id)
-        SELECT :tenant_id, name, category, address, city, phone, brand, tags,
-               ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography, :source, source_id, attributes, :created_by
-        FROM merchant_import
-        ORDER BY line
-        ON CONFLICT (tenant_id, source, source_id) WHERE source_id IS NOT NULL DO UPDATE SET
-            name = EXCLUDED.name, category = EXCLUDED.category, address = EXCLUDED.address, city = EXCLUDED.city,
-            phone = EXCLUDED.phone, brand = EXCLUDED.brand, tags = EXCLUDED.tags, location = EXCLUDED.location,
-            attributes = EXCLUDED.attributes, updated_at = now()
-        WHERE (merchants.name, merchants.category, merchants.address, merchants.city, merchants.phone,
-               merchants.brand, merchants.tags, merchants.attributes, merchants.location::geometry)
-              IS DISTINCT FROM
-              (EXCLUDED.name, EXCLUDED.category, EXCLUDED.address, EXCLUDED.city, EXCLUDED.phone,
-               EXCLUDED.brand, EXCLUDED.tags, EXCLUDED.attributes, EXCLUDED.location::geometry)
-        RETURNING (xmax = 0) AS inserted
-    )
-    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+    INSERT INTO merchant_source_ids (tenant_id, source, source_id, merchant_id)
+    SELECT :tenant_id, :source, source_id, target_id FROM merchant_import WHERE matched
+    ON CONFLICT (tenant_id, source, source_id) DO NOTHING
     """
 )
 
+# A matched merchant keeps what it has: the import only fills its gaps.
+FILL = text(
+    """
+    WITH filled AS (
+        UPDATE merchants m SET
+            phone = coalesce(nullif(m.phone, ''), i.phone),
+            address = coalesce(nullif(m.address, ''), i.address),
+            category = coalesce(nullif(m.category, ''), i.category),
+            city = coalesce(nullif(m.city, ''), i.city),
+            brand = coalesce(m.brand, i.brand),
+            phone_keys = CASE WHEN coalesce(m.phone, '') = '' THEN i.phone_keys ELSE m.phone_keys END,
+            phone_normalized = CASE WHEN coalesce(m.phone, '') = '' THEN i.phone_normalized
+                                    ELSE m.phone_normalized END,
+            detail_version = m.detail_version + 1, updated_at = now()
+        FROM (SELECT DISTINCT ON (target_id) * FROM merchant_import WHERE target_id IS NOT NULL
+              ORDER BY target_id, line) i
+        WHERE m.id = i.target_id AND m.tenant_id = :tenant_id
+          AND ((coalesce(m.phone, '') = '' AND i.phone IS NOT NULL)
+               OR (m.address = '' AND i.address <> '') OR (m.category = '' AND i.category <> '')
+               OR (m.city = '' AND i.city <> '') OR (m.brand IS NULL AND i.brand IS NOT NULL))
+        RETURNING m.id
+    )
+    SELECT count(*) FROM merchant_import WHERE target_id IN (SELECT id FROM filled)
+    """
+)
 
-def import_csv(
-    stream: IO[str] | Iterable[str],
+# The file's tags plus the computed ones the merchant has (app/intake/tags.py owns those): a re-import
+# neither drops them nor counts as a change.
+_KEPT_TAGS = """ARRAY(SELECT DISTINCT t FROM unnest(EXCLUDED.tags || ARRAY(
+                   SELECT unnest(merchants.tags) INTERSECT SELECT unnest(CAST(:auto_tags AS varchar(64)[])))) t
+                   ORDER BY t)::varchar(64)[]"""
+
+UPSERT = text(
+    """
+    WITH upserted AS (
+        INSERT INTO merchants (tenant_id, name, name_key, branch_key, phone_keys, phone_normalized, category, address,
+                               city, phone, brand, tags, location, source, source_id, attributes, created_by_id)
+        SELECT :tenant_id, name, name_key, branch_key, phone_keys, phone_normalized, category, address, city, phone,
+               brand, tags, ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography, :source, source_id, attributes,
+               :created_by
+        FROM merchant_import
+        WHERE target_id IS NULL
+        ORDER BY line
+        ON CONFLICT (tenant_id, source, source_id) WHERE source_id IS NOT NULL DO UPDATE SET
+            name = EXCLUDED.name, name_key = EXCLUDED.name_key, branch_key = EXCLUDED.branch_key,
+            phone_keys = EXCLUDED.phone_keys,
+            phone_normalized = EXCLUDED.phone_normalized, category = EXCLUDED.category,
+            address = EXCLUDED.address, city = EXCLUDED.city, phone = EXCLUDED.phone, brand = EXCLUDED.brand,
+            tags = {tags}, location = EXCLUDED.location, attributes = EXCLUDED.attributes,
+            detail_version = merchants.detail_version + 1, updated_at = now()
+        WHERE (merchants.name, merchants.name_key, merchants.branch_key, merchants.phone_keys, merchants.category,
+               merchants.address, merchants.city, merchants.phone, merchants.brand, merchants.tags,
+               merchants.attributes, merchants.location::geometry)
+              IS DISTINCT FROM
+              (EXCLUDED.name, EXCLUDED.name_key, EXCLUDED.branch_key, EXCLUDED.phone_keys, EXCLUDED.category,
+               EXCLUDED.address, EXCLUDED.city, EXCLUDED.phone, EXCLUDED.brand, {tags}, EXCLUDED.attributes,
+               EXCLUDED.location::geometry)
+        RETURNING (xmax = 0) AS inserted
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+    """.replace("{tags}", _KEPT_TAGS)
+)
+
+MATCHES = text(
+    """
+    SELECT line, target_id, similarity, distance_m FROM merchant_import WHERE matched ORDER BY line LIMIT :n
+    """
+)
+
+DEFAULT_CHUNK_ROWS = 5000
+
+
+def import_merchants(
+    stream: IO[str] | IO[bytes] | bytes | Iterable[str],
     tenant_id: int,
     *,
     source: str = "import",
     coord_sys: CoordSys = CoordSys.WGS84,
     created_by_id: int | None = None,
+    phone_region: str | None = None,
+    mapping: dict[str, str] | None = None,
+    file_format: str = "csv",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_chunk: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Load a merchant CSV into one tenant inside the caller's transaction (the caller commits)."""
+    """Load merchants (CSV text, or GeoJSON bytes) into one tenant, ``chunk_rows`` rows per statement batch.
+
+    Rows whose (source, source_id) is known update their merchant; other rows that look like a merchant
+    already in the tenant (``app.intake.dedup``'s rule within 150 m) fill that merchant's gaps and are
+    remembered for the next import; the rest are inserted. Runs in the caller's transaction; ``on_chunk``
+    is called after each chunk (the RQ job commits there and reports progress; the CLI commits once).
+    """
     report = ImportReport()
-    if not hasattr(stream, "read"):
-        stream = io.StringIO("".join(stream))
     session = db.session()
-    connection = session.connection()
-    connection.exec_driver_sql(
-        "CREATE TEMP TABLE IF NOT EXISTS merchant_import (line int, name text, category text, address text, "
-        "city text, phone text, brand text, tags varchar(64)[], lat float8, lng float8, source_id text, "
-        "attributes jsonb) ON COMMIT DROP"
-    )
+    if phone_region is None:
+        phone_region = session.execute(
+            text("SELECT coalesce(settings->>'phone_region', 'CN') FROM tenants WHERE id = :t"), {"t": tenant_id}
+        ).scalar_one()
+    if file_format == "geojson":
+        if isinstance(stream, (bytes, bytearray, memoryview)):
+            data = bytes(stream)
+        else:
+            data = stream.read() if hasattr(stream, "read") else "".join(stream)
+        records = geojson_records(data.encode() if isinstance(data, str) else data, report, mapping)
+    else:
+        if not hasattr(stream, "read"):
+            stream = io.StringIO("".join(stream))
+        records = csv_records(stream, report, mapping)
+    watermark = session.execute(
+        text("SELECT coalesce(max(id), 0) FROM merchants WHERE tenant_id = :t"), {"t": tenant_id}
+    ).scalar_one()
+    params = {"tenant_id": tenant_id, "source": source, "created_by": created_by_id, "watermark": watermark,
+              "radius_m": dedup.RADIUS_M, "threshold": dedup.NAME_THRESHOLD, "auto_tags": list(AUTO_TAGS)}
+    rows = parse_rows(None, report, coord_sys, phone_region=phone_region, records=records)
+    while True:
+        chunk = list(islice(rows, chunk_rows))
+        if not chunk:
+            break
+        _load_chunk(chunk, report, params)
+        report.unchanged = report.rows - report.rejected_count - report.inserted - report.updated
+        if on_chunk is not None:
+            on_chunk(report)
+    report.unchanged = report.rows - report.rejected_count - report.inserted - report.updated
+    return report
+
+
+def import_csv(stream: IO[str] | Iterable[str], tenant_id: int, **options: Any) -> ImportReport:
+    return import_merchants(stream, tenant_id, file_format="csv", **options)
+
+
+def _load_chunk(chunk: list[tuple[Any, ...]], report: ImportReport, params: dict[str, Any]) -> None:
+    connection = db.session().connection()
+    connection.exec_driver_sql(TEMP_TABLE)
     connection.exec_driver_sql("TRUNCATE merchant_import")
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f"COPY merchant_import ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
-        for record in parse_rows(stream, report, coord_sys):
+        for record in chunk:
             copy.write_row(record)
-    inserted, updated = connection.execute(
-        UPSERT, {"tenant_id": tenant_id, "source": source, "created_by": created_by_id}
-    ).one()
-    report.inserted, report.updated = inserted, updated
-    report.unchanged = report.rows - report.rejected_count - inserted - updated
-    connection.exec_driver_sql("DROP TABLE merchant_import")
-    return report
+    connection.exec_driver_sql("ANALYZE merchant_import")
+    for statement in RESOLVE:
+        if statement is MATCH_EXISTING and not params["watermark"]:
+            continue  # the tenant had no merchants before this import: nothing to match against
+        connection.execute(statement, params)
+    connection.execute(LINK, params)
+    filled = connection.execute(FILL, params).scalar_one()
+    inserted, updated = connection.execute(UPSERT, params).one()
+    report.inserted += inserted
+    report.updated += updated + filled
+    for line, merchant_id, similarity, distance in connection.execute(
+        MATCHES, {"n": MAX_REJECTS_KEPT - len(report.matches)}
+    ):
+        report.matches.append({"line": line, "merchant_id": merchant_id,
+                               "similarity": round(similarity, 3) if similarity is not None else None,
+                               "distance_m": round(distance, 1)})
+    report.matched += connection.execute(text("SELECT count(*) FROM merchant_import WHERE matched")).scalar_one()
+    connection.exec_driver_sql("DROP TABLE IF EXISTS merchant_import")

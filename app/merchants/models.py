@@ -40,6 +40,8 @@ class Merchant(TenantScoped, Timestamped, Base):
         Index("ix_merchants_created_by", "created_by_id", "created_at"),
         Index("ix_merchants_attributes", "attributes", postgresql_using="gin",
               postgresql_ops={"attributes": "jsonb_path_ops"}),
+        # duplicate detection: any shared store phone (app/intake/dedup.py)
+        Index("ix_merchants_phone_keys", "phone_keys", postgresql_using="gin"),
         # re-importing a source's file updates rows instead of duplicating them
         Index(
             "uq_merchants_source",
@@ -57,7 +59,12 @@ class Merchant(TenantScoped, Timestamped, Base):
     address: Mapped[str] = mapped_column(String(500), default="", server_default="")
     city: Mapped[str] = mapped_column(String(100), default="", server_default="")
     phone: Mapped[str | None] = mapped_column(String(100))
-    phone_normalized: Mapped[str | None] = mapped_column(String(40))
+    phone_normalized: Mapped[str | None] = mapped_column(String(40))  # the first of phone_keys
+    # what duplicate detection compares (app/intake/normalize.py): the name without script, bracket, branch
+    # and spacing differences, the branch the brackets name, and every store phone in E.164
+    name_key: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    branch_key: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    phone_keys: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
     brand: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")
     location: Mapped[Any] = mapped_column(Geography("POINT", srid=4326, spatial_index=False))

@@ -11,10 +11,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
+from app.intake.models import MerchantSourceId
 from app.merchants.detail import touch
 from app.merchants.importer import BadFile, ImportReport
 from app.merchants.models import Merchant
@@ -150,9 +151,11 @@ class _MerchantResolver:
         """Row index -> merchant id, or the reason it could not be resolved."""
         by_id = {int(r["merchant_id"]) for r in rows if (r.get("merchant_id") or "").strip().isdigit()}
         by_source = {r["source_id"].strip() for r in rows if (r.get("source_id") or "").strip()}
-        known_ids = set(db.session.scalars(
-            select(Merchant.id).where(Merchant.tenant_id == self.tenant_id, Merchant.id.in_(by_id))
-        )) if by_id else set()
+        # a merged duplicate's id is an alias of the merchant it was merged into
+        known_ids = dict(db.session.execute(
+            select(Merchant.id, func.coalesce(Merchant.merged_into_id, Merchant.id))
+            .where(Merchant.tenant_id == self.tenant_id, Merchant.id.in_(by_id))
+        ).all()) if by_id else {}
         sources: dict[tuple[str, str], int] = {}
         if by_source:
             for merchant_id, source, source_id in db.session.execute(
@@ -160,12 +163,18 @@ class _MerchantResolver:
                 .where(Merchant.tenant_id == self.tenant_id, Merchant.source_id.in_(by_source))
             ):
                 sources[(source, source_id)] = merchant_id
+            # ids of rows matched to another merchant by a merchant import, or of merged duplicates
+            for merchant_id, source, source_id in db.session.execute(
+                select(MerchantSourceId.merchant_id, MerchantSourceId.source, MerchantSourceId.source_id)
+                .where(MerchantSourceId.tenant_id == self.tenant_id, MerchantSourceId.source_id.in_(by_source))
+            ):
+                sources.setdefault((source, source_id), merchant_id)
         result: dict[int, int | str] = {}
         for index, row in enumerate(rows):
             raw_id = (row.get("merchant_id") or "").strip()
             if raw_id:
                 ok = raw_id.isdigit() and int(raw_id) in known_ids
-                result[index] = int(raw_id) if ok else f"no merchant with id {raw_id!r}"
+                result[index] = known_ids[int(raw_id)] if ok else f"no merchant with id {raw_id!r}"
                 continue
             source_id = (row.get("source_id") or "").strip()
             source = (row.get("source") or "").strip()

@@ -1,7 +1,7 @@
 """Territories and their BDs; merchants' custom attributes indexed for `attr.<key>=` filters; dashboard indexes.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import geoalchemy2
 import sqlalchemy as sa
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

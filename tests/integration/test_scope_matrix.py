@@ -25,6 +25,7 @@ from sqlalchemy import text
 from app import clock, create_app, db
 from app.db import Base
 from app.devices.models import Device
+from app.intake.models import ImportStatus, MerchantImport
 from app.leads.models import Lead, LeadState
 from app.merchants.models import Contact
 from app.org.models import OrgKind, Role
@@ -107,6 +108,14 @@ POLICY = {
     ("GET", "/api/v1/dashboard/funnel"): "own",
     ("GET", "/api/v1/dashboard/heatmap"): "own",
     ("GET", "/api/v1/audit"): "own",  # admins only, their own business line
+    ("POST", "/api/v1/public/onboarding"): "public",
+    ("POST", "/api/v1/merchants"): "own",
+    ("GET", "/api/v1/merchants/audit-queue"): "own",
+    ("POST", "/api/v1/merchants/<id:merchant_id>/audit"): "tenant",
+    ("POST", "/api/v1/imports"): "own",
+    ("GET", "/api/v1/imports/<id:import_id>"): "tenant",
+    ("GET", "/api/v1/brands/top300"): "own",
+    ("PUT", "/api/v1/brands/top300"): "admin",
 }
 # What colleagues of another subtree do see of a BD's private lead, by design: the detail page shows the
 # merchant's key persons (phones masked) and its visit history, so that two BDs do not pitch the same owner twice.
@@ -179,7 +188,10 @@ def world(client, session):
                           boundary="SRID=4326;MULTIPOLYGON(((120.15 30.25,120.17 30.25,120.17 30.27,120.15 30.27,"
                                    "120.15 30.25)))")
     device = Device(tenant_id=a.id, user_id=bd1.id, token=f"{TENANT_MARK}-device-token", platform="android")
-    session.add_all([contact, visit, task, territory, device])
+    merchant_import = MerchantImport(tenant_id=a.id, created_by_id=ops.id, filename=f"{TENANT_MARK}{PRIVATE_MARK}.csv",
+                                     file_format="csv", source=f"{TENANT_MARK}src", status=ImportStatus.DONE,
+                                     rejects=[{"line": 2, "reason": f"{TENANT_MARK}{PRIVATE_MARK} bad row"}])
+    session.add_all([contact, visit, task, territory, device, merchant_import])
     session.flush()
     session.add(TerritoryMember(tenant_id=a.id, territory_id=territory.id, user_id=bd1.id))
     assignment = TaskAssignment(tenant_id=a.id, task_id=task.id, assignee_id=bd1.id, merchant_id=shop.id, payload={})
@@ -193,7 +205,8 @@ def world(client, session):
     b_users = {role: UserFactory(tenant=b, role=role, org_unit_id=b_team.id) for role in Role}
     ids = {"merchant_id": shop.id, "contact_id": contact.id, "visit_id": visit.id, "task_id": task.id,
            "territory_id": territory.id, "user_id": bd1.id, "unit_id": team1.id, "todo_id": f"a{assignment.id}",
-           "token": device.token, "day": "2026-11-23", "team_id": team1.id, "manager_id": m1.id}
+           "token": device.token, "day": "2026-11-23", "team_id": team1.id, "manager_id": m1.id,
+           "import_id": merchant_import.id}
     callers = {"bd1": bd1, "m1": m1, "ops": ops, "admin": admin, "bd2": bd2, "m2": m2,
                **{f"other_tenant_{role.value}": user for role, user in b_users.items()}}
     return {"tenant": a, "ids": ids, "headers": {name: auth_headers(user) for name, user in callers.items()}}

@@ -1,0 +1,93 @@
+"""RQ jobs of lead intake: ids in, own session, safe to run again."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from app import clock, db, redis_conn
+from app.intake import tags
+from app.intake.imports import decode_csv
+from app.intake.models import ImportStatus, MerchantImport
+from app.merchants.importer import MAX_REJECTS_KEPT, BadFile, ImportReport, import_merchants
+from geo.coords import CoordSys
+
+log = logging.getLogger(__name__)
+
+JOB_CHUNK_ROWS = 1000
+
+
+def enqueue_import(import_id: int) -> None:
+    """Outbox entry point: hand the import to its own RQ job (it commits chunk by chunk, which the outbox's
+    transaction must not)."""
+    redis_conn.queue("default").enqueue(
+        run_import, import_id, job_id=f"merchant-import-{import_id}", job_timeout=3600, failure_ttl=7 * 86400
+    )
+
+
+def _counts(report: ImportReport) -> dict[str, int]:
+    return {"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged,
+            "matched": report.matched, "rejected": report.rejected_count}
+
+
+def run_import(import_id: int) -> str:
+    session = db.session()
+    try:
+        record = session.get(MerchantImport, import_id, with_for_update={"skip_locked": True})
+        if record is None or record.status in (ImportStatus.DONE, ImportStatus.FAILED) or record.content is None:
+            session.rollback()
+            return "skipped"
+        db.scope_to_tenant(record.tenant_id)
+        record.status, record.started_at, record.rows_done = ImportStatus.RUNNING, clock.now(), 0
+        session.commit()
+        content, tenant_id = record.content, record.tenant_id
+
+        def progress(report: ImportReport) -> None:
+            record.rows_done, record.counts = report.rows, _counts(report)
+            session.commit()
+
+        try:
+            stream = content if record.file_format == "geojson" else io.StringIO(decode_csv(content), newline="")
+            report = import_merchants(
+                stream, tenant_id, source=record.source, coord_sys=CoordSys(record.coord_sys),
+                created_by_id=record.created_by_id, mapping=record.mapping, file_format=record.file_format,
+                chunk_rows=JOB_CHUNK_ROWS, on_chunk=progress,
+            )
+        except (BadFile, ValueError) as exc:
+            _fail(session, record, str(exc))
+            return "failed"
+        except Exception:
+            # the chunks already committed stay (uploading the file again completes it, changing nothing twice)
+            _fail(session, record, "internal error; upload the file again")
+            raise
+        record.status, record.finished_at, record.rows_done = ImportStatus.DONE, clock.now(), report.rows
+        record.counts = _counts(report)
+        record.rejects = [{"line": line, "reason": reason} for line, reason in report.rejected[:MAX_REJECTS_KEPT]]
+        record.matches = report.matches[:MAX_REJECTS_KEPT]
+        record.content = None  # the rows are in merchants now; the file need not be kept
+        changed = tags.compute(tenant_id)
+        session.commit()
+        log.info("import %s done: %s; %s merchants retagged", import_id, record.counts, changed)
+        return "done"
+    finally:
+        db.scope_to_tenant(None)
+        db.session.remove()
+
+
+def _fail(session, record: MerchantImport, error: str) -> None:  # noqa: ANN001
+    session.rollback()
+    record.status, record.error, record.finished_at = ImportStatus.FAILED, error[:2000], clock.now()
+    record.content = None
+    session.commit()
+
+
+def compute_tags(tenant_id: int | None = None) -> int:
+    """Nightly (all tenants) and after each import (its tenant)."""
+    session = db.session()
+    try:
+        changed = tags.compute(tenant_id)
+        session.commit()
+        return changed
+    finally:
+        db.session.remove()
+

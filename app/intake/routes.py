@@ -1,0 +1,82 @@
+"""Lead intake over HTTP: BDs add merchants found in the street, ops audit them."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.views import MethodView
+
+from app.api import VALIDATION_ERRORS, Blueprint, ErrorSchema
+from app.auth.security import authenticated, current_tenant, current_user
+from app.intake import queue, service
+from app.intake.examples import (
+    AUDIT_EXAMPLE,
+    AUDIT_QUEUE_ITEM,
+    CREATE_EXAMPLE,
+    CREATED_EXAMPLE,
+    DUPLICATE_ERROR_EXAMPLE,
+)
+from app.intake.schemas import (
+    AuditQueueArgsSchema,
+    AuditQueueSchema,
+    AuditResultSchema,
+    AuditSchema,
+    CandidateSchema,
+    MerchantCreatedSchema,
+    MerchantCreateSchema,
+)
+from app.org.models import Role
+
+blp = Blueprint("intake", __name__, url_prefix="/api/v1/merchants", description="Lead intake: new merchants and audit")
+
+
+
+class DuplicateErrorSchema(ErrorSchema):
+    candidates = ma.fields.List(ma.fields.Nested(CandidateSchema), required=True, metadata={
+        "description": "Strongest first: phone matches, then name similarity, then distance"})
+
+INVALID_PHONE = (422, "INVALID_PHONE", "the phone is not a valid number for the tenant's region")
+UNKNOWN_PHOTOS = (422, "UNKNOWN_PHOTOS", "a photo id is not one of your business line's uploads")
+MERCHANT_NOT_FOUND = (404, "MERCHANT_NOT_FOUND", "no such merchant (or it was already rejected or merged)")
+TARGET_NOT_FOUND = (404, "MERGE_TARGET_NOT_FOUND", "`into_id` is not a live merchant of your business line")
+NOT_PENDING = (409, "NOT_PENDING_AUDIT", "approve and reject apply to pending merchants only")
+INTO_SELF = (422, "MERGE_INTO_SELF", "`into_id` is the merchant itself")
+
+
+@blp.route("")
+class Merchants(MethodView):
+    @authenticated(blp, Role.BD, Role.MANAGER, Role.OPS, Role.ADMIN,
+                   errors=(*VALIDATION_ERRORS, INVALID_PHONE, UNKNOWN_PHOTOS))
+    @blp.arguments(MerchantCreateSchema, example=CREATE_EXAMPLE)
+    @blp.alt_response(409, schema=DuplicateErrorSchema, examples={
+        "POSSIBLE_DUPLICATE": {"summary": "POSSIBLE_DUPLICATE", "value": DUPLICATE_ERROR_EXAMPLE}}, description=(
+        "Conflict. `POSSIBLE_DUPLICATE`: similar merchants exist within 150 m, or one shares a store phone; "
+        "show `candidates`, then open one or resend with `force: true`"))
+    @blp.response(201, MerchantCreatedSchema, example=CREATED_EXAMPLE)
+    def post(self, fields):
+        """Add a merchant found in the street; checked for duplicates first, then pending audit."""
+        return service.create_field_merchant(current_user(), current_tenant(), fields)
+
+
+@blp.route("/<id:merchant_id>/audit")
+class Audit(MethodView):
+    @authenticated(blp, Role.OPS, Role.ADMIN,
+                   errors=(*VALIDATION_ERRORS, MERCHANT_NOT_FOUND, TARGET_NOT_FOUND, NOT_PENDING, INTO_SELF))
+    @blp.arguments(AuditSchema, example={"action": "merge", "into_id": 1042, "note": "Same shop as 老王面馆"})
+    @blp.response(200, AuditResultSchema, example=AUDIT_EXAMPLE)
+    def post(self, fields, merchant_id):
+        """Approve, reject, or merge a new merchant into an existing one (ops)."""
+        return service.audit(current_user(), merchant_id, fields["action"], fields.get("into_id"),
+                             fields["coord_sys"], fields.get("note"))
+
+
+@blp.route("/audit-queue")
+class AuditQueue(MethodView):
+    @authenticated(blp, Role.OPS, Role.ADMIN, errors=(
+        (422, "VALIDATION_ERROR", "a query parameter is invalid"),
+        (422, "INVALID_CURSOR", "the cursor is malformed"),
+    ))
+    @blp.arguments(AuditQueueArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, AuditQueueSchema, example={"items": [AUDIT_QUEUE_ITEM], "next_cursor": None})
+    def get(self, coord_sys, limit, cursor=None):
+        """Merchants waiting for audit, oldest first (ops)."""
+        return queue.pending(current_tenant().id, coord_sys, limit, cursor)

@@ -1,0 +1,185 @@
+"""Merchants created in the street by BDs, checked for duplicates first, and the ops audit that follows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from app import clock, db
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.intake import dedup
+from app.intake.merge import merge_into
+from app.intake.normalize import branch_key, is_valid_phone, name_key, phone_keys
+from app.merchants.detail import touch
+from app.merchants.models import AuditStatus, Merchant
+from app.org.models import User
+from app.outbox.service import enqueue_after_commit
+from app.tasks.models import Reminder
+from app.tenants.models import Tenant
+from app.uploads.models import Upload
+from geo.coords import CoordSys, from_wgs84, to_wgs84
+
+HIDDEN = (AuditStatus.REJECTED, AuditStatus.MERGED)
+DUPLICATE_FLAG = "possible_duplicate"
+
+
+class PossibleDuplicate(Conflict):
+    error_code = "POSSIBLE_DUPLICATE"
+
+    def __init__(self, candidates: list[dict[str, Any]]) -> None:
+        super().__init__(
+            "This merchant may already exist; check the candidates, or send again with force=true.",
+            extra={"candidates": candidates},
+        )
+
+
+def _lock_tenant_creations(tenant_id: int) -> None:
+    # Two BDs adding the same shop at the same moment would each miss the other's row; creations in a
+    # tenant are few, so they queue on one transaction-scoped lock.
+    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('merchant-create'), CAST(:t AS int))"),
+                       {"t": tenant_id % 2_000_000_000})
+
+
+def check_phone(raw: str | None, region: str) -> None:
+    if raw and not is_valid_phone(raw, region):
+        raise ValidationFailed("The phone number is not valid.", error_code="INVALID_PHONE",
+                               errors={"json": {"phone": [f"Not a valid phone number for region {region}."]}})
+
+
+def _photo_ids(photo_ids: list[uuid.UUID]) -> list[str]:
+    if not photo_ids:
+        return []
+    found = set(db.session.scalars(select(Upload.id).where(Upload.id.in_(photo_ids))))
+    missing = [str(p) for p in photo_ids if p not in found]
+    if missing:
+        raise ValidationFailed("Unknown photos.", error_code="UNKNOWN_PHOTOS",
+                               errors={"json": {"photo_ids": [f"No such uploads: {missing}"]}})
+    return [str(p) for p in dict.fromkeys(photo_ids)]
+
+
+def probe_for(name: str, lat: float, lng: float, keys: list[str]) -> dedup.Probe:
+    return dedup.Probe(lat, lng, name_key(name), tuple(keys), branch_key(name))
+
+
+def positioned(candidate: dict[str, Any], coord_sys: CoordSys) -> dict[str, Any]:
+    lat, lng = from_wgs84(candidate["lat"], candidate["lng"], coord_sys)
+    return {**candidate, "lat": round(lat, 7), "lng": round(lng, 7)}
+
+
+def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) -> dict[str, Any]:
+    """A BD's new merchant, ``pending_audit``. Raises ``PossibleDuplicate`` unless ``force`` is set."""
+    coord_sys: CoordSys = fields["coord_sys"]
+    region = tenant.setting("phone_region")
+    check_phone(fields.get("phone"), region)
+    lat, lng = to_wgs84(fields["lat"], fields["lng"], coord_sys)
+    photos = _photo_ids(fields.get("photo_ids") or [])
+    keys = phone_keys(fields.get("phone"), region)
+    _lock_tenant_creations(tenant.id)
+    found = dedup.candidates(tenant.id, probe_for(fields["name"], lat, lng, keys))
+    if found and not fields.get("force"):
+        raise PossibleDuplicate([positioned(c, coord_sys) for c in found])
+    attributes: dict[str, Any] = {}
+    if photos:
+        attributes["photo_ids"] = photos
+    if found:
+        attributes["duplicate_candidates"] = [c["id"] for c in found]
+    merchant = Merchant(
+        tenant_id=tenant.id, name=fields["name"], category=fields.get("category") or "",
+        address=fields.get("address") or "", phone=fields.get("phone") or None, name_key=name_key(fields["name"]),
+        branch_key=branch_key(fields["name"]),
+        phone_keys=keys, phone_normalized=keys[0] if keys else None,
+        location=from_shape(Point(lng, lat), srid=4326), source="field",
+        attributes=attributes, audit_status=AuditStatus.PENDING, audit_flags=[DUPLICATE_FLAG] if found else [],
+        created_by_id=user.id,
+    )
+    db.session.add(merchant)
+    db.session.commit()
+    return summary(merchant, lat, lng, coord_sys, [positioned(c, coord_sys) for c in found])
+
+
+def summary(merchant: Merchant, lat: float, lng: float, coord_sys: CoordSys,
+            candidates: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out_lat, out_lng = from_wgs84(lat, lng, coord_sys)
+    return {
+        "id": merchant.id, "name": merchant.name, "category": merchant.category, "address": merchant.address,
+        "phone": merchant.phone, "lat": round(out_lat, 7), "lng": round(out_lng, 7), "coord_sys": coord_sys.value,
+        "audit_status": merchant.audit_status.value, "audit_flags": list(merchant.audit_flags or []),
+        "merged_into_id": merchant.merged_into_id, "self_onboarded": merchant.self_onboarded,
+        "duplicate_candidates": candidates or [],
+    }
+
+
+def _position(merchant_id: int) -> tuple[float, float]:  # WGS84 lat, lng
+    row = db.session.execute(text(
+        "SELECT ST_Y(location::geometry), ST_X(location::geometry) FROM merchants WHERE id = :id"
+    ), {"id": merchant_id}).one()
+    return row[0], row[1]
+
+
+def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_sys: CoordSys,
+          note: str | None = None) -> dict[str, Any]:
+    """Ops decide on a pending merchant: approve, reject, or merge it into an existing one."""
+    # Both rows of a merge locked at once, in id order: two merges crossing each other wait, not deadlock.
+    ids = sorted({merchant_id, into_id} if action == "merge" and into_id else {merchant_id})
+    db.session.execute(select(Merchant.id).where(Merchant.id.in_(ids)).order_by(Merchant.id).with_for_update())
+    merchant = db.get(Merchant, merchant_id)
+    if merchant is not None:
+        db.session.refresh(merchant)
+    if merchant is None or merchant.audit_status in HIDDEN:
+        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+    if action in ("approve", "reject") and merchant.audit_status != AuditStatus.PENDING:
+        raise Conflict(f"This merchant is {merchant.audit_status.value}, not pending audit.",
+                       error_code="NOT_PENDING_AUDIT", extra={"audit_status": merchant.audit_status.value})
+    if action == "merge":
+        if into_id is None:
+            raise ValidationFailed("Say which merchant to merge into.", error_code="VALIDATION_ERROR",
+                                   errors={"json": {"into_id": ["Required when action is merge."]}})
+        if into_id == merchant.id:
+            raise ValidationFailed("A merchant cannot be merged into itself.", error_code="MERGE_INTO_SELF",
+                                   errors={"json": {"into_id": ["Must be another merchant."]}})
+        survivor = db.get(Merchant, into_id)
+        if survivor is not None:
+            db.session.refresh(survivor)
+        if survivor is None or survivor.audit_status in HIDDEN:
+            raise NotFound("No merchant to merge into.", error_code="MERGE_TARGET_NOT_FOUND")
+        merge_into(merchant.id, survivor.id, merchant.tenant_id, user)
+        result = survivor
+    else:
+        merchant.audit_status = AuditStatus.APPROVED if action == "approve" else AuditStatus.REJECTED
+        if action == "approve":
+            merchant.audit_flags = []  # what made it pending (a possible duplicate, a closed store) is settled
+        touch(merchant.id)
+        result = merchant
+    _tell_creator(merchant, action, into_id, note)
+    db.session.commit()
+    db.session.refresh(result)
+    db.session.refresh(merchant)
+    lat, lng = _position(result.id)
+    return {**summary(result, lat, lng, coord_sys), "action": action, "audited_id": merchant.id}
+
+
+def _tell_creator(merchant: Merchant, action: str, into_id: int | None, note: str | None) -> None:
+    if merchant.created_by_id is None:
+        return
+    verb = {"approve": "approved", "reject": "rejected", "merge": "merged into an existing merchant"}[action]
+    remind(merchant.tenant_id, merchant.created_by_id, "audit_result", f"{merchant.name}: {verb}",
+           into_id or merchant.id, f"audit:{merchant.id}:{action}",
+           {"merchant_id": merchant.id, "action": action, "into_id": into_id, "note": note})
+
+
+def remind(tenant_id: int, user_id: int, kind: str, title: str, merchant_id: int | None, dedupe_key: str,
+           payload: dict[str, Any], due_at: datetime | None = None) -> int | None:
+    """A to-do in the user's to-do center, with its push; once per ``dedupe_key``."""
+    reminder_id = db.session.execute(insert(Reminder).values(
+        tenant_id=tenant_id, user_id=user_id, kind=kind, title=title[:200], merchant_id=merchant_id,
+        due_at=due_at or clock.now(), dedupe_key=dedupe_key[:200], payload=payload,
+    ).on_conflict_do_nothing().returning(Reminder.id)).scalar_one_or_none()
+    if reminder_id is not None:
+        enqueue_after_commit("app.tasks.jobs.push_reminder", queue="push", reminder_id=reminder_id)
+    return reminder_id
