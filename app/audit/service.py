@@ -29,6 +29,7 @@ LEAD_RELEASE = "lead.release"
 PHONES_REVEALED = "merchant.phones_revealed"
 MERCHANT_MERGE = "merchant.merge"
 SETTINGS_CHANGE = "tenant.settings_change"
+USER_DEACTIVATE = "user.deactivate"
 
 
 def _plain(value: Any) -> Any:

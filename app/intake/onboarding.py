@@ -50,9 +50,23 @@ def _limit_phone(tenant_id: int, key: str) -> None:
 def onboarding_assignee(tenant_id: int, point: tuple[float, float] | None) -> list[int]:
     """Who gets the to-do for a self-onboarded merchant at ``point`` (WGS84 lat, lng; None if unknown).
 
-    The manager of the territory that covers the point belongs here once territories exist; until then,
-    and for points no territory covers, the tenant's ops queue: every active ops user (admins if none).
+    The managers of the teams whose territories cover the point (the unit's manager, else the active
+    managers in that unit); for points no territory covers, or without a point, the tenant's ops queue:
+    every active ops user (admins if none).
     """
+    if point is not None:
+        managers = list(db.session.scalars(text(
+            """
+            SELECT DISTINCT u.id FROM territories t
+            JOIN org_units o ON o.id = t.team_id
+            JOIN users u ON u.tenant_id = t.tenant_id AND u.is_active AND u.role = 'manager'
+                        AND (u.id = o.manager_id OR (o.manager_id IS NULL AND u.org_unit_id = o.id))
+            WHERE t.tenant_id = :tenant_id
+              AND ST_Covers(t.boundary, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)::geography)
+            ORDER BY u.id
+            """), {"tenant_id": tenant_id, "lat": point[0], "lng": point[1]}))
+        if managers:
+            return managers
     for roles in ((Role.OPS,), (Role.ADMIN,)):
         users = list(db.session.scalars(
             select(User.id).where(User.tenant_id == tenant_id, User.role.in_(roles), User.is_active.is_(True))

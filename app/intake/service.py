@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
+from app.audit import service as audit_log
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.intake import dedup
 from app.intake.merge import merge_into
@@ -148,7 +149,11 @@ def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_
             db.session.refresh(survivor)
         if survivor is None or survivor.audit_status in HIDDEN:
             raise NotFound("No merchant to merge into.", error_code="MERGE_TARGET_NOT_FOUND")
-        merge_into(merchant.id, survivor.id, merchant.tenant_id, user)
+        moved = merge_into(merchant.id, survivor.id, merchant.tenant_id, user)
+        audit_log.record_audit(audit_log.MERCHANT_MERGE, actor=user, subject_type="merchant", subject_id=merchant.id,
+                               before={"id": merchant.id, "name": merchant.name, "audit_status": "pending"},
+                               after={"merged_into": survivor.id, "moved": moved, "note": note},
+                               tenant_id=merchant.tenant_id)
         result = survivor
     else:
         merchant.audit_status = AuditStatus.APPROVED if action == "approve" else AuditStatus.REJECTED

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, db
+from app.audit import service as audit_log
 from app.auth import passwords
 from app.auth.service import revoke_all_sessions
 from app.devices.models import Device
@@ -312,6 +313,12 @@ def deactivate_user(actor: User, tenant: Tenant, user_id: int, reason: str | Non
     from app.territories.models import TerritoryMember
 
     territories = db.session.execute(delete(TerritoryMember).where(TerritoryMember.user_id == user.id)).rowcount
+    if not already:
+        audit_log.record_audit(audit_log.USER_DEACTIVATE, actor=actor, subject_type="user", subject_id=user.id,
+                               before={"is_active": True},
+                               after={"is_active": False, "reason": reason, "sessions_revoked": sessions,
+                                      "leads": [lead.merchant_id for lead in leads], "heir_id": heir},
+                               tenant_id=tenant.id)
     db.session.commit()
     return {"user": user_view(user), "already_inactive": already, "sessions_revoked": sessions,
             "devices_disabled": devices, "leads_to_public": len(leads) if heir is None else 0,

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import flag_modified
 
 from app import db
+from app.audit import service as audit_log
 from app.errors import Forbidden
 from app.org.models import Role, User
 from app.tenants.models import DEFAULT_SETTINGS, Tenant
@@ -26,10 +27,14 @@ def update_settings(admin: User, tenant: Tenant, changes: dict[str, Any]) -> dic
     if admin.role != Role.ADMIN:
         raise Forbidden("Only admins change tenant settings.")
     settings = dict(tenant.settings or {})
+    before = {section: settings.get(section) for section in changes}
     for section, value in changes.items():
         current = settings.get(section)
         settings[section] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
     tenant.settings = settings
     flag_modified(tenant, "settings")
+    audit_log.record_audit(audit_log.SETTINGS_CHANGE, actor=admin, subject_type="tenant", subject_id=tenant.id,
+                           before=before, after={section: settings[section] for section in changes},
+                           tenant_id=tenant.id)
     db.session.commit()
     return effective_settings(tenant)

@@ -142,3 +142,31 @@ def test_filters_and_paging(client, org):
 
 def page_cursor(client, headers):
     return client.get(AUDIT, query_string={"limit": 1}, headers=headers).json["next_cursor"]
+
+
+def test_settings_changes_deactivations_and_merges_are_audited(client, org):
+    from app.merchants.models import AuditStatus
+
+    admin = auth_headers(org["admin"])
+    changed = client.patch("/api/v1/tenant/settings", json={"pool": {"claim_cap": 42}}, headers=admin)
+    assert changed.status_code == 200, changed.json
+    (setting,) = entries(action="tenant.settings_change")
+    assert setting.actor_id == org["admin"].id and setting.subject_id == org["tenant"].id
+    assert setting.after["pool"]["claim_cap"] == 42 and (setting.before["pool"] or {}).get("claim_cap") != 42
+
+    gone = client.post(f"/api/v1/users/{org['bd2'].id}/deactivate", json={"reason": "left the company"},
+                       headers=admin)
+    assert gone.status_code == 200, gone.json
+    (deactivation,) = entries(action="user.deactivate")
+    assert deactivation.subject_id == org["bd2"].id and deactivation.after["reason"] == "left the company"
+    again = client.post(f"/api/v1/users/{org['bd2'].id}/deactivate", json={}, headers=admin)
+    assert again.status_code == 200 and len(entries(action="user.deactivate")) == 1  # nothing new happened
+
+    duplicate = MerchantFactory(tenant=org["tenant"], name="Dup", audit_status=AuditStatus.PENDING)
+    ops = UserFactory(tenant=org["tenant"], role=Role.OPS)
+    merged = client.post(f"/api/v1/merchants/{duplicate.id}/audit", json={"action": "merge", "into_id": org["shop"].id},
+                         headers=auth_headers(ops))
+    assert merged.status_code == 200, merged.json
+    (merge,) = entries(action="merchant.merge")
+    assert merge.actor_id == ops.id and merge.subject_id == duplicate.id
+    assert merge.after["merged_into"] == org["shop"].id and "moved" in merge.after

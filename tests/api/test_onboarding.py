@@ -110,3 +110,27 @@ def test_rate_limited_per_ip_and_per_phone(client, line, app):
         assert submit(client, ip="198.51.100.4", phone="13900000003").status_code == 202
     finally:
         app.config["ONBOARDING_PER_IP_HOUR"] = 10
+
+
+def test_the_to_do_goes_to_the_manager_of_the_territory_that_covers_the_shop(client, line, session):
+    from app.org.models import OrgKind
+    from app.territories.models import Territory
+    from tests.factories import OrgUnitFactory
+
+    team = OrgUnitFactory(tenant=line["tenant"], kind=OrgKind.TEAM)
+    manager = UserFactory(tenant=line["tenant"], role=Role.MANAGER, org_unit_id=team.id)
+    far_team = OrgUnitFactory(tenant=line["tenant"], kind=OrgKind.TEAM)
+    far_manager = UserFactory(tenant=line["tenant"], role=Role.MANAGER, org_unit_id=far_team.id)
+    d = 0.01
+    for unit, (lat, lng) in ((team, (LAT, LNG)), (far_team, (LAT + 1, LNG + 1))):
+        session.add(Territory(tenant_id=line["tenant"].id, team_id=unit.id, name=f"around {unit.id}", area_m2=1.0,
+                              vertices=4, boundary=f"SRID=4326;MULTIPOLYGON((({lng - d} {lat - d},{lng + d} {lat - d},"
+                                                   f"{lng + d} {lat + d},{lng - d} {lat + d},{lng - d} {lat - d})))"))
+    session.commit()
+    assert submit(client).status_code == 202
+    assert [r.user_id for r in todos(line["tenant"])] == [manager.id]
+    assert far_manager.id not in [r.user_id for r in todos(line["tenant"])]
+    elsewhere = submit(client, ip="203.0.113.9", business_name="海边小卖部", phone="139 0000 1111",
+                       lat=LAT - 1, lng=LNG - 1)
+    assert elsewhere.status_code == 202
+    assert sorted(r.user_id for r in todos(line["tenant"])[1:]) == sorted(u.id for u in line["ops"])  # no territory
