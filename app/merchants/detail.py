@@ -257,14 +257,32 @@ def merchant_detail(
     }
 
 
+REVEAL_LOGGED_TTL_S = 26 * 3600
+
+
 def _audit_reveal(caller: User, tenant_id: int, merchant_id: int, aggregate: dict[str, Any]) -> None:
-    """Full phone numbers shown are personal data disclosed: logged, committed with the read (``end_request``)."""
+    """Full phone numbers shown are personal data disclosed: logged, committed with the read (``end_request``).
+
+    Once per person, merchant, set of numbers and day: a BD reopens their merchants all day long, and a
+    durable write on every read would double the cost of the page. Redis remembers what was logged (set
+    after the commit, so a failed commit is logged again); without Redis every reveal is logged.
+    """
     contacts = [c["id"] for c in aggregate["contacts"] if c["phones"]]
-    if not contacts and not aggregate["merchant"].get("phone"):
+    merchant_phone = bool(aggregate["merchant"].get("phone"))
+    if not contacts and not merchant_phone:
         return
+    key = (f"audit:reveal:{tenant_id}:{caller.id}:{merchant_id}:{clock.now().date().isoformat()}:"
+           f"{int(merchant_phone)}:{','.join(map(str, contacts))}")
+    try:
+        client = redis_conn.client()
+        if client.exists(key):
+            return
+    except RedisError:
+        client = None
     audit.record_audit(audit.PHONES_REVEALED, actor=caller, subject_type="merchant", subject_id=merchant_id,
-                       after={"merchant_phone": bool(aggregate["merchant"].get("phone")), "contact_ids": contacts},
-                       tenant_id=tenant_id)
+                       after={"merchant_phone": merchant_phone, "contact_ids": contacts}, tenant_id=tenant_id)
+    if client is not None:
+        db.on_commit(lambda: client.set(key, 1, ex=REVEAL_LOGGED_TTL_S))
 
 
 def _positioned(item: dict[str, Any], coord_sys: CoordSys) -> dict[str, Any]:

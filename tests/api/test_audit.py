@@ -170,3 +170,25 @@ def test_settings_changes_deactivations_and_merges_are_audited(client, org):
     (merge,) = entries(action="merchant.merge")
     assert merge.actor_id == ops.id and merge.subject_id == duplicate.id
     assert merge.after["merged_into"] == org["shop"].id and "moved" in merge.after
+
+
+def test_a_reveal_is_logged_once_a_day_per_person_and_numbers(client, org, redis_client):
+    shop = org["shop"]
+    ContactFactory(merchant=shop)
+    url = f"/api/v1/merchants/{shop.id}"
+    for _ in range(3):
+        assert client.get(url, headers=auth_headers(org["admin"])).json["phones_masked"] is False
+    assert len(entries(action="merchant.phones_revealed")) == 1
+    other_admin = UserFactory(tenant=org["tenant"], role=Role.ADMIN)
+    assert client.get(url, headers=auth_headers(other_admin)).json["phones_masked"] is False
+    assert len(entries(action="merchant.phones_revealed")) == 2  # another person
+    ContactFactory(merchant=shop)  # a number not shown before (written past the API: bump the detail by hand)
+    from app.merchants.detail import touch
+
+    touch(shop.id)
+    db.session.commit()
+    client.get(url, headers=auth_headers(org["admin"]))
+    assert len(entries(action="merchant.phones_revealed")) == 3
+    with freeze_time(clock.now() + timedelta(days=1)):
+        client.get(url, headers=auth_headers(org["admin"]))
+    assert len(entries(action="merchant.phones_revealed")) == 4  # the next day

@@ -444,5 +444,6 @@ def test_cache_can_be_switched_off(client, world, app, monkeypatch, count_statem
     for _ in range(2):
         count_statements.clear()
         assert client.get(url(world["shop"].id), headers=headers).status_code == 200
-        counts.append(len(count_statements))
+        # the phone-reveal audit entry is written on the first read of the day only
+        counts.append(len([s for s in count_statements if "audit_log" not in s]))
     assert counts[0] == counts[1]
