@@ -157,11 +157,13 @@ def _replay(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
 def _advance_clocks(user: User, tenant: Tenant, merchant: Merchant, *, verified: bool, at: datetime
                     ) -> dict[str, Any] | None:
     """A verified visit is the merchant's latest visit, and the owner's resets the lead's no-visit clock."""
-    if verified and (merchant.last_visit_at is None or merchant.last_visit_at < at):
-        merchant.last_visit_at = at
+    # Lead row first, merchant row second, as claims, releases and the sweeper do: changing the merchant
+    # before this SELECT would flush its UPDATE first, and two check-ins on one merchant would deadlock.
     lead = db.session.execute(
         select(Lead).where(Lead.merchant_id == merchant.id).with_for_update()
     ).scalar_one_or_none()
+    if verified and (merchant.last_visit_at is None or merchant.last_visit_at < at):
+        merchant.last_visit_at = at
     if lead is None or lead.state == LeadState.PUBLIC:
         return None
     if verified and lead.state == LeadState.PRIVATE and lead.owner_id == user.id:

@@ -196,6 +196,47 @@ def test_concurrent_duplicates_of_one_key_make_exactly_one_visit(app, live):
     assert db.session.scalar(select(func.count()).select_from(Visit).where(Visit.user_id == bd.id)) == 1
 
 
+def test_concurrent_check_ins_on_one_merchant_never_deadlock(app, live):
+    """Verified and unverified check-ins of several BDs on one owned merchant at once: the lead row and the
+    merchant row are always locked in the same order (a deadlock surfaces as a 503)."""
+    tenant = live.tenant()
+    owner = UserFactory(tenant=tenant)
+    others = [UserFactory(tenant=tenant) for _ in range(7)]
+    shop = MerchantFactory(tenant=tenant, lat=SHOP[0], lng=SHOP[1])
+    now = clock.now()
+    db.session.add(Lead(merchant_id=shop.id, tenant_id=tenant.id, state=LeadState.PRIVATE, owner_id=owner.id,
+                        claimed_at=now - timedelta(days=3), drops_at=now + timedelta(days=10), drop_reason="no_visit"))
+    db.session.commit()
+    calls = []
+    for round_no in range(4):
+        for i, bd in enumerate([owner, *others]):
+            far = i % 2 == 1  # every other one checks in 5 km away: unverified, leaves the merchant alone
+            calls.append((auth_headers(bd), {
+                "merchant_id": shop.id, "lat": SHOP[0] + (0.05 if far else 0), "lng": SHOP[1], "accuracy_m": 5,
+                "client_time": (now - timedelta(minutes=10 - round_no)).isoformat()}))
+    db.session.remove()
+    results = []
+
+    def send(headers, payload):
+        response = app.test_client().post("/api/v1/visits", json=payload,
+                                          headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
+        results.append(response.status_code)
+
+    for start in range(0, len(calls), 8):
+        barrier = threading.Barrier(8)
+
+        def run(headers, payload, barrier=barrier):
+            barrier.wait()
+            send(headers, payload)
+
+        threads = [threading.Thread(target=run, args=call) for call in calls[start:start + 8]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == [201] * len(calls)
+
+
 # --- the lead clock ---------------------------------------------------------------------------------
 
 
