@@ -32,6 +32,10 @@ class MerchantCreateSchema(ma.Schema):
         "description": "Ids from `POST /uploads`"})
     force = ma.fields.Boolean(load_default=False, metadata={
         "description": "Create even though `POSSIBLE_DUPLICATE` listed candidates (the merchant is flagged for audit)"})
+    attributes = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(min=1, max=60)), load_default=dict,
+                                metadata={"description": "Values of the business line's custom fields "
+                                          "(`custom_fields` in `GET /tenant/settings`); required ones must be given",
+                                          "example": {"seats": 120, "cuisine": "hangbang"}})
 
     @ma.pre_load
     def strip(self, data, **kwargs):  # noqa: ANN001, ANN201

@@ -22,6 +22,7 @@ from app.merchants.models import AuditStatus, Merchant
 from app.org.models import User
 from app.outbox.service import enqueue_after_commit
 from app.tasks.models import Reminder
+from app.tenants.custom_fields import validate_custom_attributes
 from app.tenants.models import Tenant
 from app.uploads.models import Upload
 from geo.coords import CoordSys, from_wgs84, to_wgs84
@@ -78,6 +79,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     coord_sys: CoordSys = fields["coord_sys"]
     region = tenant.setting("phone_region")
     check_phone(fields.get("phone"), region)
+    custom = validate_custom_attributes(tenant.settings or {}, fields.get("attributes") or {})
     lat, lng = to_wgs84(fields["lat"], fields["lng"], coord_sys)
     photos = _photo_ids(fields.get("photo_ids") or [])
     keys = phone_keys(fields.get("phone"), region)
@@ -85,7 +87,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     found = dedup.candidates(tenant.id, probe_for(fields["name"], lat, lng, keys))
     if found and not fields.get("force"):
         raise PossibleDuplicate([positioned(c, coord_sys) for c in found])
-    attributes: dict[str, Any] = {}
+    attributes: dict[str, Any] = {key: value for key, value in custom.items() if value is not None}
     if photos:
         attributes["photo_ids"] = photos
     if found:

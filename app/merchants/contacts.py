@@ -76,3 +76,28 @@ def delete_contact(caller: User, merchant_id: int, contact_id: int) -> None:
     db.session.delete(_get_contact(merchant, contact_id))
     touch(merchant.id)
     db.session.commit()
+
+
+def update_attributes(caller: User, tenant_settings: dict[str, Any], merchant_id: int,
+                      changes: dict[str, Any]) -> dict[str, Any]:
+    """Set or clear custom-field values (validated against the business line's schema); returns them all.
+
+    Only the keys of the current schema are returned: values of removed fields stay stored (a field that
+    comes back finds them again) but are no longer shown as custom fields.
+    """
+    from app.tenants.custom_fields import field_schema, validate_custom_attributes
+
+    merchant = get_merchant(merchant_id)
+    ensure_can_edit(caller, merchant)
+    cleaned = validate_custom_attributes(tenant_settings, changes, partial=True)
+    attributes = dict(merchant.attributes or {})
+    for key, value in cleaned.items():
+        if value is None:
+            attributes.pop(key, None)
+        else:
+            attributes[key] = value
+    merchant.attributes = attributes
+    touch(merchant.id)
+    db.session.commit()
+    schema = field_schema(tenant_settings)
+    return {"id": merchant.id, "attributes": {k: v for k, v in attributes.items() if k in schema}}

@@ -17,6 +17,8 @@ from app.merchants.schemas import (
     DetailQueryArgsSchema,
     MapQueryArgsSchema,
     MapSchema,
+    MerchantAttributesResultSchema,
+    MerchantAttributesSchema,
     MerchantDetailSchema,
     NearbyPageSchema,
     NearbyQueryArgsSchema,
@@ -28,6 +30,7 @@ CURSOR_ERROR = (422, "INVALID_CURSOR", "the cursor is malformed or belongs to an
 BBOX_ERROR = (422, "BBOX_TOO_LARGE", "the box is wider than a city (50 km)")
 EDIT_FORBIDDEN = (403, "NOT_ALLOWED_FOR_LEAD", "only the lead's owner, their managers, ops and admins may edit")
 CONTACT_NOT_FOUND = (404, "CONTACT_NOT_FOUND", "no such contact at this merchant")
+INVALID_ATTRIBUTES = (422, "INVALID_ATTRIBUTES", "a value does not fit the business line's custom-field schema")
 
 
 def _filters(args: dict) -> service.MerchantFilters:
@@ -98,6 +101,17 @@ class Contacts(MethodView):
     def post(self, fields, merchant_id):
         """Add a key person (the lead's owner, their managers, ops)."""
         return contacts.create_contact(current_user(), merchant_id, fields)
+
+
+@blp.route("/<id:merchant_id>/attributes")
+class MerchantAttributes(MethodView):
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, INVALID_ATTRIBUTES, MERCHANT_NOT_FOUND, EDIT_FORBIDDEN))
+    @blp.arguments(MerchantAttributesSchema, example={"attributes": {"seats": 140, "cuisine": None}})
+    @blp.response(200, MerchantAttributesResultSchema, example={"id": 812, "attributes": {"seats": 140}})
+    def patch(self, fields, merchant_id):
+        """Set or clear the merchant's custom-field values (validated against the business line's schema)."""
+        return contacts.update_attributes(current_user(), current_tenant().settings or {}, merchant_id,
+                                          fields["attributes"])
 
 
 @blp.route("/<id:merchant_id>/contacts/<id:contact_id>")

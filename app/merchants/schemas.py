@@ -395,3 +395,15 @@ class ContactUpdateSchema(ma.Schema):
 
 class ContactOutSchema(ContactSchema):
     role = ma.fields.Function(lambda contact: contact.role.value, required=True)
+
+
+class MerchantAttributesSchema(ma.Schema):
+    attributes = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(min=1, max=60)), required=True,
+        metadata={"description": "Custom-field values to set; `null` clears an optional field; fields not sent are "
+                                 "kept", "example": {"seats": 140, "cuisine": None}})
+
+
+class MerchantAttributesResultSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    attributes = ma.fields.Dict(required=True, metadata={"description": "The merchant's custom-field values now"})

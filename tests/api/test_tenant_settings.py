@@ -176,3 +176,41 @@ def test_schema_changes_never_break_stored_rows(client, shops):
     big = next(i for i in nearby(client, shops["bd"]).json["items"] if i["name"] == "Big Sichuan")
     detail = client.get(f"/api/v1/merchants/{big['id']}", headers=auth_headers(shops["bd"]))
     assert detail.json["merchant"]["attributes"]["cuisine"] == "sichuan"
+
+
+def test_custom_values_are_written_through_the_api_on_create_and_update(client, people):
+    from app.leads.models import Lead, LeadState
+    from app import clock, db
+
+    assert patch(client, people["admin"], SETTINGS).status_code == 200
+    bd = people["bd"]
+    shop = {"name": "Custom Field Bistro", "lat": 30.2741, "lng": 120.1551, "category": "餐饮服务"}
+    missing = client.post("/api/v1/merchants", json=shop, headers=auth_headers(bd))
+    assert missing.status_code == 422 and missing.json["error_code"] == "INVALID_ATTRIBUTES"  # cuisine is required
+    bad = client.post("/api/v1/merchants", json={**shop, "attributes": {"cuisine": "french"}}, headers=auth_headers(bd))
+    assert bad.status_code == 422 and "cuisine" in bad.json["errors"]["json"]["attributes"]
+    created = client.post("/api/v1/merchants", json={**shop, "attributes": {"cuisine": "zhejiang", "seats": 40}},
+                          headers=auth_headers(bd))
+    assert created.status_code == 201, created.json
+    merchant_id = created.json["id"]
+    detail = client.get(f"/api/v1/merchants/{merchant_id}", headers=auth_headers(people["ops"])).json
+    assert detail["merchant"]["attributes"]["cuisine"] == "zhejiang" and detail["merchant"]["attributes"]["seats"] == 40
+
+    url = f"/api/v1/merchants/{merchant_id}/attributes"
+    assert client.patch(url, json={"attributes": {"seats": 12}}, headers=auth_headers(bd)).json["error_code"] \
+        == "NOT_ALLOWED_FOR_LEAD"  # a public merchant: its owner, managers, ops and admins edit it
+    db.session.add(Lead(merchant_id=merchant_id, tenant_id=people["tenant"].id, state=LeadState.PRIVATE,
+                        owner_id=bd.id, claimed_at=clock.now(), drops_at=clock.now(), drop_reason="no_visit"))
+    db.session.commit()
+    updated = client.patch(url, json={"attributes": {"seats": 12, "delivery": True}}, headers=auth_headers(bd))
+    assert updated.status_code == 200, updated.json
+    assert updated.json["attributes"] == {"cuisine": "zhejiang", "seats": 12, "delivery": True}
+    cleared = client.patch(url, json={"attributes": {"delivery": None}}, headers=auth_headers(bd))
+    assert cleared.json["attributes"] == {"cuisine": "zhejiang", "seats": 12}
+    refused = client.patch(url, json={"attributes": {"cuisine": None, "nope": 1}}, headers=auth_headers(bd))
+    assert refused.status_code == 422 and set(refused.json["errors"]["json"]["attributes"]) == {"cuisine", "nope"}
+    after = client.get(f"/api/v1/merchants/{merchant_id}", headers=auth_headers(bd)).json["merchant"]["attributes"]
+    assert after["seats"] == 12 and after["cuisine"] == "zhejiang"  # the refused change changed nothing
+    found = client.get("/api/v1/merchants/nearby", query_string={"lat": 30.2741, "lng": 120.1551, "attr.seats": 12},
+                       headers=auth_headers(bd)).json["items"]
+    assert [item["id"] for item in found] == [merchant_id]

@@ -59,6 +59,7 @@ POLICY = {
     ("GET", "/api/v1/merchants/map"): "tenant",
     ("GET", "/api/v1/merchants/<id:merchant_id>"): "tenant",
     ("POST", "/api/v1/merchants/<id:merchant_id>/contacts"): "subtree",
+    ("PATCH", "/api/v1/merchants/<id:merchant_id>/attributes"): "subtree",
     ("PATCH", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>"): "subtree",
     ("DELETE", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/deals"): "subtree",
