@@ -60,7 +60,9 @@ class CandidateSchema(ma.Schema):
     phone_match = ma.fields.Boolean(required=True, metadata={"description": "Shares a store phone number"})
 
 
-class MerchantCreatedSchema(ma.Schema):
+class _MerchantBasicsSchema(ma.Schema):
+    """What every answer about a new or pending merchant starts with."""
+
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     category = ma.fields.String(required=True)
@@ -68,6 +70,9 @@ class MerchantCreatedSchema(ma.Schema):
     phone = ma.fields.String(allow_none=True, required=True)
     lat = ma.fields.Float(required=True)
     lng = ma.fields.Float(required=True)
+
+
+class MerchantCreatedSchema(_MerchantBasicsSchema):
     coord_sys = ma.fields.String(required=True)
     audit_status = ma.fields.String(required=True, validate=validate.OneOf(
         ["approved", "pending_audit", "rejected", "merged"]))
@@ -208,14 +213,7 @@ class AuditQueueArgsSchema(ma.Schema):
     cursor = ma.fields.String(load_default=None, validate=validate.Length(max=200))
 
 
-class PendingMerchantSchema(ma.Schema):
-    id = ma.fields.Integer(required=True)
-    name = ma.fields.String(required=True)
-    category = ma.fields.String(required=True)
-    address = ma.fields.String(required=True)
-    phone = ma.fields.String(allow_none=True, required=True)
-    lat = ma.fields.Float(required=True)
-    lng = ma.fields.Float(required=True)
+class PendingMerchantSchema(_MerchantBasicsSchema):
     source = ma.fields.String(required=True, metadata={"description": "`field`, `self_onboarding`, an import's source"})
     audit_flags = ma.fields.List(ma.fields.String(), required=True)
     self_onboarded = ma.fields.Boolean(required=True)

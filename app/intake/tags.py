@@ -94,11 +94,11 @@ def compute(tenant_id: int | None = None) -> int:
     # Right after an import the new rows have no statistics yet (autovacuum has not seen them, or they are
     # not even committed): the planner then takes a tenant's merchants for a handful and nests loops over
     # CTEs, 12k x 12k rows (140 s instead of 1 s, measured). Whole-tenant passes always want hash joins.
+    # (Reset after success only: a failed statement aborts the transaction, and the setting goes with it.)
     db.session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
-    try:
-        return db.session.execute(TAGS_SQL, {
-            "tenant_id": tenant_id, "since": _months_back(clock.now().date(), 11), "auto_tags": list(AUTO_TAGS),
-            "head_share": HEAD_SHARE, "multi_min": MULTI_STORE_MIN,
-        }).scalar_one()
-    finally:
-        db.session.execute(text("SELECT set_config('enable_nestloop', 'on', true)"))
+    changed = db.session.execute(TAGS_SQL, {
+        "tenant_id": tenant_id, "since": _months_back(clock.now().date(), 11), "auto_tags": list(AUTO_TAGS),
+        "head_share": HEAD_SHARE, "multi_min": MULTI_STORE_MIN,
+    }).scalar_one()
+    db.session.execute(text("SELECT set_config('enable_nestloop', 'on', true)"))
+    return changed
