@@ -59,10 +59,23 @@ def reject_nul_bytes() -> None:
         raise ValidationFailed(errors={"query": {"_schema": [NUL_MESSAGE]}})
 
 
+_SCHEMA_INSTANCES: dict[type[ma.Schema], ma.Schema] = {}
+
+
 class Parser(FlaskParser):
     """Strict parsing: unknown query parameters and body fields are rejected, not silently ignored."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
+
+    def _get_schema(self, argmap: Any, req: flask.Request) -> ma.Schema:
+        # webargs builds a new instance of a schema class on every request (a deep copy of all its fields);
+        # loading is stateless, so one instance per class serves every request
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = _SCHEMA_INSTANCES.get(argmap)
+            if schema is None:
+                schema = _SCHEMA_INSTANCES[argmap] = argmap()
+            return schema
+        return super()._get_schema(argmap, req)
 
     def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
         """Query parameters; a schema's ``PREFIXED_PARAMS`` (``{"attr.": "attr"}``) gathers every

@@ -17,6 +17,8 @@ Scenarios, all through gunicorn with the same settings (gunicorn.conf.py):
   floor unprepared the same, parsed and planned every time (reference: what preparing is worth)
   ours cold      the real endpoint with DETAIL_CACHE_ENABLED=0: auth + CALLER_SQL + AGGREGATE_SQL
   ours cached    the real endpoint, aggregate served from Redis (warmed first): auth + CALLER_SQL + GET
+  auth only      GET /api/v1/me on our app: the cheapest authenticated request (JWT, session lookup,
+                 Flask, schema); no cached read can cost less
 
 Latency: one sequential client (a new connection per request, as gunicorn's sync workers close them),
 warm-up then --requests per scenario and round; rounds interleave the scenarios so drift hits all
@@ -400,6 +402,8 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
         "floor_unprepared": ("bench.detail_floor:app", {**floor_env, "DETAIL_FLOOR_UNPREPARED": "1"}),
         "ours_cold": ("wsgi:app", {**common, "DETAIL_CACHE_ENABLED": "0"}),
         "ours_cached": ("wsgi:app", {**common, "DETAIL_CACHE_ENABLED": "1"}),
+        # the least any authenticated request of this stack costs: what a cached read cannot go below
+        "auth_only": ("wsgi:app", common),
     }
     with contextlib.ExitStack() as stack:
         running = {name: stack.enter_context(httpload.gunicorn(name, app, env, work))
@@ -407,8 +411,10 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
         token = httpload.login(running["ours_cold"].base_url, "bd0", harness.BD_PASSWORD)
         auth = {"Authorization": f"Bearer {token}"}
         paths = {"transport": "/ping", "floor": f"/detail/{merchant}", "floor_unprepared": f"/detail/{merchant}",
-                 "ours_cold": f"/api/v1/merchants/{merchant}", "ours_cached": f"/api/v1/merchants/{merchant}"}
-        headers = {"transport": {}, "floor": {}, "floor_unprepared": {}, "ours_cold": auth, "ours_cached": auth}
+                 "ours_cold": f"/api/v1/merchants/{merchant}", "ours_cached": f"/api/v1/merchants/{merchant}",
+                 "auth_only": "/api/v1/me"}
+        headers = {"transport": {}, "floor": {}, "floor_unprepared": {}, "ours_cold": auth, "ours_cached": auth,
+                   "auth_only": auth}
         smoke_test({k: running[k].base_url + paths[k] for k in ("ours_cold", "ours_cached")},
                    running["floor"].base_url + paths["floor"], token)
 
@@ -490,6 +496,9 @@ def render(report: dict[str, Any]) -> str:
                      f"{row['body_bytes']:>9}{row['p50_ms'] / floor:>9.2f}x"
                      f"{wrk.get('rps', float('nan')):>10.0f}{wrk.get('p50_ms', float('nan')):>9.2f}"
                      f"{wrk.get('p99_ms', float('nan')):>9.2f}   {cpu}")
+    if "auth_only" in s:
+        lines += ["", f"  cached p50 - auth_only p50 (GET /me: JWT, session lookup, Flask, schema): "
+                      f"{s['ours_cached']['p50_ms'] - s['auth_only']['p50_ms']:.2f} ms of the detail's own work"]
     lines += ["", "Targets"]
     names = {"cold_vs_floor_p50": "cold p50 / floor p50", "cold_p50_ms": "cold p50 ms",
              "cached_p50_ms": "cached p50 ms", "payload_bytes": "payload bytes (ours)"}

@@ -174,8 +174,8 @@ class NearbyQuery:
 
 def nearby(user: User, tenant: Tenant, query: NearbyQuery) -> dict[str, Any]:
     """Merchants within ``radius_m`` of the caller, nearest first, one keyset page at a time."""
-    template, params, query_key = _nearby_parts(user, tenant, query)
-    rows = db.session.execute(template, params).all()
+    shape, params, query_key = _nearby_parts(user, tenant, query)
+    rows = db.execute_precompiled(_nearby_sql(*shape), params).all()
     page, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = encode_cursor([page[-1].knn, page[-1].id], query_key) if more else None
     items = [_nearby_item(r, user.id, query.coord_sys) for r in page]
@@ -186,11 +186,11 @@ def nearby(user: User, tenant: Tenant, query: NearbyQuery) -> dict[str, Any]:
 
 def nearby_statement(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[Any, str]:
     """The nearby page query with its values bound, and the fingerprint its cursors carry."""
-    template, params, query_key = _nearby_parts(user, tenant, query)
-    return template.params(**params), query_key
+    shape, params, query_key = _nearby_parts(user, tenant, query)
+    return _nearby_template(*shape).params(**params), query_key
 
 
-def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[Any, dict[str, Any], str]:
+def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[tuple[Any, ...], dict[str, Any], str]:
     lat, lng = to_wgs84(query.lat, query.lng, query.coord_sys)
     query_key = fingerprint({k: v for k, v in query.echo().items() if k != "limit"})
     rules = tenant.setting("pool")
@@ -205,7 +205,12 @@ def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[Any, 
         params["after_key"], params["after_id"] = decode_cursor(query.cursor, query_key, (float, int))
     shape = (query.filters.sea, *(name in params for name in (
         "category_pattern", "tags", "q", "unvisited_since", "after_key", "attrs")), query.filters.in_my_territory)
-    return _nearby_template(*shape), params, query_key
+    return shape, params, query_key
+
+
+@lru_cache(maxsize=256)
+def _nearby_sql(*shape: Any) -> db.Precompiled:
+    return db.precompile(_nearby_template(*shape))
 
 
 @lru_cache(maxsize=256)
