@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt as pyjwt
 from flask import current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app import db
 from app.api import Blueprint, document_errors
@@ -50,19 +50,23 @@ def verify_token(*, refresh: bool = False) -> dict[str, Any]:
     return claims
 
 
+# One round trip: the session's liveness, the user and the tenant's settings. Built once: every request
+# runs it, and building the statement anew cost as much as a tenth of a small request.
+_CALLER = (
+    select(User, Tenant, AuthSession.revoked_at)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .join(Tenant, Tenant.id == User.tenant_id)
+    .where(AuthSession.id == bindparam("session_id"), User.id == bindparam("user_id"))
+)
+
+
 def _load_caller(claims: dict[str, Any]) -> tuple[User, Tenant]:
     try:
         session_id = uuid.UUID(claims["sid"])
         user_id = int(claims["sub"])
     except (KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("The token is invalid.", error_code="TOKEN_INVALID") from exc
-    # one round trip: the session's liveness, the user and the tenant's settings
-    row = db.session.execute(
-        select(User, Tenant, AuthSession.revoked_at)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .join(Tenant, Tenant.id == User.tenant_id)
-        .where(AuthSession.id == session_id, User.id == user_id)
-    ).one_or_none()
+    row = db.session.execute(_CALLER, {"session_id": session_id, "user_id": user_id}).one_or_none()
     if row is None or row.revoked_at is not None or not row.User.is_active:
         raise Unauthorized("This session has ended; sign in again.", error_code="TOKEN_REVOKED")
     return row.User, row.Tenant
