@@ -48,6 +48,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
 
     db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
     # A request's session (and the tenant it is scoped to) never outlives the request.
+    app.before_request(db.begin_request)
     app.teardown_request(db.end_request)
     app.teardown_appcontext(lambda _exc: db.session.remove())
 

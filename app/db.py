@@ -69,6 +69,7 @@ set_json_loads(orjson.loads)
 
 session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
 _engine: Engine | None = None
+_read_engine: Engine | None = None
 
 
 def init_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -85,6 +86,8 @@ def init_engine(url: str, *, pool_size: int = 10) -> Engine:
     )
     event.listen(_engine, "checkin", _note_idle)
     event.listen(_engine, "checkout", _ping_if_idle)
+    global _read_engine
+    _read_engine = _engine.execution_options(isolation_level="AUTOCOMMIT")  # same pool
     session.remove()
     session.configure(bind=_engine)
     return _engine
@@ -227,6 +230,22 @@ def _run_on_commit(db: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_on_commit(db: Session, _previous: object) -> None:
     db.info.pop("on_commit", None)
+
+
+def begin_request() -> None:
+    """Reads (GET, HEAD) run their statements in autocommit: no BEGIN and COMMIT round trips.
+
+    A read of several statements sees no more than it did in a transaction: at READ COMMITTED each
+    statement takes its own snapshot anyway. The one write a read makes (the audit of phone numbers shown,
+    a single INSERT) is durable at once; after-commit hooks still run when ``end_request`` commits the
+    session. Only when the session is bound to the engine: tests that bind it to a connection in a
+    rolled-back transaction keep that transaction.
+    """
+    from flask import request
+
+    bind = session.session_factory.kw.get("bind")
+    if request.method in ("GET", "HEAD") and bind is _engine and _read_engine is not None:
+        session.registry.set(session.session_factory(bind=_read_engine))
 
 
 def end_request(error: BaseException | None = None) -> None:
