@@ -108,8 +108,14 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     idle_since = record.info.get("idle_since")
     if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
         return
+    # in autocommit, so that the ping opens no transaction: a read's connection is switched to autocommit
+    # after this, which psycopg refuses inside one, and ending it with ROLLBACK would drop the prepared
+    # statements
+    autocommit = dbapi_connection.autocommit
     try:
+        dbapi_connection.autocommit = True
         dbapi_connection.execute("SELECT 1")
+        dbapi_connection.autocommit = autocommit
     except psycopg.Error as exc:
         # the pool discards this connection and checks out (or opens) another
         raise DisconnectionError(str(exc)) from exc

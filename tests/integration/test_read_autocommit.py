@@ -7,7 +7,7 @@ transaction on purpose, so only here does a GET take the autocommit path it take
 from __future__ import annotations
 
 import flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from app import db
 from app.audit.models import AuditEntry
@@ -53,3 +53,34 @@ def test_reads_autocommit_writes_commit_and_after_commit_hooks_still_run(app, li
     # the pooled connection went back to transactional mode for the next request
     with db.engine().connect() as conn:
         assert conn.connection.dbapi_connection.autocommit is False
+
+
+def _kill_idle_backends() -> int:
+    """Terminate this database's idle server processes: what a restart or a firewall does to a pool."""
+    with db.engine().connect() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+        )).scalar_one()
+        conn.commit()
+    return killed
+
+
+def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(app, live, monkeypatch):
+    tenant = live.tenant()
+    bd = UserFactory(tenant=tenant)
+    shop = MerchantFactory(tenant=tenant)
+    headers = auth_headers(bd)
+    shop_id = shop.id
+    db.session.remove()
+    client = app.test_client()
+    # every checkout counts as idle: the ping runs before each request below
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)
+    # the ping must leave no transaction behind: a read's connection is then switched to autocommit
+    assert client.get(f"/api/v1/merchants/{shop_id}", headers=headers).status_code == 200
+    assert client.post(f"/api/v1/leads/{shop_id}/claim", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/merchants/{shop_id}", headers=headers).status_code == 200
+    assert client.post(f"/api/v1/leads/{shop_id}/release", headers=headers, json={"reason": "test"}).status_code == 200
+    assert _kill_idle_backends() >= 1
+    # the dead pooled connection fails its ping and is replaced: the caller never sees the outage
+    assert client.get(f"/api/v1/merchants/{shop_id}", headers=headers).status_code == 200
