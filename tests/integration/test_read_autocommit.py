@@ -66,7 +66,8 @@ def _kill_idle_backends() -> int:
     return killed
 
 
-def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(app, live, monkeypatch):
+def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(app, monkeypatch, live):
+    # (monkeypatch before live: the threshold stays 0 while live's teardown checks out a connection)
     tenant = live.tenant()
     bd = UserFactory(tenant=tenant)
     shop = MerchantFactory(tenant=tenant)
@@ -83,4 +84,7 @@ def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(app, live, monkeyp
     assert client.post(f"/api/v1/leads/{shop_id}/release", headers=headers, json={"reason": "test"}).status_code == 200
     assert _kill_idle_backends() >= 1
     # the dead pooled connection fails its ping and is replaced: the caller never sees the outage
-    assert client.get(f"/api/v1/merchants/{shop_id}", headers=headers).status_code == 200
+    try:
+        assert client.get(f"/api/v1/merchants/{shop_id}", headers=headers).status_code == 200
+    finally:
+        db.engine().dispose()  # other pooled connections were killed too: none may outlive this test
