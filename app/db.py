@@ -150,9 +150,9 @@ class Precompiled:
 def precompile(statement: Executable) -> Precompiled:
     """Compile a statement built from named ``bindparam`` s, for :func:`execute_precompiled`.
 
-    SQLAlchemy's statement cache needs a cache key, and it computes one by walking the whole statement on
-    every execution: for the nearby query that walk costs about 1 ms, as much as the query itself. A hot
-    statement whose shape is fixed is compiled once instead and sent as it is.
+    Sent as it is, the SQL skips SQLAlchemy's per-execution work (cache-key lookup, compiled-cache and ORM
+    session paths): 0.15 ms of a ~4 ms nearby request, A/B in one process. Worth it only for the hottest
+    statements; everything else goes through ``session.execute``.
     """
     compiled = statement.compile(dialect=engine().dialect)
     constants = {name: value for name, value in compiled.params.items() if value is not None}

@@ -38,8 +38,8 @@ OFFLINE_AFTER = timedelta(minutes=2)  # sent this long after the BD tapped "chec
 SPEED_MIN_DISTANCE_M = 250.0  # GPS jitter between two quick check-ins is not travel
 
 
-# The check-in's statements, built once with bind parameters: building them on every request cost
-# about a millisecond of Python per check-in. The ORM ones still get the tenant filter (db.py).
+# The check-in's statements, built once with bind parameters (as the caller lookup is): building them on
+# every request is pure Python overhead on the hottest write. The ORM ones still get the tenant filter (db.py).
 _VISIT_COLUMNS = (
     "tenant_id", "merchant_id", "user_id", "idempotency_key", "request_hash", "client_time", "location",
     "coord_sys", "accuracy_m", "distance_m", "verified", "flags", "offline", "mock_location", "purpose",
