@@ -14,8 +14,7 @@ from app.errors import register_error_handlers
 from app.extensions import api, jwt, migrate
 from app.json import OrjsonProvider
 from app.web import headers as security_headers
-from app.web import proxy
-from app.web import request_id
+from app.web import proxy, request_id
 from app.web.logs import configure_logging
 
 
@@ -63,6 +62,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from app.routes import register_blueprints
 
     register_blueprints(api)
+    for endpoint, view in app.view_functions.items():
+        app.view_functions[endpoint] = db.unit_of_work(view)
 
     from app.cli import register_commands
 

@@ -14,7 +14,15 @@ import swagger_ui_bundle
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import MultiDict
 
-from app.errors import HTTP_ERROR_CODES, BadRequest, ValidationFailed, error_body, handle_http_exception
+from app.errors import (
+    AppError,
+    ErrorCode,
+    MalformedJson,
+    UnsupportedMediaType,
+    ValidationFailed,
+    error_body,
+    handle_http_exception,
+)
 
 
 class ErrorSchema(ma.Schema):
@@ -23,8 +31,9 @@ class ErrorSchema(ma.Schema):
     code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code", "example": 422})
     status = ma.fields.String(required=True, metadata={"description": "HTTP status phrase"})
     message = ma.fields.String(required=True, metadata={"description": "Human-readable explanation"})
-    error_code = ma.fields.String(
-        required=True, metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"}
+    error_code = ma.fields.Enum(
+        ErrorCode, by_value=True, required=True,
+        metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"},
     )
     errors = ma.fields.Dict(metadata={"description": "Per-location, per-field messages (validation errors)"})
     retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
@@ -98,9 +107,7 @@ class Parser(FlaskParser):
 
     def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
         if req.content_length and not is_json_request(req):
-            raise BadRequest(
-                "Send the body as application/json.", status=415, error_code="UNSUPPORTED_MEDIA_TYPE"
-            )
+            raise UnsupportedMediaType()
         return super().load_json(req, schema)
 
     def _load_location_data(self, *, schema: ma.Schema, req: flask.Request, location: str) -> Any:
@@ -110,7 +117,7 @@ class Parser(FlaskParser):
         return data
 
     def _handle_invalid_json_error(self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any) -> Any:
-        raise BadRequest("The body is not valid JSON.", error_code="MALFORMED_JSON")
+        raise MalformedJson()
 
     def handle_error(self, error: ma.ValidationError, req: flask.Request, schema: ma.Schema, **kwargs: Any) -> Any:
         raise ValidationFailed(errors=error.normalized_messages())
@@ -127,33 +134,34 @@ class Api(flask_smorest.Api):
         return handle_http_exception(error)
 
 
-def error_example(status: int, error_code: str, message: str) -> dict[str, Any]:
-    return {"summary": error_code, "value": error_body(status, error_code, message)}
+# An error an operation documents: its class, or the class with what it means for that operation.
+DocumentedError = type[AppError] | tuple[type[AppError], str]
 
 
-def document_errors(blp: Blueprint, errors: Iterable[tuple[int, str, str]]) -> Callable:
-    """Document an endpoint's error responses: ``(status, error_code, when)`` triples."""
-    by_status: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for status, code, when in errors:
-        by_status[status].append((code, when))
+def error_example(error: type[AppError], when: str | None = None) -> dict[str, Any]:
+    return {"summary": error.error_code, "value": error_body(error.status, error.error_code, when or error.when())}
+
+
+def document_errors(blp: Blueprint, errors: Iterable[DocumentedError]) -> Callable:
+    """Document an endpoint's error responses from the catalogue's classes (``app.errors``)."""
+    by_status: dict[int, dict[str, tuple[type[AppError], str]]] = defaultdict(dict)
+    for item in errors:
+        error, when = item if isinstance(item, tuple) else (item, item.when())
+        by_status[error.status][error.error_code] = (error, when)
 
     def decorator(func: Callable) -> Callable:
         for status, entries in sorted(by_status.items(), reverse=True):
-            description = HTTPStatus(status).phrase + ". " + "; ".join(f"`{code}`: {when}" for code, when in entries)
-            examples = {code: error_example(status, code, when) for code, when in entries}
+            description = HTTPStatus(status).phrase + ". " + "; ".join(
+                f"`{code}`: {when}" for code, (_, when) in entries.items()
+            )
+            examples = {code: error_example(error, when) for code, (error, when) in entries.items()}
             func = blp.alt_response(status, schema=ErrorSchema, description=description, examples=examples)(func)
         return func
 
     return decorator
 
 
-VALIDATION_ERRORS = (
-    (400, "MALFORMED_JSON", "the body is not valid JSON"),
-    (415, "UNSUPPORTED_MEDIA_TYPE", "the body is not sent as application/json"),
-    (422, "VALIDATION_ERROR", "a field is missing, unknown, of the wrong type or out of range; see `errors`"),
-)
-
-assert all(code in HTTP_ERROR_CODES.values() or code == "MALFORMED_JSON" for _, code, _ in VALIDATION_ERRORS)
+VALIDATION_ERRORS = (MalformedJson, UnsupportedMediaType, ValidationFailed)
 
 
 def register_docs_assets(app: flask.Flask) -> None:

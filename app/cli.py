@@ -27,7 +27,8 @@ def create_tenant(slug: str, name: str) -> None:
     from app.org import service
 
     try:
-        tenant = service.create_tenant(slug, name)
+        with db.atomic():
+            tenant = service.create_tenant(slug, name)
     except AppError as error:
         _fail(error)
     click.echo(f"created tenant {tenant.slug} (id {tenant.id})")
@@ -47,10 +48,11 @@ def create_user(tenant_slug: str, username: str, password: str, role: str, team:
     from app.org import service
 
     try:
-        tenant = service.get_tenant(tenant_slug)
-        db.scope_to_tenant(tenant.id)
-        user = service.create_user(tenant, username, password, Role(role), display_name=display_name, team=team,
-                                   manager_username=manager_username)
+        with db.atomic():
+            tenant = service.get_tenant(tenant_slug)
+            db.scope_to_tenant(tenant.id)
+            user = service.create_user(tenant, username, password, Role(role), display_name=display_name,
+                                       team=team, manager_username=manager_username)
     except AppError as error:
         _fail(error)
     click.echo(f"created {user.role.value} {user.username} (id {user.id}) in {tenant.slug}")
@@ -84,17 +86,15 @@ def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str, 
 
 def _run_import(tenant_id: int, path: Path, load) -> None:  # noqa: ANN001 - load(stream) -> ImportReport
     """Run one CSV import in one transaction and print its report (rejected lines with their reasons)."""
-    from app.merchants.importer import BadFile
+    from app.merchants.importer import UnreadableFile
 
     db.scope_to_tenant(tenant_id)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
+        with db.atomic(), path.open(encoding="utf-8-sig", newline="") as stream:
             report = load(stream)
-    except (BadFile, UnicodeDecodeError) as error:
-        db.session.rollback()
+    except (UnreadableFile, UnicodeDecodeError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
-    db.session.commit()
     click.echo(
         f"rows: {report.rows}, loaded: {report.loaded} (inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}), rejected: {report.rejected_count}"

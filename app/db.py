@@ -7,6 +7,7 @@ so a query that forgets the filter still cannot read another business line's row
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -18,11 +19,11 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
+from flask import request
 from psycopg.types.json import Jsonb, set_json_loads
 from sqlalchemy import BigInteger, DateTime, ForeignKey, MetaData, create_engine, event, func
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -34,6 +35,7 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.sql.expression import Executable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -247,8 +249,6 @@ def begin_request() -> None:
     session. Only when the session is bound to the engine: tests that bind it to a connection in a
     rolled-back transaction keep that transaction.
     """
-    from flask import request
-
     bind = session.session_factory.kw.get("bind")
     if request.method in ("GET", "HEAD") and bind is _engine and _read_engine is not None:
         session.registry.set(session.session_factory(bind=_read_engine))
@@ -262,8 +262,6 @@ def end_request(error: BaseException | None = None) -> None:
     requests. Only GET and HEAD are committed here; writes commit in their service, and anything a failed
     write left behind is rolled back.
     """
-    from flask import request
-
     current = session()
     try:
         if error is None and request.method in ("GET", "HEAD") and current.in_transaction():
@@ -274,9 +272,18 @@ def end_request(error: BaseException | None = None) -> None:
         session.remove()
 
 
+class CommitInsideUnitOfWork(RuntimeError):
+    """Something other than the unit of work's owner committed: services flush, ``atomic()`` commits."""
+
+
 @contextmanager
 def atomic() -> Iterator[Session]:
-    """A unit of work: commit at the end, roll back on error. Nested blocks join the outer one."""
+    """A unit of work: commit at the end, roll back on error. Nested blocks join the outer one.
+
+    Requests (``unit_of_work``) and jobs open one; services inside only flush. An error whose class sets
+    ``keeps_changes`` (a refresh token reuse revokes the session, then answers 401) commits what was done
+    before it is raised.
+    """
     db = session()
     if db.info.get("in_atomic"):
         yield db
@@ -284,9 +291,90 @@ def atomic() -> Iterator[Session]:
     db.info["in_atomic"] = True
     try:
         yield db
-        db.commit()
-    except BaseException:
-        db.rollback()
+        _owner_commit(db)
+    except BaseException as exc:
+        if getattr(exc, "keeps_changes", False):
+            _owner_commit(db)
+        else:
+            # close rather than rollback: both end the transaction, but a rollback also expires every loaded
+            # object, and code that holds one after a refused request (tests do) would have to reload it
+            db.info.pop("on_commit", None)
+            db.close()
         raise
     finally:
         db.info.pop("in_atomic", None)
+
+
+def _owner_commit(db: Session) -> None:
+    db.info["committing"] = True
+    try:
+        db.commit()
+    finally:
+        db.info.pop("committing", None)
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_commit_inside_unit_of_work(db: Session) -> None:
+    if db.info.get("in_atomic") and not db.info.get("committing"):
+        raise CommitInsideUnitOfWork("only atomic() commits a unit of work; services flush")
+
+
+def flush_unique(error: Callable[..., Exception], *args: Any) -> None:
+    """Flush, turning a constraint the change runs into (a name already taken) into ``error(*args)``.
+
+    The unit of work then rolls back as for any other error.
+    """
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise error(*args) from exc
+
+
+def job(func: Callable[..., T]) -> Callable[..., T]:
+    """An RQ job (or periodic job): one unit of work, and a session of its own that ends with it.
+
+    Called inside another unit of work (the outbox runs a job in its transaction), it joins that one.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        if session().info.get("in_atomic"):
+            return func(*args, **kwargs)
+        try:
+            with atomic():
+                return func(*args, **kwargs)
+        finally:
+            scope_to_tenant(None)
+            session.remove()
+
+    return wrapper
+
+
+def commit_chunk() -> None:
+    """Commit what a long job did so far and go on: for jobs that work in chunks (imports, sweeps).
+
+    Never inside a unit of work: a request or a ``job`` commits once, at its edge.
+    """
+    db = session()
+    if db.info.get("in_atomic"):
+        raise CommitInsideUnitOfWork("commit_chunk() inside a unit of work")
+    db.commit()
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def unit_of_work(view: Callable[..., T]) -> Callable[..., T]:
+    """Wrap a view: a write request is one unit of work that commits once, after the view built its answer.
+
+    Reads run in autocommit (``begin_request``) and need none.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        if request.method in READ_METHODS:
+            return view(*args, **kwargs)
+        with atomic():
+            return view(*args, **kwargs)
+
+    return wrapper

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from app.errors import ValidationFailed
+from app.errors import InvalidCursor, ValidationFailed
 
 
 def fingerprint(params: dict[str, Any]) -> str:
@@ -24,9 +24,7 @@ def encode_cursor(key: list[Any], query_fingerprint: str) -> str:
 
 
 def _invalid(reason: str) -> ValidationFailed:
-    return ValidationFailed(
-        "The cursor is invalid.", error_code="INVALID_CURSOR", errors={"query": {"cursor": [reason]}}
-    )
+    return InvalidCursor(errors={"query": {"cursor": [reason]}})
 
 
 def decode_cursor(token: str, query_fingerprint: str, types: tuple[type, ...]) -> list[Any]:

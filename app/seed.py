@@ -53,7 +53,7 @@ def seed(reset: bool = False) -> Iterator[str]:
     session = db.session()
     if reset:
         session.execute(delete(Tenant).where(Tenant.slug.in_(DEMO_TENANTS)))
-        session.commit()
+        db.commit_chunk()
     if session.scalar(select(Tenant.id).where(Tenant.slug == "demo")) is not None:
         yield "demo data already present (use --reset to recreate it)"
         yield from demo_logins()
@@ -73,13 +73,13 @@ def seed(reset: bool = False) -> Iterator[str]:
         )
     with DEMO_CSV.open(encoding="utf-8", newline="") as stream:
         report = import_csv(stream, tenant.id, source="osm")
-    session.commit()
+    db.commit_chunk()
     yield f"tenant demo: {report.loaded} Helsinki merchants (OpenStreetMap, ODbL), {len(users)} users"
 
     merchants = session.scalars(select(Merchant).order_by(Merchant.id)).all()
     bds = [users["bd1"], users["bd2"], users["bd3"]]
     _seed_history(rng, tenant, merchants, bds, users["manager"])
-    session.commit()
+    db.commit_chunk()
     counts = {
         model.__tablename__: session.scalar(select(func.count()).select_from(model))
         for model in (Lead, Visit, Contact, Deal, SalesMonth, CompetitorRecord, TaskAssignment)
@@ -95,7 +95,7 @@ def seed(reset: bool = False) -> Iterator[str]:
     hotel_rows = [line for line in DEMO_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
                   if "tourism=hotel" in line or line.startswith("source_id")]
     import_csv(hotel_rows, hotels.id, source="osm")
-    session.commit()
+    db.commit_chunk()
     db.scope_to_tenant(None)
     yield f"tenant hotels: {len(hotel_rows) - 1} hotels, 1 user"
     yield from demo_logins()

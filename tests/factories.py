@@ -11,7 +11,8 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 
 from app import db
-from app.auth import passwords, service as auth_service
+from app.auth import passwords
+from app.auth import service as auth_service
 from app.auth.models import AuthSession
 from app.merchants.models import Contact, Merchant
 from app.org.models import OrgKind, OrgUnit, Role, User
@@ -112,3 +113,25 @@ def auth_headers(user: User) -> dict[str, str]:
     db.session.add(auth_session)
     db.session.commit()
     return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+def make_org() -> dict:
+    """A business line with a city, two teams (one with a sub-team), their managers, BDs inside and outside
+    the first team, an admin, ops, and an admin of another business line."""
+    tenant = TenantFactory()
+    city = OrgUnitFactory(tenant=tenant, kind=OrgKind.CITY, name="Hangzhou")
+    team = OrgUnitFactory(tenant=tenant, name="West Lake", parent_id=city.id)
+    sub = OrgUnitFactory(tenant=tenant, kind=OrgKind.SUBTEAM, name="Hubin", parent_id=team.id)
+    other_team = OrgUnitFactory(tenant=tenant, name="Binjiang", parent_id=city.id)
+    manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=team.id)
+    team.manager_id = manager.id
+    other_manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=other_team.id)
+    bd1 = UserFactory(tenant=tenant, org_unit_id=team.id, manager_id=manager.id)
+    bd2 = UserFactory(tenant=tenant, org_unit_id=sub.id)
+    outsider = UserFactory(tenant=tenant, org_unit_id=other_team.id, manager_id=other_manager.id)
+    admin = UserFactory(tenant=tenant, role=Role.ADMIN)
+    ops = UserFactory(tenant=tenant, role=Role.OPS)
+    stranger = UserFactory(tenant=TenantFactory(), role=Role.ADMIN)
+    db.session.commit()
+    return {"tenant": tenant, "city": city, "team": team, "sub": sub, "other_team": other_team,
+            "manager": manager, "other_manager": other_manager, "bd1": bd1, "bd2": bd2, "outsider": outsider, "admin": admin, "ops": ops, "stranger": stranger}

@@ -8,6 +8,7 @@ from app.api import VALIDATION_ERRORS, Blueprint
 from app.audit import service
 from app.audit.schemas import AUDIT_EXAMPLE, AuditPageSchema, AuditQueryArgsSchema
 from app.auth.security import authenticated, current_user
+from app.errors import InvalidCursor
 from app.json import json_response
 from app.org.models import Role
 
@@ -16,7 +17,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit log 
 
 @blp.route("/audit")
 class AuditLog(MethodView):
-    @authenticated(blp, Role.ADMIN, errors=(*VALIDATION_ERRORS, (422, "INVALID_CURSOR", "bad cursor")))
+    @authenticated(blp, Role.ADMIN, errors=(*VALIDATION_ERRORS, InvalidCursor))
     @blp.arguments(AuditQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, AuditPageSchema, example=AUDIT_EXAMPLE)
     def get(self, limit, cursor=None, **filters):

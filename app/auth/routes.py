@@ -10,6 +10,7 @@ from app.api import VALIDATION_ERRORS, Blueprint, document_errors
 from app.auth import service
 from app.auth.schemas import LoginSchema, MeSchema, TokenPairSchema
 from app.auth.security import AUTH_ERRORS, authenticated, current_user, verify_token
+from app.errors import AccountDisabled, InvalidCredentials, LoginLocked, RefreshTokenReused, TenantRequired
 from app.org.models import OrgUnit
 from app.tenants.models import Tenant
 
@@ -17,10 +18,10 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and
 
 LOGIN_ERRORS = (
     *VALIDATION_ERRORS,
-    (400, "TENANT_REQUIRED", "the username exists in several business lines; send `tenant`"),
-    (401, "INVALID_CREDENTIALS", "wrong username, password or tenant"),
-    (403, "ACCOUNT_DISABLED", "the account was deactivated"),
-    (429, "LOGIN_LOCKED", "too many failed attempts; wait `Retry-After` seconds"),
+    TenantRequired,
+    InvalidCredentials,
+    AccountDisabled,
+    LoginLocked,
 )
 
 
@@ -50,7 +51,7 @@ class Login(MethodView):
 @blp.route("/auth/refresh")
 class Refresh(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
-    @document_errors(blp, (*AUTH_ERRORS, (401, "REFRESH_TOKEN_REUSED", "an already-used refresh token was sent")))
+    @document_errors(blp, (*AUTH_ERRORS, RefreshTokenReused))
     @blp.response(200, TokenPairSchema)
     def post(self):
         """Exchange the refresh token (as the bearer token) for a new token pair."""

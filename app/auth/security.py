@@ -12,19 +12,19 @@ from flask import current_app, g, request
 from sqlalchemy import bindparam, select
 
 from app import db
-from app.api import Blueprint, document_errors
+from app.api import Blueprint, DocumentedError, document_errors
 from app.auth.models import AuthSession
-from app.errors import Forbidden, Unauthorized
+from app.errors import (
+    Forbidden,
+    TokenExpired,
+    TokenInvalid,
+    TokenMissing,
+    TokenRevoked,
+)
 from app.org.models import Role, User
 from app.tenants.models import Tenant
 
-AUTH_ERRORS = (
-    (401, "TOKEN_MISSING", "no `Authorization: Bearer` header"),
-    (401, "TOKEN_EXPIRED", "the access token expired; refresh it"),
-    (401, "TOKEN_INVALID", "the token is malformed, forged or of the wrong type"),
-    (401, "TOKEN_REVOKED", "the session was signed out or the account disabled"),
-)
-ROLE_ERROR = (403, "FORBIDDEN", "your role may not do this")
+AUTH_ERRORS = (TokenMissing, TokenExpired, TokenInvalid, TokenRevoked)
 
 
 def verify_token(*, refresh: bool = False) -> dict[str, Any]:
@@ -35,18 +35,18 @@ def verify_token(*, refresh: bool = False) -> dict[str, Any]:
     """
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme != "Bearer" or not token.strip():
-        raise Unauthorized("Send `Authorization: Bearer <token>`.", error_code="TOKEN_MISSING")
+        raise TokenMissing()
     config = current_app.config
     try:
         claims = pyjwt.decode(token.strip(), config["JWT_SECRET_KEY"], algorithms=[config["JWT_ALGORITHM"]],
                               leeway=config["JWT_DECODE_LEEWAY"], options={"require": ["exp", "sub", "type"]})
     except pyjwt.ExpiredSignatureError as exc:
-        raise Unauthorized("The token has expired.", error_code="TOKEN_EXPIRED") from exc
+        raise TokenExpired() from exc
     except pyjwt.PyJWTError as exc:
-        raise Unauthorized("The token is invalid.", error_code="TOKEN_INVALID") from exc
+        raise TokenInvalid() from exc
     if claims["type"] != ("refresh" if refresh else "access"):
         kind = "a refresh" if refresh else "an access"
-        raise Unauthorized(f"This endpoint needs {kind} token.", error_code="TOKEN_INVALID")
+        raise TokenInvalid(f"This endpoint needs {kind} token.")
     return claims
 
 
@@ -65,10 +65,10 @@ def _load_caller(claims: dict[str, Any]) -> tuple[User, Tenant]:
         session_id = uuid.UUID(claims["sid"])
         user_id = int(claims["sub"])
     except (KeyError, ValueError, TypeError) as exc:
-        raise Unauthorized("The token is invalid.", error_code="TOKEN_INVALID") from exc
+        raise TokenInvalid() from exc
     row = db.session.execute(_CALLER, {"session_id": session_id, "user_id": user_id}).one_or_none()
     if row is None or row.revoked_at is not None or not row.User.is_active:
-        raise Unauthorized("This session has ended; sign in again.", error_code="TOKEN_REVOKED")
+        raise TokenRevoked()
     return row.User, row.Tenant
 
 
@@ -94,14 +94,14 @@ def login_required(*roles: Role) -> Callable:
     return decorator
 
 
-def authenticated(blp: Blueprint, *roles: Role, errors: Iterable[tuple[int, str, str]] = ()) -> Callable:
+def authenticated(blp: Blueprint, *roles: Role, errors: Iterable[DocumentedError] = ()) -> Callable:
     """Require a signed-in caller (optionally of given roles) and document it in the OpenAPI spec.
 
     Place it above ``@blp.arguments`` so that an anonymous caller gets 401 before any input validation.
     """
 
     def decorator(func: Callable) -> Callable:
-        documented = [*AUTH_ERRORS, *([ROLE_ERROR] if roles else []), *errors]
+        documented = [*AUTH_ERRORS, *([Forbidden] if roles else []), *errors]
         func = login_required(*roles)(func)
         func = blp.doc(security=[{"bearerAuth": []}])(func)
         return document_errors(blp, documented)(func)

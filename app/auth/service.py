@@ -12,24 +12,11 @@ from sqlalchemy import select
 from app import clock, db
 from app.auth import passwords, throttle
 from app.auth.models import AuthSession
-from app.errors import BadRequest, Forbidden, Unauthorized
+from app.errors import AccountDisabled, InvalidCredentials, RefreshTokenReused, TenantRequired, TokenRevoked
 from app.org.models import User
 from app.tenants.models import Tenant
 
 REFRESH_GRACE = timedelta(seconds=60)
-
-
-class InvalidCredentials(Unauthorized):
-    error_code, message = "INVALID_CREDENTIALS", "Wrong username or password."
-
-
-class TokenRevoked(Unauthorized):
-    error_code, message = "TOKEN_REVOKED", "This session has ended; sign in again."
-
-
-class RefreshTokenReused(Unauthorized):
-    error_code = "REFRESH_TOKEN_REUSED"
-    message = "This refresh token was already used; the session is closed for safety. Sign in again."
 
 
 @dataclass(frozen=True)
@@ -55,12 +42,10 @@ def login(
         throttle.record_failure(username, tenant_slug, ip)
         raise InvalidCredentials()
     if len(matched) > 1:
-        raise BadRequest(
-            "This username exists in several business lines; send `tenant`.", error_code="TENANT_REQUIRED"
-        )
+        raise TenantRequired()
     user = matched[0]
     if not user.is_active:
-        raise Forbidden("This account is disabled.", error_code="ACCOUNT_DISABLED")
+        raise AccountDisabled()
     throttle.reset(username, tenant_slug)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -69,7 +54,7 @@ def login(
     )
     pair = _issue(user, auth_session)
     session.add(auth_session)
-    session.commit()
+    session.flush()
     return pair
 
 
@@ -104,11 +89,10 @@ def refresh(claims: dict) -> TokenPair:
     )
     if jti != auth_session.refresh_jti and not in_grace:
         _revoke(auth_session, "refresh_reuse")
-        session.commit()
         raise RefreshTokenReused()
     pair = _issue(user, auth_session)
     auth_session.last_refreshed_at = now
-    session.commit()
+    session.flush()
     return pair
 
 
@@ -120,7 +104,7 @@ def logout(session_id: uuid.UUID) -> None:
         from app.devices.service import forget_session_device
 
         forget_session_device(auth_session.user_id, auth_session.device_token)
-    session.commit()
+    session.flush()
 
 
 def revoke_all_sessions(user_id: int, reason: str) -> int:

@@ -12,7 +12,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from app import redis_conn
-from app.errors import RateLimited
+from app.errors import LoginLocked, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +34,7 @@ def check(username: str, tenant_slug: str | None, ip: str | None) -> None:
             failures = int(client.get(key) or 0)
             if failures >= limit:
                 ttl = client.ttl(key)
-                raise RateLimited(
-                    ttl if ttl > 0 else current_app.config["LOGIN_LOCKOUT_SECONDS"],
-                    "Too many failed logins; try again later.",
-                    error_code="LOGIN_LOCKED",
-                )
+                raise LoginLocked(ttl if ttl > 0 else current_app.config["LOGIN_LOCKOUT_SECONDS"])
     except RedisError as exc:
         log.warning("login throttle skipped, redis unavailable: %s", exc)
 
@@ -62,7 +58,7 @@ def reset(username: str, tenant_slug: str | None) -> None:
         pass
 
 
-def count_or_refuse(limits: list[tuple[str, int, int]], *, error_code: str, message: str) -> None:
+def count_or_refuse(limits: list[tuple[str, int, int]], *, message: str) -> None:
     """Count one attempt under each ``(key, limit, window_seconds)``; refuse (429) once any key has seen more
     than its limit within its window. Fixed windows that start at the first attempt. Skipped without Redis."""
     try:
@@ -74,9 +70,9 @@ def count_or_refuse(limits: list[tuple[str, int, int]], *, error_code: str, mess
             pipe.ttl(key)
         results = pipe.execute()
     except RedisError as exc:
-        log.warning("rate limit %s skipped, redis unavailable: %s", error_code, exc)
+        log.warning("rate limit %s skipped, redis unavailable: %s", limits[0][0], exc)
         return
     for index, (_key, limit, window) in enumerate(limits):
         count, ttl = results[index * 3 + 1], results[index * 3 + 2]
         if count > limit:
-            raise RateLimited(ttl if ttl > 0 else window, message, error_code=error_code)
+            raise RateLimited(ttl if ttl > 0 else window, message)

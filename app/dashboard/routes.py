@@ -7,20 +7,26 @@ from flask.views import MethodView
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.dashboard import service
-from app.dashboard.schemas import FunnelArgsSchema, FunnelSchema, HeatmapArgsSchema, HeatmapSchema, TeamArgsSchema, \
-    DashboardTeamSchema
+from app.dashboard.schemas import (
+    DashboardTeamSchema,
+    FunnelArgsSchema,
+    FunnelSchema,
+    HeatmapArgsSchema,
+    HeatmapSchema,
+    TeamArgsSchema,
+)
+from app.errors import BboxTooLarge, InvalidPeriod, TeamNotFound, TooManyCells
 from app.json import json_response
 from app.org.models import Role
 
 blp = Blueprint("dashboard", __name__, url_prefix="/api/v1/dashboard", description="Manager dashboards")
 
 VIEWERS = (Role.MANAGER, Role.OPS, Role.ADMIN)
-TEAM_NOT_FOUND = (404, "TEAM_NOT_FOUND", "no such team in your org subtree")
 
 
 @blp.route("/team")
 class TeamDay(MethodView):
-    @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TEAM_NOT_FOUND))
+    @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TeamNotFound))
     @blp.arguments(TeamArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, DashboardTeamSchema, example={
         "date": "2026-11-20",
@@ -35,8 +41,8 @@ class TeamDay(MethodView):
 
 @blp.route("/funnel")
 class Funnel(MethodView):
-    @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TEAM_NOT_FOUND,
-                                          (422, "INVALID_PERIOD", "`to` before `from` or more than a year later")))
+    @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TeamNotFound,
+                                          InvalidPeriod))
     @blp.arguments(FunnelArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, FunnelSchema, example={
         "from": "2026-11-01", "to": "2026-11-30", "bds": 12,
@@ -50,9 +56,8 @@ class Funnel(MethodView):
 @blp.route("/heatmap")
 class Heatmap(MethodView):
     @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS,
-                                          (422, "BBOX_TOO_LARGE", "the box is wider than 50 km"),
-                                          (422, "TOO_MANY_CELLS",
-                                           "more than 10,000 cells: larger cells or a smaller box")))
+                                          BboxTooLarge,
+                                          TooManyCells))
     @blp.arguments(HeatmapArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, HeatmapSchema, example={
         "cell_m": 500, "cell_deg": {"lat": 0.0044916, "lng": 0.0051939}, "origin": {"lat": 30.22, "lng": 120.1},

@@ -16,7 +16,13 @@ from sqlalchemy import BigInteger, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app import clock, db
-from app.errors import Forbidden, NotFound, ValidationFailed
+from app.errors import (
+    BboxTooLarge,
+    Forbidden,
+    InvalidPeriod,
+    TeamNotFound,
+    TooManyCells,
+)
 from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_user_ids, manages_unit
 from app.tenants.models import Tenant
@@ -46,7 +52,7 @@ def team_bds(viewer: User, team_id: int | None = None, active_since: datetime | 
     if team_id is not None:
         unit = db.get(OrgUnit, team_id)
         if unit is None or (viewer.role == Role.MANAGER and not manages_unit(viewer, unit)):
-            raise NotFound("No such team in your org subtree.", error_code="TEAM_NOT_FOUND")
+            raise TeamNotFound()
         statement = statement.where(User.org_unit_id.in_(
             select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path))))
     return [(row.id, row.display_name or row.username) for row in db.session.execute(statement)]
@@ -144,8 +150,7 @@ def funnel(viewer: User, tenant: Tenant, start_day: date, end_day: date, team_id
     """The pool funnel for a period: the public pool now, and of the merchants the team claimed in the
     period, how many they visited (verified) and signed within it."""
     if end_day < start_day or (end_day - start_day).days > 366:
-        raise ValidationFailed("`to` must be on or after `from`, at most a year later.", error_code="INVALID_PERIOD",
-                               errors={"query": {"to": ["On or after `from`, at most 366 days later."]}})
+        raise InvalidPeriod(errors={"query": {"to": ["On or after `from`, at most 366 days later."]}})
     start, _ = tenant.day_bounds(start_day)
     _, end = tenant.day_bounds(end_day)
     bds = team_bds(viewer, team_id, active_since=start)
@@ -231,14 +236,11 @@ def heatmap_grid(bbox: tuple[float, float, float, float], cell_m: int) -> dict[s
     middle = (south + north) / 2
     width, height = distance_m(middle, west, middle, east), distance_m(south, west, north, west)
     if max(width, height) > MAX_BBOX_SIDE_M:
-        raise ValidationFailed(f"The box is {max(width, height) / 1000:.0f} km across; at most "
-                               f"{MAX_BBOX_SIDE_M // 1000} km.", error_code="BBOX_TOO_LARGE",
-                               errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}})
+        raise BboxTooLarge(f"The box is {max(width, height) / 1000:.0f} km across; at most "
+                               f"{MAX_BBOX_SIDE_M // 1000} km.", errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}})
     cells = math.ceil(width / cell_m) * math.ceil(height / cell_m)
     if cells > MAX_CELLS:
-        raise ValidationFailed(f"{cells} cells; at most {MAX_CELLS}: use larger cells or a smaller box.",
-                               error_code="TOO_MANY_CELLS",
-                               errors={"query": {"cell_m": [f"At most {MAX_CELLS} cells in the box."]}})
+        raise TooManyCells(f"{cells} cells; at most {MAX_CELLS}: use larger cells or a smaller box.", errors={"query": {"cell_m": [f"At most {MAX_CELLS} cells in the box."]}})
     cell_lat = cell_m / M_PER_DEG_LAT
     return {"lat": cell_lat, "lng": cell_lat / max(math.cos(math.radians(middle)), 0.01),
             "side_m": max(width, height)}

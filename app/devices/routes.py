@@ -10,6 +10,7 @@ from marshmallow import validate
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_user
 from app.devices import service
+from app.errors import DeviceNotFound
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="Push devices")
 
@@ -42,7 +43,7 @@ class Devices(MethodView):
 
 @blp.route("/<path:token>")
 class DeviceItem(MethodView):
-    @authenticated(blp, errors=((404, "DEVICE_NOT_FOUND", "no such device of yours"),))
+    @authenticated(blp, errors=(DeviceNotFound,))
     @blp.response(204)
     def delete(self, token):
         """Stop pushes to this phone."""

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from app import clock, db
 from app.auth.models import AuthSession
 from app.devices.models import Device
-from app.errors import NotFound
+from app.errors import DeviceNotFound
 from app.org.models import User
 
 STALE_AFTER = timedelta(days=270)
@@ -29,7 +29,7 @@ def register(user: User, session_id: uuid.UUID, token: str, platform: str, app_v
     ).scalar_one()
     # logout removes the device of the session that registered it
     db.session.execute(update(AuthSession).where(AuthSession.id == session_id).values(device_token=token))
-    db.session.commit()
+    db.session.flush()
     return db.session.execute(
         select(Device).where(Device.id == device_id).execution_options(populate_existing=True)
     ).scalar_one()
@@ -38,8 +38,8 @@ def register(user: User, session_id: uuid.UUID, token: str, platform: str, app_v
 def unregister(user: User, token: str) -> None:
     deleted = db.session.execute(delete(Device).where(Device.token == token, Device.user_id == user.id)).rowcount
     if not deleted:
-        raise NotFound("No such device of yours.", error_code="DEVICE_NOT_FOUND")
-    db.session.commit()
+        raise DeviceNotFound()
+    db.session.flush()
 
 
 def forget_session_device(user_id: int, token: str | None) -> None:
@@ -48,12 +48,7 @@ def forget_session_device(user_id: int, token: str | None) -> None:
         db.session.execute(delete(Device).where(Device.token == token, Device.user_id == user_id))
 
 
+@db.job
 def prune_stale_devices() -> int:
     """Delete tokens not refreshed in 270 days (FCM considers such tokens stale). A scheduled job."""
-    session = db.session()
-    try:
-        count = session.execute(delete(Device).where(Device.last_seen_at < clock.now() - STALE_AFTER)).rowcount
-        session.commit()
-        return count
-    finally:
-        db.session.remove()
+    return db.session.execute(delete(Device).where(Device.last_seen_at < clock.now() - STALE_AFTER)).rowcount

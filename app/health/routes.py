@@ -59,8 +59,7 @@ def _database() -> dict:
     try:
         version = db.session.execute(text("SELECT postgis_version()")).scalar_one()
         return {"ok": True, "postgis_version": version}
-    except SQLAlchemyError as exc:
-        db.session.rollback()
+    except SQLAlchemyError as exc:  # the request's session is discarded at its end
         return {"ok": False, "postgis_version": None, "error": exc.__class__.__name__}
 
 

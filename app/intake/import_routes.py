@@ -7,6 +7,14 @@ from flask.views import MethodView
 
 from app.api import Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
+from app.errors import (
+    BadEncoding,
+    BadFile,
+    EmptyFile,
+    ImportNotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 from app.intake import imports
 from app.intake.examples import IMPORT_EXAMPLE, TOP_BRANDS_EXAMPLE
 from app.intake.schemas import ImportFileSchema, ImportFormSchema, ImportStatusSchema, TopBrandsSchema
@@ -17,14 +25,12 @@ from geo.coords import CoordSys
 blp = Blueprint("imports", __name__, url_prefix="/api/v1", description="Bulk merchant imports (ops)")
 
 FILE_ERRORS = (
-    (413, "FILE_TOO_LARGE", "the file is over 8 MB"),
-    (413, "PAYLOAD_TOO_LARGE", "the request is over the server's limit"),
-    (422, "VALIDATION_ERROR", "no `file` part, or a form field is invalid (e.g. `mapping` is not a JSON object)"),
-    (422, "EMPTY_FILE", "the file is empty"),
-    (422, "BAD_ENCODING", "the CSV is not UTF-8"),
-    (422, "BAD_FILE", "no header / required columns (after mapping), or not a GeoJSON FeatureCollection"),
+    PayloadTooLarge,
+    (ValidationFailed, "no `file` part, or a form field is invalid (e.g. `mapping` is not a JSON object)"),
+    EmptyFile,
+    BadEncoding,
+    BadFile,
 )
-IMPORT_NOT_FOUND = (404, "IMPORT_NOT_FOUND", "no such import in your business line")
 
 
 @blp.route("/imports")
@@ -47,7 +53,7 @@ class Imports(MethodView):
 
 @blp.route("/imports/<id:import_id>")
 class ImportItem(MethodView):
-    @authenticated(blp, Role.OPS, Role.ADMIN, errors=(IMPORT_NOT_FOUND,))
+    @authenticated(blp, Role.OPS, Role.ADMIN, errors=(ImportNotFound,))
     @blp.response(200, ImportStatusSchema, example=IMPORT_EXAMPLE)
     def get(self, import_id):
         """An import's progress (rows done of total), counts, rejected rows and matches."""
@@ -63,7 +69,7 @@ class TopBrands(MethodView):
         return {"brands": top_brands(current_tenant())}
 
     @authenticated(blp, Role.OPS, Role.ADMIN,
-                   errors=((422, "VALIDATION_ERROR", "more than 1,000 brands, or a blank one"),))
+                   errors=((ValidationFailed, "more than 1,000 brands, or a blank one"),))
     @blp.arguments(TopBrandsSchema, example=TOP_BRANDS_EXAMPLE)
     @blp.response(200, TopBrandsSchema, example=TOP_BRANDS_EXAMPLE)
     def put(self, fields):

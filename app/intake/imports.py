@@ -14,9 +14,16 @@ from typing import Any
 from flask import current_app
 
 from app import db
-from app.errors import AppError, NotFound, ValidationFailed
+from app.errors import (
+    BadEncoding,
+    BadFile,
+    EmptyFile,
+    ImportNotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 from app.intake.models import ImportStatus, MerchantImport
-from app.merchants.importer import MAPPABLE, BadFile, csv_records, geojson_records, ImportReport
+from app.merchants.importer import MAPPABLE, UnreadableFile, ImportReport, csv_records, geojson_records
 from app.org.models import User
 from app.outbox.service import enqueue_after_commit
 from geo.coords import CoordSys
@@ -38,22 +45,21 @@ def decode_csv(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problem = f"Not UTF-8 at byte {exc.start}; save it as UTF-8."
-        raise ValidationFailed("The file is not UTF-8 text.", error_code="BAD_ENCODING",
-                               errors={"files": {"file": [problem]}}) from exc
+        raise BadEncoding(errors={"files": {"file": [problem]}}) from exc
 
 
 def _check_mapping(mapping: dict[str, Any]) -> dict[str, str]:
     unknown = sorted(set(mapping) - set(MAPPABLE))
     bad = [k for k, v in mapping.items() if not isinstance(v, str) or not v.strip()]
     if unknown or bad:
-        raise ValidationFailed("The column mapping is invalid.", error_code="VALIDATION_ERROR", errors={"form": {
+        raise ValidationFailed("The column mapping is invalid.", errors={"form": {
             "mapping": [f"Keys are our columns ({', '.join(MAPPABLE)}) and values the file's column names."
                         + (f" Unknown: {unknown}." if unknown else "")]}})
     return {k: v.strip() for k, v in mapping.items()}
 
 
 def count_rows(data: bytes, file_format: str, mapping: dict[str, str]) -> int:
-    """Read the whole file once: the rows it has, and a ``BadFile`` if it cannot be imported at all."""
+    """Read the whole file once: the rows it has, and a ``UnreadableFile`` if it cannot be imported at all."""
     report = ImportReport()
     if file_format == "geojson":
         for _ in geojson_records(data, report, mapping):
@@ -72,17 +78,15 @@ def start_import(user: User, data: bytes, *, filename: str, source: str, coord_s
                  mapping: dict[str, Any] | None, file_format: str | None) -> MerchantImport:
     limit = max_bytes()
     if len(data) > limit:
-        raise AppError(f"Import files are limited to {limit // (1024 * 1024)} MB.", status=413,
-                       error_code="FILE_TOO_LARGE")
+        raise PayloadTooLarge(f"Import files are limited to {limit // (1024 * 1024)} MB.")
     if not data.strip():
-        raise ValidationFailed("The file is empty.", error_code="EMPTY_FILE")
+        raise EmptyFile()
     checked = _check_mapping(mapping or {})
     kind = _format(filename, data, file_format)
     try:
         total = count_rows(data, kind, checked)
-    except (BadFile, csv.Error) as exc:
-        raise ValidationFailed(f"The file cannot be imported: {exc}", error_code="BAD_FILE",
-                               errors={"files": {"file": [str(exc)]}}) from exc
+    except (UnreadableFile, csv.Error) as exc:
+        raise BadFile(f"The file cannot be imported: {exc}", errors={"files": {"file": [str(exc)]}}) from exc
     record = MerchantImport(
         tenant_id=user.tenant_id, created_by_id=user.id, status=ImportStatus.QUEUED, filename=filename[:200],
         file_format=kind, source=source, coord_sys=coord_sys.value, mapping=checked, content=data,
@@ -91,14 +95,14 @@ def start_import(user: User, data: bytes, *, filename: str, source: str, coord_s
     db.session.add(record)
     db.session.flush()
     enqueue_after_commit("app.intake.jobs.enqueue_import", queue="default", import_id=record.id)
-    db.session.commit()
+    db.session.flush()
     return record
 
 
 def get_import(import_id: int) -> MerchantImport:
     record = db.get(MerchantImport, import_id)
     if record is None:
-        raise NotFound("No such import.", error_code="IMPORT_NOT_FOUND")
+        raise ImportNotFound()
     return record
 
 
@@ -120,9 +124,7 @@ def parse_mapping(raw: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise ValidationFailed("The mapping is not JSON.", error_code="VALIDATION_ERROR",
-                               errors={"form": {"mapping": ["Send a JSON object, e.g. {\"name\": \"店名\"}."]}}) from exc
+        raise ValidationFailed("The mapping is not JSON.", errors={"form": {"mapping": ["Send a JSON object, e.g. {\"name\": \"店名\"}."]}}) from exc
     if not isinstance(value, dict):
-        raise ValidationFailed("The mapping is not a JSON object.", error_code="VALIDATION_ERROR",
-                               errors={"form": {"mapping": ["Send a JSON object."]}})
+        raise ValidationFailed("The mapping is not a JSON object.", errors={"form": {"mapping": ["Send a JSON object."]}})
     return value

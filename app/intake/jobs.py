@@ -9,7 +9,7 @@ from app import clock, db, redis_conn
 from app.intake import tags
 from app.intake.imports import decode_csv
 from app.intake.models import ImportStatus, MerchantImport
-from app.merchants.importer import MAX_REJECTS_KEPT, BadFile, ImportReport, import_merchants
+from app.merchants.importer import MAX_REJECTS_KEPT, UnreadableFile, ImportReport, import_merchants
 from geo.coords import CoordSys
 
 log = logging.getLogger(__name__)
@@ -31,20 +31,21 @@ def _counts(report: ImportReport) -> dict[str, int]:
 
 
 def run_import(import_id: int) -> str:
+    """Load an uploaded file in chunks, each committed with the import's progress (not one unit of work:
+    a large file would hold its locks for minutes, and progress would show nothing until the end)."""
     session = db.session()
     try:
-        record = session.get(MerchantImport, import_id, with_for_update={"skip_locked": True})
-        if record is None or record.status in (ImportStatus.DONE, ImportStatus.FAILED) or record.content is None:
-            session.rollback()
-            return "skipped"
-        db.scope_to_tenant(record.tenant_id)
-        record.status, record.started_at, record.rows_done = ImportStatus.RUNNING, clock.now(), 0
-        session.commit()
+        with db.atomic():
+            record = session.get(MerchantImport, import_id, with_for_update={"skip_locked": True})
+            if record is None or record.status in (ImportStatus.DONE, ImportStatus.FAILED) or record.content is None:
+                return "skipped"
+            db.scope_to_tenant(record.tenant_id)
+            record.status, record.started_at, record.rows_done = ImportStatus.RUNNING, clock.now(), 0
         content, tenant_id = record.content, record.tenant_id
 
         def progress(report: ImportReport) -> None:
             record.rows_done, record.counts = report.rows, _counts(report)
-            session.commit()
+            db.commit_chunk()
 
         try:
             stream = content if record.file_format == "geojson" else io.StringIO(decode_csv(content), newline="")
@@ -53,7 +54,7 @@ def run_import(import_id: int) -> str:
                 created_by_id=record.created_by_id, mapping=record.mapping, file_format=record.file_format,
                 chunk_rows=JOB_CHUNK_ROWS, on_chunk=progress,
             )
-        except (BadFile, ValueError) as exc:
+        except (UnreadableFile, ValueError) as exc:
             _fail(session, record, str(exc))
             return "failed"
         except Exception:
@@ -66,7 +67,7 @@ def run_import(import_id: int) -> str:
         record.matches = report.matches[:MAX_REJECTS_KEPT]
         record.content = None  # the rows are in merchants now; the file need not be kept
         changed = tags.compute(tenant_id)
-        session.commit()
+        db.commit_chunk()
         log.info("import %s done: %s; %s merchants retagged", import_id, record.counts, changed)
         return "done"
     finally:
@@ -75,19 +76,14 @@ def run_import(import_id: int) -> str:
 
 
 def _fail(session, record: MerchantImport, error: str) -> None:  # noqa: ANN001
-    session.rollback()
+    session.rollback()  # the chunk that failed; the chunks before it are committed and stay
     record.status, record.error, record.finished_at = ImportStatus.FAILED, error[:2000], clock.now()
     record.content = None
-    session.commit()
+    db.commit_chunk()
 
 
+@db.job
 def compute_tags(tenant_id: int | None = None) -> int:
     """Nightly (all tenants) and after each import (its tenant)."""
-    session = db.session()
-    try:
-        changed = tags.compute(tenant_id)
-        session.commit()
-        return changed
-    finally:
-        db.session.remove()
+    return tags.compute(tenant_id)
 

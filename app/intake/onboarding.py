@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 
 from app import clock, db
 from app.auth import throttle
-from app.errors import NotFound, ValidationFailed
+from app.errors import InvalidPhone, TenantNotFound
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
 from app.intake.service import check_phone, remind
@@ -36,14 +36,14 @@ def limit_ip(ip: str | None) -> None:
     """Every request from an address counts, valid or not: probing the form costs the same."""
     throttle.count_or_refuse(
         [(f"onboarding:ip:{ip or 'unknown'}", current_app.config["ONBOARDING_PER_IP_HOUR"], HOUR)],
-        error_code="RATE_LIMITED", message="Too many submissions from your network; try again later.",
+        message="Too many submissions from your network; try again later.",
     )
 
 
 def _limit_phone(tenant_id: int, key: str) -> None:
     throttle.count_or_refuse(
         [(f"onboarding:phone:{tenant_id}:{key}", current_app.config["ONBOARDING_PER_PHONE_DAY"], DAY)],
-        error_code="RATE_LIMITED", message="This phone number has been submitted too often today.",
+        message="This phone number has been submitted too often today.",
     )
 
 
@@ -80,7 +80,7 @@ def onboarding_assignee(tenant_id: int, point: tuple[float, float] | None) -> li
 def _tenant(slug: str) -> Tenant:
     tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
-        raise NotFound("No such business line.", error_code="TENANT_NOT_FOUND")
+        raise TenantNotFound()
     return tenant
 
 
@@ -105,8 +105,7 @@ def submit(fields: dict[str, Any]) -> dict[str, str]:
     keys = phone_keys(fields["phone"], region)
     if not keys:
         hint = "Hotlines (400/800) cannot be verified; give a direct number."
-        raise ValidationFailed("Give the store's own phone number.", error_code="INVALID_PHONE",
-                               errors={"json": {"phone": [hint]}})
+        raise InvalidPhone("Give the store's own phone number.", errors={"json": {"phone": [hint]}})
     _limit_phone(tenant.id, keys[0])
     point = None
     if fields.get("lat") is not None:
@@ -123,7 +122,7 @@ def submit(fields: dict[str, Any]) -> dict[str, str]:
     for user_id in onboarding_assignee(tenant.id, point):
         remind(tenant.id, user_id, "self_onboarding", f"Self-onboarded: {fields['business_name']}", merchant_id,
                f"onboarding:{keys[0]}:{today}:{user_id}", submission)
-    db.session.commit()
+    db.session.flush()
     return RECEIVED
 
 

@@ -8,6 +8,7 @@ from flask import request
 from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint, document_errors
+from app.errors import InvalidPhone, RateLimited, TenantNotFound
 from app.intake import onboarding
 from app.intake.examples import ONBOARDING_EXAMPLE
 from app.intake.schemas import OnboardingReceivedSchema, OnboardingSchema
@@ -34,10 +35,9 @@ class Onboarding(MethodView):
     @blp.response(202, OnboardingReceivedSchema, example=onboarding.RECEIVED)
     @document_errors(blp, (
         *VALIDATION_ERRORS,
-        (404, "TENANT_NOT_FOUND", "no business line with this slug"),
-        (422, "INVALID_PHONE", "not a valid direct number for the business line's region (no 400/800 hotlines)"),
-        (429, "RATE_LIMITED", "too many submissions from this network (10 an hour) or for this phone (3 a day); "
-                              "see `retry_after`"),
+        TenantNotFound,
+        InvalidPhone,
+        (RateLimited, "too many submissions from this network (10 an hour) or for this phone (3 a day); see `retry_after`"),
     ))
     def post(self, fields):
         """A merchant signs up: creates or updates its record and a to-do for our team. No sign-in."""

@@ -7,6 +7,16 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint, ErrorSchema
 from app.auth.security import authenticated, current_tenant, current_user
+from app.errors import (
+    InvalidCursor,
+    InvalidPhone,
+    MerchantNotFound,
+    MergeIntoSelf,
+    MergeTargetNotFound,
+    NotPendingAudit,
+    UnknownPhotos,
+    ValidationFailed,
+)
 from app.intake import queue, service
 from app.intake.examples import (
     AUDIT_EXAMPLE,
@@ -34,18 +44,12 @@ class DuplicateErrorSchema(ErrorSchema):
     candidates = ma.fields.List(ma.fields.Nested(CandidateSchema), required=True, metadata={
         "description": "Strongest first: phone matches, then name similarity, then distance"})
 
-INVALID_PHONE = (422, "INVALID_PHONE", "the phone is not a valid number for the tenant's region")
-UNKNOWN_PHOTOS = (422, "UNKNOWN_PHOTOS", "a photo id is not one of your business line's uploads")
-MERCHANT_NOT_FOUND = (404, "MERCHANT_NOT_FOUND", "no such merchant (or it was already rejected or merged)")
-TARGET_NOT_FOUND = (404, "MERGE_TARGET_NOT_FOUND", "`into_id` is not a live merchant of your business line")
-NOT_PENDING = (409, "NOT_PENDING_AUDIT", "approve and reject apply to pending merchants only")
-INTO_SELF = (422, "MERGE_INTO_SELF", "`into_id` is the merchant itself")
 
 
 @blp.route("")
 class Merchants(MethodView):
     @authenticated(blp, Role.BD, Role.MANAGER, Role.OPS, Role.ADMIN,
-                   errors=(*VALIDATION_ERRORS, INVALID_PHONE, UNKNOWN_PHOTOS))
+                   errors=(*VALIDATION_ERRORS, InvalidPhone, UnknownPhotos))
     @blp.arguments(MerchantCreateSchema, example=CREATE_EXAMPLE)
     @blp.alt_response(409, schema=DuplicateErrorSchema, examples={
         "POSSIBLE_DUPLICATE": {"summary": "POSSIBLE_DUPLICATE", "value": DUPLICATE_ERROR_EXAMPLE}}, description=(
@@ -60,7 +64,7 @@ class Merchants(MethodView):
 @blp.route("/<id:merchant_id>/audit")
 class Audit(MethodView):
     @authenticated(blp, Role.OPS, Role.ADMIN,
-                   errors=(*VALIDATION_ERRORS, MERCHANT_NOT_FOUND, TARGET_NOT_FOUND, NOT_PENDING, INTO_SELF))
+                   errors=(*VALIDATION_ERRORS, MerchantNotFound, MergeTargetNotFound, NotPendingAudit, MergeIntoSelf))
     @blp.arguments(AuditSchema, example={"action": "merge", "into_id": 1042, "note": "Same shop as 老王面馆"})
     @blp.response(200, AuditResultSchema, example=AUDIT_EXAMPLE)
     def post(self, fields, merchant_id):
@@ -72,8 +76,8 @@ class Audit(MethodView):
 @blp.route("/audit-queue")
 class AuditQueue(MethodView):
     @authenticated(blp, Role.OPS, Role.ADMIN, errors=(
-        (422, "VALIDATION_ERROR", "a query parameter is invalid"),
-        (422, "INVALID_CURSOR", "the cursor is malformed"),
+        (ValidationFailed, "a query parameter is invalid"),
+        InvalidCursor,
     ))
     @blp.arguments(AuditQueueArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, AuditQueueSchema, example={"items": [AUDIT_QUEUE_ITEM], "next_cursor": None})

@@ -13,7 +13,16 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
 from app.audit import service as audit_log
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import (
+    InvalidPhone,
+    MerchantNotFound,
+    MergeIntoSelf,
+    MergeTargetNotFound,
+    NotPendingAudit,
+    PossibleDuplicate,
+    UnknownPhotos,
+    ValidationFailed,
+)
 from app.intake import dedup
 from app.intake.merge import merge_into
 from app.intake.normalize import branch_key, is_valid_phone, name_key, phone_keys
@@ -31,16 +40,6 @@ HIDDEN = (AuditStatus.REJECTED, AuditStatus.MERGED)
 DUPLICATE_FLAG = "possible_duplicate"
 
 
-class PossibleDuplicate(Conflict):
-    error_code = "POSSIBLE_DUPLICATE"
-
-    def __init__(self, candidates: list[dict[str, Any]]) -> None:
-        super().__init__(
-            "This merchant may already exist; check the candidates, or send again with force=true.",
-            extra={"candidates": candidates},
-        )
-
-
 def _lock_tenant_creations(tenant_id: int) -> None:
     # Two BDs adding the same shop at the same moment would each miss the other's row; creations in a
     # tenant are few, so they queue on one transaction-scoped lock.
@@ -50,8 +49,7 @@ def _lock_tenant_creations(tenant_id: int) -> None:
 
 def check_phone(raw: str | None, region: str) -> None:
     if raw and not is_valid_phone(raw, region):
-        raise ValidationFailed("The phone number is not valid.", error_code="INVALID_PHONE",
-                               errors={"json": {"phone": [f"Not a valid phone number for region {region}."]}})
+        raise InvalidPhone(errors={"json": {"phone": [f"Not a valid phone number for region {region}."]}})
 
 
 def _photo_ids(photo_ids: list[uuid.UUID]) -> list[str]:
@@ -60,8 +58,7 @@ def _photo_ids(photo_ids: list[uuid.UUID]) -> list[str]:
     found = set(db.session.scalars(select(Upload.id).where(Upload.id.in_(photo_ids))))
     missing = [str(p) for p in photo_ids if p not in found]
     if missing:
-        raise ValidationFailed("Unknown photos.", error_code="UNKNOWN_PHOTOS",
-                               errors={"json": {"photo_ids": [f"No such uploads: {missing}"]}})
+        raise UnknownPhotos(errors={"json": {"photo_ids": [f"No such uploads: {missing}"]}})
     return [str(p) for p in dict.fromkeys(photo_ids)]
 
 
@@ -86,7 +83,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     _lock_tenant_creations(tenant.id)
     found = dedup.candidates(tenant.id, probe_for(fields["name"], lat, lng, keys))
     if found and not fields.get("force"):
-        raise PossibleDuplicate([positioned(c, coord_sys) for c in found])
+        raise PossibleDuplicate(extra={"candidates": [positioned(c, coord_sys) for c in found]})
     attributes: dict[str, Any] = {key: value for key, value in custom.items() if value is not None}
     if photos:
         attributes["photo_ids"] = photos
@@ -102,7 +99,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
         created_by_id=user.id,
     )
     db.session.add(merchant)
-    db.session.commit()
+    db.session.flush()
     return summary(merchant, lat, lng, coord_sys, [positioned(c, coord_sys) for c in found])
 
 
@@ -135,22 +132,19 @@ def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_
     if merchant is not None:
         db.session.refresh(merchant)
     if merchant is None or merchant.audit_status in HIDDEN:
-        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+        raise MerchantNotFound()
     if action in ("approve", "reject") and merchant.audit_status != AuditStatus.PENDING:
-        raise Conflict(f"This merchant is {merchant.audit_status.value}, not pending audit.",
-                       error_code="NOT_PENDING_AUDIT", extra={"audit_status": merchant.audit_status.value})
+        raise NotPendingAudit(f"This merchant is {merchant.audit_status.value}, not pending audit.", extra={"audit_status": merchant.audit_status.value})
     if action == "merge":
         if into_id is None:
-            raise ValidationFailed("Say which merchant to merge into.", error_code="VALIDATION_ERROR",
-                                   errors={"json": {"into_id": ["Required when action is merge."]}})
+            raise ValidationFailed("Say which merchant to merge into.", errors={"json": {"into_id": ["Required when action is merge."]}})
         if into_id == merchant.id:
-            raise ValidationFailed("A merchant cannot be merged into itself.", error_code="MERGE_INTO_SELF",
-                                   errors={"json": {"into_id": ["Must be another merchant."]}})
+            raise MergeIntoSelf(errors={"json": {"into_id": ["Must be another merchant."]}})
         survivor = db.get(Merchant, into_id)
         if survivor is not None:
             db.session.refresh(survivor)
         if survivor is None or survivor.audit_status in HIDDEN:
-            raise NotFound("No merchant to merge into.", error_code="MERGE_TARGET_NOT_FOUND")
+            raise MergeTargetNotFound()
         moved = merge_into(merchant.id, survivor.id, merchant.tenant_id, user)
         audit_log.record_audit(audit_log.MERCHANT_MERGE, actor=user, subject_type="merchant", subject_id=merchant.id,
                                before={"id": merchant.id, "name": merchant.name, "audit_status": "pending"},
@@ -164,7 +158,7 @@ def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_
         touch(merchant.id)
         result = merchant
     _tell_creator(merchant, action, into_id, note)
-    db.session.commit()
+    db.session.flush()
     db.session.refresh(result)
     db.session.refresh(merchant)
     lat, lng = _position(result.id)

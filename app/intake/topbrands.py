@@ -19,5 +19,5 @@ def set_top_brands(tenant: Tenant, brands: list[str]) -> list[str]:
     tenant = db.session.merge(tenant)
     tenant.settings = {**(tenant.settings or {}), "top300_brands": cleaned, "top300_keys": keys}
     enqueue_after_commit("app.intake.jobs.compute_tags", queue="sweeps", tenant_id=tenant.id)
-    db.session.commit()
+    db.session.flush()
     return cleaned

@@ -53,11 +53,11 @@ def sweep_due_leads(now: datetime | None = None, batch: int = SWEEP_BATCH, max_b
     """Release every private lead whose drop time has passed; returns how many were released."""
     now = now or clock.now()
     released, batches = 0, 0
-    session = db.session()
     try:
         while max_batches is None or batches < max_batches:
-            count = session.execute(SWEEP_SQL, {"now": now, "batch": batch}).scalar_one()
-            session.commit()
+            # one unit of work a batch: its locks are held no longer than the batch
+            with db.atomic():
+                count = db.session.execute(SWEEP_SQL, {"now": now, "batch": batch}).scalar_one()
             released, batches = released + count, batches + 1
             # a short batch may only mean that rows were locked and skipped: stop only when nothing is left
             if count == 0:
@@ -86,19 +86,15 @@ REMIND_SQL = text(
 )
 
 
+@db.job
 def remind_dropping_leads(now: datetime | None = None) -> int:
     """A to-do and a push for each owner whose lead drops within 3 days, and again within 1 day; each once."""
     now = now or clock.now()
     created = 0
-    session = db.session()
-    try:
-        for days in REMINDER_DAYS:
-            rows = session.execute(REMIND_SQL, {"now": now, "horizon": now + timedelta(days=days), "days": days})
-            for (reminder_id,) in rows.all():
-                # the push leaves only if the reminder commits
-                enqueue_after_commit("app.tasks.jobs.push_reminder", queue="push", reminder_id=reminder_id)
-                created += 1
-        session.commit()
-    finally:
-        db.session.remove()
+    for days in REMINDER_DAYS:
+        rows = db.session.execute(REMIND_SQL, {"now": now, "horizon": now + timedelta(days=days), "days": days})
+        for (reminder_id,) in rows.all():
+            # the push leaves only if the reminder commits
+            enqueue_after_commit("app.tasks.jobs.push_reminder", queue="push", reminder_id=reminder_id)
+            created += 1
     return created

@@ -6,6 +6,20 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
+from app.errors import (
+    AlreadyPartner,
+    AlreadyYours,
+    ClaimCapReached,
+    ExtensionsExhausted,
+    InvalidCursor,
+    LeadDropped,
+    LeadTaken,
+    MerchantNotFound,
+    NotInScope,
+    NotOwner,
+    ReclaimCooldown,
+    UserNotFound,
+)
 from app.json import json_response
 from app.leads import service, views
 from app.leads.schemas import (
@@ -24,15 +38,6 @@ from app.org.models import Role
 
 blp = Blueprint("leads", __name__, url_prefix="/api/v1/leads", description="The lead pool")
 
-NOT_FOUND = (404, "MERCHANT_NOT_FOUND", "no merchant with this id in your business line")
-TAKEN = (409, "LEAD_TAKEN", "a colleague holds the lead")
-CAP = (409, "CLAIM_CAP_REACHED", "the BD already holds the maximum of private leads (`cap` in the body)")
-COOLDOWN = (409, "RECLAIM_COOLDOWN", "the lead dropped from (or was released by) you recently; `until` says when")
-EXHAUSTED = (409, "EXTENSIONS_EXHAUSTED", "every self-extension is used")
-NOT_OWNER = (409, "NOT_OWNER", "only the lead's owner (or their manager) may do this")
-PARTNER = (409, "ALREADY_PARTNER", "the merchant is a signed partner")
-YOURS = (409, "ALREADY_YOURS", "the lead already belongs to this BD")
-DROPPED = (409, "LEAD_DROPPED", "the lead's drop time has passed")
 
 
 def _lead(lead):  # noqa: ANN001, ANN202
@@ -41,7 +46,7 @@ def _lead(lead):  # noqa: ANN001, ANN202
 
 @blp.route("/<id:merchant_id>/claim")
 class Claim(MethodView):
-    @authenticated(blp, errors=(NOT_FOUND, TAKEN, CAP, COOLDOWN, PARTNER, YOURS))
+    @authenticated(blp, errors=(MerchantNotFound, LeadTaken, ClaimCapReached, ReclaimCooldown, AlreadyPartner, AlreadyYours))
     @blp.response(200, LeadSchema)
     def post(self, merchant_id):
         """Claim a public lead into your private pool (BDs only)."""
@@ -50,7 +55,7 @@ class Claim(MethodView):
 
 @blp.route("/<id:merchant_id>/release")
 class Release(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, NOT_FOUND, NOT_OWNER, PARTNER, DROPPED))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound, NotOwner, AlreadyPartner, LeadDropped))
     @blp.arguments(ReleaseSchema, example={"reason": "Owner not interested before spring"})
     @blp.response(200, LeadSchema)
     def post(self, body, merchant_id):
@@ -60,7 +65,7 @@ class Release(MethodView):
 
 @blp.route("/<id:merchant_id>/extend")
 class Extend(MethodView):
-    @authenticated(blp, errors=(NOT_FOUND, NOT_OWNER, EXHAUSTED, PARTNER, DROPPED))
+    @authenticated(blp, errors=(MerchantNotFound, NotOwner, ExtensionsExhausted, AlreadyPartner, LeadDropped))
     @blp.response(200, LeadSchema)
     def post(self, merchant_id):
         """Push the drop date out by the extension period (owner: limited; the owner's manager: any time)."""
@@ -70,8 +75,8 @@ class Extend(MethodView):
 @blp.route("/<id:merchant_id>/assign")
 class Assign(MethodView):
     @authenticated(blp, Role.MANAGER, Role.OPS, Role.ADMIN, errors=(
-        *VALIDATION_ERRORS, NOT_FOUND, CAP, YOURS,
-        (404, "USER_NOT_FOUND", "no such active BD"), (403, "NOT_IN_SCOPE", "the BD is outside your team")))
+        *VALIDATION_ERRORS, MerchantNotFound, ClaimCapReached, AlreadyYours,
+        UserNotFound, NotInScope))
     @blp.arguments(AssignSchema, example={"user_id": 42, "force": False, "reason": "Territory handover"})
     @blp.response(200, LeadSchema)
     def post(self, body, merchant_id):
@@ -82,7 +87,7 @@ class Assign(MethodView):
 
 @blp.route("/<id:merchant_id>/sign")
 class Sign(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, NOT_FOUND, NOT_OWNER, PARTNER, DROPPED))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound, NotOwner, AlreadyPartner, LeadDropped))
     @blp.arguments(SignSchema, example={"contract_no": "HZ-2026-00123", "signed_at": "2026-11-22T15:00:00+08:00"})
     @blp.response(200, LeadSchema)
     def post(self, body, merchant_id):
@@ -102,7 +107,7 @@ class Mine(MethodView):
 
 @blp.route("/public")
 class PublicNearMe(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, (422, "INVALID_CURSOR", "the cursor is malformed or stale")))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
     @blp.arguments(PublicLeadsArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, NearbyPageSchema)
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
@@ -120,7 +125,7 @@ class PublicNearMe(MethodView):
 
 @blp.route("/<id:merchant_id>/history")
 class History(MethodView):
-    @authenticated(blp, errors=(NOT_FOUND,))
+    @authenticated(blp, errors=(MerchantNotFound,))
     @blp.response(200, LeadHistorySchema)
     def get(self, merchant_id):
         """Every ownership change of a merchant's lead, oldest first, with who did it and why."""

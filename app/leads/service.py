@@ -20,7 +20,20 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
 from app.audit import service as audit
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import (
+    AlreadyPartner,
+    AlreadyYours,
+    ClaimCapReached,
+    ExtensionsExhausted,
+    Forbidden,
+    LeadDropped,
+    LeadTaken,
+    MerchantNotFound,
+    NotInScope,
+    NotOwner,
+    ReclaimCooldown,
+    UserNotFound,
+)
 from app.leads.models import Lead, LeadEvent, LeadState
 from app.leads.queries import COOLDOWN_ACTIONS
 from app.leads.rules import drop_clock
@@ -31,19 +44,12 @@ from app.org.scope import manages
 from app.tenants.models import Tenant
 
 
-class PoolConflict(Conflict):
-    """A 409 whose ``error_code`` tells the app which pool rule refused the change."""
-
-    def __init__(self, error_code: str, message: str, **extra: Any) -> None:
-        super().__init__(message, error_code=error_code, extra=extra)
-
-
 def _merchant(merchant_id: int) -> Merchant:
     merchant = db.get(Merchant, merchant_id)
     if merchant is not None and merchant.merged_into_id is not None:  # a merged duplicate's id is an alias
         merchant = db.get(Merchant, merchant.merged_into_id)
     if merchant is None or merchant.audit_status in (AuditStatus.REJECTED, AuditStatus.MERGED):
-        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+        raise MerchantNotFound()
     return merchant
 
 
@@ -96,7 +102,7 @@ def _recompute(lead: Lead, rules: dict[str, Any]) -> None:
 def _ensure_live(lead: Lead | None, now: datetime) -> None:
     """A private lead past its drop time has dropped, even if the sweeper has not got to it yet."""
     if lead is not None and lead.state == LeadState.PRIVATE and lead.drops_at is not None and lead.drops_at <= now:
-        raise PoolConflict("LEAD_DROPPED", "This lead has already dropped back to the public pool.")
+        raise LeadDropped("This lead has already dropped back to the public pool.")
 
 
 def _in_cooldown(user_id: int, merchant_id: int, now: datetime, rules: dict[str, Any]) -> datetime | None:
@@ -113,17 +119,15 @@ def _in_cooldown(user_id: int, merchant_id: int, now: datetime, rules: dict[str,
 
 def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     if user.role != Role.BD:
-        raise Forbidden("Only BDs claim leads; managers assign them.", error_code="FORBIDDEN")
+        raise Forbidden("Only BDs claim leads; managers assign them.")
     merchant = _merchant(merchant_id)
     rules, now = tenant.setting("pool"), clock.now()
     _lock_user(user.id)
     cooldown = _in_cooldown(user.id, merchant.id, now, rules)
     if cooldown:
-        raise PoolConflict("RECLAIM_COOLDOWN", "You lost this lead recently; you can claim it again later.",
-                           until=cooldown.isoformat())
+        raise ReclaimCooldown(extra={"until": cooldown.isoformat()})
     if _private_count(user.id) >= rules["claim_cap"]:
-        raise PoolConflict("CLAIM_CAP_REACHED", f"You already hold {rules['claim_cap']} private leads.",
-                           cap=rules["claim_cap"])
+        raise ClaimCapReached(f"You already hold {rules['claim_cap']} private leads.", extra={"cap": rules["claim_cap"]})
     clock_ = drop_clock(now, None, 0, rules)
     fresh = {"state": LeadState.PRIVATE, "owner_id": user.id, "claimed_at": now, "last_visit_at": None,
              "extensions_used": 0, "extended_days": 0, "manager_extended_days": 0, "drops_at": clock_.drops_at,
@@ -141,15 +145,14 @@ def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     lead = db.session.scalars(statement, execution_options={"populate_existing": True}).one_or_none()
     if lead is None:
         holder = db.session.execute(select(Lead.state, Lead.owner_id).where(Lead.merchant_id == merchant.id)).one()
-        db.session.rollback()
         if holder.state == LeadState.PARTNER:
-            raise PoolConflict("ALREADY_PARTNER", "This merchant is already a signed partner.")
+            raise AlreadyPartner("This merchant is already a signed partner.")
         if holder.owner_id == user.id:
-            raise PoolConflict("ALREADY_YOURS", "This lead is already in your private pool.")
-        raise PoolConflict("LEAD_TAKEN", "A colleague holds this lead.")
+            raise AlreadyYours("This lead is already in your private pool.")
+        raise LeadTaken("A colleague holds this lead.")
     _record(merchant.id, tenant.id, "claim", actor=user, from_owner=None, to_owner=user.id)
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return lead
 
 
@@ -158,9 +161,9 @@ def release(user: User, merchant_id: int, reason: str) -> Lead:
     lead = _locked_lead(merchant.id)
     _ensure_live(lead, clock.now())
     if lead is not None and lead.state == LeadState.PARTNER:
-        raise PoolConflict("ALREADY_PARTNER", "Signed partners are not released to the pool.")
+        raise AlreadyPartner("Signed partners are not released to the pool.")
     if lead is None or lead.state != LeadState.PRIVATE or lead.owner_id != user.id:
-        raise PoolConflict("NOT_OWNER", "Only the lead's owner can release it.")
+        raise NotOwner("Only the lead's owner can release it.")
     previous = lead.owner_id
     before = _snapshot(lead)
     _to_public(lead)
@@ -168,7 +171,7 @@ def release(user: User, merchant_id: int, reason: str) -> Lead:
     audit.record_audit(audit.LEAD_RELEASE, actor=user, subject_type="merchant", subject_id=merchant.id,
                        before=before, after={**_snapshot(lead), "reason": reason}, tenant_id=lead.tenant_id)
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return lead
 
 
@@ -186,14 +189,14 @@ def extend(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     _ensure_live(lead, now)
     if lead is None or lead.state != LeadState.PRIVATE:
         if lead is not None and lead.state == LeadState.PARTNER:
-            raise PoolConflict("ALREADY_PARTNER", "Partners have no drop clock to extend.")
-        raise PoolConflict("NOT_OWNER", "Only a private lead's owner (or their manager) can extend it.")
+            raise AlreadyPartner("Partners have no drop clock to extend.")
+        raise NotOwner("Only a private lead's owner (or their manager) can extend it.")
     by_manager = user.role in (Role.OPS, Role.ADMIN) or (lead.owner_id != user.id and manages(user, lead.owner_id))
     if lead.owner_id != user.id and not by_manager:
-        raise PoolConflict("NOT_OWNER", "Only a private lead's owner (or their manager) can extend it.")
+        raise NotOwner("Only a private lead's owner (or their manager) can extend it.")
     if not by_manager:
         if lead.extensions_used >= rules["max_extensions"]:
-            raise PoolConflict("EXTENSIONS_EXHAUSTED", f"All {rules['max_extensions']} extensions are used.")
+            raise ExtensionsExhausted(f"All {rules['max_extensions']} extensions are used.")
         lead.extensions_used += 1
     else:
         lead.manager_extended_days += rules["extension_days"]
@@ -203,7 +206,7 @@ def extend(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     _record(merchant.id, tenant.id, "extend", actor=user, from_owner=lead.owner_id, to_owner=lead.owner_id,
             by_manager=by_manager, days=rules["extension_days"], drops_at_before=before, drops_at=lead.drops_at)
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return lead
 
 
@@ -211,23 +214,23 @@ def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force:
            reason: str | None = None) -> Lead:
     """Give a lead (public, someone's private lead, or a partner account) to a BD the manager manages."""
     if manager.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
-        raise Forbidden("Only managers assign leads.", error_code="FORBIDDEN")
+        raise Forbidden("Only managers assign leads.")
     merchant = _merchant(merchant_id)
     target = db.get(User, user_id)
     if target is None or target.role != Role.BD or not target.is_active:
-        raise NotFound("No such active BD.", error_code="USER_NOT_FOUND")
+        raise UserNotFound("No such active BD.")
     if manager.role == Role.MANAGER and not manages(manager, target.id):
-        raise Forbidden("That BD is outside your team.", error_code="NOT_IN_SCOPE")
+        raise NotInScope("That BD is outside your team.")
     rules, now = tenant.setting("pool"), clock.now()
     _lock_user(target.id)
     # a lead that is due but not yet swept is assigned all the same: the manager's decision wins
     lead = _locked_lead(merchant.id)
     if lead is not None and lead.owner_id == target.id and lead.state != LeadState.PUBLIC:
-        raise PoolConflict("ALREADY_YOURS", "The lead already belongs to that BD.")
+        raise AlreadyYours("The lead already belongs to that BD.")
     partner = lead is not None and lead.state == LeadState.PARTNER
     if not partner and not force and _private_count(target.id) >= rules["claim_cap"]:
-        raise PoolConflict("CLAIM_CAP_REACHED", f"That BD already holds {rules['claim_cap']} private leads; "
-                           "send force=true to assign anyway.", cap=rules["claim_cap"])
+        raise ClaimCapReached(f"That BD already holds {rules['claim_cap']} private leads; "
+                              "send force=true to assign anyway.", extra={"cap": rules["claim_cap"]})
     if lead is None:
         lead = Lead(merchant_id=merchant.id, tenant_id=tenant.id, state=LeadState.PUBLIC, version=0)
         db.session.add(lead)
@@ -245,7 +248,7 @@ def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force:
                        subject_type="merchant", subject_id=merchant.id, before=before,
                        after={**_snapshot(lead), "reason": reason, "forced": force}, tenant_id=tenant.id)
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return lead
 
 
@@ -254,17 +257,17 @@ def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_
     lead = _locked_lead(merchant.id)
     _ensure_live(lead, clock.now())
     if lead is not None and lead.state == LeadState.PARTNER:
-        raise PoolConflict("ALREADY_PARTNER", "This merchant is already a signed partner.")
+        raise AlreadyPartner("This merchant is already a signed partner.")
     owner_or_manager = lead is not None and lead.state == LeadState.PRIVATE and (
         lead.owner_id == user.id or manages(user, lead.owner_id)
     )
     if not owner_or_manager:
-        raise PoolConflict("NOT_OWNER", "Only the lead's owner (or their manager) can sign it; claim it first.")
+        raise NotOwner("Only the lead's owner (or their manager) can sign it; claim it first.")
     lead.state, lead.signed_at, lead.contract_no = LeadState.PARTNER, signed_at, contract_no
     lead.drops_at = lead.drop_reason = None
     lead.version += 1
     _record(merchant.id, tenant.id, "sign", actor=user, from_owner=lead.owner_id, to_owner=lead.owner_id,
             contract_no=contract_no, signed_at=signed_at)
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return lead

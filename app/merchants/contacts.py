@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app import db
-from app.errors import Forbidden, NotFound
+from app.errors import ContactNotFound, MerchantNotFound, NotAllowedForLead
 from app.leads.models import Lead, LeadState
 from app.merchants.detail import touch
 from app.merchants.models import Contact, ContactRole, Merchant
@@ -24,7 +24,7 @@ def get_merchant(merchant_id: int) -> Merchant:
     if merchant is not None and merchant.merged_into_id is not None:
         merchant = db.get(Merchant, merchant.merged_into_id)
     if merchant is None:
-        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+        raise MerchantNotFound()
     return merchant
 
 
@@ -38,14 +38,13 @@ def ensure_can_edit(caller: User, merchant: Merchant) -> None:
         return
     if caller.role == Role.MANAGER and (owner_id is None or manages(caller, owner_id)):
         return
-    raise Forbidden("Only the lead's owner, their managers and ops can edit this merchant's contacts.",
-                    error_code="NOT_ALLOWED_FOR_LEAD")
+    raise NotAllowedForLead()
 
 
 def _get_contact(merchant: Merchant, contact_id: int) -> Contact:
     contact = db.get(Contact, contact_id)
     if contact is None or contact.merchant_id != merchant.id:
-        raise NotFound("No such contact at this merchant.", error_code="CONTACT_NOT_FOUND")
+        raise ContactNotFound()
     return contact
 
 
@@ -55,7 +54,7 @@ def create_contact(caller: User, merchant_id: int, fields: dict[str, Any]) -> Co
     contact = Contact(merchant_id=merchant.id, tenant_id=merchant.tenant_id, **{**fields, "role": ContactRole(fields["role"])})
     db.session.add(contact)
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return contact
 
 
@@ -66,7 +65,7 @@ def update_contact(caller: User, merchant_id: int, contact_id: int, fields: dict
     for key, value in fields.items():
         setattr(contact, key, ContactRole(value) if key == "role" else value)
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return contact
 
 
@@ -75,7 +74,7 @@ def delete_contact(caller: User, merchant_id: int, contact_id: int) -> None:
     ensure_can_edit(caller, merchant)
     db.session.delete(_get_contact(merchant, contact_id))
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
 
 
 def update_attributes(caller: User, tenant_settings: dict[str, Any], merchant_id: int,
@@ -98,6 +97,6 @@ def update_attributes(caller: User, tenant_settings: dict[str, Any], merchant_id
             attributes[key] = value
     merchant.attributes = attributes
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     schema = field_schema(tenant_settings)
     return {"id": merchant.id, "attributes": {k: v for k, v in attributes.items() if k in schema}}

@@ -25,7 +25,7 @@ from sqlalchemy import text, update
 
 from app import clock, db, redis_conn
 from app.audit import service as audit
-from app.errors import NotFound
+from app.errors import MerchantNotFound
 from app.leads import queries as pool
 from app.merchants.models import Merchant
 from app.merchants.privacy import mask_phone
@@ -230,7 +230,7 @@ def merchant_detail(
         "sees_all": caller.role in (Role.OPS, Role.ADMIN), "is_manager": caller.role == Role.MANAGER,
     }).one_or_none()
     if lead is None:
-        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+        raise MerchantNotFound()
     if lead.merged_into_id is not None and not _following_alias:
         # a merged duplicate's id is an alias: answer with the survivor (its id tells the app to switch)
         return merchant_detail(caller, tenant, lead.merged_into_id, coord_sys, _following_alias=True)

@@ -12,8 +12,8 @@ import io
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import IO, Any
 
 from psycopg.types.json import Jsonb
@@ -53,7 +53,7 @@ class ImportReport:
             self.rejected.append((line, reason))
 
 
-class BadFile(ValueError):
+class UnreadableFile(ValueError):
     """The file as a whole cannot be imported (no header, missing required columns)."""
 
 
@@ -87,7 +87,7 @@ def _apply_mapping(columns: list[str], mapping: dict[str, str] | None) -> dict[s
     for ours, theirs in (mapping or {}).items():
         matches = [name for name in columns if name == theirs or (name or "").strip().lower() == theirs.strip().lower()]
         if not matches:
-            raise BadFile(f"mapped column {theirs!r} (for {ours}) is not in the file")
+            raise UnreadableFile(f"mapped column {theirs!r} (for {ours}) is not in the file")
         for name, renamed in list(header.items()):
             if renamed == ours and name not in matches:
                 header[name] = f"_unmapped_{renamed}"  # a mapped column wins over a same-named one
@@ -100,7 +100,7 @@ def csv_records(stream: IO[str], report: ImportReport, mapping: dict[str, str] |
     """(line, record with our column names) per row; record is None for a row already rejected."""
     reader = csv.DictReader(stream)
     if not reader.fieldnames:
-        raise BadFile("the file is empty")
+        raise UnreadableFile("the file is empty")
     header = _apply_mapping(list(reader.fieldnames), mapping)
     _check_columns(set(header.values()))
     for row in reader:
@@ -118,10 +118,10 @@ def geojson_records(data: bytes, report: ImportReport, mapping: dict[str, str] |
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadFile(f"the file is not valid GeoJSON: {exc}") from exc
+        raise UnreadableFile(f"the file is not valid GeoJSON: {exc}") from exc
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection" \
             or not isinstance(document.get("features"), list):
-        raise BadFile("the GeoJSON is not a FeatureCollection")
+        raise UnreadableFile("the GeoJSON is not a FeatureCollection")
     keys = sorted({k for f in document["features"] if isinstance(f, dict)
                    for k in (f.get("properties") or {}) if isinstance(k, str)})
     header = _apply_mapping(keys, mapping)
@@ -144,7 +144,7 @@ def _check_columns(columns: set[str]) -> None:
     if "lng" not in columns and "lon" not in columns:
         missing.append("lon or lng")
     if missing:
-        raise BadFile(f"missing required column(s): {', '.join(missing)} (need name, lat and lon or lng)")
+        raise UnreadableFile(f"missing required column(s): {', '.join(missing)} (need name, lat and lon or lng)")
 
 
 def parse_rows(

@@ -7,6 +7,14 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
+from app.errors import (
+    BboxTooLarge,
+    ContactNotFound,
+    InvalidAttributes,
+    InvalidCursor,
+    MerchantNotFound,
+    NotAllowedForLead,
+)
 from app.json import json_response
 from app.merchants import contacts, detail, service
 from app.merchants.examples import DETAIL_EXAMPLE, MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
@@ -26,11 +34,6 @@ from app.merchants.schemas import (
 
 blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants", description="Merchants (POIs)")
 
-CURSOR_ERROR = (422, "INVALID_CURSOR", "the cursor is malformed or belongs to another query")
-BBOX_ERROR = (422, "BBOX_TOO_LARGE", "the box is wider than a city (50 km)")
-EDIT_FORBIDDEN = (403, "NOT_ALLOWED_FOR_LEAD", "only the lead's owner, their managers, ops and admins may edit")
-CONTACT_NOT_FOUND = (404, "CONTACT_NOT_FOUND", "no such contact at this merchant")
-INVALID_ATTRIBUTES = (422, "INVALID_ATTRIBUTES", "a value does not fit the business line's custom-field schema")
 
 
 def _filters(args: dict) -> service.MerchantFilters:
@@ -47,7 +50,7 @@ def _filters(args: dict) -> service.MerchantFilters:
 
 @blp.route("/nearby")
 class Nearby(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, CURSOR_ERROR))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
     @blp.arguments(NearbyQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, NearbyPageSchema, example=NEARBY_EXAMPLE)
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
@@ -61,7 +64,7 @@ class Nearby(MethodView):
 
 @blp.route("/map")
 class MerchantMap(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, BBOX_ERROR))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, BboxTooLarge))
     @blp.arguments(MapQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, MapSchema, examples={
         "clusters": {"summary": "A dense box at zoom 15", "value": MAP_CLUSTERS_EXAMPLE},
@@ -72,12 +75,11 @@ class MerchantMap(MethodView):
         return json_response(service.map_view(current_user(), current_tenant(), bbox, zoom, coord_sys, _filters(filters)))
 
 
-MERCHANT_NOT_FOUND = (404, "MERCHANT_NOT_FOUND", "no merchant with this id in your business line")
 
 
 @blp.route("/<id:merchant_id>")
 class MerchantDetail(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, MERCHANT_NOT_FOUND))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound))
     @blp.arguments(DetailQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, MerchantDetailSchema, example=DETAIL_EXAMPLE, headers={
         "ETag": {"description": "Send it back as `If-None-Match` to get a 304 when nothing changed",
@@ -93,7 +95,7 @@ class MerchantDetail(MethodView):
 
 @blp.route("/<id:merchant_id>/contacts")
 class Contacts(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, MERCHANT_NOT_FOUND, EDIT_FORBIDDEN))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound, NotAllowedForLead))
     @blp.arguments(ContactCreateSchema, example={
         "name": "王芳", "title": "店长", "role": "decision_maker", "phones": ["+86 138 1234 5678"],
         "is_key_person": True})
@@ -105,7 +107,7 @@ class Contacts(MethodView):
 
 @blp.route("/<id:merchant_id>/attributes")
 class MerchantAttributes(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, INVALID_ATTRIBUTES, MERCHANT_NOT_FOUND, EDIT_FORBIDDEN))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidAttributes, MerchantNotFound, NotAllowedForLead))
     @blp.arguments(MerchantAttributesSchema, example={"attributes": {"seats": 140, "cuisine": None}})
     @blp.response(200, MerchantAttributesResultSchema, example={"id": 812, "attributes": {"seats": 140}})
     def patch(self, fields, merchant_id):
@@ -116,14 +118,14 @@ class MerchantAttributes(MethodView):
 
 @blp.route("/<id:merchant_id>/contacts/<id:contact_id>")
 class ContactItem(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, MERCHANT_NOT_FOUND, CONTACT_NOT_FOUND, EDIT_FORBIDDEN))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound, ContactNotFound, NotAllowedForLead))
     @blp.arguments(ContactUpdateSchema, example={"title": "老板", "last_contacted_at": "2026-11-20T10:00:00+08:00"})
     @blp.response(200, ContactOutSchema)
     def patch(self, fields, merchant_id, contact_id):
         """Change a key person's details; only the fields sent change."""
         return contacts.update_contact(current_user(), merchant_id, contact_id, fields)
 
-    @authenticated(blp, errors=(MERCHANT_NOT_FOUND, CONTACT_NOT_FOUND, EDIT_FORBIDDEN))
+    @authenticated(blp, errors=(MerchantNotFound, ContactNotFound, NotAllowedForLead))
     @blp.response(204)
     def delete(self, merchant_id, contact_id):
         """Remove a key person."""

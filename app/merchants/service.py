@@ -9,17 +9,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Float, Integer, String, and_, bindparam, cast, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import JSONB
 from geoalchemy2 import Geography, Geometry
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock, db
-from app.errors import ValidationFailed
+from app.errors import BboxTooLarge
 from app.leads import queries as pool
 from app.leads.models import Lead, LeadState
 from app.merchants.models import AuditStatus, Merchant
@@ -317,12 +332,8 @@ def map_view(
     middle = (south + north) / 2
     width, height = distance_m(middle, west, middle, east), distance_m(south, west, north, west)
     if max(width, height) > MAX_BBOX_SIDE_M:
-        raise ValidationFailed(
-            f"The box is {max(width, height) / 1000:.0f} km across; zoom in to at most "
-            f"{MAX_BBOX_SIDE_M // 1000} km.",
-            error_code="BBOX_TOO_LARGE",
-            errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}},
-        )
+        raise BboxTooLarge(f"The box is {max(width, height) / 1000:.0f} km across; zoom in to at most "
+            f"{MAX_BBOX_SIDE_M // 1000} km.", errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}})
     conditions = [
         *_filter_conditions(tenant.id, user.id, filters.sea, in_my_territory=filters.in_my_territory,
                             **_filter_values(filters, tenant)),

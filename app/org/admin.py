@@ -10,14 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from app import clock, db
 from app.audit import service as audit_log
 from app.auth import passwords
 from app.auth.service import revoke_all_sessions
 from app.devices.models import Device
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import (
+    Forbidden,
+    OrgCycle,
+    OrgUnitExists,
+    OrgUnitNotFound,
+    SelfDemotion,
+    UnknownOrgUnit,
+    UnknownUsers,
+    UserExists,
+    UserNotFound,
+    ValidationFailed,
+)
 from app.leads.models import Lead, LeadEvent, LeadState
 from app.leads.rules import drop_clock
 from app.merchants.detail import touch
@@ -59,18 +69,9 @@ def _unit(actor: User, unit_id: int, field: str | None = None) -> OrgUnit:
     unit = db.session.scalar(visible_units(actor).where(OrgUnit.id == unit_id))
     if unit is None:
         if field:
-            raise ValidationFailed("Unknown org unit.", error_code="UNKNOWN_ORG_UNIT",
-                                   errors={"json": {field: ["No such org unit in your subtree."]}})
-        raise NotFound("No such org unit.", error_code="ORG_UNIT_NOT_FOUND")
+            raise UnknownOrgUnit(errors={"json": {field: ["No such org unit in your subtree."]}})
+        raise OrgUnitNotFound()
     return unit
-
-
-def _commit(message: str, error_code: str) -> None:
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict(message, error_code=error_code) from exc
 
 
 def _unit_manager(actor: User, manager_id: int | None) -> int | None:
@@ -78,8 +79,7 @@ def _unit_manager(actor: User, manager_id: int | None) -> int | None:
         return None
     user = _user(actor, manager_id, field="manager_id", include_self=True)
     if user.role != Role.MANAGER or not user.is_active:
-        raise ValidationFailed("Not an active manager.", error_code="UNKNOWN_USERS",
-                               errors={"json": {"manager_id": ["Not an active manager."]}})
+        raise UnknownUsers("Not an active manager.", errors={"json": {"manager_id": ["Not an active manager."]}})
     return user.id
 
 
@@ -92,13 +92,9 @@ def create_unit(actor: User, fields: dict[str, Any]) -> dict[str, Any]:
                    parent_id=parent.id if parent else None, path="/",
                    manager_id=_unit_manager(actor, fields.get("manager_id")))
     db.session.add(unit)
-    try:
-        db.session.flush()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict("A unit of that name already exists there.", error_code="ORG_UNIT_EXISTS") from exc
+    db.flush_unique(OrgUnitExists)
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
-    _commit("A unit of that name already exists there.", "ORG_UNIT_EXISTS")
+    db.flush_unique(OrgUnitExists)
     return unit_view(unit)
 
 
@@ -114,7 +110,7 @@ def update_unit(actor: User, unit_id: int, fields: dict[str, Any]) -> dict[str, 
         if actor.role == Role.MANAGER and unit.id == actor.org_unit_id:
             raise Forbidden("Managers cannot move their own unit.")
         _move_unit(actor, unit, fields["parent_id"])
-    _commit("A unit of that name already exists there.", "ORG_UNIT_EXISTS")
+    db.flush_unique(OrgUnitExists)
     return unit_view(unit)
 
 
@@ -126,8 +122,7 @@ def _move_unit(actor: User, unit: OrgUnit, parent_id: int | None) -> None:
     else:
         parent = _unit(actor, parent_id, "parent_id")
         if parent.path.startswith(unit.path):
-            raise ValidationFailed("A unit cannot move under itself or its own sub-units.", error_code="ORG_CYCLE",
-                                   errors={"json": {"parent_id": ["Inside the unit being moved."]}})
+            raise OrgCycle(errors={"json": {"parent_id": ["Inside the unit being moved."]}})
         new_parent_path = parent.path
     old_path, new_path = unit.path, f"{new_parent_path}{unit.id}/"
     # one statement rewrites the whole subtree's paths: "everything under X" stays one prefix match
@@ -174,9 +169,8 @@ def _user(actor: User, user_id: int, *, field: str | None = None, include_self: 
     user = db.session.scalar(visible_users(actor).where(User.id == user_id))
     if user is None or (not include_self and user.id == actor.id):
         if field:
-            raise ValidationFailed("Unknown user.", error_code="UNKNOWN_USERS",
-                                   errors={"json": {field: ["No such user you manage."]}})
-        raise NotFound("No such user.", error_code="USER_NOT_FOUND")
+            raise UnknownUsers("Unknown user.", errors={"json": {field: ["No such user you manage."]}})
+        raise UserNotFound()
     return user
 
 
@@ -195,8 +189,7 @@ def create_user(actor: User, fields: dict[str, Any]) -> dict[str, Any]:
     _check_role(actor, role)
     unit = _unit(actor, fields["org_unit_id"], "org_unit_id") if fields.get("org_unit_id") else None
     if actor.role == Role.MANAGER and unit is None:
-        raise ValidationFailed("Give the BD's org unit.", error_code="VALIDATION_ERROR",
-                               errors={"json": {"org_unit_id": ["Required for managers."]}})
+        raise ValidationFailed("Give the BD's org unit.", errors={"json": {"org_unit_id": ["Required for managers."]}})
     manager_id = fields.get("manager_id")
     if manager_id is not None:
         _unit_manager(actor, manager_id)
@@ -207,7 +200,7 @@ def create_user(actor: User, fields: dict[str, Any]) -> dict[str, Any]:
                 password_hash=passwords.hash_password(fields["password"]), role=role,
                 org_unit_id=unit.id if unit else None, manager_id=manager_id, phone=fields.get("phone"))
     db.session.add(user)
-    _commit(f"User {fields['username']!r} already exists.", "USER_EXISTS")
+    db.flush_unique(UserExists, f"User {fields['username']!r} already exists.")
     return user_view(user)
 
 
@@ -220,7 +213,7 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
         if actor.role != Role.ADMIN:
             raise Forbidden("Only admins change roles.")
         if user.id == actor.id and fields["role"] != Role.ADMIN.value:
-            raise Conflict("Admins cannot demote themselves.", error_code="SELF_DEMOTION")
+            raise SelfDemotion()
         user.role = Role(fields["role"])
     for key in ("display_name", "phone"):
         if key in fields:
@@ -228,8 +221,7 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
     if "org_unit_id" in fields:
         user.org_unit_id = _unit(actor, fields["org_unit_id"], "org_unit_id").id if fields["org_unit_id"] else None
         if actor.role == Role.MANAGER and user.org_unit_id is None:
-            raise ValidationFailed("A BD you manage stays in your subtree.", error_code="VALIDATION_ERROR",
-                                   errors={"json": {"org_unit_id": ["Required for managers."]}})
+            raise ValidationFailed("A BD you manage stays in your subtree.", errors={"json": {"org_unit_id": ["Required for managers."]}})
         _leave_foreign_territories(user)
     if "manager_id" in fields:
         if fields["manager_id"] == user.id:
@@ -238,7 +230,7 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
     if "password" in fields:
         user.password_hash = passwords.hash_password(fields["password"])
         revoke_all_sessions(user.id, "password_reset")
-    db.session.commit()
+    db.session.flush()
     return user_view(user)
 
 
@@ -278,7 +270,7 @@ def deactivate_user(actor: User, tenant: Tenant, user_id: int, reason: str | Non
     user = _user(actor, user_id, include_self=False)
     _check_role(actor, user.role)
     if actor.role == Role.MANAGER and not manages(actor, user.id):
-        raise NotFound("No such user.", error_code="USER_NOT_FOUND")
+        raise UserNotFound()
     db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     now = clock.now()
     already = not user.is_active
@@ -319,7 +311,7 @@ def deactivate_user(actor: User, tenant: Tenant, user_id: int, reason: str | Non
                                after={"is_active": False, "reason": reason, "sessions_revoked": sessions,
                                       "leads": [lead.merchant_id for lead in leads], "heir_id": heir},
                                tenant_id=tenant.id)
-    db.session.commit()
+    db.session.flush()
     return {"user": user_view(user), "already_inactive": already, "sessions_revoked": sessions,
             "devices_disabled": devices, "leads_to_public": len(leads) if heir is None else 0,
             "leads_to_manager": len(leads) if heir is not None else 0, "heir_id": heir,

@@ -6,6 +6,16 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
+from app.errors import (
+    OrgCycle,
+    OrgUnitExists,
+    OrgUnitNotFound,
+    SelfDemotion,
+    UnknownOrgUnit,
+    UnknownUsers,
+    UserExists,
+    UserNotFound,
+)
 from app.json import json_response
 from app.org import admin
 from app.org.models import Role
@@ -27,10 +37,8 @@ blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Org tree and
 
 EDITORS = (Role.MANAGER, Role.ADMIN)
 READERS = (Role.MANAGER, Role.OPS, Role.ADMIN)
-UNIT_NOT_FOUND = (404, "ORG_UNIT_NOT_FOUND", "no such org unit in your subtree")
-USER_NOT_FOUND = (404, "USER_NOT_FOUND", "no such user you manage")
-UNKNOWN = ((422, "UNKNOWN_ORG_UNIT", "an org unit id in the body is not in your subtree"),
-           (422, "UNKNOWN_USERS", "a manager id in the body is not an active manager you can see"))
+UNKNOWN = (UnknownOrgUnit,
+           UnknownUsers)
 UNIT_EXAMPLE = {"id": 9, "name": "Hubin", "kind": "subteam", "parent_id": 4, "path": "/1/4/9/", "manager_id": 12}
 USER_EXAMPLE = {"id": 31, "username": "li.wei", "display_name": "李伟", "role": "bd", "org_unit_id": 9,
                 "manager_id": 12, "phone": "+86 138 0000 1111", "is_active": True, "deactivated_at": None}
@@ -45,7 +53,7 @@ class OrgUnits(MethodView):
         return admin.list_units(current_user())
 
     @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, *UNKNOWN,
-                                          (409, "ORG_UNIT_EXISTS", "a unit of that name exists under that parent")))
+                                          OrgUnitExists))
     @blp.arguments(OrgUnitCreateSchema, example={"name": "Hubin", "kind": "subteam", "parent_id": 4})
     @blp.response(201, OrgUnitSchema, example=UNIT_EXAMPLE)
     def post(self, fields):
@@ -55,9 +63,9 @@ class OrgUnits(MethodView):
 
 @blp.route("/org/units/<id:unit_id>")
 class OrgUnitItem(MethodView):
-    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, UNIT_NOT_FOUND, *UNKNOWN,
-                                          (422, "ORG_CYCLE", "the new parent is inside the unit being moved"),
-                                          (409, "ORG_UNIT_EXISTS", "a unit of that name exists under that parent")))
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, OrgUnitNotFound, *UNKNOWN,
+                                          OrgCycle,
+                                          OrgUnitExists))
     @blp.arguments(OrgUnitUpdateSchema, example={"parent_id": 5})
     @blp.response(200, OrgUnitSchema, example=UNIT_EXAMPLE)
     def patch(self, fields, unit_id):
@@ -75,7 +83,7 @@ class Users(MethodView):
         return json_response(admin.list_users(current_user(), filters))
 
     @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, *UNKNOWN,
-                                          (409, "USER_EXISTS", "the username is taken in this tenant")))
+                                          UserExists))
     @blp.arguments(UserCreateSchema, example={"username": "li.wei", "password": "change-me-now", "role": "bd",
                                               "display_name": "李伟", "org_unit_id": 9})
     @blp.response(201, UserSchema, example=USER_EXAMPLE)
@@ -86,14 +94,14 @@ class Users(MethodView):
 
 @blp.route("/users/<id:user_id>")
 class UserItem(MethodView):
-    @authenticated(blp, *READERS, errors=(USER_NOT_FOUND,))
+    @authenticated(blp, *READERS, errors=(UserNotFound,))
     @blp.response(200, UserSchema, example=USER_EXAMPLE)
     def get(self, user_id):
         """One user."""
         return json_response(admin.get_user(current_user(), user_id))
 
-    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, USER_NOT_FOUND, *UNKNOWN,
-                                          (409, "SELF_DEMOTION", "an admin cannot drop their own admin role")))
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, UserNotFound, *UNKNOWN,
+                                          SelfDemotion))
     @blp.arguments(UserUpdateSchema, example={"org_unit_id": 10, "display_name": "李伟 (Binjiang)"})
     @blp.response(200, UserSchema, example=USER_EXAMPLE)
     def patch(self, fields, user_id):
@@ -103,7 +111,7 @@ class UserItem(MethodView):
 
 @blp.route("/users/<id:user_id>/deactivate")
 class Deactivate(MethodView):
-    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, USER_NOT_FOUND))
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, UserNotFound))
     @blp.arguments(DeactivateSchema, example={"reason": "left the company"})
     @blp.response(200, DeactivationSchema, example={
         "user": {**USER_EXAMPLE, "is_active": False, "deactivated_at": "2026-11-21T10:00:00+00:00"},

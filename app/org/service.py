@@ -6,7 +6,13 @@ from sqlalchemy import select
 
 from app import db
 from app.auth import passwords
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import (
+    ManagerNotFound,
+    TenantExists,
+    TenantNotFound,
+    UserExists,
+    ValidationFailed,
+)
 from app.org.models import OrgKind, OrgUnit, Role, User
 from app.tenants.models import Tenant
 
@@ -14,17 +20,17 @@ from app.tenants.models import Tenant
 def create_tenant(slug: str, name: str) -> Tenant:
     session = db.session()
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-        raise Conflict(f"Tenant {slug!r} already exists.", error_code="TENANT_EXISTS")
+        raise TenantExists(f"Tenant {slug!r} already exists.")
     tenant = Tenant(slug=slug, name=name, settings={})
     session.add(tenant)
-    session.commit()
+    session.flush()
     return tenant
 
 
 def get_tenant(slug: str) -> Tenant:
     tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
-        raise NotFound(f"No tenant {slug!r}.", error_code="TENANT_NOT_FOUND")
+        raise TenantNotFound(f"No tenant {slug!r}.")
     return tenant
 
 
@@ -68,12 +74,12 @@ def create_user(
         raise ValidationFailed(errors={"password": ["At least 8 characters."]})
     exists = select(User.id).where(User.tenant_id == tenant.id, User.username == username)
     if session.scalar(exists) is not None:
-        raise Conflict(f"User {username!r} already exists in {tenant.slug!r}.", error_code="USER_EXISTS")
+        raise UserExists(f"User {username!r} already exists in {tenant.slug!r}.")
     manager = None
     if manager_username:
         manager = session.scalar(select(User).where(User.tenant_id == tenant.id, User.username == manager_username))
         if manager is None:
-            raise NotFound(f"No user {manager_username!r} in {tenant.slug!r}.", error_code="MANAGER_NOT_FOUND")
+            raise ManagerNotFound(f"No user {manager_username!r} in {tenant.slug!r}.")
     unit = _find_team(tenant.id, team) if team else None
     user = User(
         tenant_id=tenant.id,
@@ -88,5 +94,5 @@ def create_user(
     session.flush()
     if unit is not None and role == Role.MANAGER and unit.manager_id is None:
         unit.manager_id = user.id
-    session.commit()
+    session.flush()
     return user

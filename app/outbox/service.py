@@ -73,48 +73,43 @@ def dispatch(message_id: int) -> str:
 
 
 def _dispatch(message_id: int) -> str:
-    session = db.session()
+    """The row's job runs in the row's unit of work: its effects and ``processed_at`` commit together."""
     try:
-        message = session.execute(
-            select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update(skip_locked=True)
-        ).scalar_one_or_none()
-        if message is None or message.processed_at is not None:
-            session.rollback()
-            return "skipped"
-        message.attempts += 1
-        try:
+        with db.atomic():
+            message = db.session.execute(
+                select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if message is None or message.processed_at is not None:
+                return "skipped"
+            message.attempts += 1
             _resolve(message.job)(**message.payload)
-        except Exception as exc:
-            session.rollback()
-            _record_failure(message_id, exc)
-            raise
-        message.processed_at = clock.now()
-        session.commit()
-        return "done"
+            message.processed_at = clock.now()
+            return "done"
+    except Exception as exc:
+        _record_failure(message_id, exc)
+        raise
     finally:
         db.session.remove()
 
 
 def _record_failure(message_id: int, exc: Exception) -> None:
-    session = db.session()
-    message = session.get(OutboxMessage, message_id)
-    if message is not None:
-        message.attempts += 1
-        message.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
-        session.commit()
+    with db.atomic():
+        message = db.session.get(OutboxMessage, message_id)
+        if message is not None:
+            message.attempts += 1
+            message.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
 
 
 def sweep(limit: int = 1000) -> int:
     """Enqueue pending outbox rows older than a few seconds (Redis was down, or a worker died)."""
-    session = db.session()
     try:
-        rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.queue)
-            .where(OutboxMessage.processed_at.is_(None), OutboxMessage.created_at < clock.now() - STALE_AFTER)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        ).all()
-        session.rollback()
+        with db.atomic():
+            rows = db.session.execute(
+                select(OutboxMessage.id, OutboxMessage.queue)
+                .where(OutboxMessage.processed_at.is_(None), OutboxMessage.created_at < clock.now() - STALE_AFTER)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            ).all()
         redis_url = current_app.config["REDIS_URL"]
         return sum(_push(row.id, row.queue, redis_url) for row in rows)
     finally:

@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated
+from app.errors import MerchantNotFound
 from app.merchants.contacts import get_merchant
 from app.org.models import Role
 from app.sales import service
@@ -22,7 +23,7 @@ from app.sales.schemas import (
 
 blp = Blueprint("sales", __name__, url_prefix="/api/v1/merchants", description="Sales and competitor data (ops)")
 
-ERRORS = (*VALIDATION_ERRORS, (404, "MERCHANT_NOT_FOUND", "no merchant with this id in your business line"))
+ERRORS = (*VALIDATION_ERRORS, MerchantNotFound)
 OPS = (Role.OPS, Role.ADMIN)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from app import clock, db
 from app.intake.models import MerchantSourceId
 from app.merchants.detail import touch
-from app.merchants.importer import BadFile, ImportReport
+from app.merchants.importer import UnreadableFile, ImportReport
 from app.merchants.models import Merchant
 from app.sales.models import CompetitorRecord, Deal, SalesMonth
 
@@ -37,7 +37,7 @@ def upsert_month(merchant: Merchant, month: date, orders: int, gmv: Decimal) -> 
     )
     row_id = db.session.execute(statement).scalar_one()
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return db.get(SalesMonth, row_id)
 
 
@@ -55,7 +55,7 @@ def save_deal(merchant: Merchant, fields: dict[str, Any]) -> Deal:
     for key, value in fields.items():
         setattr(deal, key, value)
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return deal
 
 
@@ -71,7 +71,7 @@ def save_competitor(merchant: Merchant, platform: str, online: bool, deals: list
     )
     row_id = db.session.execute(statement).scalar_one()
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return db.get(CompetitorRecord, row_id)
 
 
@@ -130,14 +130,14 @@ def _optional_date(raw: str | None, name: str) -> date | None:
 def _read(stream: IO[str], required: tuple[str, ...]) -> tuple[csv.DictReader, set[str]]:
     reader = csv.DictReader(stream)
     if not reader.fieldnames:
-        raise BadFile("the file is empty")
+        raise UnreadableFile("the file is empty")
     reader.fieldnames = [(name or "").strip().lower() for name in reader.fieldnames]
     columns = set(reader.fieldnames)
     if not columns & {"merchant_id", "source_id"}:
-        raise BadFile("missing a merchant column: merchant_id or source_id")
+        raise UnreadableFile("missing a merchant column: merchant_id or source_id")
     missing = [c for c in required if c not in columns]
     if missing:
-        raise BadFile(f"missing required column(s): {', '.join(missing)}")
+        raise UnreadableFile(f"missing required column(s): {', '.join(missing)}")
     return reader, columns
 
 

@@ -34,6 +34,7 @@ STATUS_OF = {"sent": "sent", "retry": "retry", "failed": "failed", "delete_devic
              "disable_device": "disabled"}
 
 
+@db.job
 def expand_fanout(task_id: int) -> dict[str, int]:
     """Write a large task's assignments (stored by the API call) and queue its push."""
     from app.tasks import service
@@ -45,6 +46,7 @@ def expand_fanout(task_id: int) -> dict[str, int]:
     return {"assignments": service.expand_fanout(task_id)}
 
 
+@db.job
 def push_many(task_ids: list[int]) -> dict[str, int]:
     """Queue the push of each task of a bulk creation (one outbox row for all of them)."""
     queue = redis_conn.queue("push")
@@ -53,6 +55,7 @@ def push_many(task_ids: list[int]) -> dict[str, int]:
     return {"tasks": len(task_ids)}
 
 
+@db.job
 def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | None = None) -> dict[str, int]:
     task = db.session.get(Task, task_id)
     if task is None:
@@ -88,6 +91,7 @@ def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | Non
     )
 
 
+@db.job
 def push_reminder(reminder_id: int, attempt: int = 1, device_ids: list[int] | None = None) -> dict[str, int]:
     reminder = db.session.get(Reminder, reminder_id)
     if reminder is None or reminder.done_at is not None:
@@ -143,9 +147,9 @@ def _deliver(*, tenant_id: int, users: list[int], message: dict[str, Any], attem
         log.warning("disabling %s devices after SENDER_ID_MISMATCH", len(disabled))
         db.session.execute(update(Device).where(Device.id.in_(disabled))
                            .values(disabled_at=clock.now(), disabled_reason="SENDER_ID_MISMATCH"))
-    db.session.commit()
     for delay, ids in retries.items():
-        retry(delay, ids)
+        # bound now: the lambda runs after the commit, when the loop has moved on
+        db.on_commit(lambda delay=delay, ids=ids: retry(delay, ids))
     return dict(counts)
 
 

@@ -8,7 +8,19 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_user
-from app.errors import Conflict, NotFound
+from app.errors import (
+    InvalidCursor,
+    InvalidTransition,
+    MerchantNotFound,
+    NoAssignees,
+    NotInScope,
+    TaskNotFound,
+    TodoNotFound,
+    UnknownMerchants,
+    UnknownTeam,
+    UnknownTerritory,
+    UnknownUsers,
+)
 from app.json import json_response
 from app.org.models import Role
 from app.tasks import service, views
@@ -21,32 +33,31 @@ from app.tasks.schemas import (
     TaskDetailSchema,
     TaskPageSchema,
     TaskSummarySchema,
+    TodoActionResultSchema,
     TodoCountSchema,
     TodoPageSchema,
-    TodoActionResultSchema,
 )
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1", description="Tasks and the to-do center")
 
 CREATORS = (Role.MANAGER, Role.OPS, Role.ADMIN)
-SCOPE = (403, "NOT_IN_SCOPE", "an assignee is outside your org subtree")
 TARGET_ERRORS = (
-    (422, "UNKNOWN_USERS", "a user id is not an active BD"),
-    (422, "UNKNOWN_TEAM", "no such team"),
-    (422, "UNKNOWN_TERRITORY", "no such territory you can see"),
-    (422, "UNKNOWN_MERCHANTS", "a merchant id does not exist"),
-    (422, "NO_ASSIGNEES", "the target resolves to nobody"),
+    UnknownUsers,
+    UnknownTeam,
+    UnknownTerritory,
+    UnknownMerchants,
+    NoAssignees,
 )
 TODO_ERRORS = (
-    (404, "TODO_NOT_FOUND", "no such to-do of yours"),
-    (409, "INVALID_TRANSITION", "the action is not possible in the current status (e.g. accept a done task)"),
+    TodoNotFound,
+    InvalidTransition,
 )
 
 
 @blp.route("/tasks")
 class Tasks(MethodView):
-    @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, SCOPE, *TARGET_ERRORS,
-                                            (404, "MERCHANT_NOT_FOUND", "merchant_id does not exist")))
+    @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, NotInScope, *TARGET_ERRORS,
+                                            MerchantNotFound))
     @blp.arguments(TaskCreateSchema, example={
         "title": "Visit the new openings on Nanshan Road", "body": "Check in at each and collect the owner's phone.",
         "kind": "visit", "due_at": "2026-11-25T18:00:00+08:00", "priority": 1, "user_ids": [4, 5]})
@@ -57,7 +68,7 @@ class Tasks(MethodView):
         task = service.create_task(current_user(), body)
         return json_response(views.task_summary(task), 201)
 
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, (422, "INVALID_CURSOR", "bad cursor")))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, TaskPageSchema)
     def get(self, args):
@@ -67,7 +78,7 @@ class Tasks(MethodView):
 
 @blp.route("/tasks/bulk")
 class BulkTasks(MethodView):
-    @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, SCOPE, (422, "UNKNOWN_MERCHANTS", "unknown merchant")))
+    @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, NotInScope, UnknownMerchants))
     @blp.arguments(TaskBulkSchema, example={
         "title": "Match the competitor's price", "kind": "price_adjust", "due_at": "2026-11-30T18:00:00+08:00",
         "items": [{"merchant_id": 17, "payload": {"competitor": "Meituan", "their_price": "88.00"}}]})
@@ -79,7 +90,7 @@ class BulkTasks(MethodView):
 
 @blp.route("/tasks/<id:task_id>")
 class TaskItem(MethodView):
-    @authenticated(blp, errors=((404, "TASK_NOT_FOUND", "no such task you may see"),))
+    @authenticated(blp, errors=(TaskNotFound,))
     @blp.response(200, TaskDetailSchema)
     def get(self, task_id):
         """A task with its assignments, their status and push delivery counts."""
@@ -88,7 +99,7 @@ class TaskItem(MethodView):
 
 @blp.route("/todos")
 class Todos(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, (422, "INVALID_CURSOR", "bad cursor")))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, TodoPageSchema)
     def get(self, args):
@@ -108,7 +119,7 @@ class TodoCount(MethodView):
 def _parse_todo_id(todo_id: str) -> tuple[str, int]:
     match = re.fullmatch(r"([ar])([0-9]{1,18})", todo_id)
     if not match:
-        raise NotFound("No such to-do of yours.", error_code="TODO_NOT_FOUND")
+        raise TodoNotFound()
     return match.group(1), int(match.group(2))
 
 
@@ -121,7 +132,7 @@ def _todo_action(todo_id: str, action: str, feedback: str | None):  # noqa: ANN2
         service.complete_reminder(user, number)
         status = "done"
     else:
-        raise Conflict("Reminders can only be marked done.", error_code="INVALID_TRANSITION")
+        raise InvalidTransition("Reminders can only be marked done.")
     return json_response({"id": todo_id, "status": status, "closed": status in ("done", "rejected")})
 
 

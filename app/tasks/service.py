@@ -14,7 +14,20 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import (
+    Forbidden,
+    InvalidTransition,
+    MerchantNotFound,
+    NoAssignees,
+    NotFound,
+    NotInScope,
+    TodoNotFound,
+    UnknownMerchants,
+    UnknownTeam,
+    UnknownTerritory,
+    UnknownUsers,
+    ValidationFailed,
+)
 from app.leads.models import Lead, LeadState
 from app.merchants.detail import touch
 from app.merchants.models import Merchant
@@ -65,7 +78,7 @@ TRANSITIONS = {
 
 def _ensure_creator(user: User) -> None:
     if user.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
-        raise Forbidden("Only managers, ops and admins create tasks.", error_code="FORBIDDEN")
+        raise Forbidden("Only managers, ops and admins create tasks.")
 
 
 def _scope_check(creator: User, user_ids: set[int]) -> None:
@@ -77,7 +90,7 @@ def _scope_check(creator: User, user_ids: set[int]) -> None:
     ))
     outside = sorted(user_ids - allowed - {creator.id})
     if outside:
-        raise Forbidden(f"Users outside your team: {outside}.", error_code="NOT_IN_SCOPE")
+        raise NotInScope(f"Users outside your team: {outside}.")
 
 
 def _active_bds(user_ids: list[int]) -> list[int]:
@@ -86,19 +99,18 @@ def _active_bds(user_ids: list[int]) -> list[int]:
     ))
     missing = [uid for uid in user_ids if uid not in found]
     if missing:
-        raise ValidationFailed("Unknown or inactive BDs.", error_code="UNKNOWN_USERS",
-                               errors={"json": {"user_ids": [f"Not active BDs: {missing[:20]}"]}})
+        raise UnknownUsers("Unknown or inactive BDs.", errors={"json": {"user_ids": [f"Not active BDs: {missing[:20]}"]}})
     return user_ids
 
 
 def _team_members(creator: User, team_id: int) -> list[int]:
     unit = db.get(OrgUnit, team_id)
     if unit is None:
-        raise ValidationFailed("Unknown team.", error_code="UNKNOWN_TEAM", errors={"json": {"team_id": ["No such team."]}})
+        raise UnknownTeam(errors={"json": {"team_id": ["No such team."]}})
     if creator.role == Role.MANAGER:
         creator_path = db.session.scalar(select(OrgUnit.path).where(OrgUnit.id == creator.org_unit_id))
         if not creator_path or not unit.path.startswith(creator_path):
-            raise Forbidden("That team is outside your subtree.", error_code="NOT_IN_SCOPE")
+            raise NotInScope("That team is outside your subtree.")
     return list(db.session.scalars(
         select(User.id).join(OrgUnit, OrgUnit.id == User.org_unit_id)
         .where(OrgUnit.path.startswith(unit.path), User.role == Role.BD, User.is_active.is_(True))
@@ -111,8 +123,7 @@ def _territory_members(creator: User, territory_id: int) -> list[int]:
     try:
         return active_member_bds(creator, territory_id)
     except NotFound as exc:
-        raise ValidationFailed("Unknown territory.", error_code="UNKNOWN_TERRITORY",
-                               errors={"json": {"territory_id": ["No such territory you can see."]}}) from exc
+        raise UnknownTerritory(errors={"json": {"territory_id": ["No such territory you can see."]}}) from exc
 
 
 def merchant_assignees(creator: User, merchant_ids: list[int]) -> dict[int, int | None]:
@@ -123,8 +134,7 @@ def merchant_assignees(creator: User, merchant_ids: list[int]) -> dict[int, int 
     merchants = set(db.session.scalars(select(Merchant.id).where(Merchant.id.in_(merchant_ids))))
     missing = [mid for mid in merchant_ids if mid not in merchants]
     if missing:
-        raise ValidationFailed("Unknown merchants.", error_code="UNKNOWN_MERCHANTS",
-                               errors={"json": {"merchant_ids": [f"No such merchants: {missing}"]}})
+        raise UnknownMerchants(errors={"json": {"merchant_ids": [f"No such merchants: {missing}"]}})
     owners = dict(db.session.execute(
         select(Lead.merchant_id, Lead.owner_id)
         .where(Lead.merchant_id.in_(merchant_ids), Lead.state != LeadState.PUBLIC)
@@ -137,11 +147,9 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
     _ensure_creator(creator)
     target = {k: fields[k] for k in TARGET_FORMS if fields.get(k) is not None}
     if len(target) != 1:
-        raise ValidationFailed("Give exactly one of user_ids, team_id, territory_id, merchant_ids.",
-                               error_code="VALIDATION_ERROR",
-                               errors={"json": {"_schema": ["Exactly one assignee form."]}})
+        raise ValidationFailed("Give exactly one of user_ids, team_id, territory_id, merchant_ids.", errors={"json": {"_schema": ["Exactly one assignee form."]}})
     if fields.get("merchant_id") is not None and db.get(Merchant, fields["merchant_id"]) is None:
-        raise NotFound("No such merchant.", error_code="MERCHANT_NOT_FOUND")
+        raise MerchantNotFound()
     # assignee id -> merchant ids this assignment is about
     per_user: dict[int, list[int]] = {}
     if "user_ids" in target:
@@ -156,7 +164,7 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
                 per_user.setdefault(owner, []).append(merchant_id)
     _scope_check(creator, set(per_user))
     if not per_user:
-        raise ValidationFailed("Nobody to assign the task to.", error_code="NO_ASSIGNEES")
+        raise NoAssignees()
     task = Task(tenant_id=creator.tenant_id, creator_id=creator.id, title=fields["title"], body=fields["body"],
                 kind=TaskKind(fields["kind"]), merchant_id=fields.get("merchant_id"), due_at=fields.get("due_at"),
                 priority=fields["priority"], target=target)
@@ -173,7 +181,7 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
                                   merchants=merchants, payloads=payloads))
         enqueue_after_commit(FANOUT_JOB, queue="push", task_id=task.id)
     touch(*(m for m in {task.merchant_id, *merchants} if m))
-    db.session.commit()
+    db.session.flush()
     return task
 
 
@@ -203,7 +211,7 @@ def expand_fanout(task_id: int) -> int:
     # readers of the detail page may have cached it between the API call and now
     touch(*(m for m in {task.merchant_id, *fanout.merchants} if m))
     enqueue_after_commit(PUSH_JOB, queue="push", task_id=task.id)
-    db.session.commit()
+    db.session.flush()
     return len(fanout.assignees)
 
 
@@ -236,7 +244,7 @@ def create_bulk(creator: User, fields: dict[str, Any]) -> dict[str, Any]:
     })
     touch(*merchants)
     enqueue_after_commit(PUSH_MANY_JOB, queue="push", task_ids=task_ids)
-    db.session.commit()
+    db.session.flush()
     return {"created": len(task_ids), "task_ids": task_ids, "skipped": skipped}
 
 
@@ -245,11 +253,10 @@ def transition(user: User, assignment_id: int, action: str, feedback: str | None
         select(TaskAssignment).where(TaskAssignment.id == assignment_id).with_for_update()
     ).scalar_one_or_none()
     if assignment is None or assignment.assignee_id != user.id:
-        raise NotFound("No such to-do of yours.", error_code="TODO_NOT_FOUND")
+        raise TodoNotFound()
     allowed_from, to = TRANSITIONS[action]
     if assignment.status not in allowed_from:
-        raise Conflict(f"Cannot {action} a task that is {assignment.status.value}.", error_code="INVALID_TRANSITION",
-                       extra={"current_status": assignment.status.value})
+        raise InvalidTransition(f"Cannot {action} a task that is {assignment.status.value}.", extra={"current_status": assignment.status.value})
     if action == "reject" and not (feedback or "").strip():
         raise ValidationFailed(errors={"json": {"feedback": ["Say why the task is rejected."]}})
     now = clock.now()
@@ -261,7 +268,7 @@ def transition(user: User, assignment_id: int, action: str, feedback: str | None
         assignment.completed_at = now
         _notify_creator(assignment, user, action, now)
     touch(*(m for m in (assignment.merchant_id,) if m))
-    db.session.commit()
+    db.session.flush()
     return assignment
 
 
@@ -282,9 +289,9 @@ def _notify_creator(assignment: TaskAssignment, by: User, action: str, now: date
 def complete_reminder(user: User, reminder_id: int) -> Reminder:
     reminder = db.get(Reminder, reminder_id)
     if reminder is None or reminder.user_id != user.id:
-        raise NotFound("No such to-do of yours.", error_code="TODO_NOT_FOUND")
+        raise TodoNotFound()
     if reminder.done_at is not None:
-        raise Conflict("This reminder is already done.", error_code="INVALID_TRANSITION", extra={"current_status": "done"})
+        raise InvalidTransition("This reminder is already done.", extra={"current_status": "done"})
     reminder.done_at = clock.now()
-    db.session.commit()
+    db.session.flush()
     return reminder

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app import clock, db
 from app.devices.models import PushDelivery
-from app.errors import NotFound
+from app.errors import TaskNotFound
 from app.merchants.models import Merchant
 from app.org.models import Role, User
 from app.org.scope import managed_user_ids
@@ -98,13 +98,13 @@ def _may_see(user: User, task: Task, assignee_ids: set[int]) -> bool:
 def task_detail(user: User, task_id: int) -> dict[str, Any]:
     task = db.get(Task, task_id)
     if task is None:
-        raise NotFound("No such task.", error_code="TASK_NOT_FOUND")
+        raise TaskNotFound()
     rows = db.session.execute(
         select(TaskAssignment, User).join(User, User.id == TaskAssignment.assignee_id)
         .where(TaskAssignment.task_id == task.id).order_by(TaskAssignment.id)
     ).all()
     if not _may_see(user, task, {a.assignee_id for a, _ in rows}):
-        raise NotFound("No such task.", error_code="TASK_NOT_FOUND")
+        raise TaskNotFound()
     if user.role == Role.BD and task.creator_id != user.id:
         rows = [(a, u) for a, u in rows if a.assignee_id == user.id]  # a BD sees only their own assignment
     now = clock.now()

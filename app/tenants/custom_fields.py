@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from app.errors import ValidationFailed
+from app.errors import InvalidAttributeFilter, InvalidAttributes
 
 FIELD_TYPES = ("string", "number", "bool", "enum", "date")
 MAX_STRING = 500
@@ -85,8 +85,7 @@ def validate_custom_attributes(tenant_settings: dict[str, Any], attrs: dict[str,
             if field.get("required") and key not in attrs:
                 errors[key] = ["Required."]
     if errors:
-        raise ValidationFailed("Some custom fields are invalid.", error_code="INVALID_ATTRIBUTES",
-                               errors={"json": {"attributes": errors}})
+        raise InvalidAttributes(errors={"json": {"attributes": errors}})
     return cleaned
 
 
@@ -105,8 +104,7 @@ def parse_filter(tenant_settings: dict[str, Any], attr_filters: dict[str, str]) 
         except ValueError as exc:
             errors[f"attr.{key}"] = [str(exc)]
     if errors:
-        raise ValidationFailed("Some attribute filters are invalid.", error_code="INVALID_ATTRIBUTE_FILTER",
-                               errors={"query": errors})
+        raise InvalidAttributeFilter(errors={"query": errors})
     return document
 
 

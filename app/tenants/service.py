@@ -36,5 +36,5 @@ def update_settings(admin: User, tenant: Tenant, changes: dict[str, Any]) -> dic
     audit_log.record_audit(audit_log.SETTINGS_CHANGE, actor=admin, subject_type="tenant", subject_id=tenant.id,
                            before=before, after={section: settings[section] for section in changes},
                            tenant_id=tenant.id)
-    db.session.commit()
+    db.session.flush()
     return effective_settings(tenant)

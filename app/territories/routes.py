@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
+from app.errors import InvalidGeometry, TeamNotFound, TerritoryExists, TerritoryNotFound, UnknownUsers
 from app.json import json_response
 from app.org.models import Role
 from app.territories import service
@@ -23,12 +24,6 @@ from app.territories.schemas import (
 blp = Blueprint("territories", __name__, url_prefix="/api/v1/territories", description="Territories on the map")
 
 EDITORS = (Role.MANAGER, Role.ADMIN)
-NOT_FOUND = (404, "TERRITORY_NOT_FOUND", "no such territory you can see")
-TEAM_NOT_FOUND = (404, "TEAM_NOT_FOUND", "no such team in your org subtree")
-GEOMETRY = (422, "INVALID_GEOMETRY", "the boundary is invalid (self-intersection, unclosed ring, too many vertices, "
-                                     "area out of bounds, crosses the antimeridian...): `geometry_error` has the "
-                                     "`code`, shapely's `reason` and the `[lng, lat]` `location`")
-EXISTS = (409, "TERRITORY_EXISTS", "the team already has a territory of that name")
 TERRITORY_EXAMPLE = {
     "id": 7, "name": "West Lake", "team_id": 3, "area_m2": 14_412_345.6, "vertices": 4, "member_ids": [11, 12],
     "created_at": "2026-11-20T09:00:00+00:00",
@@ -46,7 +41,7 @@ class Territories(MethodView):
         """Territories you can see: yours (BDs), your subtree's (managers), all (ops, admins)."""
         return service.list_territories(current_user(), team_id=team_id, user_id=user_id)
 
-    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, GEOMETRY, TEAM_NOT_FOUND, EXISTS))
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, InvalidGeometry, TeamNotFound, TerritoryExists))
     @blp.arguments(TerritoryCreateSchema, example={"name": "West Lake", "team_id": 3, "geometry": POLYGON_EXAMPLE})
     @blp.response(201, TerritorySchema, example=TERRITORY_EXAMPLE)
     def post(self, fields):
@@ -56,20 +51,20 @@ class Territories(MethodView):
 
 @blp.route("/<id:territory_id>")
 class TerritoryItem(MethodView):
-    @authenticated(blp, errors=(NOT_FOUND,))
+    @authenticated(blp, errors=(TerritoryNotFound,))
     @blp.response(200, TerritorySchema, example={k: v for k, v in TERRITORY_EXAMPLE.items() if k != "overlaps"})
     def get(self, territory_id):
         """One territory with its boundary and BDs."""
         return json_response(service.view(service.get_visible(current_user(), territory_id)))
 
-    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, NOT_FOUND, GEOMETRY, TEAM_NOT_FOUND, EXISTS))
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, TerritoryNotFound, InvalidGeometry, TeamNotFound, TerritoryExists))
     @blp.arguments(TerritoryUpdateSchema, example={"geometry": POLYGON_EXAMPLE})
     @blp.response(200, TerritorySchema, example=TERRITORY_EXAMPLE)
     def patch(self, fields, territory_id):
         """Rename, redraw or hand a territory to another team; only the fields sent change."""
         return json_response(service.update(current_user(), current_tenant(), territory_id, fields))
 
-    @authenticated(blp, *EDITORS, errors=(NOT_FOUND,))
+    @authenticated(blp, *EDITORS, errors=(TerritoryNotFound,))
     @blp.response(204)
     def delete(self, territory_id):
         """Delete a territory (its BD assignments go with it; merchants are untouched)."""
@@ -78,8 +73,7 @@ class TerritoryItem(MethodView):
 
 @blp.route("/<id:territory_id>/members")
 class TerritoryMembers(MethodView):
-    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, NOT_FOUND, (
-            422, "UNKNOWN_USERS", "a user id is not an active BD you manage")))
+    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, TerritoryNotFound, UnknownUsers))
     @blp.arguments(MembersSchema, example={"user_ids": [11, 12]})
     @blp.response(200, TerritorySchema, example={k: v for k, v in TERRITORY_EXAMPLE.items() if k != "overlaps"})
     def put(self, body, territory_id):
@@ -89,7 +83,7 @@ class TerritoryMembers(MethodView):
 
 @blp.route("/<id:territory_id>/stats")
 class TerritoryStats(MethodView):
-    @authenticated(blp, errors=(NOT_FOUND,))
+    @authenticated(blp, errors=(TerritoryNotFound,))
     @blp.response(200, TerritoryStatsSchema, example={
         "territory_id": 7, "merchants": {"total": 1830, "public": 1204, "private": 512, "partner": 114},
         "week_start": "2026-11-16T00:00:00+08:00", "visits_this_week": {"total": 96, "verified": 88},

@@ -13,11 +13,18 @@ from typing import Any
 from geoalchemy2.shape import from_shape, to_shape
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock, db
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import (
+    Forbidden,
+    InvalidGeometry,
+    NotFound,
+    TeamNotFound,
+    TerritoryExists,
+    TerritoryNotFound,
+    UnknownUsers,
+)
 from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_unit_ids, managed_user_ids, manages_unit
 from app.tenants.models import Tenant
@@ -29,7 +36,7 @@ MIN_OVERLAP_M2 = 1.0
 
 
 def _not_found() -> NotFound:
-    return NotFound("No such territory.", error_code="TERRITORY_NOT_FOUND")
+    return TerritoryNotFound()
 
 
 def visible_condition(viewer: User) -> ColumnElement[bool] | None:
@@ -62,7 +69,7 @@ def _get_editable(editor: User, territory_id: int, *, lock: bool = False) -> Ter
 
 
 def _forbidden() -> Forbidden:
-    return Forbidden("Only managers (in their subtree) and admins change territories.", error_code="FORBIDDEN")
+    return Forbidden("Only managers (in their subtree) and admins change territories.")
 
 
 def _team(editor: User, team_id: int) -> OrgUnit:
@@ -70,7 +77,7 @@ def _team(editor: User, team_id: int) -> OrgUnit:
         raise _forbidden()
     unit = db.get(OrgUnit, team_id)
     if unit is None or (editor.role == Role.MANAGER and not manages_unit(editor, unit)):
-        raise NotFound("No such team in your org subtree.", error_code="TEAM_NOT_FOUND")
+        raise TeamNotFound()
     return unit
 
 
@@ -79,10 +86,7 @@ def _shape(tenant: Tenant, geometry: Any) -> TerritoryShape:
     try:
         return validate_territory(geometry, max_vertices=rules["max_vertices"], max_area_km2=rules["max_area_km2"])
     except TerritoryGeometryError as exc:
-        raise ValidationFailed(
-            f"The territory's geometry is invalid: {exc.reason}", error_code="INVALID_GEOMETRY",
-            errors={"json": {"geometry": [exc.reason]}}, extra={"geometry_error": exc.as_dict()},
-        ) from exc
+        raise InvalidGeometry(f"The territory's geometry is invalid: {exc.reason}", errors={"json": {"geometry": [exc.reason]}}, extra={"geometry_error": exc.as_dict()}) from exc
 
 
 def overlaps(territory: Territory) -> list[dict[str, Any]]:
@@ -101,14 +105,6 @@ def overlaps(territory: Territory) -> list[dict[str, Any]]:
             if r.overlap_m2 >= MIN_OVERLAP_M2]
 
 
-def _commit_unique() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict("The team already has a territory of that name.", error_code="TERRITORY_EXISTS") from exc
-
-
 def _apply_shape(territory: Territory, shape: TerritoryShape) -> None:
     territory.boundary = from_shape(shape.geometry, srid=4326)
     territory.area_m2, territory.vertices = shape.area_m2, shape.vertices
@@ -120,7 +116,7 @@ def create(editor: User, tenant: Tenant, fields: dict[str, Any]) -> dict[str, An
     territory = Territory(tenant_id=tenant.id, team_id=team.id, name=fields["name"], created_by_id=editor.id)
     _apply_shape(territory, shape)
     db.session.add(territory)
-    _commit_unique()
+    db.flush_unique(TerritoryExists)
     return view(territory, with_overlaps=True)
 
 
@@ -132,14 +128,14 @@ def update(editor: User, tenant: Tenant, territory_id: int, fields: dict[str, An
         territory.name = fields["name"]
     if "geometry" in fields:
         _apply_shape(territory, _shape(tenant, fields["geometry"]))
-    _commit_unique()
+    db.flush_unique(TerritoryExists)
     return view(territory, with_overlaps=True)
 
 
 def remove(editor: User, territory_id: int) -> None:
     territory = _get_editable(editor, territory_id)
     db.session.delete(territory)
-    db.session.commit()
+    db.session.flush()
 
 
 def set_members(editor: User, territory_id: int, user_ids: list[int]) -> dict[str, Any]:
@@ -152,15 +148,14 @@ def set_members(editor: User, territory_id: int, user_ids: list[int]) -> dict[st
     found = set(db.session.scalars(candidates))
     missing = [uid for uid in wanted if uid not in found]
     if missing:
-        raise ValidationFailed("Unknown, inactive or out-of-scope BDs.", error_code="UNKNOWN_USERS",
-                               errors={"json": {"user_ids": [f"Not active BDs you manage: {missing[:20]}"]}})
+        raise UnknownUsers("Unknown, inactive or out-of-scope BDs.", errors={"json": {"user_ids": [f"Not active BDs you manage: {missing[:20]}"]}})
     db.session.execute(delete(TerritoryMember).where(TerritoryMember.territory_id == territory.id,
                                                      TerritoryMember.user_id.not_in(wanted)))
     if wanted:
         db.session.execute(insert(TerritoryMember).values([
             {"territory_id": territory.id, "user_id": uid, "tenant_id": territory.tenant_id} for uid in wanted
         ]).on_conflict_do_nothing())
-    db.session.commit()
+    db.session.flush()
     return view(territory)
 
 

@@ -8,6 +8,7 @@ from flask_smorest.fields import Upload as UploadField
 
 from app.api import Blueprint
 from app.auth.security import authenticated, current_user
+from app.errors import EmptyFile, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from app.uploads import service
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="Photos")
@@ -27,10 +28,10 @@ class UploadSchema(ma.Schema):
 @blp.route("")
 class Uploads(MethodView):
     @authenticated(blp, errors=(
-        (413, "PAYLOAD_TOO_LARGE", "the photo is over 5 MB"),
-        (415, "UNSUPPORTED_MEDIA_TYPE", "the content is not a JPEG, PNG or HEIC image"),
-        (422, "VALIDATION_ERROR", "no `file` part in the multipart body"),
-        (422, "EMPTY_FILE", "the file is empty"),
+        (PayloadTooLarge, "the photo is over 5 MB"),
+        (UnsupportedMediaType, "the content is not a JPEG, PNG or HEIC image"),
+        (ValidationFailed, "no `file` part in the multipart body"),
+        EmptyFile,
     ))
     @blp.arguments(UploadArgsSchema, location="files")
     @blp.response(201, UploadSchema)

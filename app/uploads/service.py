@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import current_app
 
 from app import db
-from app.errors import AppError
+from app.errors import EmptyFile, PayloadTooLarge, UnsupportedMediaType
 from app.org.models import User
 from app.uploads.models import Upload
 
@@ -32,13 +32,12 @@ EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/heic": ".heic"}
 
 def store(user: User, data: bytes) -> Upload:
     if len(data) > MAX_BYTES:
-        raise AppError(f"Photos are limited to {MAX_BYTES // (1024 * 1024)} MB.", status=413,
-                       error_code="PAYLOAD_TOO_LARGE")
+        raise PayloadTooLarge(f"Photos are limited to {MAX_BYTES // (1024 * 1024)} MB.")
     if not data:
-        raise AppError("The file is empty.", status=422, error_code="EMPTY_FILE")
+        raise EmptyFile()
     content_type = sniff(data)
     if content_type is None:
-        raise AppError("Only JPEG, PNG and HEIC photos are accepted.", status=415, error_code="UNSUPPORTED_MEDIA_TYPE")
+        raise UnsupportedMediaType("Only JPEG, PNG and HEIC photos are accepted.")
     digest = hashlib.sha256(data).hexdigest()
     path = Path(current_app.config["UPLOAD_DIR"]) / digest[:2] / f"{digest}{EXTENSIONS[content_type]}"
     if not path.exists():
@@ -49,5 +48,5 @@ def store(user: User, data: bytes) -> Upload:
     upload = Upload(user_id=user.id, tenant_id=user.tenant_id, sha256=digest, content_type=content_type,
                     size=len(data))
     db.session.add(upload)
-    db.session.commit()
+    db.session.flush()
     return upload

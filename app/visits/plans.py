@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from app import db
-from app.errors import NotFound, ValidationFailed
+from app.errors import PlanNotFound, UnknownMerchants
 from app.merchants.models import Merchant
 from app.org.models import User
 from app.tenants.models import Tenant
@@ -24,8 +24,7 @@ def save_plan(user: User, tenant: Tenant, day: date, start: dict[str, Any], merc
     merchants = {m.id: m for m in db.session.scalars(select(Merchant).where(Merchant.id.in_(merchant_ids)))}
     unknown = [mid for mid in merchant_ids if mid not in merchants]
     if unknown:
-        raise ValidationFailed("Unknown merchants.", error_code="UNKNOWN_MERCHANTS",
-                               errors={"json": {"merchant_ids": [f"No such merchants: {unknown}"]}})
+        raise UnknownMerchants(errors={"json": {"merchant_ids": [f"No such merchants: {unknown}"]}})
     coord_sys = CoordSys(start.get("coord_sys", "wgs84"))
     start_lat, start_lng = to_wgs84(start["lat"], start["lng"], coord_sys)
     ordered = [merchants[mid] for mid in merchant_ids]
@@ -37,14 +36,14 @@ def save_plan(user: User, tenant: Tenant, day: date, start: dict[str, Any], merc
     db.session.execute(insert(VisitPlan).values(**values).on_conflict_do_update(
         index_elements=["user_id", "plan_date"], set_={k: v for k, v in values.items() if k not in ("user_id",)}
     ))
-    db.session.commit()
+    db.session.flush()
     return get_plan(user, tenant, day, coord_sys)
 
 
 def get_plan(user: User, tenant: Tenant, day: date, coord_sys: CoordSys = CoordSys.WGS84) -> dict[str, Any]:
     plan = db.session.scalar(select(VisitPlan).where(VisitPlan.user_id == user.id, VisitPlan.plan_date == day))
     if plan is None:
-        raise NotFound("No plan for that day.", error_code="PLAN_NOT_FOUND")
+        raise PlanNotFound()
     ids = [stop["merchant_id"] for stop in plan.stops]
     merchants = {m.id: m for m in db.session.scalars(select(Merchant).where(Merchant.id.in_(ids)))}
     start, end = tenant.day_bounds(day)

@@ -10,15 +10,13 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import and_, or_, select
 
 from app import db
-from app.errors import Forbidden
+from app.errors import Forbidden, NotInScope
 from app.merchants.models import Merchant
 from app.org.models import Role, User
 from app.org.scope import managed_user_ids, visible_user_ids
 from app.pagination import decode_cursor, encode_cursor, fingerprint
 from app.tenants.models import Tenant
 from app.visits.models import Visit
-
-NOT_IN_SCOPE = "NOT_IN_SCOPE"
 
 
 def list_visits(
@@ -28,7 +26,7 @@ def list_visits(
     """Newest first, keyset-paged. BDs see their own visits; managers their people's; ops and admins all."""
     visible = visible_user_ids(viewer)
     if user_id is not None and db.session.scalar(visible.where(User.id == user_id).limit(1)) is None:
-        raise Forbidden("You may not see this user's visits.", error_code=NOT_IN_SCOPE)
+        raise NotInScope("You may not see this user's visits.")
     params = {"user_id": user_id, "merchant_id": merchant_id, "from": since.isoformat() if since else None,
               "to": until.isoformat() if until else None}
     query_key = fingerprint(params)
@@ -78,7 +76,7 @@ def _visit_item(row: Any) -> dict[str, Any]:
 def team_day(viewer: User, tenant: Tenant, day: date) -> dict[str, Any]:
     """Per BD a manager manages (every BD for ops and admins): the day's visits and track."""
     if viewer.role == Role.BD:
-        raise Forbidden("The team view is for managers.", error_code="FORBIDDEN")
+        raise Forbidden("The team view is for managers.")
     people = select(User).where(User.role == Role.BD, User.is_active.is_(True))
     if viewer.role == Role.MANAGER:
         people = people.where(User.id.in_(managed_user_ids(viewer)))

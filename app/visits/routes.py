@@ -9,7 +9,20 @@ from flask.views import MethodView
 from app import clock
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
-from app.errors import ValidationFailed
+from app.errors import (
+    AlreadyCheckedOut,
+    IdempotencyKeyReused,
+    InvalidCursor,
+    MerchantNotFound,
+    NotInScope,
+    NotYourVisit,
+    PlanNotFound,
+    UnknownContact,
+    UnknownMerchants,
+    UnknownPhotos,
+    ValidationFailed,
+    VisitNotFound,
+)
 from app.json import json_response
 from app.org.models import Role
 from app.visits import plans, queries, service
@@ -30,19 +43,18 @@ from app.visits.schemas import (
 
 blp = Blueprint("visits", __name__, url_prefix="/api/v1", description="Visits, check-ins and day plans")
 
-MERCHANT_NOT_FOUND = (404, "MERCHANT_NOT_FOUND", "no merchant with this id in your business line")
 CHECK_IN_ERRORS = (
     *VALIDATION_ERRORS,
-    MERCHANT_NOT_FOUND,
-    (409, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different check-in"),
-    (422, "UNKNOWN_PHOTO", "a photo id was not uploaded by you"),
+    MerchantNotFound,
+    IdempotencyKeyReused,
+    UnknownPhotos,
 )
 CHECK_OUT_ERRORS = (
     *VALIDATION_ERRORS,
-    (403, "NOT_YOUR_VISIT", "only the BD who checked in can check out"),
-    (404, "VISIT_NOT_FOUND", "no such visit"),
-    (409, "ALREADY_CHECKED_OUT", "the visit was already checked out"),
-    (422, "UNKNOWN_CONTACT", "a contact id is not a contact of this merchant"),
+    NotYourVisit,
+    VisitNotFound,
+    AlreadyCheckedOut,
+    UnknownContact,
 )
 
 
@@ -62,8 +74,8 @@ class Visits(MethodView):
         response.headers["Idempotent-Replayed"] = "true" if replayed else "false"
         return response
 
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, (403, "NOT_IN_SCOPE", "that user's visits are not yours to see"),
-                                (422, "INVALID_CURSOR", "the cursor is malformed or belongs to another query")))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, NotInScope,
+                                InvalidCursor))
     @blp.arguments(VisitListArgsSchema, location="query")
     @blp.response(200, VisitPageSchema)
     def get(self, args):
@@ -101,7 +113,7 @@ class TeamVisits(MethodView):
 
 @blp.route("/visit-plans")
 class VisitPlans(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, (422, "UNKNOWN_MERCHANTS", "a merchant id does not exist")))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, UnknownMerchants))
     @blp.arguments(PlanCreateSchema, example={
         "date": "2026-11-23", "start": {"lat": 30.2561, "lng": 120.1749, "coord_sys": "gcj02"},
         "merchant_ids": [17, 23, 311, 42]})
@@ -114,7 +126,7 @@ class VisitPlans(MethodView):
 
 @blp.route("/visit-plans/<day>")
 class VisitPlanDay(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, (404, "PLAN_NOT_FOUND", "no plan for that day")))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, PlanNotFound))
     @blp.arguments(PlanArgsSchema, location="query")
     @blp.response(200, PlanSchema)
     def get(self, args, day):

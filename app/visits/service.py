@@ -19,7 +19,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import (
+    AlreadyCheckedOut,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    NotYourVisit,
+    UnknownContact,
+    UnknownPhotos,
+    ValidationFailed,
+    VisitNotFound,
+)
 from app.leads.models import Lead, LeadState
 from app.leads.rules import drop_clock
 from app.merchants.contacts import get_merchant
@@ -113,8 +122,7 @@ def _check_photos(user: User, photo_ids: list[str]) -> None:
     )}
     unknown = [p for p in photo_ids if p not in known]
     if unknown:
-        raise ValidationFailed("Unknown photo ids.", error_code="UNKNOWN_PHOTO",
-                               errors={"json": {"photo_ids": [f"Not uploaded by you: {', '.join(unknown)}"]}})
+        raise UnknownPhotos("Unknown photo ids.", errors={"json": {"photo_ids": [f"Not uploaded by you: {', '.join(unknown)}"]}})
 
 
 def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -151,13 +159,14 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
         "purpose": body.get("purpose"), "photo_ids": body.get("photo_ids") or [],
         "details": {"response": orjson.loads(orjson.dumps(response))},
     }).scalar_one_or_none()
-    if visit_id is None:  # a concurrent retry with this key committed first
-        db.session.rollback()
+    if visit_id is None:
+        # A concurrent retry with this key committed first. What this one changed is what the winner changed
+        # (the lead row lock made it wait and re-read): at most one more detail_version bump.
         replay = _replay(user, key, fingerprint)
         if replay is None:  # pragma: no cover - the winner's row is committed by now
-            raise Conflict("Retry the check-in.", error_code="IDEMPOTENCY_IN_PROGRESS")
+            raise IdempotencyInProgress("Retry the check-in.")
         return replay, True
-    db.session.commit()
+    db.session.flush()
     return {"id": visit_id, **response}, False
 
 
@@ -166,9 +175,7 @@ def _replay(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
     if visit is None:
         return None
     if visit.request_hash != fingerprint:
-        raise Conflict(
-            "This Idempotency-Key was already used for a different check-in.", error_code="IDEMPOTENCY_KEY_REUSED"
-        )
+        raise IdempotencyKeyReused("This Idempotency-Key was already used for a different check-in.")
     return {"id": visit.id, **visit.details["response"]}
 
 
@@ -197,11 +204,11 @@ def _advance_clocks(user: User, tenant: Tenant, merchant: Merchant, *, verified:
 def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -> Visit:
     visit = db.get(Visit, visit_id)
     if visit is None:
-        raise NotFound("No such visit.", error_code="VISIT_NOT_FOUND")
+        raise VisitNotFound()
     if visit.user_id != user.id:
-        raise Forbidden("Only the BD who checked in can check out.", error_code="NOT_YOUR_VISIT")
+        raise NotYourVisit()
     if visit.checkout_at is not None:
-        raise Conflict("This visit is already checked out.", error_code="ALREADY_CHECKED_OUT")
+        raise AlreadyCheckedOut()
     merchant = db.get(Merchant, visit.merchant_id)
     contact_ids = list(dict.fromkeys(body.get("contact_ids") or []))
     contacts = db.session.scalars(
@@ -209,8 +216,7 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
     ).all() if contact_ids else []
     if len(contacts) != len(contact_ids):
         unknown = sorted(set(contact_ids) - {c.id for c in contacts})
-        raise ValidationFailed("Unknown contacts.", error_code="UNKNOWN_CONTACT",
-                               errors={"json": {"contact_ids": [f"Not contacts of this merchant: {unknown}"]}})
+        raise UnknownContact(errors={"json": {"contact_ids": [f"Not contacts of this merchant: {unknown}"]}})
     now = clock.now()
     checkout_at = body.get("client_time") or now
     if checkout_at < visit.client_time:
@@ -239,5 +245,5 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
             payload={"visit_id": visit.id},
         ).on_conflict_do_nothing())
     touch(merchant.id)
-    db.session.commit()
+    db.session.flush()
     return visit

@@ -121,7 +121,7 @@ def test_size_limit_and_roles(client, ops, app, session):
     app.config["IMPORT_MAX_BYTES"] = 100
     try:
         response = upload(client, ops, "name,lat,lng\n" + "x,30.1,120.1\n" * 20)
-        assert (response.status_code, response.json["error_code"]) == (413, "FILE_TOO_LARGE")
+        assert (response.status_code, response.json["error_code"]) == (413, "PAYLOAD_TOO_LARGE")
     finally:
         app.config["IMPORT_MAX_BYTES"] = 8 * 1024 * 1024
     bd = UserFactory(tenant_id=ops.tenant_id, role=Role.BD)

@@ -10,32 +10,15 @@ from sqlalchemy import select
 from app import clock, db
 from app.devices.models import Device
 from app.leads.models import Lead, LeadEvent, LeadState
-from app.org.models import OrgKind, OrgUnit, Role
+from app.org.models import OrgUnit
 from app.org.schemas import DeactivationSchema, OrgUnitPageSchema, UserPageSchema, UserSchema
 from app.territories.models import Territory, TerritoryMember
-from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
+from tests.factories import MerchantFactory, auth_headers, make_org
 
 
 @pytest.fixture
 def org(session):
-    tenant = TenantFactory()
-    city = OrgUnitFactory(tenant=tenant, kind=OrgKind.CITY, name="Hangzhou")
-    team = OrgUnitFactory(tenant=tenant, name="West Lake", parent_id=city.id)
-    sub = OrgUnitFactory(tenant=tenant, kind=OrgKind.SUBTEAM, name="Hubin", parent_id=team.id)
-    other_team = OrgUnitFactory(tenant=tenant, name="Binjiang", parent_id=city.id)
-    manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=team.id)
-    team.manager_id = manager.id
-    other_manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=other_team.id)
-    bd1 = UserFactory(tenant=tenant, org_unit_id=team.id, manager_id=manager.id)
-    bd2 = UserFactory(tenant=tenant, org_unit_id=sub.id)
-    outsider = UserFactory(tenant=tenant, org_unit_id=other_team.id, manager_id=other_manager.id)
-    admin = UserFactory(tenant=tenant, role=Role.ADMIN)
-    ops = UserFactory(tenant=tenant, role=Role.OPS)
-    stranger = UserFactory(tenant=TenantFactory(), role=Role.ADMIN)
-    session.commit()
-    return {"tenant": tenant, "city": city, "team": team, "sub": sub, "other_team": other_team,
-            "manager": manager, "other_manager": other_manager, "bd1": bd1, "bd2": bd2, "outsider": outsider,
-            "admin": admin, "ops": ops, "stranger": stranger}
+    return make_org()
 
 
 def ids(response):

@@ -12,33 +12,24 @@ from sqlalchemy import select
 from app import clock, db
 from app.devices.models import Device
 from app.leads.models import Lead, LeadState
-from app.org.models import OrgKind, Role
+from app.org.models import Role
 from app.outbox.models import OutboxMessage
 from app.tasks.models import Reminder, TaskAssignment
 from app.tasks.schemas import TaskDetailSchema, TaskPageSchema, TaskSummarySchema, TodoPageSchema
-from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
+from tests.factories import MerchantFactory, TenantFactory, UserFactory, auth_headers, make_org
 
 
 @pytest.fixture
 def org(session):
-    tenant = TenantFactory()
-    city = OrgUnitFactory(tenant=tenant, kind=OrgKind.CITY, name="Hangzhou")
-    team = OrgUnitFactory(tenant=tenant, name="West Lake", parent_id=city.id)
-    sub = OrgUnitFactory(tenant=tenant, kind=OrgKind.SUBTEAM, name="Hubin", parent_id=team.id)
-    other_team = OrgUnitFactory(tenant=tenant, name="Binjiang", parent_id=city.id)
-    manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=team.id)
-    bd1 = UserFactory(tenant=tenant, org_unit_id=team.id, manager_id=manager.id)
-    bd2 = UserFactory(tenant=tenant, org_unit_id=sub.id)
-    gone = UserFactory(tenant=tenant, org_unit_id=team.id, is_active=False)
-    outsider = UserFactory(tenant=tenant, org_unit_id=other_team.id)
-    ops = UserFactory(tenant=tenant, role=Role.OPS)
+    org = make_org()
+    tenant, bd1, outsider = org["tenant"], org["bd1"], org["outsider"]
     shops = [MerchantFactory(tenant=tenant, name=f"Shop {i}") for i in range(3)]
     session.add(Lead(merchant_id=shops[0].id, tenant_id=tenant.id, state=LeadState.PRIVATE, owner_id=bd1.id,
                      claimed_at=clock.now(), drops_at=clock.now() + timedelta(days=10), drop_reason="no_visit"))
     session.add(Lead(merchant_id=shops[1].id, tenant_id=tenant.id, state=LeadState.PARTNER, owner_id=outsider.id))
+    gone = UserFactory(tenant=tenant, org_unit_id=org["team"].id, is_active=False)
     session.commit()
-    return {"tenant": tenant, "team": team, "other_team": other_team, "manager": manager, "bd1": bd1, "bd2": bd2,
-            "gone": gone, "outsider": outsider, "ops": ops, "shops": shops}
+    return {**org, "shops": shops, "gone": gone}
 
 
 def create(client, user, **fields):

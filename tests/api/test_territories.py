@@ -13,12 +13,11 @@ from sqlalchemy import func, select, text
 
 from app import clock
 from app.leads.models import Lead, LeadState
-from app.org.models import OrgKind, Role
 from app.territories import service
 from app.territories.models import Territory, TerritoryMember
 from app.territories.schemas import TerritorySchema, TerritoryStatsSchema
 from app.visits.models import Visit
-from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers, point
+from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, auth_headers, make_org, point
 
 URL = "/api/v1/territories"
 # a 4 km x 3.3 km box east of West Lake, and one overlapping its eastern half
@@ -33,23 +32,7 @@ def polygon(ring):
 
 @pytest.fixture
 def org(session):
-    tenant = TenantFactory()
-    city = OrgUnitFactory(tenant=tenant, kind=OrgKind.CITY, name="Hangzhou")
-    team = OrgUnitFactory(tenant=tenant, name="West Lake", parent_id=city.id)
-    sub = OrgUnitFactory(tenant=tenant, kind=OrgKind.SUBTEAM, name="Hubin", parent_id=team.id)
-    other_team = OrgUnitFactory(tenant=tenant, name="Binjiang", parent_id=city.id)
-    manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=team.id)
-    other_manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=other_team.id)
-    bd1 = UserFactory(tenant=tenant, org_unit_id=team.id, manager_id=manager.id)
-    bd2 = UserFactory(tenant=tenant, org_unit_id=sub.id)
-    outsider = UserFactory(tenant=tenant, org_unit_id=other_team.id)
-    admin = UserFactory(tenant=tenant, role=Role.ADMIN)
-    ops = UserFactory(tenant=tenant, role=Role.OPS)
-    stranger_tenant = TenantFactory()
-    stranger = UserFactory(tenant=stranger_tenant, role=Role.ADMIN)
-    return {"tenant": tenant, "team": team, "sub": sub, "other_team": other_team, "manager": manager,
-            "other_manager": other_manager, "bd1": bd1, "bd2": bd2, "outsider": outsider, "admin": admin, "ops": ops,
-            "stranger": stranger}
+    return make_org()
 
 
 def draw(client, user, team, ring=BOX, name="West Lake East"):

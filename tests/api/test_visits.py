@@ -398,7 +398,7 @@ def test_photos_attach_to_check_ins_only_by_their_uploader(client, area):
     photo = upload(client, area["bd"], JPEG).json["id"]
     assert check_in(client, area["bd"], body(area, photo_ids=[photo])).status_code == 201
     response = check_in(client, area["colleague"], body(area, photo_ids=[photo]))
-    assert response.status_code == 422 and response.json["error_code"] == "UNKNOWN_PHOTO"
+    assert response.status_code == 422 and response.json["error_code"] == "UNKNOWN_PHOTOS"
 
 
 # --- lists and the team view ----------------------------------------------------------------------
