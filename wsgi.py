@@ -1,5 +1,5 @@
 """WSGI entry point: ``gunicorn wsgi:app``; also ``FLASK_APP=wsgi`` for the flask CLI."""
 
-from app import create_app
+from app.factory import create_app
 
 app = create_app()

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from rq import Worker
+from rq.cron import CronScheduler
 
-from app import db
+from app import db, redis_conn
 from app.errors import AppError
+from app.intake.importer import import_merchants as load
+from app.intake.jobs import compute_tags
+from app.org import service
 from app.org.models import Role
+from app.sales import service as sales
+from app.schedule import register_periodic_jobs
+from app.seed import seed
+from app.tabular import UnreadableFile
 from geo.coords import CoordSys
 
 
@@ -24,7 +34,6 @@ def _fail(error: AppError) -> None:
 @click.option("--name", required=True, help="Display name of the business line")
 def create_tenant(slug: str, name: str) -> None:
     """Create a tenant (business line)."""
-    from app.org import service
 
     try:
         with db.atomic():
@@ -45,13 +54,12 @@ def create_tenant(slug: str, name: str) -> None:
 def create_user(tenant_slug: str, username: str, password: str, role: str, team: str | None,
                 manager_username: str | None, display_name: str) -> None:
     """Create a user in a tenant."""
-    from app.org import service
 
     try:
         with db.atomic():
             tenant = service.get_tenant(tenant_slug)
             db.scope_to_tenant(tenant.id)
-            user = service.create_user(tenant, username, password, Role(role), display_name=display_name,
+            user = service.provision_user(tenant, username, password, Role(role), display_name=display_name,
                                        team=team, manager_username=manager_username)
     except AppError as error:
         _fail(error)
@@ -66,11 +74,7 @@ def create_user(tenant_slug: str, username: str, password: str, role: str, team:
 @click.option("--mapping", default=None, help='JSON: our column -> the file\'s, e.g. {"name": "店名"}')
 def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str, mapping: str | None) -> None:
     """Load merchants from a CSV (name, lat, lon/lng...) or a GeoJSON (.geojson); the same code as POST /imports."""
-    import json
 
-    from app.intake.jobs import compute_tags
-    from app.merchants.importer import import_merchants as load
-    from app.org import service
 
     try:
         tenant = service.get_tenant(tenant_slug)
@@ -86,7 +90,6 @@ def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str, 
 
 def _run_import(tenant_id: int, path: Path, load) -> None:  # noqa: ANN001 - load(stream) -> ImportReport
     """Run one CSV import in one transaction and print its report (rejected lines with their reasons)."""
-    from app.merchants.importer import UnreadableFile
 
     db.scope_to_tenant(tenant_id)
     try:
@@ -111,8 +114,6 @@ def _import_command(name: str, kind: str):  # noqa: ANN202
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--tenant", "tenant_slug", required=True)
     def command(path: Path, tenant_slug: str) -> None:
-        from app.org import service
-        from app.sales import service as sales
 
         try:
             tenant = service.get_tenant(tenant_slug)
@@ -136,7 +137,6 @@ import_competitors = _import_command("import-competitors", "competitors")
 @click.option("--reset", is_flag=True, help="Delete the demo tenants first")
 def seed_demo(reset: bool) -> None:
     """Create the demo tenants, users and Helsinki merchants with history (idempotent)."""
-    from app.seed import seed
 
     for line in seed(reset=reset):
         click.echo(line)
@@ -147,9 +147,7 @@ def seed_demo(reset: bool) -> None:
 @click.option("--queues", default=None, help="Comma-separated queue names (default: all)")
 def worker(burst: bool, queues: str | None) -> None:
     """Run an RQ worker with this app's configuration (the app is created once)."""
-    from rq import Worker
 
-    from app import redis_conn
 
     names = queues.split(",") if queues else list(current_app.config["RQ_QUEUES"])
     connection = redis_conn.client()
@@ -159,10 +157,7 @@ def worker(burst: bool, queues: str | None) -> None:
 @click.command("cron")
 def cron() -> None:
     """Run the periodic-job scheduler (sweeps, reminders, pruning)."""
-    from rq.cron import CronScheduler
 
-    from app import redis_conn
-    from app.schedule import register_periodic_jobs
 
     scheduler = CronScheduler(connection=redis_conn.client())
     register_periodic_jobs(scheduler)

@@ -7,6 +7,7 @@ so a query that forgets the filter still cannot read another business line's row
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 import os
@@ -52,6 +53,11 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+def enum_values(enum_cls: type[enum.Enum]) -> list[str]:
+    """``values_callable`` of SQLAlchemy ``Enum`` columns: store the members' values, not their names."""
+    return [member.value for member in enum_cls]
 
 
 class TenantScoped:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from flask import current_app
 from flask.json.provider import JSONProvider
 
 
@@ -44,6 +45,4 @@ class OrjsonProvider(JSONProvider):
 
 def json_response(payload: Any, status: int = 200):  # noqa: ANN201 - a Flask Response
     """A JSON response serialised with orjson (hot endpoints skip the schema dump; tests validate the schema)."""
-    from flask import current_app
-
     return current_app.response_class(dumps_bytes(payload), status=status, mimetype="application/json")

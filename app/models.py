@@ -3,13 +3,13 @@
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
 from app.devices.models import Device, PushDelivery
-from app.intake.models import MerchantImport, MerchantSourceId
-from app.leads.models import Lead, LeadEvent
-from app.merchants.models import Contact, Merchant
+from app.intake.models import MerchantImport
+from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantSourceId
 from app.org.models import OrgUnit, User
 from app.outbox.models import OutboxMessage
+from app.reminders.models import Reminder
 from app.sales.models import CompetitorRecord, Deal, SalesMonth
-from app.tasks.models import Reminder, Task, TaskAssignment
+from app.tasks.models import Task, TaskAssignment
 from app.tenants.models import Tenant
 from app.territories.models import Territory, TerritoryMember
 from app.uploads.models import Upload

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.admin.routes import blp as org_blp
+from app.admin.settings_routes import blp as tenant_blp
 from app.api import Api
 from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
@@ -13,10 +15,8 @@ from app.intake.onboarding_routes import blp as public_blp
 from app.intake.routes import blp as intake_blp
 from app.leads.routes import blp as leads_blp
 from app.merchants.routes import blp as merchants_blp
-from app.org.routes import blp as org_blp
 from app.sales.routes import blp as sales_blp
 from app.tasks.routes import blp as tasks_blp
-from app.tenants.routes import blp as tenant_blp
 from app.territories.routes import blp as territories_blp
 from app.uploads.routes import blp as uploads_blp
 from app.visits.routes import blp as visits_blp

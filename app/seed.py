@@ -17,10 +17,9 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from app import clock, db
-from app.leads.models import Lead, LeadEvent, LeadState
+from app.intake.importer import import_csv
 from app.leads.rules import drop_clock
-from app.merchants.importer import import_csv
-from app.merchants.models import Contact, ContactRole, Merchant
+from app.merchants.models import Contact, ContactRole, Lead, LeadEvent, LeadState, Merchant
 from app.org import service as org
 from app.org.models import OrgKind, Role, User
 from app.sales.models import CompetitorRecord, Deal, SalesMonth
@@ -68,7 +67,7 @@ def seed(reset: bool = False) -> Iterator[str]:
         org.ensure_org_unit(tenant.id, team, OrgKind.TEAM, parent=city)
     users: dict[str, User] = {}
     for username, name, role, team, manager in DEMO_USERS:
-        users[username] = org.create_user(
+        users[username] = org.provision_user(
             tenant, username, DEMO_PASSWORD, role, display_name=name, team=team, manager_username=manager
         )
     with DEMO_CSV.open(encoding="utf-8", newline="") as stream:
@@ -91,7 +90,7 @@ def seed(reset: bool = False) -> Iterator[str]:
     session.add(hotels)
     session.flush()
     db.scope_to_tenant(hotels.id)
-    org.create_user(hotels, "hotel_bd", DEMO_PASSWORD, Role.BD, display_name="Hotel BD", team="Hotels Helsinki")
+    org.provision_user(hotels, "hotel_bd", DEMO_PASSWORD, Role.BD, display_name="Hotel BD", team="Hotels Helsinki")
     hotel_rows = [line for line in DEMO_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
                   if "tourism=hotel" in line or line.startswith("source_id")]
     import_csv(hotel_rows, hotels.id, source="osm")

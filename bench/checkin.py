@@ -187,7 +187,8 @@ def idempotency_cost(url: str, dsn: str, ids: dict[str, Any], area: list[tuple[i
 
 def _request_and_replay_ms(url: str, area: list[tuple[int, float, float]], samples: int) -> dict[str, float]:
     """Whole check-ins in process, and the share of each spent in the replay lookup (same requests)."""
-    from app import create_app, db
+    from app import db
+    from app.factory import create_app
     from app.visits import service
 
     app = create_app(**harness.app_config(url))

@@ -98,7 +98,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     from sqlalchemy import select, text
 
-    from app import create_app, db
+    from app import db
+    from app.factory import create_app
     from app.dashboard import service
     from app.org.models import Role, User
     from app.tenants.models import Tenant

@@ -148,7 +148,7 @@ def _ids(conn: psycopg.Connection) -> dict:
 def _migrate(url: str) -> None:
     import flask_migrate
 
-    from app import create_app
+    from app.factory import create_app
 
     app = create_app(DATABASE_URL=url)
     with app.app_context():

@@ -31,11 +31,12 @@ import flask_migrate
 import psycopg
 from sqlalchemy import text
 
-from app import create_app, db
+from app import db
+from app.factory import create_app
 from app.config import Config
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
-from app.merchants.importer import import_csv
+from app.intake.importer import import_csv
 from bench.harness import BENCH_REDIS_URL, ROOT, db_url, drop_database, log, plain_dsn
 
 DATA = ROOT.parent / "shared" / "data" / "hangzhou_amap_poi86_2017_merchants.csv"

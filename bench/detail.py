@@ -244,7 +244,7 @@ def data_shape(dsn: str, merchant_id: int) -> dict[str, Any]:
 
 
 def _in_process_app(url: str, cache: bool):  # noqa: ANN202 - (app, client, headers)
-    from app import create_app
+    from app.factory import create_app
 
     app = create_app(**harness.app_config(url, DETAIL_CACHE_ENABLED=cache))
     client = app.test_client()

@@ -211,7 +211,8 @@ def _point_keys(params: dict[str, Any], lat: float, lng: float, radius_m: int) -
 
 def compile_nearby(url: str, ids: dict, points: list[tuple[float, float]], radius_m: int) -> CompiledQuery:
     """The endpoint's exact SQL and parameters for each point, compiled by the app's own service code."""
-    from app import create_app, db
+    from app import db
+    from app.factory import create_app
     from app.merchants import service
     from app.org.models import User
     from app.tenants.models import Tenant
@@ -385,7 +386,8 @@ def _per_call_us(func: Any) -> float:
 
 def serialisation_cost(url: str, ids: dict, points: list[tuple[float, float]]) -> dict[str, Any]:
     """µs to serialise one real 20-item page: the app's orjson path vs a marshmallow schema dump + json."""
-    from app import create_app, db
+    from app import db
+    from app.factory import create_app
     from app.json import dumps_bytes
     from app.merchants import service
     from app.merchants.schemas import NearbyPageSchema

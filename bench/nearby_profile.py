@@ -132,7 +132,8 @@ def cache_key_ms(app: Any, ids: dict, points: list[tuple[float, float]], radius_
 def profile(url: str, ids: dict, points: list[tuple[float, float]], *, requests: int = 500,
             radius_m: int = 1000, limit: int = 20) -> dict[str, Any]:
     """Per-request milliseconds by phase (exclusive) and database round trips per request."""
-    from app import create_app, db
+    from app import db
+    from app.factory import create_app
 
     app = create_app(DATABASE_URL=url)
     client = app.test_client()

@@ -43,7 +43,7 @@ def build(url: str, bds: int, devices: int) -> dict[str, Any]:
         admin.execute(f'CREATE DATABASE "{DATABASE}"')
     import flask_migrate
 
-    from app import create_app
+    from app.factory import create_app
 
     with create_app(DATABASE_URL=url).app_context():
         flask_migrate.upgrade()

@@ -146,7 +146,7 @@ class Sweep:
     """``sweep_due_leads()`` in a thread of this process, with the time of each batch statement."""
 
     def __init__(self, url: str) -> None:
-        from app import create_app
+        from app.factory import create_app
 
         self.app = create_app(**harness.app_config(url))
         self.released: int | None = None

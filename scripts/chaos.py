@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -192,8 +192,8 @@ class Environment:
             check(response.status_code == 200, f"device registration: {response.status_code}")
 
     def _configure_app(self) -> None:
-        from app import create_app
         from app.config import Config
+        from app.factory import create_app
 
         settings = {k: v for k, v in self.env.items() if k in (
             "DATABASE_URL", "REDIS_URL", "PUSH_BACKEND", "FCM_ENDPOINT", "SECRET_KEY", "JWT_SECRET_KEY")}
@@ -211,7 +211,7 @@ class Environment:
         from app import db
         from app.merchants.models import Merchant
         from app.org.models import OrgKind, OrgUnit, Role
-        from app.org.service import create_user
+        from app.org.service import provision_user
         from app.tenants.models import Tenant
 
         flask_migrate.upgrade()
@@ -224,10 +224,10 @@ class Environment:
         session.add(team)
         session.flush()
         team.path = f"/{team.id}/"
-        create_user(tenant, "boss", PASSWORD, Role.MANAGER, team="Chaos team")
+        provision_user(tenant, "boss", PASSWORD, Role.MANAGER, team="Chaos team")
         self.bds = [f"bd{i}" for i in range(4)]
         for name in self.bds:
-            create_user(tenant, name, PASSWORD, Role.BD, team="Chaos team", manager_username="boss")
+            provision_user(tenant, name, PASSWORD, Role.BD, team="Chaos team", manager_username="boss")
         lat, lng = CENTER
         rows = [Merchant(tenant_id=tenant.id, name=f"Chaos shop {i}", category="food;cafe", phone="+358 9 123 4567",
                          location=from_shape(Point(lng + (i % 20) * 0.0004, lat + (i // 20) * 0.0003), srid=4326))

@@ -18,7 +18,7 @@ SPEC_PATH = ROOT / "mobile_api_docs" / "openapi.json"
 
 def render_spec(app=None) -> str:  # noqa: ANN001 - a Flask app; importing flask here would slow the CLI
     if app is None:
-        from app import create_app
+        from app.factory import create_app
 
         app = create_app()
     spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()

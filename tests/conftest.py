@@ -18,8 +18,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
-from app import create_app, db
+from app import db
 from app.config import Config
+from app.factory import create_app
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/fieldsales_test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -121,11 +122,10 @@ def hangzhou(app, shared_data):
 
     Returns ids of the tenant and of two BDs and a manager in it.
     """
-    from sqlalchemy import select
 
-    from app.merchants.importer import import_csv
+    from app.intake.importer import import_csv
     from app.org.models import Role
-    from app.org.service import create_user
+    from app.org.service import provision_user
     from app.tenants.models import Tenant
 
     with app.app_context():
@@ -138,7 +138,7 @@ def hangzhou(app, shared_data):
             report = import_csv(stream, tenant.id, source="amap")
         session.commit()
         users = {
-            name: create_user(tenant, name, "hz-password-1", role).id
+            name: provision_user(tenant, name, "hz-password-1", role).id
             for name, role in (("hz_bd", Role.BD), ("hz_bd2", Role.BD), ("hz_manager", Role.MANAGER))
         }
         session.execute(text("ANALYZE merchants"))

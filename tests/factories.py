@@ -11,10 +11,10 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 
 from app import db
-from app.auth import passwords
 from app.auth import service as auth_service
 from app.auth.models import AuthSession
 from app.merchants.models import Contact, Merchant
+from app.org import passwords
 from app.org.models import OrgKind, OrgUnit, Role, User
 from app.tenants.models import Tenant
 

@@ -6,17 +6,24 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from blinker import Namespace
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import select
 
 from app import clock, db
-from app.auth import passwords, throttle
+from app.auth import throttle
 from app.auth.models import AuthSession
 from app.errors import AccountDisabled, InvalidCredentials, RefreshTokenReused, TenantRequired, TokenRevoked
+from app.org import passwords
 from app.org.models import User
 from app.tenants.models import Tenant
 
 REFRESH_GRACE = timedelta(seconds=60)
+
+# Sent when a user signs out of one session (sender: the user's id; ``device_token``: the phone that session
+# registered for pushes, or None). Packages above auth act on it inside the same unit of work: the devices
+# package forgets that phone.
+session_ended = Namespace().signal("session-ended")
 
 
 @dataclass(frozen=True)
@@ -101,9 +108,7 @@ def logout(session_id: uuid.UUID) -> None:
     auth_session = session.get(AuthSession, session_id)
     if auth_session is not None and auth_session.revoked_at is None:
         _revoke(auth_session, "logout")
-        from app.devices.service import forget_session_device
-
-        forget_session_device(auth_session.user_id, auth_session.device_token)
+        session_ended.send(auth_session.user_id, device_token=auth_session.device_token)
     session.flush()
 
 

@@ -15,9 +15,11 @@ from app.dashboard.schemas import (
     HeatmapSchema,
     TeamArgsSchema,
 )
-from app.errors import BboxTooLarge, InvalidPeriod, TeamNotFound, TooManyCells
+from app.errors import BboxTooLarge, InvalidPeriod, TeamNotFound, TerritoryNotFound, TooManyCells
 from app.json import json_response
 from app.org.models import Role
+from app.territories.routes import blp as territories_blp
+from app.territories.schemas import TerritoryStatsSchema
 
 blp = Blueprint("dashboard", __name__, url_prefix="/api/v1/dashboard", description="Manager dashboards")
 
@@ -67,3 +69,17 @@ class Heatmap(MethodView):
     def get(self, bbox, cell_m, days):
         """Grid counts for a map layer: merchants by pool state and your people's recent visits per cell."""
         return json_response(service.heatmap(current_user(), current_tenant(), bbox, cell_m, days))
+
+
+# A report about a territory, at its URL and under its tag: registered on the territories blueprint from
+# here because it counts merchants, leads and visits, which the territories package sits below.
+@territories_blp.route("/<id:territory_id>/stats")
+class TerritoryStats(MethodView):
+    @authenticated(territories_blp, errors=(TerritoryNotFound,))
+    @territories_blp.response(200, TerritoryStatsSchema, example={
+        "territory_id": 7, "merchants": {"total": 1830, "public": 1204, "private": 512, "partner": 114},
+        "week_start": "2026-11-16T00:00:00+08:00", "visits_this_week": {"total": 96, "verified": 88},
+        "signings_this_week": 4})
+    def get(self, territory_id):
+        """Merchants the territory covers by pool state, this week's visits and signings (tenant's week)."""
+        return json_response(service.territory_stats(current_user(), current_tenant(), territory_id))

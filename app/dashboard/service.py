@@ -26,6 +26,7 @@ from app.errors import (
 from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_user_ids, manages_unit
 from app.tenants.models import Tenant
+from app.territories import service as territories
 from geo.distance import distance_m
 
 MAX_BBOX_SIDE_M = 50_000
@@ -267,3 +268,49 @@ def heatmap(viewer: User, tenant: Tenant, bbox: tuple[float, float, float, float
     } for row in rows]
     return {"cell_m": cell_m, "cell_deg": cell, "origin": {"lat": south, "lng": west}, "since": since,
             "cells": cells}
+
+
+STATS_SQL = text(
+    """
+    WITH covered AS MATERIALIZED (
+        SELECT m.id
+        FROM territories t
+        JOIN merchants m ON m.tenant_id = t.tenant_id AND ST_Covers(t.boundary, m.location)
+        WHERE t.id = :territory_id AND m.audit_status NOT IN ('rejected', 'merged')
+    )
+    SELECT
+        (SELECT count(*) FROM covered) AS merchants,
+        (SELECT count(*) FROM covered c LEFT JOIN leads l ON l.merchant_id = c.id
+          WHERE l.state IS NULL OR l.state = 'public') AS public,
+        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id WHERE l.state = 'private') AS private,
+        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id WHERE l.state = 'partner') AS partner,
+        (SELECT count(*) FROM covered c JOIN visits v ON v.merchant_id = c.id
+          WHERE v.client_time >= :week_start AND v.client_time < :now) AS visits,
+        (SELECT count(*) FROM covered c JOIN visits v ON v.merchant_id = c.id
+          WHERE v.client_time >= :week_start AND v.client_time < :now AND v.verified) AS verified_visits,
+        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id
+          WHERE l.signed_at >= :week_start AND l.signed_at < :now) AS signings
+    """
+)
+
+
+def week_start(tenant: Tenant, now: datetime) -> datetime:
+    """Monday 00:00 of the tenant's current local week."""
+    local = now.astimezone(tenant.zone)
+    start, _end = tenant.day_bounds(local.date() - timedelta(days=local.weekday()))
+    return start
+
+
+def territory_stats(viewer: User, tenant: Tenant, territory_id: int) -> dict[str, Any]:
+    """Merchants covered by pool state, visits (all and verified) and signings this week (tenant time)."""
+    territory = territories.get_visible(viewer, territory_id)
+    now = clock.now()
+    since = week_start(tenant, now)
+    row = db.session.execute(STATS_SQL, {"territory_id": territory.id, "week_start": since, "now": now}).one()
+    return {
+        "territory_id": territory.id,
+        "merchants": {"total": row.merchants, "public": row.public, "private": row.private, "partner": row.partner},
+        "week_start": since,
+        "visits_this_week": {"total": row.visits, "verified": row.verified_visits},
+        "signings_this_week": row.signings,
+    }

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
 from app.auth.models import AuthSession
+from app.auth.service import session_ended
 from app.devices.models import Device
 from app.errors import DeviceNotFound
 from app.org.models import User
@@ -42,8 +43,10 @@ def unregister(user: User, token: str) -> None:
     db.session.flush()
 
 
-def forget_session_device(user_id: int, token: str | None) -> None:
-    """On logout: the phone stops receiving this user's pushes (the caller commits)."""
+@session_ended.connect
+def forget_session_device(user_id: int, device_token: str | None = None) -> None:
+    """On logout: the phone stops receiving this user's pushes."""
+    token = device_token
     if token:
         db.session.execute(delete(Device).where(Device.token == token, Device.user_id == user_id))
 

@@ -1,6 +1,6 @@
 """Bulk merchant imports over the API: the upload is checked at once, the rows are loaded by an RQ job.
 
-The job runs the same importer as ``flask import-merchants`` (``app.merchants.importer``), in chunks that
+The job runs the same importer as ``flask import-merchants`` (``app.intake.importer``), in chunks that
 each commit and report progress, so a client polling ``GET /imports/{id}`` sees rows done/total grow.
 """
 
@@ -22,10 +22,11 @@ from app.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
+from app.intake.importer import MAPPABLE, csv_records, geojson_records
 from app.intake.models import ImportStatus, MerchantImport
-from app.merchants.importer import MAPPABLE, UnreadableFile, ImportReport, csv_records, geojson_records
 from app.org.models import User
 from app.outbox.service import enqueue_after_commit
+from app.tabular import ImportReport, UnreadableFile
 from geo.coords import CoordSys
 
 FORMATS = ("csv", "geojson")

@@ -7,9 +7,10 @@ import logging
 
 from app import clock, db, redis_conn
 from app.intake import tags
+from app.intake.importer import import_merchants
 from app.intake.imports import decode_csv
 from app.intake.models import ImportStatus, MerchantImport
-from app.merchants.importer import MAX_REJECTS_KEPT, UnreadableFile, ImportReport, import_merchants
+from app.tabular import MAX_REJECTS_KEPT, ImportReport, UnreadableFile
 from geo.coords import CoordSys
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app import db
-from app.leads.models import LeadEvent
-from app.merchants.detail import touch
+from app.merchants.models import LeadEvent, touch
 from app.org.models import User
 
 # Rows with no uniqueness on the merchant simply follow it.

@@ -1,4 +1,4 @@
-"""Bulk imports and the source ids that point at merchants other than the row they created."""
+"""Bulk imports: the uploaded file, its progress and its outcome."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, TenantScoped, Timestamped
-from app.org.models import _values
+from app.db import Base, TenantScoped, Timestamped, enum_values
 
 
 class ImportStatus(str, enum.Enum):
@@ -29,7 +28,7 @@ class MerchantImport(TenantScoped, Timestamped, Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[ImportStatus] = mapped_column(
-        Enum(ImportStatus, name="import_status", values_callable=_values), default=ImportStatus.QUEUED
+        Enum(ImportStatus, name="import_status", values_callable=enum_values), default=ImportStatus.QUEUED
     )
     filename: Mapped[str] = mapped_column(String(200), default="")
     file_format: Mapped[str] = mapped_column(String(10))  # csv | geojson
@@ -46,17 +45,3 @@ class MerchantImport(TenantScoped, Timestamped, Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-
-
-class MerchantSourceId(TenantScoped, Timestamped, Base):
-    """A source's id for a merchant that was not created from that row: an import row matched to an existing
-    merchant, or the ids of a merchant merged into another. Re-importing the row updates the merchant it
-    points at instead of creating a duplicate."""
-
-    __tablename__ = "merchant_source_ids"
-    __table_args__ = (UniqueConstraint("tenant_id", "source", "source_id"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    source: Mapped[str] = mapped_column(String(40))
-    source_id: Mapped[str] = mapped_column(String(120))
-    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), index=True)

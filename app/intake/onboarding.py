@@ -21,10 +21,10 @@ from app.auth import throttle
 from app.errors import InvalidPhone, TenantNotFound
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
-from app.intake.service import check_phone, remind
-from app.merchants.detail import touch
-from app.merchants.models import AuditStatus, Contact, ContactRole, Merchant
+from app.intake.service import check_phone
+from app.merchants.models import AuditStatus, Contact, ContactRole, Merchant, touch
 from app.org.models import Role, User
+from app.reminders.service import remind
 from app.tenants.models import Tenant
 from geo.coords import CoordSys, to_wgs84
 

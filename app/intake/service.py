@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 
-from app import clock, db
+from app import db
 from app.audit import service as audit_log
 from app.errors import (
     InvalidPhone,
@@ -26,11 +24,9 @@ from app.errors import (
 from app.intake import dedup
 from app.intake.merge import merge_into
 from app.intake.normalize import branch_key, is_valid_phone, name_key, phone_keys
-from app.merchants.detail import touch
-from app.merchants.models import AuditStatus, Merchant
+from app.merchants.models import AuditStatus, Merchant, touch
 from app.org.models import User
-from app.outbox.service import enqueue_after_commit
-from app.tasks.models import Reminder
+from app.reminders.service import remind
 from app.tenants.custom_fields import validate_custom_attributes
 from app.tenants.models import Tenant
 from app.uploads.models import Upload
@@ -172,15 +168,3 @@ def _tell_creator(merchant: Merchant, action: str, into_id: int | None, note: st
     remind(merchant.tenant_id, merchant.created_by_id, "audit_result", f"{merchant.name}: {verb}",
            into_id or merchant.id, f"audit:{merchant.id}:{action}",
            {"merchant_id": merchant.id, "action": action, "into_id": into_id, "note": note})
-
-
-def remind(tenant_id: int, user_id: int, kind: str, title: str, merchant_id: int | None, dedupe_key: str,
-           payload: dict[str, Any], due_at: datetime | None = None) -> int | None:
-    """A to-do in the user's to-do center, with its push; once per ``dedupe_key``."""
-    reminder_id = db.session.execute(insert(Reminder).values(
-        tenant_id=tenant_id, user_id=user_id, kind=kind, title=title[:200], merchant_id=merchant_id,
-        due_at=due_at or clock.now(), dedupe_key=dedupe_key[:200], payload=payload,
-    ).on_conflict_do_nothing().returning(Reminder.id)).scalar_one_or_none()
-    if reminder_id is not None:
-        enqueue_after_commit("app.tasks.jobs.push_reminder", queue="push", reminder_id=reminder_id)
-    return reminder_id

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from app import clock, db
 from app.outbox.service import enqueue_after_commit
+from app.reminders.jobs import push_reminder
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,6 @@ def remind_dropping_leads(now: datetime | None = None) -> int:
         rows = db.session.execute(REMIND_SQL, {"now": now, "horizon": now + timedelta(days=days), "days": days})
         for (reminder_id,) in rows.all():
             # the push leaves only if the reminder commits
-            enqueue_after_commit("app.tasks.jobs.push_reminder", queue="push", reminder_id=reminder_id)
+            enqueue_after_commit(push_reminder, queue="push", reminder_id=reminder_id)
             created += 1
     return created

@@ -32,7 +32,7 @@ from app.leads.schemas import (
     SignSchema,
 )
 from app.merchants import service as merchants
-from app.merchants.contacts import get_merchant
+from app.merchants.models import get_merchant
 from app.merchants.schemas import NearbyPageSchema
 from app.org.models import Role
 

@@ -28,29 +28,17 @@ from app.errors import (
     Forbidden,
     LeadDropped,
     LeadTaken,
-    MerchantNotFound,
     NotInScope,
     NotOwner,
     ReclaimCooldown,
     UserNotFound,
 )
-from app.leads.models import Lead, LeadEvent, LeadState
-from app.leads.queries import COOLDOWN_ACTIONS
 from app.leads.rules import drop_clock
-from app.merchants.detail import touch
-from app.merchants.models import AuditStatus, Merchant
+from app.merchants.models import Lead, LeadEvent, LeadState, get_merchant, touch
+from app.merchants.pool import COOLDOWN_ACTIONS
 from app.org.models import Role, User
 from app.org.scope import manages
 from app.tenants.models import Tenant
-
-
-def _merchant(merchant_id: int) -> Merchant:
-    merchant = db.get(Merchant, merchant_id)
-    if merchant is not None and merchant.merged_into_id is not None:  # a merged duplicate's id is an alias
-        merchant = db.get(Merchant, merchant.merged_into_id)
-    if merchant is None or merchant.audit_status in (AuditStatus.REJECTED, AuditStatus.MERGED):
-        raise MerchantNotFound()
-    return merchant
 
 
 def _locked_lead(merchant_id: int) -> Lead | None:
@@ -120,7 +108,7 @@ def _in_cooldown(user_id: int, merchant_id: int, now: datetime, rules: dict[str,
 def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     if user.role != Role.BD:
         raise Forbidden("Only BDs claim leads; managers assign them.")
-    merchant = _merchant(merchant_id)
+    merchant = get_merchant(merchant_id, live_only=True)
     rules, now = tenant.setting("pool"), clock.now()
     _lock_user(user.id)
     cooldown = _in_cooldown(user.id, merchant.id, now, rules)
@@ -157,7 +145,7 @@ def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
 
 
 def release(user: User, merchant_id: int, reason: str) -> Lead:
-    merchant = _merchant(merchant_id)
+    merchant = get_merchant(merchant_id, live_only=True)
     lead = _locked_lead(merchant.id)
     _ensure_live(lead, clock.now())
     if lead is not None and lead.state == LeadState.PARTNER:
@@ -183,7 +171,7 @@ def _to_public(lead: Lead) -> None:
 
 def extend(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     """The owner uses one of their self-extensions; a manager of the owner extends without using them."""
-    merchant = _merchant(merchant_id)
+    merchant = get_merchant(merchant_id, live_only=True)
     rules, now = tenant.setting("pool"), clock.now()
     lead = _locked_lead(merchant.id)
     _ensure_live(lead, now)
@@ -215,7 +203,7 @@ def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force:
     """Give a lead (public, someone's private lead, or a partner account) to a BD the manager manages."""
     if manager.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
         raise Forbidden("Only managers assign leads.")
-    merchant = _merchant(merchant_id)
+    merchant = get_merchant(merchant_id, live_only=True)
     target = db.get(User, user_id)
     if target is None or target.role != Role.BD or not target.is_active:
         raise UserNotFound("No such active BD.")
@@ -253,7 +241,7 @@ def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force:
 
 
 def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_at: datetime) -> Lead:
-    merchant = _merchant(merchant_id)
+    merchant = get_merchant(merchant_id, live_only=True)
     lead = _locked_lead(merchant.id)
     _ensure_live(lead, clock.now())
     if lead is not None and lead.state == LeadState.PARTNER:

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from app import db
-from app.leads.models import Lead, LeadEvent, LeadState
-from app.merchants.models import Merchant
+from app.merchants.models import Lead, LeadEvent, LeadState, Merchant
 from app.org.models import User
 from app.tenants.models import Tenant
 

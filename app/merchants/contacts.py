@@ -7,25 +7,11 @@ from typing import Any
 from sqlalchemy import select
 
 from app import db
-from app.errors import ContactNotFound, MerchantNotFound, NotAllowedForLead
-from app.leads.models import Lead, LeadState
-from app.merchants.detail import touch
-from app.merchants.models import Contact, ContactRole, Merchant
+from app.errors import ContactNotFound, NotAllowedForLead
+from app.merchants.models import Contact, ContactRole, Lead, LeadState, Merchant, get_merchant, touch
 from app.org.models import Role, User
 from app.org.scope import manages
-
-
-def get_merchant(merchant_id: int) -> Merchant:
-    """A merchant of the caller's tenant (the session is tenant-scoped), or 404.
-
-    A merged duplicate's id is an alias of the merchant it was merged into (an offline check-in queued
-    before the merge lands on the survivor)."""
-    merchant = db.get(Merchant, merchant_id)
-    if merchant is not None and merchant.merged_into_id is not None:
-        merchant = db.get(Merchant, merchant.merged_into_id)
-    if merchant is None:
-        raise MerchantNotFound()
-    return merchant
+from app.tenants.custom_fields import field_schema, validate_custom_attributes
 
 
 def ensure_can_edit(caller: User, merchant: Merchant) -> None:
@@ -84,8 +70,6 @@ def update_attributes(caller: User, tenant_settings: dict[str, Any], merchant_id
     Only the keys of the current schema are returned: values of removed fields stay stored (a field that
     comes back finds them again) but are no longer shown as custom fields.
     """
-    from app.tenants.custom_fields import field_schema, validate_custom_attributes
-
     merchant = get_merchant(merchant_id)
     ensure_can_edit(caller, merchant)
     cleaned = validate_custom_attributes(tenant_settings, changes, partial=True)

@@ -21,13 +21,12 @@ from typing import Any
 import orjson
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from app import clock, db, redis_conn
 from app.audit import service as audit
 from app.errors import MerchantNotFound
-from app.leads import queries as pool
-from app.merchants.models import Merchant
+from app.merchants import pool as pool
 from app.merchants.privacy import mask_phone
 from app.org.models import Role, User
 from app.tenants.models import Tenant
@@ -149,17 +148,6 @@ AGGREGATE_SQL = text(
     WHERE m.id = :merchant_id AND m.tenant_id = :tenant
     """
 )
-
-
-def touch(*merchant_ids: int) -> None:
-    """Mark merchants' detail payloads as changed, inside the caller's transaction."""
-    if merchant_ids:
-        db.session.execute(
-            update(Merchant)
-            .where(Merchant.id.in_(merchant_ids))
-            .values(detail_version=Merchant.detail_version + 1)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _months_ago(first_of_month: date, months: int) -> date:

@@ -1,4 +1,10 @@
-"""Merchants (POIs) and their key persons."""
+"""Merchants (POIs), their key persons, their pool state (the lead) and the ids other sources know them by.
+
+The lead row is the merchant's state in the pool (1:1, keyed by the merchant): the pool's rules and actions
+live in ``app.leads``, but every read of a merchant (nearby, detail, dashboards) needs its state, so the
+record sits here with the merchant. ``touch`` and ``get_merchant`` are the two helpers every writer of a
+merchant needs.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,26 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, TenantScoped, Timestamped
-from app.org.models import _values
+from app import db
+from app.db import Base, TenantScoped, Timestamped, enum_values
+from app.errors import MerchantNotFound
 
 
 class AuditStatus(str, enum.Enum):
@@ -72,7 +92,7 @@ class Merchant(TenantScoped, Timestamped, Base):
     source_id: Mapped[str | None] = mapped_column(String(120))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     audit_status: Mapped[AuditStatus] = mapped_column(
-        Enum(AuditStatus, name="audit_status", values_callable=_values),
+        Enum(AuditStatus, name="audit_status", values_callable=enum_values),
         default=AuditStatus.APPROVED,
         server_default=AuditStatus.APPROVED.value,
     )
@@ -105,10 +125,108 @@ class Contact(TenantScoped, Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(200), default="", server_default="")
     role: Mapped[ContactRole] = mapped_column(
-        Enum(ContactRole, name="contact_role", values_callable=_values), default=ContactRole.OTHER
+        Enum(ContactRole, name="contact_role", values_callable=enum_values), default=ContactRole.OTHER
     )
     phones: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
     is_key_person: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     last_contacted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class LeadState(str, enum.Enum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+    PARTNER = "partner"
+
+
+class Lead(TenantScoped, Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_owner", "owner_id", "state"),
+        # the sweeper scans only leads that can drop
+        Index("ix_leads_drops_at", "drops_at", postgresql_where=text("state = 'private'")),
+        # "my private pool, soonest drop first"
+        Index("ix_leads_tenant_state_drops", "tenant_id", "owner_id", "drops_at",
+              postgresql_where=text("state = 'private'")),
+    )
+
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[LeadState] = mapped_column(
+        Enum(LeadState, name="lead_state", values_callable=enum_values), default=LeadState.PUBLIC
+    )
+    owner_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None]
+    last_visit_at: Mapped[datetime | None]  # the owner's last verified visit
+    extensions_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extended_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # all extensions, in days
+    manager_extended_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    drops_at: Mapped[datetime | None]
+    drop_reason: Mapped[str | None] = mapped_column(String(20))
+    signed_at: Mapped[datetime | None]
+    contract_no: Mapped[str | None] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class LeadEvent(TenantScoped, Timestamped, Base):
+    """One ownership change: claim, release, drop, extend, assign, transfer, sign."""
+
+    __tablename__ = "lead_events"
+    __table_args__ = (
+        Index("ix_lead_events_merchant", "merchant_id", "id"),
+        Index("ix_lead_events_cooldown", "merchant_id", "from_owner_id", "action", "created_at"),
+        # dashboards: the tenant's claims and signings of a day or period
+        Index("ix_lead_events_tenant_time", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))
+    from_owner_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    to_owner_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+
+class MerchantSourceId(TenantScoped, Timestamped, Base):
+    """A source's id for a merchant that was not created from that row: an import row matched to an existing
+    merchant, or the ids of a merchant merged into another. Re-importing the row updates the merchant it
+    points at instead of creating a duplicate."""
+
+    __tablename__ = "merchant_source_ids"
+    __table_args__ = (UniqueConstraint("tenant_id", "source", "source_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    source_id: Mapped[str] = mapped_column(String(120))
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+
+
+def touch(*merchant_ids: int) -> None:
+    """Mark merchants' detail payloads as changed, inside the caller's transaction."""
+    if merchant_ids:
+        db.session.execute(
+            update(Merchant)
+            .where(Merchant.id.in_(merchant_ids))
+            .values(detail_version=Merchant.detail_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+HIDDEN = (AuditStatus.REJECTED, AuditStatus.MERGED)
+
+
+def get_merchant(merchant_id: int, *, live_only: bool = False) -> Merchant:
+    """A merchant of the caller's tenant (the session is tenant-scoped), or 404.
+
+    A merged duplicate's id is an alias of the merchant it was merged into (an offline check-in queued
+    before the merge lands on the survivor). ``live_only`` also refuses a merchant that ops rejected (lead
+    actions); a check-in or a contact at such a shop is still recorded.
+    """
+    merchant = db.get(Merchant, merchant_id)
+    if merchant is not None and merchant.merged_into_id is not None:
+        merchant = db.get(Merchant, merchant.merged_into_id)
+    if merchant is None or (live_only and merchant.audit_status in HIDDEN):
+        raise MerchantNotFound()
+    return merchant

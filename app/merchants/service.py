@@ -35,13 +35,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock, db
 from app.errors import BboxTooLarge
-from app.leads import queries as pool
-from app.leads.models import Lead, LeadState
-from app.merchants.models import AuditStatus, Merchant
+from app.merchants import pool
+from app.merchants.models import AuditStatus, Lead, LeadState, Merchant
 from app.org.models import Role, User
 from app.pagination import decode_cursor, encode_cursor, fingerprint
 from app.tenants.custom_fields import parse_filter
 from app.tenants.models import Tenant
+from app.territories import service as territory_scope
 from app.territories.models import Territory, TerritoryMember
 from geo import sql as geo_sql
 from geo.coords import CoordSys, from_wgs84, to_wgs84
@@ -406,3 +406,15 @@ def _clusters(
         })
     total = sum(cluster["count"] for cluster in clusters)
     return {"mode": "clusters", "total": total, "pins": [], "clusters": clusters, "cell_deg": cell_lng}
+
+
+def territories_covering(viewer: User, merchant_id: int) -> list[int]:
+    """Ids of the (visible) territories whose boundary covers a merchant (GiST on territories.boundary)."""
+    statement = (
+        select(Territory.id).join(Merchant, func.ST_Covers(Territory.boundary, Merchant.location))
+        .where(Merchant.id == merchant_id).order_by(Territory.id)
+    )
+    condition = territory_scope.visible_condition(viewer)
+    if condition is not None:
+        statement = statement.where(condition)
+    return list(db.session.scalars(statement))

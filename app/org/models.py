@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, TenantScoped, Timestamped
+from app.db import Base, TenantScoped, Timestamped, enum_values
 
 
 class Role(str, enum.Enum):
@@ -24,10 +24,6 @@ class OrgKind(str, enum.Enum):
     SUBTEAM = "subteam"
 
 
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
-    return [member.value for member in enum_cls]
-
-
 class OrgUnit(TenantScoped, Timestamped, Base):
     """A node of the org tree. ``path`` ("/1/4/9/") makes "everything in my subtree" one indexed prefix match."""
 
@@ -39,7 +35,7 @@ class OrgUnit(TenantScoped, Timestamped, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     parent_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("org_units.id", ondelete="RESTRICT"))
-    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, name="org_kind", values_callable=_values))
+    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, name="org_kind", values_callable=enum_values))
     name: Mapped[str] = mapped_column(String(200))
     path: Mapped[str] = mapped_column(String(500), default="/")
     manager_id: Mapped[int | None] = mapped_column(
@@ -59,7 +55,7 @@ class User(TenantScoped, Timestamped, Base):
     username: Mapped[str] = mapped_column(String(80))
     display_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(Enum(Role, name="user_role", values_callable=_values))
+    role: Mapped[Role] = mapped_column(Enum(Role, name="user_role", values_callable=enum_values))
     org_unit_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("org_units.id", ondelete="SET NULL"), index=True
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app import db
-from app.auth import passwords
 from app.errors import (
     ManagerNotFound,
     TenantExists,
@@ -13,6 +12,7 @@ from app.errors import (
     UserExists,
     ValidationFailed,
 )
+from app.org import passwords
 from app.org.models import OrgKind, OrgUnit, Role, User
 from app.tenants.models import Tenant
 
@@ -59,7 +59,29 @@ def _find_team(tenant_id: int, name: str) -> OrgUnit:
     return existing or ensure_org_unit(tenant_id, name, OrgKind.TEAM)
 
 
-def create_user(
+def add_user(
+    tenant_id: int,
+    username: str,
+    password: str,
+    role: Role,
+    *,
+    display_name: str = "",
+    org_unit_id: int | None = None,
+    manager_id: int | None = None,
+    phone: str | None = None,
+) -> User:
+    """The one way a user is made (the admin API, the CLI, the demo seed): a hashed password, a unique name."""
+    if len(password) < 8:
+        raise ValidationFailed(errors={"password": ["At least 8 characters."]})
+    user = User(tenant_id=tenant_id, username=username, display_name=display_name or username,
+                password_hash=passwords.hash_password(password), role=role, org_unit_id=org_unit_id,
+                manager_id=manager_id, phone=phone)
+    db.session.add(user)
+    db.flush_unique(UserExists, f"User {username!r} already exists.")
+    return user
+
+
+def provision_user(
     tenant: Tenant,
     username: str,
     password: str,
@@ -69,9 +91,8 @@ def create_user(
     team: str | None = None,
     manager_username: str | None = None,
 ) -> User:
+    """A user named by the operator (CLI, demo seed): the team and manager are given by name."""
     session = db.session()
-    if len(password) < 8:
-        raise ValidationFailed(errors={"password": ["At least 8 characters."]})
     exists = select(User.id).where(User.tenant_id == tenant.id, User.username == username)
     if session.scalar(exists) is not None:
         raise UserExists(f"User {username!r} already exists in {tenant.slug!r}.")
@@ -81,17 +102,9 @@ def create_user(
         if manager is None:
             raise ManagerNotFound(f"No user {manager_username!r} in {tenant.slug!r}.")
     unit = _find_team(tenant.id, team) if team else None
-    user = User(
-        tenant_id=tenant.id,
-        username=username,
-        display_name=display_name or username,
-        password_hash=passwords.hash_password(password),
-        role=role,
-        org_unit_id=unit.id if unit else (manager.org_unit_id if manager else None),
-        manager_id=manager.id if manager else None,
-    )
-    session.add(user)
-    session.flush()
+    user = add_user(tenant.id, username, password, role, display_name=display_name,
+                    org_unit_id=unit.id if unit else (manager.org_unit_id if manager else None),
+                    manager_id=manager.id if manager else None)
     if unit is not None and role == Role.MANAGER and unit.manager_id is None:
         unit.manager_id = user.id
     session.flush()

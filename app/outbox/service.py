@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -28,9 +29,17 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(seconds=30)
 
 
-def enqueue_after_commit(job: str, queue: str = "default", **payload: Any) -> OutboxMessage:
-    """Record a job in the current transaction; RQ sees it only if the transaction commits."""
-    message = OutboxMessage(job=job, queue=queue, payload=payload)
+def job_path(job: str | Callable[..., Any]) -> str:
+    """The dotted path a job is stored under (RQ and outbox rows name functions by it)."""
+    return job if isinstance(job, str) else f"{job.__module__}.{job.__qualname__}"
+
+
+def enqueue_after_commit(job: str | Callable[..., Any], queue: str = "default", **payload: Any) -> OutboxMessage:
+    """Record a job in the current transaction; RQ sees it only if the transaction commits.
+
+    ``job`` is the function, or its dotted path where importing it would point a dependency upwards.
+    """
+    message = OutboxMessage(job=job_path(job), queue=queue, payload=payload)
     session = db.session()
     session.add(message)
     session.flush()

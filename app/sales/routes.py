@@ -9,7 +9,7 @@ from flask.views import MethodView
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated
 from app.errors import MerchantNotFound
-from app.merchants.contacts import get_merchant
+from app.merchants.models import get_merchant
 from app.org.models import Role
 from app.sales import service
 from app.sales.schemas import (

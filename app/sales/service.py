@@ -15,11 +15,9 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
-from app.intake.models import MerchantSourceId
-from app.merchants.detail import touch
-from app.merchants.importer import UnreadableFile, ImportReport
-from app.merchants.models import Merchant
+from app.merchants.models import Merchant, MerchantSourceId, touch
 from app.sales.models import CompetitorRecord, Deal, SalesMonth
+from app.tabular import ImportReport, UnreadableFile
 
 BATCH = 2000
 

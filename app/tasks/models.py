@@ -1,4 +1,4 @@
-"""Tasks from managers and headquarters, their per-BD assignments, and system reminders."""
+"""Tasks from managers and headquarters and their per-BD assignments."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, Tex
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, TenantScoped, Timestamped
-from app.org.models import _values
+from app.db import Base, TenantScoped, Timestamped, enum_values
 
 
 class TaskKind(str, enum.Enum):
@@ -36,7 +35,7 @@ class Task(TenantScoped, Timestamped, Base):
     creator_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
-    kind: Mapped[TaskKind] = mapped_column(Enum(TaskKind, name="task_kind", values_callable=_values))
+    kind: Mapped[TaskKind] = mapped_column(Enum(TaskKind, name="task_kind", values_callable=enum_values))
     merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="SET NULL"))
     due_at: Mapped[datetime | None]
     priority: Mapped[int] = mapped_column(Integer, default=0)
@@ -58,7 +57,7 @@ class TaskAssignment(TenantScoped, Timestamped, Base):
     assignee_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="SET NULL"))
     status: Mapped[AssignmentStatus] = mapped_column(
-        Enum(AssignmentStatus, name="assignment_status", values_callable=_values), default=AssignmentStatus.ASSIGNED
+        Enum(AssignmentStatus, name="assignment_status", values_callable=enum_values), default=AssignmentStatus.ASSIGNED
     )
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     feedback: Mapped[str | None] = mapped_column(Text)
@@ -80,23 +79,3 @@ class TaskFanout(TenantScoped, Timestamped, Base):
     # aligned with assignees: the merchant each assignment is about (or NULL), and its payload
     merchants: Mapped[list[int | None]] = mapped_column(ARRAY(BigInteger))
     payloads: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
-
-
-class Reminder(TenantScoped, Timestamped, Base):
-    """A system to-do (lead about to drop, planned next visit, audit result); ``dedupe_key`` makes it once-only."""
-
-    __tablename__ = "reminders"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "dedupe_key"),
-        Index("ix_reminders_user_open", "user_id", "done_at", "due_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))
-    title: Mapped[str] = mapped_column(String(200))
-    merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
-    due_at: Mapped[datetime]
-    done_at: Mapped[datetime | None]
-    dedupe_key: Mapped[str] = mapped_column(String(200))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -11,7 +11,6 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
 from app.errors import (
@@ -28,13 +27,14 @@ from app.errors import (
     UnknownUsers,
     ValidationFailed,
 )
-from app.leads.models import Lead, LeadState
-from app.merchants.detail import touch
-from app.merchants.models import Merchant
+from app.merchants.models import Lead, LeadState, Merchant, touch
 from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_user_ids
 from app.outbox.service import enqueue_after_commit
-from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment, TaskFanout, TaskKind
+from app.reminders.models import Reminder
+from app.reminders.service import remind
+from app.tasks.models import AssignmentStatus, Task, TaskAssignment, TaskFanout, TaskKind
+from app.territories.service import active_member_bds
 
 PUSH_JOB = "app.tasks.jobs.push_assignments"
 FANOUT_JOB = "app.tasks.jobs.expand_fanout"
@@ -118,8 +118,6 @@ def _team_members(creator: User, team_id: int) -> list[int]:
 
 
 def _territory_members(creator: User, territory_id: int) -> list[int]:
-    from app.territories.service import active_member_bds
-
     try:
         return active_member_bds(creator, territory_id)
     except NotFound as exc:
@@ -275,15 +273,10 @@ def transition(user: User, assignment_id: int, action: str, feedback: str | None
 def _notify_creator(assignment: TaskAssignment, by: User, action: str, now: datetime) -> None:
     task = db.get(Task, assignment.task_id)
     verb = "done" if action == "done" else "rejected"
-    reminder_id = db.session.execute(insert(Reminder).values(
-        tenant_id=task.tenant_id, user_id=task.creator_id, kind="task_feedback",
-        title=f"{by.name} {verb}: {task.title}"[:200], merchant_id=assignment.merchant_id, due_at=now,
-        dedupe_key=f"task-feedback:{assignment.id}:{action}",
-        payload={"task_id": task.id, "assignment_id": assignment.id, "status": verb,
-                 "feedback": assignment.feedback},
-    ).on_conflict_do_nothing().returning(Reminder.id)).scalar_one_or_none()
-    if reminder_id is not None:
-        enqueue_after_commit("app.tasks.jobs.push_reminder", queue="push", reminder_id=reminder_id)
+    remind(task.tenant_id, task.creator_id, "task_feedback", f"{by.name} {verb}: {task.title}",
+           assignment.merchant_id, f"task-feedback:{assignment.id}:{action}",
+           {"task_id": task.id, "assignment_id": assignment.id, "status": verb, "feedback": assignment.feedback},
+           due_at=now)
 
 
 def complete_reminder(user: User, reminder_id: int) -> Reminder:

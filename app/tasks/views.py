@@ -15,7 +15,8 @@ from app.merchants.models import Merchant
 from app.org.models import Role, User
 from app.org.scope import managed_user_ids
 from app.pagination import decode_cursor, encode_cursor, fingerprint
-from app.tasks.models import AssignmentStatus, Reminder, Task, TaskAssignment, TaskFanout
+from app.reminders.models import Reminder
+from app.tasks.models import AssignmentStatus, Task, TaskAssignment, TaskFanout
 
 OPEN = (AssignmentStatus.ASSIGNED, AssignmentStatus.ACCEPTED)
 FAR_FUTURE = "9999-12-31T00:00:00+00:00"

@@ -17,7 +17,6 @@ from app.territories.schemas import (
     TerritoryListArgsSchema,
     TerritoryPageSchema,
     TerritorySchema,
-    TerritoryStatsSchema,
     TerritoryUpdateSchema,
 )
 
@@ -79,15 +78,3 @@ class TerritoryMembers(MethodView):
     def put(self, body, territory_id):
         """Assign BDs to a territory (replaces the list)."""
         return json_response(service.set_members(current_user(), territory_id, body["user_ids"]))
-
-
-@blp.route("/<id:territory_id>/stats")
-class TerritoryStats(MethodView):
-    @authenticated(blp, errors=(TerritoryNotFound,))
-    @blp.response(200, TerritoryStatsSchema, example={
-        "territory_id": 7, "merchants": {"total": 1830, "public": 1204, "private": 512, "partner": 114},
-        "week_start": "2026-11-16T00:00:00+08:00", "visits_this_week": {"total": 96, "verified": 88},
-        "signings_this_week": 4})
-    def get(self, territory_id):
-        """Merchants the territory covers by pool state, this week's visits and signings (tenant's week)."""
-        return json_response(service.stats(current_user(), current_tenant(), territory_id))

@@ -7,15 +7,14 @@ Anything outside the caller's view is a 404, never a 403, so ids cannot be probe
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from app import clock, db
+from app import db
 from app.errors import (
     Forbidden,
     InvalidGeometry,
@@ -201,63 +200,3 @@ def list_territories(viewer: User, team_id: int | None = None, user_id: int | No
             select(TerritoryMember.territory_id).where(TerritoryMember.user_id == user_id)))
     items = [view(t, with_geometry=False) for t in db.session.scalars(statement)]
     return {"items": items, "total": len(items)}
-
-
-def territories_covering(viewer: User, merchant_id: int) -> list[int]:
-    """Ids of the (visible) territories whose boundary covers a merchant (GiST on territories.boundary)."""
-    from app.merchants.models import Merchant
-
-    statement = (
-        select(Territory.id).join(Merchant, func.ST_Covers(Territory.boundary, Merchant.location))
-        .where(Merchant.id == merchant_id).order_by(Territory.id)
-    )
-    condition = visible_condition(viewer)
-    if condition is not None:
-        statement = statement.where(condition)
-    return list(db.session.scalars(statement))
-
-
-STATS_SQL = text(
-    """
-    WITH covered AS MATERIALIZED (
-        SELECT m.id
-        FROM territories t
-        JOIN merchants m ON m.tenant_id = t.tenant_id AND ST_Covers(t.boundary, m.location)
-        WHERE t.id = :territory_id AND m.audit_status NOT IN ('rejected', 'merged')
-    )
-    SELECT
-        (SELECT count(*) FROM covered) AS merchants,
-        (SELECT count(*) FROM covered c LEFT JOIN leads l ON l.merchant_id = c.id
-          WHERE l.state IS NULL OR l.state = 'public') AS public,
-        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id WHERE l.state = 'private') AS private,
-        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id WHERE l.state = 'partner') AS partner,
-        (SELECT count(*) FROM covered c JOIN visits v ON v.merchant_id = c.id
-          WHERE v.client_time >= :week_start AND v.client_time < :now) AS visits,
-        (SELECT count(*) FROM covered c JOIN visits v ON v.merchant_id = c.id
-          WHERE v.client_time >= :week_start AND v.client_time < :now AND v.verified) AS verified_visits,
-        (SELECT count(*) FROM covered c JOIN leads l ON l.merchant_id = c.id
-          WHERE l.signed_at >= :week_start AND l.signed_at < :now) AS signings
-    """
-)
-
-
-def week_start(tenant: Tenant, now: datetime) -> datetime:
-    """Monday 00:00 of the tenant's current local week."""
-    local = now.astimezone(tenant.zone)
-    start, _end = tenant.day_bounds(local.date() - timedelta(days=local.weekday()))
-    return start
-
-
-def stats(viewer: User, tenant: Tenant, territory_id: int) -> dict[str, Any]:
-    """Merchants covered by pool state, visits (all and verified) and signings this week (tenant time)."""
-    territory = get_visible(viewer, territory_id)
-    now = clock.now()
-    since = week_start(tenant, now)
-    row = db.session.execute(STATS_SQL, {"territory_id": territory.id, "week_start": since, "now": now}).one()
-    return {
-        "territory_id": territory.id,
-        "merchants": {"total": row.merchants, "public": row.public, "private": row.private, "partner": row.partner},
-        "week_start": since,
-        "visits_this_week": {"total": row.visits, "verified": row.verified_visits},
-        "signings_this_week": row.signings,
-    }

@@ -29,13 +29,10 @@ from app.errors import (
     ValidationFailed,
     VisitNotFound,
 )
-from app.leads.models import Lead, LeadState
 from app.leads.rules import drop_clock
-from app.merchants.contacts import get_merchant
-from app.merchants.detail import touch
-from app.merchants.models import AuditStatus, Contact, Merchant
+from app.merchants.models import AuditStatus, Contact, Lead, LeadState, Merchant, get_merchant, touch
 from app.org.models import User
-from app.tasks.models import Reminder
+from app.reminders.service import remind
 from app.tenants.models import Tenant
 from app.uploads.models import Upload
 from app.visits.models import Visit
@@ -239,11 +236,9 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
         if merchant.audit_status == AuditStatus.APPROVED:
             merchant.audit_status = AuditStatus.PENDING
     if visit.next_visit_at is not None:
-        db.session.execute(insert(Reminder).values(
-            tenant_id=tenant.id, user_id=user.id, kind="planned_visit", title=f"Visit {merchant.name}",
-            merchant_id=merchant.id, due_at=visit.next_visit_at, dedupe_key=f"visit:{visit.id}:next",
-            payload={"visit_id": visit.id},
-        ).on_conflict_do_nothing())
+        # a planned visit shows in the to-do center on its day; the phone schedules its own alarm
+        remind(tenant.id, user.id, "planned_visit", f"Visit {merchant.name}", merchant.id, f"visit:{visit.id}:next",
+               {"visit_id": visit.id}, due_at=visit.next_visit_at, push=False)
     touch(merchant.id)
     db.session.flush()
     return visit

@@ -183,7 +183,7 @@ def test_a_reveal_is_logged_once_a_day_per_person_and_numbers(client, org, redis
     assert client.get(url, headers=auth_headers(other_admin)).json["phones_masked"] is False
     assert len(entries(action="merchant.phones_revealed")) == 2  # another person
     ContactFactory(merchant=shop)  # a number not shown before (written past the API: bump the detail by hand)
-    from app.merchants.detail import touch
+    from app.merchants.models import touch
 
     touch(shop.id)
     db.session.commit()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from app.dashboard.schemas import FunnelSchema, HeatmapSchema, DashboardTeamSchema
-from app.leads.models import Lead, LeadEvent, LeadState
+from app.dashboard.schemas import DashboardTeamSchema, FunnelSchema, HeatmapSchema
+from app.merchants.models import Lead, LeadEvent, LeadState
 from app.org.models import Role
 from app.tasks.models import AssignmentStatus, Task, TaskAssignment, TaskKind
 from app.visits.models import Visit

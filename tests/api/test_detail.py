@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from app import clock, db
-from app.leads.models import Lead, LeadState
-from app.merchants.models import Merchant
+from app.merchants.models import Lead, LeadState, Merchant
 from app.merchants.schemas import MerchantDetailSchema
 from app.org.models import OrgKind, Role
 from app.sales import service as sales
@@ -316,7 +315,7 @@ def test_imports_are_visible_at_once(client, world, session):
 
 def test_any_touch_invalidates(client, world, session):
     """Visits, claims and tasks call ``detail.touch`` in their own transactions (their issues test them)."""
-    from app.merchants.detail import touch
+    from app.merchants.models import touch
 
     read = fresh(client, world, None)
     db.session.get(Merchant, world["shop"].id).name = "Renamed"

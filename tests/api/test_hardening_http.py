@@ -6,9 +6,8 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import text
-
 from flask import Flask
+from sqlalchemy import text
 
 from app.org.models import Role
 from app.web import headers as security_headers

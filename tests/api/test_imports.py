@@ -10,12 +10,12 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from app import db
-from app.intake.models import MerchantSourceId
+from app.intake.importer import import_csv
 from app.intake.normalize import name_key, phone_keys
 from app.intake.schemas import ImportStatusSchema
-from app.merchants.importer import ImportReport, import_csv
-from app.merchants.models import Merchant
+from app.merchants.models import Merchant, MerchantSourceId
 from app.org.models import Role
+from app.tabular import ImportReport
 from tests.factories import MerchantFactory, TenantFactory, UserFactory, auth_headers
 
 CSV = """店名,纬度,经度,电话,分类,source_id,营业时间

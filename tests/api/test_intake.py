@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from app import db
 from app.intake.normalize import branch_key, name_key, phone_keys
 from app.intake.schemas import AuditResultSchema, MerchantCreatedSchema
-from app.leads.models import Lead, LeadEvent, LeadState
-from app.merchants.models import Contact, Merchant
+from app.merchants.models import Contact, Lead, LeadEvent, LeadState, Merchant
 from app.org.models import Role
+from app.reminders.models import Reminder
 from app.sales.models import CompetitorRecord, Deal, SalesMonth
-from app.tasks.models import Reminder, Task, TaskAssignment, TaskKind
+from app.tasks.models import Task, TaskAssignment, TaskKind
 from app.visits.models import Visit
 from geo.coords import wgs84_to_gcj02
 from tests.factories import ContactFactory, MerchantFactory, TenantFactory, UserFactory, auth_headers, point

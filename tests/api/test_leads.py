@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from app import clock, db
 from app.leads.jobs import remind_dropping_leads, sweep_due_leads
-from app.leads.models import Lead, LeadEvent, LeadState
 from app.leads.schemas import LeadHistorySchema, LeadSchema, MyLeadsSchema
+from app.merchants.models import Lead, LeadEvent, LeadState
 from app.org.models import OrgKind, Role
-from app.tasks.models import Reminder
+from app.reminders.models import Reminder
 from app.tenants.models import Tenant
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import db
-from app.leads.models import Lead, LeadState
-from app.merchants.models import Merchant
+from app.merchants.models import Lead, LeadState, Merchant
 from app.merchants.schemas import MapSchema
 from app.org.models import User
 from geo.coords import wgs84_to_gcj02

@@ -10,9 +10,8 @@ from pyproj import Geod
 from sqlalchemy import select
 
 from app import clock, db
-from app.leads.models import Lead, LeadEvent, LeadState
 from app.merchants import service
-from app.merchants.models import Merchant
+from app.merchants.models import Lead, LeadEvent, LeadState, Merchant
 from app.merchants.schemas import NearbyPageSchema
 from app.org.models import Role, User
 from app.tenants.models import Tenant

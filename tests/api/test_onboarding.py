@@ -9,7 +9,7 @@ from app import db
 from app.intake.normalize import name_key, phone_keys
 from app.merchants.models import Contact, Merchant
 from app.org.models import Role
-from app.tasks.models import Reminder
+from app.reminders.models import Reminder
 from tests.factories import MerchantFactory, TenantFactory, UserFactory
 
 LAT, LNG = 30.2459, 120.1811

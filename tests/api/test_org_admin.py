@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from app import clock, db
+from app.admin.schemas import DeactivationSchema, OrgUnitPageSchema, UserPageSchema, UserSchema
 from app.devices.models import Device
-from app.leads.models import Lead, LeadEvent, LeadState
+from app.merchants.models import Lead, LeadEvent, LeadState
 from app.org.models import OrgUnit
-from app.org.schemas import DeactivationSchema, OrgUnitPageSchema, UserPageSchema, UserSchema
 from app.territories.models import Territory, TerritoryMember
 from tests.factories import MerchantFactory, auth_headers, make_org
 

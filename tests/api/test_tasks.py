@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from app import clock, db
 from app.devices.models import Device
-from app.leads.models import Lead, LeadState
+from app.merchants.models import Lead, LeadState
 from app.org.models import Role
 from app.outbox.models import OutboxMessage
-from app.tasks.models import Reminder, TaskAssignment
+from app.reminders.models import Reminder
+from app.tasks.models import TaskAssignment
 from app.tasks.schemas import TaskDetailSchema, TaskPageSchema, TaskSummarySchema, TodoPageSchema
 from tests.factories import MerchantFactory, TenantFactory, UserFactory, auth_headers, make_org
 

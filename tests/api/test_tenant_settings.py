@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.admin.settings_schemas import TenantSettingsOutSchema
 from app.errors import ValidationFailed
 from app.org.models import Role
 from app.tenants.custom_fields import validate_custom_attributes
-from app.tenants.schemas import TenantSettingsOutSchema
 from tests.factories import MerchantFactory, TenantFactory, UserFactory, auth_headers
 
 URL = "/api/v1/tenant/settings"
@@ -179,8 +179,8 @@ def test_schema_changes_never_break_stored_rows(client, shops):
 
 
 def test_custom_values_are_written_through_the_api_on_create_and_update(client, people):
-    from app.leads.models import Lead, LeadState
     from app import clock, db
+    from app.merchants.models import Lead, LeadState
 
     assert patch(client, people["admin"], SETTINGS).status_code == 200
     bd = people["bd"]

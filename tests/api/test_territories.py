@@ -12,8 +12,9 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 from sqlalchemy import func, select, text
 
 from app import clock
-from app.leads.models import Lead, LeadState
-from app.territories import service
+from app.dashboard import service as dashboard
+from app.merchants import service as merchants
+from app.merchants.models import Lead, LeadState
 from app.territories.models import Territory, TerritoryMember
 from app.territories.schemas import TerritorySchema, TerritoryStatsSchema
 from app.visits.models import Visit
@@ -204,9 +205,9 @@ def test_stats(client, org, covered):
 
 def test_which_territories_cover_a_merchant(org, covered, session):
     manager = org["manager"]
-    assert service.territories_covering(manager, covered["edge"].id) == [covered["territory"]["id"]]
-    assert service.territories_covering(manager, covered["outside"].id) == []
-    assert service.territories_covering(org["outsider"], covered["inside"][0].id) == []
+    assert merchants.territories_covering(manager, covered["edge"].id) == [covered["territory"]["id"]]
+    assert merchants.territories_covering(manager, covered["outside"].id) == []
+    assert merchants.territories_covering(org["outsider"], covered["inside"][0].id) == []
 
 
 def test_nearby_in_my_territory(client, org, covered):
@@ -233,7 +234,7 @@ def test_coverage_uses_the_merchants_gist_index(hangzhou, session):
          "wkt": "MULTIPOLYGON(((120.15 30.25,120.19 30.25,120.19 30.28,120.15 30.28,120.15 30.25)))"}).scalar()
     session.execute(text("ANALYZE territories"))
     plan = "\n".join(row[0] for row in session.execute(
-        text("EXPLAIN " + service.STATS_SQL.text), {"territory_id": territory,
+        text("EXPLAIN " + dashboard.STATS_SQL.text), {"territory_id": territory,
                                                      "week_start": clock.now(), "now": clock.now()}))
     assert "ix_merchants_tenant_location" in plan, plan
     assert "Seq Scan on merchants" not in plan, plan

@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock, db
-from app.leads.models import Lead, LeadState
 from app.leads.rules import drop_clock
-from app.merchants.models import AuditStatus, Contact, Merchant
+from app.merchants.models import AuditStatus, Contact, Lead, LeadState, Merchant
 from app.org.models import OrgKind, Role
-from app.tasks.models import Reminder
+from app.reminders.models import Reminder
 from app.tenants.models import DEFAULT_SETTINGS
 from app.visits.models import Visit
 from app.visits.schemas import CheckInResultSchema, TeamDaySchema, VisitPageSchema

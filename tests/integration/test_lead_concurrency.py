@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from app import clock, db
 from app.leads.jobs import sweep_due_leads
-from app.leads.models import Lead, LeadEvent, LeadState
+from app.merchants.models import Lead, LeadEvent, LeadState
 from app.org.models import OrgKind, Role
 from app.tenants.models import Tenant
 from tests.factories import MerchantFactory, OrgUnitFactory, UserFactory, auth_headers

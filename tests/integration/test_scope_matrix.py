@@ -22,12 +22,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from app import clock, create_app, db
+from app import clock, db
 from app.db import Base
 from app.devices.models import Device
+from app.factory import create_app
 from app.intake.models import ImportStatus, MerchantImport
-from app.leads.models import Lead, LeadState
-from app.merchants.models import Contact
+from app.merchants.models import Contact, Lead, LeadState
 from app.org.models import OrgKind, Role
 from app.tasks.models import Task, TaskAssignment, TaskKind
 from app.territories.models import Territory, TerritoryMember

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from app import clock, db
 from app.devices.models import Device, PushDelivery
+from app.merchants.models import Lead, LeadState
 from app.org.models import OrgKind, Role
 from app.outbox import service as outbox
 from push.fcm_server import LocalFCMServer
-from app.leads.models import Lead, LeadState
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
 
 TOKENS = {name: f"{name}-token:APA91b{'x' * 40}" for name in ("bd1_phone", "bd1_tablet", "bd2_phone", "boss_phone")}

@@ -5,8 +5,16 @@ import warnings
 import pytest
 from firebase_admin import messaging
 
-from push.messages import (MAX_DATA_BYTES, PushContent, apns_collapse_id, build_message, build_multicast,
-                           build_task_message, data_payload_size, wire_json)
+from push.messages import (
+    MAX_DATA_BYTES,
+    PushContent,
+    apns_collapse_id,
+    build_message,
+    build_multicast,
+    build_task_message,
+    data_payload_size,
+    wire_json,
+)
 
 TOKEN = "dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx"
 DATA = {"type": "task", "id": "4711", "deep_link": "fieldsales://tasks/4711"}

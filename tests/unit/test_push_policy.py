@@ -13,8 +13,21 @@ import requests
 from firebase_admin import _utils, exceptions, messaging
 
 from push.fcm_server import error_body
-from push.policy import (DELETE_DEVICE, DISABLE_DEVICE, FAILED, RETRY, SENT, Decision, RetryPolicy, backoff_s,
-                         classify, error_code_of, is_token_error, quota_backoff_s, retry_after_of)
+from push.policy import (
+    DELETE_DEVICE,
+    DISABLE_DEVICE,
+    FAILED,
+    RETRY,
+    SENT,
+    Decision,
+    RetryPolicy,
+    backoff_s,
+    classify,
+    error_code_of,
+    is_token_error,
+    quota_backoff_s,
+    retry_after_of,
+)
 
 
 def sdk_exception(status, body, headers=None):

@@ -13,7 +13,6 @@ from sqlalchemy import delete, func, select, update
 
 from app import clock, db
 from app.audit import service as audit_log
-from app.auth import passwords
 from app.auth.service import revoke_all_sessions
 from app.devices.models import Device
 from app.errors import (
@@ -24,16 +23,17 @@ from app.errors import (
     SelfDemotion,
     UnknownOrgUnit,
     UnknownUsers,
-    UserExists,
     UserNotFound,
     ValidationFailed,
 )
-from app.leads.models import Lead, LeadEvent, LeadState
 from app.leads.rules import drop_clock
-from app.merchants.detail import touch
+from app.merchants.models import Lead, LeadEvent, LeadState, touch
+from app.org import passwords
+from app.org import service as org
 from app.org.models import OrgKind, OrgUnit, Role, User
 from app.org.scope import managed_unit_ids, managed_user_ids, manages, unit_path
 from app.tenants.models import Tenant
+from app.territories.models import Territory, TerritoryMember
 
 EDITORS = (Role.MANAGER, Role.ADMIN)
 
@@ -195,12 +195,9 @@ def create_user(actor: User, fields: dict[str, Any]) -> dict[str, Any]:
         _unit_manager(actor, manager_id)
     elif actor.role == Role.MANAGER:
         manager_id = actor.id
-    user = User(tenant_id=actor.tenant_id, username=fields["username"],
-                display_name=fields.get("display_name") or fields["username"],
-                password_hash=passwords.hash_password(fields["password"]), role=role,
-                org_unit_id=unit.id if unit else None, manager_id=manager_id, phone=fields.get("phone"))
-    db.session.add(user)
-    db.flush_unique(UserExists, f"User {fields['username']!r} already exists.")
+    user = org.add_user(actor.tenant_id, fields["username"], fields["password"], role,
+                        display_name=fields.get("display_name") or "", org_unit_id=unit.id if unit else None,
+                        manager_id=manager_id, phone=fields.get("phone"))
     return user_view(user)
 
 
@@ -236,8 +233,6 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
 
 def _leave_foreign_territories(user: User) -> None:
     """After a move, a BD keeps only the territories of teams their new unit belongs to."""
-    from app.territories.models import Territory, TerritoryMember
-
     path = unit_path(user.org_unit_id) or ""
     still_valid = select(Territory.id).join(OrgUnit, OrgUnit.id == Territory.team_id).where(
         func.strpos(path, OrgUnit.path) == 1)
@@ -302,8 +297,6 @@ def deactivate_user(actor: User, tenant: Tenant, user_id: int, reason: str | Non
             details={"to": "manager" if heir else "public"},
         ))
     touch(*(lead.merchant_id for lead in leads))
-    from app.territories.models import TerritoryMember
-
     territories = db.session.execute(delete(TerritoryMember).where(TerritoryMember.user_id == user.id)).rowcount
     if not already:
         audit_log.record_audit(audit_log.USER_DEACTIVATE, actor=actor, subject_type="user", subject_id=user.id,

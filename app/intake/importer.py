@@ -12,7 +12,6 @@ import io
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
 
@@ -23,38 +22,13 @@ from app import db
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
 from app.intake.tags import AUTO_TAGS
+from app.tabular import MAX_REJECTS_KEPT, ImportReport, UnreadableFile
 from geo.coords import CoordSys, to_wgs84
 
 REQUIRED = ("name", "lat")
 KNOWN = {"name", "lat", "lon", "lng", "category", "phone", "address", "source_id", "city", "brand", "tags"}
-MAX_REJECTS_KEPT = 1000
 COPY_COLUMNS = ("line", "name", "name_key", "branch_key", "phone_keys", "phone_normalized", "category", "address",
                 "city", "phone", "brand", "tags", "lat", "lng", "source_id", "attributes")
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    matched: int = 0  # rows that matched a merchant already there (another source's): it was updated
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    rejected_count: int = 0
-    matches: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def loaded(self) -> int:
-        return self.inserted + self.updated + self.unchanged
-
-    def reject(self, line: int, reason: str) -> None:
-        self.rejected_count += 1
-        if len(self.rejected) < MAX_REJECTS_KEPT:
-            self.rejected.append((line, reason))
-
-
-class UnreadableFile(ValueError):
-    """The file as a whole cannot be imported (no header, missing required columns)."""
 
 
 def _coordinate_problem(lat_raw: str | None, lng_raw: str | None) -> str | None:

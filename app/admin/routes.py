@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
+from app.admin import service as admin
+from app.admin.schemas import (
+    DeactivateSchema,
+    DeactivationSchema,
+    OrgUnitCreateSchema,
+    OrgUnitPageSchema,
+    OrgUnitSchema,
+    OrgUnitUpdateSchema,
+    UserCreateSchema,
+    UserListArgsSchema,
+    UserPageSchema,
+    UserSchema,
+    UserUpdateSchema,
+)
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.errors import (
@@ -17,21 +31,7 @@ from app.errors import (
     UserNotFound,
 )
 from app.json import json_response
-from app.org import admin
 from app.org.models import Role
-from app.org.schemas import (
-    DeactivateSchema,
-    DeactivationSchema,
-    OrgUnitCreateSchema,
-    OrgUnitPageSchema,
-    OrgUnitSchema,
-    OrgUnitUpdateSchema,
-    UserCreateSchema,
-    UserListArgsSchema,
-    UserPageSchema,
-    UserSchema,
-    UserUpdateSchema,
-)
 
 blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Org tree and users (admin)")
 

@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import db
-from app.leads.models import Lead, LeadEvent, LeadState
+from app.merchants.models import Lead, LeadEvent, LeadState
 from app.org.models import Role, User
 
 leads = Lead.__table__

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
+from app.admin import settings as service
+from app.admin.settings_schemas import TenantSettingsOutSchema, TenantSettingsSchema
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.org.models import Role
-from app.tenants import service
-from app.tenants.schemas import TenantSettingsOutSchema, TenantSettingsSchema
 
 blp = Blueprint("tenant", __name__, url_prefix="/api/v1/tenant", description="Tenant (business line) settings")
 

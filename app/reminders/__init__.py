@@ -1,0 +1,1 @@
+"""System to-dos (a lead about to drop, a planned visit, an audit result, task feedback) and their pushes."""
