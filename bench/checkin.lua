@@ -20,14 +20,7 @@ function init(args)
   math.randomseed(7000 + id)
   nonce = os.getenv("CHECKIN_NONCE")
   nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
-  for _, line in ipairs(read_lines(os.getenv("CHECKIN_BDS"))) do
-    local token, list = line:match("^(%S+)%s+(%S+)$")
-    local merchants = {}
-    for mid, lat, lng in list:gmatch("(%d+),([%d.-]+),([%d.-]+)") do
-      merchants[#merchants + 1] = {id = tonumber(mid), lat = tonumber(lat), lng = tonumber(lng)}
-    end
-    bds[#bds + 1] = {token = token, merchants = merchants}
-  end
+  bds = read_bds(os.getenv("CHECKIN_BDS"))
 end
 
 function request()
@@ -35,12 +28,7 @@ function request()
   -- threads interleave over the BD list, so both threads do not hammer the same BD at once
   local bd = bds[((counter * nthreads + id) % #bds) + 1]
   local m = bd.merchants[math.random(#bd.merchants)]
-  -- standing within ~25 m of the shop, as a BD at the door would
-  local lat = m.lat + (math.random() - 0.5) * 0.0004
-  local lng = m.lng + (math.random() - 0.5) * 0.0005
-  local body = string.format(
-    '{"merchant_id":%d,"lat":%.7f,"lng":%.7f,"accuracy_m":%d,"client_time":"%s"}',
-    m.id, lat, lng, math.random(5, 30), os.date("!%Y-%m-%dT%H:%M:%SZ"))
+  local body = checkin_body(m, at_door(m))
   local headers = {
     ["Authorization"] = "Bearer " .. bd.token,
     ["Idempotency-Key"] = nonce .. "-" .. id .. "-" .. counter,

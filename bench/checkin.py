@@ -29,13 +29,10 @@ Report printed and saved as bench/results/checkin-<time>.json.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -75,8 +72,7 @@ HISTORY_SQL = """
 def build_database(url: str) -> dict[str, Any]:
     """datagen's 2,000 merchants (reused when present and current) plus the visit history."""
     dsn = datagen.plain_url(url)
-    force = harness.database_exists(DATABASE) and not harness.schema_is_current(dsn)
-    ids = datagen.build(url, MERCHANTS, force=force)
+    ids = datagen.build_current(url, MERCHANTS)
     with psycopg.connect(dsn) as conn:
         history = conn.execute("SELECT count(*) FROM visits WHERE idempotency_key LIKE %s",
                                (HISTORY_PREFIX + "%",)).fetchone()[0]
@@ -97,28 +93,6 @@ def reset(dsn: str) -> int:
         conn.commit()
     harness.vacuum(dsn, "visits", "leads", "merchants", "auth_sessions", "users")
     return deleted
-
-
-def neighbourhoods(dsn: str, tenant_id: int, count: int) -> list[list[tuple[int, float, float]]]:
-    """For each of ``count`` BDs: up to 8 merchants within NEIGHBOURHOOD_M of a centre merchant."""
-    with psycopg.connect(dsn) as conn:
-        centres = [r[0] for r in conn.execute(
-            "SELECT id FROM merchants WHERE tenant_id = %s ORDER BY md5(id::text) LIMIT %s", (tenant_id, count))]
-        result = []
-        for centre in centres:
-            rows = conn.execute(
-                "SELECT n.id, ST_Y(n.location::geometry), ST_X(n.location::geometry) FROM merchants c "
-                "JOIN merchants n ON n.tenant_id = c.tenant_id AND ST_DWithin(n.location, c.location, %s) "
-                "WHERE c.id = %s ORDER BY n.location <-> c.location LIMIT 8", (NEIGHBOURHOOD_M, centre)).fetchall()
-            result.append([(r[0], r[1], r[2]) for r in rows])
-    return result
-
-
-def write_bds_file(path: Path, tokens: list[str], areas: list[list[tuple[int, float, float]]]) -> Path:
-    lines = [f"{token} " + ";".join(f"{mid},{lat:.7f},{lng:.7f}" for mid, lat, lng in area)
-             for token, area in zip(tokens, areas, strict=True)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 # --- 1. throughput ---------------------------------------------------------------------------------------
@@ -193,7 +167,7 @@ def _request_and_replay_ms(url: str, area: list[tuple[int, float, float]], sampl
 
     app = create_app(**harness.app_config(url))
     client = app.test_client()
-    token = client.post("/api/v1/auth/login", json={"username": "bd1", "password": harness.BD_PASSWORD}).json
+    token = client.post("/api/v1/auth/login", json={"username": "bd1", "password": harness.PASSWORD}).json
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     original = service._replay  # noqa: SLF001
     replay_s: list[float] = []
@@ -285,8 +259,7 @@ def replay_storm(server: httpload.Server, tokens: list[str], areas: list[list[tu
 
     def send(k: int) -> tuple[int, int, str | None, int | None]:
         key, token, body = requests[k]
-        host, port = server.base_url.removeprefix("http://").split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn = harness.connection(server.base_url)
         try:
             conn.request("POST", "/api/v1/visits", body=body, headers={
                 "Authorization": f"Bearer {token}", "Idempotency-Key": key, "Content-Type": "application/json"})
@@ -356,11 +329,11 @@ def render(report: dict[str, Any]) -> str:
         f"{report['seconds']:.0f} s per run, {report['environment']['cpus']} CPUs",
         "",
         f"{'run':<20}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'sent':>7}{'201s':>7}{'in DB':>7}"
-        f"{'exact':>7}{'verified':>9}   CPU cores db/app/loadgen/other/idle",
+        f"{'exact':>7}{'verified':>9}   {harness.CPU_COLUMN}",
     ]
     for r in report["runs"]:
         d = r["database"]
-        cpu = "/".join(f"{r['cpu_cores'][k]:.2f}" for k in ("db", "app", "loadgen", "other", "idle"))
+        cpu = harness.cpu_cells(r["cpu_cores"])
         lines.append(f"{r['label']:<20}{r['rps']:>8.0f}{r['p50_ms']:>8.2f}{r['p90_ms']:>8.2f}{r['p99_ms']:>8.2f}"
                      f"{r['sent']:>7}{d['responses_201']:>7}{d['visits']:>7}{'yes' if d['exact'] else 'NO':>7}"
                      f"{d['verified_share']:>9.1%}   {cpu}")
@@ -395,11 +368,8 @@ def render(report: dict[str, Any]) -> str:
     ]
     names = {"checkins_per_s": "check-ins/s (ours, mean)", "idempotency_overhead": "idempotency adds (max)",
              "visits_equal_201s": "visits in DB = 201s = sent", "replay_storm": "replay storm"}
-    for key, label in names.items():
-        t = report["targets"][key]
-        lines.append(f"  {label:<30}{str(t['value']):>28}   target {t['target']:<20} {t['verdict']}")
-    notes = harness.overlap_note(report["other_benchmark"])
-    return "\n".join(lines + ([""] + notes if notes else []))
+    lines += harness.target_rows(report["targets"], names, widths=(30, 28, 20))
+    return harness.with_overlap_note(lines, report["other_benchmark"])
 
 
 # --- main ---------------------------------------------------------------------------------------------
@@ -408,12 +378,12 @@ def render(report: dict[str, Any]) -> str:
 def http_part(args: argparse.Namespace, url: str, dsn: str, ids: dict[str, Any], work: Path,
               gate: harness.QuietGate) -> dict[str, Any]:
     env = harness.server_env(url)
-    areas = neighbourhoods(dsn, ids["tenant_id"], args.bds)
+    areas = harness.streets(dsn, ids["tenant_id"], args.bds, NEIGHBOURHOOD_M)
     with httpload.gunicorn("ours", "wsgi:app", env, work) as ours, \
             httpload.gunicorn("noreplay", "bench.checkin_noreplay:app", env, work) as noreplay:
         log(f"logging in {args.bds} BDs")
-        tokens = harness.login_many(ours.base_url, [f"bd{i}" for i in range(args.bds)])
-        bds_file = write_bds_file(work / "bds.txt", tokens, areas)
+        tokens = harness.login_many(ours.base_url, harness.bd_names(args.bds))
+        bds_file = harness.write_bds_file(work / "bds.txt", tokens, areas)
         load = {"seconds": args.seconds, "connections": args.connections, "gate": gate}
         log("warm-up")
         for server in (ours, noreplay):
@@ -440,13 +410,10 @@ def http_part(args: argparse.Namespace, url: str, dsn: str, ids: dict[str, Any],
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    url = harness.db_url(DATABASE)
-    dsn = datagen.plain_url(url)
-    gate = harness.QuietGate(enabled=not args.no_wait)
-    gate.wait()  # building the database is no measurement, but it would disturb the other one's
+    url, dsn, gate = harness.open_run(DATABASE, args)
     ids = build_database(url)
     log(f"reset: deleted {reset(dsn):,} visits of earlier runs")
-    areas = neighbourhoods(dsn, ids["tenant_id"], 2)
+    areas = harness.streets(dsn, ids["tenant_id"], 2, NEIGHBOURHOOD_M)
     log("in process: what idempotency costs")
     with gate("in-process idempotency cost"):
         cost = idempotency_cost(url, dsn, ids, areas[1], samples=args.samples)
@@ -473,28 +440,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--storm-keys", type=int, default=1000)
     parser.add_argument("--storm-copies", type=int, default=5)
     parser.add_argument("--storm-threads", type=int, default=16)
-    parser.add_argument("--no-wait", action="store_true", help="do not wait for a running bench.nearby")
-    args = parser.parse_args(argv)
+    args = harness.parse_args(parser, argv, no_wait=True)
     args.seconds = args.seconds or (6 if args.quick else 15)
     args.rounds = args.rounds or (1 if args.quick else 2)
     args.samples = args.samples or (150 if args.quick else 500)
-    args.started = datetime.now()
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    harness.install_sigterm_handler()
-    work = Path(tempfile.mkdtemp(prefix="bench-checkin-"))
-    try:
-        report = run(args, work)
-    except BaseException:
-        print(f"\nFAILED; server logs and inputs kept in {work}", file=sys.stderr)
-        raise
-    print(render(report))
-    out = harness.save_report("checkin", args.started, report)
-    print(f"\nSaved {out.relative_to(harness.ROOT)}")
-    shutil.rmtree(work, ignore_errors=True)
+    harness.run_main("checkin", parse_args(argv), run, render)
     return 0
 
 

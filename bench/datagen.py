@@ -5,7 +5,8 @@
 Merchants cluster like a real city (business districts, malls, streets) around Hangzhou: 60% in ~300
 Gaussian clusters of 80 m to 1.5 km, 30% along random street segments, 10% uniform background, in a
 40 x 40 km box. 18% of merchants are private leads of 2,000 BDs, 4% are partners. Loaded with COPY;
-re-running with the same arguments reuses an existing database of the right size.
+re-running with the same arguments reuses an existing database of the right size (``build_current``
+also rebuilds one whose schema is behind the code's migrations).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import harness  # noqa: E402 - needs the path above when run as a file
+
 CENTER = (30.2741, 120.1551)  # Hangzhou, WGS84
 HALF_SIDE_DEG = (0.18, 0.21)  # ~40 x 40 km
 CATEGORIES = ["餐饮服务;中餐厅", "餐饮服务;快餐厅", "餐饮服务;咖啡厅", "购物服务;便利店", "购物服务;服装鞋帽皮具店",
@@ -30,10 +33,8 @@ CATEGORIES = ["餐饮服务;中餐厅", "餐饮服务;快餐厅", "餐饮服务;
 NAMES = ["小吃", "面馆", "咖啡", "便利店", "火锅", "烧烤", "茶餐厅", "酒店", "理发", "健身"]
 TAGS = [[], [], [], ["head"], ["has_deal"], ["competitor_online"], ["multi_store"], ["head", "has_deal"]]
 BDS = 2000
-
-
-def admin_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+SEED = 7
+METRES_PER_DEG_LAT = 111_320
 
 
 def plain_url(url: str) -> str:
@@ -48,32 +49,41 @@ def points(n: int, rng: random.Random):  # noqa: ANN201
     ]
     weights = [c[3] for c in clusters]
     streets = [
-        (lat0 + rng.uniform(-0.15, 0.15), lng0 + rng.uniform(-0.17, 0.17), rng.uniform(0, math.pi), rng.uniform(500, 4000))
+        (lat0 + rng.uniform(-0.15, 0.15), lng0 + rng.uniform(-0.17, 0.17), rng.uniform(0, math.pi),
+         rng.uniform(500, 4000))
         for _ in range(800)
     ]
     for i in range(n):
         kind = rng.random()
         if kind < 0.6:
             lat, lng, sigma_m, _ = rng.choices(clusters, weights)[0]
-            lat += rng.gauss(0, sigma_m) / 111_320
-            lng += rng.gauss(0, sigma_m) / (111_320 * math.cos(math.radians(lat)))
+            lat += rng.gauss(0, sigma_m) / METRES_PER_DEG_LAT
+            lng += rng.gauss(0, sigma_m) / (METRES_PER_DEG_LAT * math.cos(math.radians(lat)))
         elif kind < 0.9:
             lat, lng, angle, length = rng.choice(streets)
             t = rng.uniform(-0.5, 0.5) * length
-            lat += (t * math.sin(angle) + rng.gauss(0, 15)) / 111_320
-            lng += (t * math.cos(angle) + rng.gauss(0, 15)) / (111_320 * math.cos(math.radians(lat)))
+            lat += (t * math.sin(angle) + rng.gauss(0, 15)) / METRES_PER_DEG_LAT
+            lng += (t * math.cos(angle) + rng.gauss(0, 15)) / (METRES_PER_DEG_LAT * math.cos(math.radians(lat)))
         else:
             lat = lat0 + rng.uniform(-HALF_SIDE_DEG[0], HALF_SIDE_DEG[0])
             lng = lng0 + rng.uniform(-HALF_SIDE_DEG[1], HALF_SIDE_DEG[1])
         yield i, lat, lng
 
 
-def build(url: str, merchants: int, seed: int = 7, *, force: bool = False) -> dict:
+def schema_behind(url: str) -> bool:
+    """The database exists but is not at the code's migrations: reusing it would measure an old schema."""
+    return harness.database_exists(make_url(url).database) and not harness.schema_is_current(plain_url(url))
+
+
+def build_current(url: str, merchants: int) -> dict:
+    """``build``, rebuilding a reused database whose schema is behind the code's migrations."""
+    return build(url, merchants, force=schema_behind(url))
+
+
+def build(url: str, merchants: int, seed: int = SEED, *, force: bool = False) -> dict:
     """Create (or reuse) the bench database; return tenant and user ids the benchmarks need."""
     target = make_url(url)
-    with psycopg.connect(admin_url(url), autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
-    if exists and not force:
+    if harness.database_exists(target.database) and not force:
         with psycopg.connect(plain_url(url)) as conn:
             try:
                 count = conn.execute("SELECT count(*) FROM merchants").fetchone()[0]
@@ -81,10 +91,8 @@ def build(url: str, merchants: int, seed: int = 7, *, force: bool = False) -> di
                     return _ids(conn)
             except psycopg.Error:
                 pass
-    with psycopg.connect(admin_url(url), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{target.database}"')
-    _migrate(url)
+    harness.recreate_database(target.database)
+    migrate(url)
     rng = random.Random(seed)
     started = time.perf_counter()
     with psycopg.connect(plain_url(url)) as conn:
@@ -94,10 +102,9 @@ def build(url: str, merchants: int, seed: int = 7, *, force: bool = False) -> di
         other_tenant = conn.execute(
             "INSERT INTO tenants (slug, name, settings) VALUES ('other', 'Other line', '{}') RETURNING id"
         ).fetchone()[0]
-        from argon2 import PasswordHasher as Hasher  # one cheap hash shared by every bench user
-
-        password_hash = Hasher(time_cost=1, memory_cost=1024).hash("bench-pass-1")
-        with conn.cursor().copy("COPY users (tenant_id, username, display_name, password_hash, role) FROM STDIN") as copy:
+        password_hash = harness.password_hash()
+        users = "COPY users (tenant_id, username, display_name, password_hash, role) FROM STDIN"
+        with conn.cursor().copy(users) as copy:
             copy.write_row((tenant_id, "manager", "Bench Manager", password_hash, "manager"))
             for b in range(BDS):
                 copy.write_row((tenant_id, f"bd{b}", f"BD {b}", password_hash, "bd"))
@@ -142,10 +149,10 @@ def build(url: str, merchants: int, seed: int = 7, *, force: bool = False) -> di
 def _ids(conn: psycopg.Connection) -> dict:
     tenant_id = conn.execute("SELECT id FROM tenants WHERE slug = 'bench'").fetchone()[0]
     bd_id = conn.execute("SELECT id FROM users WHERE username = 'bd0'").fetchone()[0]
-    return {"tenant_id": tenant_id, "bd_id": bd_id, "bd_username": "bd0", "password": "bench-pass-1"}
+    return {"tenant_id": tenant_id, "bd_id": bd_id, "bd_username": "bd0", "password": harness.PASSWORD}
 
 
-def _migrate(url: str) -> None:
+def migrate(url: str) -> None:
     import flask_migrate
 
     from app.factory import create_app
@@ -159,10 +166,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--merchants", type=int, default=1_000_000)
     parser.add_argument("--database", default="fieldsales_bench")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
-    url = f"postgresql+psycopg://127.0.0.1:5432/{args.database}"
+    url = harness.db_url(args.database)
     print(build(url, args.merchants, args.seed, force=args.force))
 
 

@@ -28,7 +28,6 @@ from collections import Counter
 from pathlib import Path
 
 import flask_migrate
-import psycopg
 from sqlalchemy import text
 
 from app import db
@@ -37,13 +36,13 @@ from app.config import Config
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
 from app.intake.importer import import_csv
-from bench.harness import BENCH_REDIS_URL, ROOT, db_url, drop_database, log, plain_dsn
+from bench.datagen import METRES_PER_DEG_LAT
+from bench.harness import BENCH_REDIS_URL, ROOT, db_url, drop_database, log, recreate_database
 
 DATA = ROOT.parent / "shared" / "data" / "hangzhou_amap_poi86_2017_merchants.csv"
 DATABASE = "fieldsales_bench_dedup"
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 ROADS = ("文三路", "解放路", "延安路", "湖滨", "武林", "西湖", "火车站", "清泰街", "庆春路", "吴山")
-M_PER_DEG = 111_320
 
 
 def _s2t():  # noqa: ANN202
@@ -54,8 +53,8 @@ def _s2t():  # noqa: ANN202
 
 def _move(lat: float, lng: float, rng: random.Random, max_m: float = 30) -> tuple[float, float]:
     distance, bearing = rng.uniform(0, max_m), rng.uniform(0, 2 * math.pi)
-    return (lat + distance * math.cos(bearing) / M_PER_DEG,
-            lng + distance * math.sin(bearing) / (M_PER_DEG * math.cos(math.radians(lat))))
+    return (lat + distance * math.cos(bearing) / METRES_PER_DEG_LAT,
+            lng + distance * math.sin(bearing) / (METRES_PER_DEG_LAT * math.cos(math.radians(lat))))
 
 
 def _vary_name(name: str, rng: random.Random, to_traditional) -> str:  # noqa: ANN001
@@ -133,9 +132,7 @@ def main() -> None:
     to_traditional = _s2t()
 
     url = db_url(DATABASE)
-    drop_database(DATABASE)
-    with psycopg.connect(plain_dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    recreate_database(DATABASE)
     app = create_app(Config(DATABASE_URL=url, REDIS_URL=BENCH_REDIS_URL))
     try:
         with app.app_context():

@@ -34,10 +34,8 @@ import contextlib
 import cProfile
 import io
 import pstats
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -48,7 +46,7 @@ import psycopg
 
 from bench import datagen, harness, httpload
 from bench.harness import log, target
-from bench.stats import CpuMeter
+from bench.stats import CPU_ROLES, CpuMeter
 
 DATABASE = "fieldsales_bench_detail"
 MERCHANTS = 21_000  # datagen puts 5% in another tenant: ~20,000 in the bench tenant
@@ -248,7 +246,7 @@ def _in_process_app(url: str, cache: bool):  # noqa: ANN202 - (app, client, head
 
     app = create_app(**harness.app_config(url, DETAIL_CACHE_ENABLED=cache))
     client = app.test_client()
-    login = client.post("/api/v1/auth/login", json={"username": "bd0", "password": harness.BD_PASSWORD})
+    login = client.post("/api/v1/auth/login", json={"username": "bd0", "password": harness.PASSWORD})
     if login.status_code != 200:
         raise RuntimeError(f"in-process login failed: {login.status_code} {login.get_data(as_text=True)[:300]}")
     return app, client, {"Authorization": f"Bearer {login.json['access_token']}"}
@@ -408,7 +406,7 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
     with contextlib.ExitStack() as stack:
         running = {name: stack.enter_context(httpload.gunicorn(name, app, env, work))
                    for name, (app, env) in servers.items()}
-        token = httpload.login(running["ours_cold"].base_url, "bd0", harness.BD_PASSWORD)
+        token = httpload.login(running["ours_cold"].base_url, "bd0", harness.PASSWORD)
         auth = {"Authorization": f"Bearer {token}"}
         paths = {"transport": "/ping", "floor": f"/detail/{merchant}", "floor_unprepared": f"/detail/{merchant}",
                  "ours_cold": f"/api/v1/merchants/{merchant}", "ours_cached": f"/api/v1/merchants/{merchant}",
@@ -450,8 +448,7 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
 
 
 def _mean_cpu(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    mean = {role: round(statistics.mean(s.get(role, 0.0) for s in samples), 2)
-            for role in ("db", "app", "loadgen", "other", "idle")}
+    mean = {role: round(statistics.mean(s.get(role, 0.0) for s in samples), 2) for role in CPU_ROLES}
     return {**mean, "busiest_other": [s["busiest_other"] for s in samples]}
 
 
@@ -486,11 +483,11 @@ def render(report: dict[str, Any]) -> str:
         f"{report['environment']['cpus']} CPUs",
         "",
         f"{'scenario':<18}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'bytes':>9}{'vs floor':>10}"
-        f"{'wrk rps':>10}{'wrk p50':>9}{'wrk p99':>9}   CPU cores db/app/loadgen/other/idle",
+        f"{'wrk rps':>10}{'wrk p50':>9}{'wrk p99':>9}   {harness.CPU_COLUMN}",
     ]
     floor = s["floor"]["p50_ms"]
     for name, row in s.items():
-        cpu = "/".join(f"{row['cpu_cores'][k]:.2f}" for k in ("db", "app", "loadgen", "other", "idle"))
+        cpu = harness.cpu_cells(row["cpu_cores"])
         wrk = row["wrk"] or {}
         lines.append(f"{name:<18}{row['p50_ms']:>9.2f}{row['p90_ms']:>9.2f}{row['p99_ms']:>9.2f}"
                      f"{row['body_bytes']:>9}{row['p50_ms'] / floor:>9.2f}x"
@@ -502,9 +499,7 @@ def render(report: dict[str, Any]) -> str:
     lines += ["", "Targets"]
     names = {"cold_vs_floor_p50": "cold p50 / floor p50", "cold_p50_ms": "cold p50 ms",
              "cached_p50_ms": "cached p50 ms", "payload_bytes": "payload bytes (ours)"}
-    for key, label in names.items():
-        t = report["targets"][key]
-        lines.append(f"  {label:<28}{t['value']:>10}   target {t['target']:<10} {t['verdict']}")
+    lines += harness.target_rows(report["targets"], names, widths=(28, 10, 10))
     ip = report["in_process"]
     lines += ["", "Per request, in process (Flask test client, no HTTP server)"]
     for label in ("cold", "cached"):
@@ -523,8 +518,7 @@ def render(report: dict[str, Any]) -> str:
     lines += [f"    {row['cum_ms']:>7.3f}  {row['function']}" for row in profile["our_code_by_cumulative"][:12]]
     lines += ["  most own time (any code):"]
     lines += [f"    {row['own_ms']:>7.3f}  {row['function']}" for row in profile["by_own_time"][:10]]
-    notes = harness.overlap_note(report["other_benchmark"])
-    return "\n".join(lines + ([""] + notes if notes else []))
+    return harness.with_overlap_note(lines, report["other_benchmark"])
 
 
 # --- main ---------------------------------------------------------------------------------------------
@@ -538,20 +532,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds over all scenarios (default 2)")
     parser.add_argument("--wrk-seconds", type=float, help="wrk duration per scenario; 0 skips wrk (default 10)")
     parser.add_argument("--wrk-connections", type=int, default=4)
-    parser.add_argument("--no-wait", action="store_true", help="do not wait for a running bench.nearby")
-    args = parser.parse_args(argv)
+    args = harness.parse_args(parser, argv, no_wait=True)
     args.requests = args.requests or (500 if args.quick else 1500)
     args.rounds = args.rounds or (1 if args.quick else 2)
     args.wrk_seconds = args.wrk_seconds if args.wrk_seconds is not None else (5 if args.quick else 10)
-    args.started = datetime.now()
     return args
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    url = harness.db_url(DATABASE)
-    dsn = datagen.plain_url(url)
-    gate = harness.QuietGate(enabled=not args.no_wait)
-    gate.wait()  # building the database is no measurement, but it would disturb the other one's
+    url, dsn, gate = harness.open_run(DATABASE, args)
     ids = build_database(url)
     shape = data_shape(dsn, ids["merchant_id"])
     _forget_cached_payloads()
@@ -585,18 +574,7 @@ def _forget_cached_payloads() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    harness.install_sigterm_handler()
-    work = Path(tempfile.mkdtemp(prefix="bench-detail-"))
-    try:
-        report = run(args, work)
-    except BaseException:
-        print(f"\nFAILED; server logs kept in {work}", file=sys.stderr)
-        raise
-    print(render(report))
-    out = harness.save_report("detail", args.started, report)
-    print(f"\nSaved {out.relative_to(harness.ROOT)}")
-    shutil.rmtree(work, ignore_errors=True)
+    harness.run_main("detail", parse_args(argv), run, render, kept="server logs")
     return 0
 
 

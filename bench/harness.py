@@ -1,5 +1,11 @@
-"""Shared plumbing for the detail, check-in and sea-sweep benchmarks.
+"""Shared plumbing of the benchmarks: what bench.checkin, bench.detail, bench.sea_sweep, bench.load and
+bench.nearby would otherwise each write again.
 
+- ``run_main`` / ``parse_args``: a benchmark's main() around its own ``run`` and ``render``: a work
+  directory kept on failure, SIGTERM that still stops our servers, the report printed and saved as
+  bench/results/<name>-<time>.json.
+- Bench databases: URLs, create/drop, whether a reused one is at the code's migrations; the one
+  password of every bench user and the cheap hash cost datagen stores it at.
 - ``QuietGate``: the machine has two cores; a measurement taken while another benchmark runs
   measures both. Wait for it to finish first, and flag any step it overlapped.
 - ``server_env``: the environment every gunicorn of these benchmarks gets (see below why).
@@ -11,10 +17,15 @@
   against the responses the client saw.
 - ``AccessLog``: the gunicorn access log of a server started with ``ACCESS_LOG_ARGS``, sliced by time
   window (the latency and status of every request that completed during, e.g., a sweep).
+- Inputs for the wrk scripts: each BD's street of merchants (``streets``, ``write_bds_file``).
+- Report pieces: target rows, the CPU column, the note on steps another workload overlapped.
+
+It imports only httpload and stats: datagen builds on it, so every benchmark can import both.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -25,10 +36,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,17 +50,22 @@ from typing import Any
 import psycopg
 
 from bench import httpload
-from bench.stats import percentile
+from bench.stats import CPU_ROLES, percentile
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH_DIR = Path(__file__).resolve().parent
+ROOT = httpload.ROOT
+BENCH_DIR = ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 # Redis database for these benchmarks' servers: the detail cache key holds tenant and merchant ids but
 # not the database name, so sharing Redis db 0 with a dev server (or another bench database) could
 # serve one database's payload for another's merchant.
 BENCH_REDIS_URL = "redis://127.0.0.1:6379/12"
-BD_PASSWORD = "bench-pass-1"
-OTHER_BENCHMARK = "bench.nearby"
+# Every bench user's password (datagen's manager and BDs, push_fanout's users), stored at a cheap argon2
+# cost: with the app's production cost every first login would re-hash at 64 MiB and the next ones verify
+# at that cost, seconds of CPU per hundred logins in the middle of a setup. Our servers get the same cost
+# (server_env), so they never re-hash.
+PASSWORD = "bench-pass-1"
+PASSWORD_TIME_COST = 1
+PASSWORD_MEMORY_COST_KIB = 1024
 # Also waited for: any other benchmark module (other helpers run bench.push_fanout and the like) and the
 # test suite, which the lead runs on the same two cores. Matched against full command lines.
 OTHER_WORKLOADS = ("-m bench.", "bin/pytest")
@@ -72,6 +89,13 @@ def plain_dsn(database: str) -> str:
     return f"postgresql://127.0.0.1:5432/{database}"
 
 
+def password_hash() -> str:
+    """PASSWORD hashed at the bench cost; one hash serves every user (hashing is the slow part)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=PASSWORD_TIME_COST, memory_cost=PASSWORD_MEMORY_COST_KIB).hash(PASSWORD)
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -79,6 +103,43 @@ def verdict(ok: bool) -> str:
 def target(value: Any, goal: str, ok: bool, **extra: Any) -> dict[str, Any]:
     """One row of a report's target table."""
     return {"value": value, "target": goal, "verdict": verdict(ok), **extra}
+
+
+# --- a benchmark's main() ------------------------------------------------------------------------------
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, *,
+               no_wait: bool = False) -> argparse.Namespace:
+    """``parser.parse_args(argv)`` plus ``args.started``, the time the report and its file are named after.
+    ``no_wait`` adds the ``--no-wait`` option of the benchmarks that measure behind a QuietGate (last, where
+    their help has always listed it)."""
+    if no_wait:
+        parser.add_argument("--no-wait", action="store_true", help="do not wait for a running bench.nearby")
+    args = parser.parse_args(argv)
+    args.started = datetime.now()
+    return args
+
+
+def run_main(name: str, args: argparse.Namespace, run: Callable[[argparse.Namespace, Path], dict[str, Any]],
+             render: Callable[[dict[str, Any]], str], *, kept: str = "server logs and inputs") -> dict[str, Any]:
+    """``run(args, work)`` in a fresh work directory, then print ``render(report)`` and save the report as
+    bench/results/<name>-<started>.json; returns the report.
+
+    On any error (SIGTERM included: it becomes SystemExit, so every server's context manager still stops
+    its process group) the work directory is kept, with ``kept`` in it, and named on stderr.
+    """
+    install_sigterm_handler()
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{name.replace('_', '-')}-"))
+    try:
+        report = run(args, work)
+    except BaseException:
+        print(f"\nFAILED; {kept} kept in {work}", file=sys.stderr)
+        raise
+    print(render(report))
+    out = save_report(name, args.started, report)
+    print(f"\nSaved {out.relative_to(ROOT)}")
+    shutil.rmtree(work, ignore_errors=True)
+    return report
 
 
 # --- waiting for the machine ---------------------------------------------------------------------------
@@ -194,6 +255,15 @@ class QuietGate:
                 "steps_overlapping_other_benchmark": self.overlapped}
 
 
+def open_run(database: str, args: argparse.Namespace) -> tuple[str, str, QuietGate]:
+    """The SQLAlchemy URL and libpq DSN of a run's database, and the run's QuietGate (off with --no-wait),
+    already waited on: building or resetting the database is no measurement, but it would disturb
+    another workload's."""
+    gate = QuietGate(enabled=not args.no_wait)
+    gate.wait()
+    return db_url(database), plain_dsn(database), gate
+
+
 # --- servers -------------------------------------------------------------------------------------------
 
 
@@ -201,40 +271,48 @@ def server_env(url: str, **extra: str) -> dict[str, str]:
     """The environment of our gunicorns.
 
     - JWT_ACCESS_MINUTES: a run logs in once; tokens must outlive it (15 min by default).
-    - PASSWORD_*: datagen stores a cheap argon2 hash (time 1, 1 MiB). With the app's production cost
-      every first login would re-hash at 64 MiB and the next ones verify at that cost: seconds of CPU
-      per hundred logins, spent in the middle of the setup and irrelevant to what is measured.
+    - PASSWORD_*: the cost of the stored hash (see PASSWORD), so logins never re-hash.
     - REDIS_URL: see BENCH_REDIS_URL.
     """
     return {
         "DATABASE_URL": url, "REDIS_URL": BENCH_REDIS_URL, "APP_ENV": "development",
-        "JWT_ACCESS_MINUTES": "240", "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_COST_KIB": "1024",
-        "GUNICORN_CMD_ARGS": ACCESS_LOG_ARGS, **extra,
+        "JWT_ACCESS_MINUTES": "240", "PASSWORD_TIME_COST": str(PASSWORD_TIME_COST),
+        "PASSWORD_MEMORY_COST_KIB": str(PASSWORD_MEMORY_COST_KIB), "GUNICORN_CMD_ARGS": ACCESS_LOG_ARGS, **extra,
     }
 
 
 def app_config(url: str, **overrides: Any) -> dict[str, Any]:
     """The same settings for an in-process ``create_app`` (profiling, statement counts, sweeps)."""
-    return {"DATABASE_URL": url, "REDIS_URL": BENCH_REDIS_URL, "PASSWORD_TIME_COST": 1,
-            "PASSWORD_MEMORY_COST_KIB": 1024, **overrides}
+    return {"DATABASE_URL": url, "REDIS_URL": BENCH_REDIS_URL, "PASSWORD_TIME_COST": PASSWORD_TIME_COST,
+            "PASSWORD_MEMORY_COST_KIB": PASSWORD_MEMORY_COST_KIB, **overrides}
+
+
+def bd_names(count: int) -> list[str]:
+    """Usernames of the first ``count`` of datagen's BDs."""
+    return [f"bd{i}" for i in range(count)]
 
 
 def login_many(base_url: str, usernames: list[str], threads: int = 4) -> list[str]:
     """Access tokens for ``usernames`` (same order), logged in through the API a few at a time."""
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda name: httpload.login(base_url, name, BD_PASSWORD), usernames))
+        return list(pool.map(lambda name: httpload.login(base_url, name, PASSWORD), usernames))
+
+
+def git_head() -> str | None:
+    """The short commit the run measured (None outside a git checkout)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return head.stdout.strip() or None
 
 
 def environment(dsn: str, **extra: Any) -> dict[str, Any]:
     with psycopg.connect(dsn) as conn:
         pg = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in
               ("server_version", "shared_buffers", "synchronous_commit", "autovacuum")}
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "app", "migrations"], cwd=ROOT,
                            capture_output=True, text=True)
     return {
         "cpus": os.cpu_count(), "python": platform.python_version(), "postgres": pg,
-        "git_head": head.stdout.strip() or None, "app_uncommitted_changes": bool(dirty.stdout.strip()),
+        "git_head": git_head(), "app_uncommitted_changes": bool(dirty.stdout.strip()),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()], **extra,
     }
 
@@ -284,20 +362,26 @@ def summarize(latencies_s: list[float]) -> dict[str, Any]:
     }
 
 
+def connection(base_url: str) -> http.client.HTTPConnection:
+    """A new connection to one of our servers (``http://host:port``): gunicorn's sync workers close
+    every connection after its response, so each request opens its own."""
+    host, port = base_url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=30)
+
+
 def sequential(base_url: str, path: str, headers: dict[str, str], *, requests: int, warmup: int) -> Sequential:
     """GET ``path`` back to back on one client, timing connect + request + full body read of each.
 
-    A new connection per request, because gunicorn's sync workers close every connection anyway; the
-    same for every server compared. Any non-200 answer is an error.
+    A new connection per request (see ``connection``), the same for every server compared. Any non-200
+    answer is an error.
     """
-    host, port = base_url.removeprefix("http://").split(":")
     latencies, statuses, size = [], Counter(), 0
     window_start = 0.0
     for i in range(warmup + requests):
         if i == warmup:
             window_start = time.perf_counter()
         started = time.perf_counter()
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn = connection(base_url)
         try:
             conn.request("GET", path, headers=headers)
             response = conn.getresponse()
@@ -321,11 +405,9 @@ def plain_wrk(url: str, *, headers: dict[str, str] | None = None, connections: i
               warmup: float = 2) -> dict[str, Any]:
     """``wrk --latency URL`` (GET, optional headers): throughput and latency; raises on any non-2xx."""
     def run(seconds: float) -> str:
-        command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-                   "--latency", "--timeout", "10s"]
-        for name, value in (headers or {}).items():
-            command += ["-H", f"{name}: {value}"]
-        done = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 60)
+        command = httpload.wrk_command(url, connections=connections, seconds=max(1, round(seconds)),
+                                       timeout=WRK_TIMEOUT, headers=headers)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done.stdout
@@ -338,6 +420,9 @@ def plain_wrk(url: str, *, headers: dict[str, str] | None = None, connections: i
     return parsed
 
 
+# wrk's per-request timeout: a slow request is measured as a latency rather than dropped as a timeout
+# (wrk's default is 2 s).
+WRK_TIMEOUT = "10s"
 _WRKSTAT = re.compile(r"^WRKSTAT (\w+) (\S+) (\d+)$", re.M)
 
 
@@ -384,8 +469,8 @@ class WrkSession:
                  threads: int = 2, max_seconds: float = 900) -> None:
         self.stop_file = work / f"wrk-stop-{time.monotonic_ns()}"
         self.env = {**os.environ, **env, "WRK_STOP_FILE": str(self.stop_file), "WRK_THREADS": str(threads)}
-        self.command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(max_seconds)}s", "--latency",
-                        "--timeout", "10s", "-s", str(script), base_url]
+        self.command = httpload.wrk_command(base_url, connections=connections, seconds=int(max_seconds),
+                                            threads=threads, timeout=WRK_TIMEOUT, script=script)
         self.process: subprocess.Popen | None = None
         self.started = self.stop_requested = 0.0
 
@@ -484,6 +569,36 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
+# --- inputs of the wrk scripts -------------------------------------------------------------------------
+
+STREET_MERCHANTS = 8  # a BD's round: the merchants of one street
+
+
+def streets(dsn: str, tenant_id: int, count: int, radius_m: float) -> list[list[tuple[int, float, float]]]:
+    """For each of ``count`` BDs, (id, lat, lng) of up to STREET_MERCHANTS merchants within ``radius_m`` of a
+    random centre merchant, nearest first: a BD checks in along a street, not across the city (the
+    impossible-speed check compares a check-in with the same BD's previous one)."""
+    with psycopg.connect(dsn) as conn:
+        centres = [r[0] for r in conn.execute(
+            "SELECT id FROM merchants WHERE tenant_id = %s ORDER BY md5(id::text) LIMIT %s", (tenant_id, count))]
+        return [[(r[0], r[1], r[2]) for r in conn.execute(
+            "SELECT n.id, ST_Y(n.location::geometry), ST_X(n.location::geometry) FROM merchants c "
+            "JOIN merchants n ON n.tenant_id = c.tenant_id AND ST_DWithin(n.location, c.location, %s) "
+            "WHERE c.id = %s ORDER BY n.location <-> c.location LIMIT %s",
+            (radius_m, centre, STREET_MERCHANTS)).fetchall()] for centre in centres]
+
+
+def write_lines(path: Path, values: list[Any]) -> Path:
+    path.write_text("".join(f"{v}\n" for v in values))
+    return path
+
+
+def write_bds_file(path: Path, tokens: list[str], areas: list[list[tuple[int, float, float]]]) -> Path:
+    """One BD per line, as wrk_common.lua's read_bds() reads it: "<token> <id>,<lat>,<lng>;..."."""
+    return write_lines(path, [f"{token} " + ";".join(f"{mid},{lat:.7f},{lng:.7f}" for mid, lat, lng in area)
+                              for token, area in zip(tokens, areas, strict=True)])
+
+
 # --- databases -----------------------------------------------------------------------------------------
 
 
@@ -497,21 +612,36 @@ def drop_database(database: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def schema_is_current(dsn: str) -> bool:
-    """The database is migrated to the code's Alembic heads (a reused bench database may predate a
-    migration; measuring yesterday's schema would be wrong)."""
+def recreate_database(database: str) -> None:
+    """An empty ``database`` (dropped first, whoever is connected to it)."""
+    with psycopg.connect(plain_dsn("postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{database}"')
+
+
+def schema_heads() -> set[str]:
+    """The Alembic heads of the code's migrations."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(ROOT / "migrations"))
-    heads = set(ScriptDirectory.from_config(config).get_heads())
+    return set(ScriptDirectory.from_config(config).get_heads())
+
+
+def schema_revisions(dsn: str) -> set[str] | None:
+    """The Alembic revisions a database is at; None when it has none (not migrated, or not there)."""
     try:
         with psycopg.connect(dsn) as conn:
-            current = {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
+            return {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
     except psycopg.Error:
-        return False
-    return current == heads
+        return None
+
+
+def schema_is_current(dsn: str) -> bool:
+    """The database is migrated to the code's Alembic heads (a reused bench database may predate a
+    migration; measuring yesterday's schema would be wrong)."""
+    return schema_revisions(dsn) == schema_heads()
 
 
 # --- in process ----------------------------------------------------------------------------------------
@@ -558,6 +688,33 @@ def slowest_plan_nodes(plan: dict[str, Any], limit: int = 5) -> list[dict[str, A
     walk(plan)
     nodes.sort(key=lambda n: -n["self_ms"])
     return nodes[:limit]
+
+
+# --- reports -------------------------------------------------------------------------------------------
+
+CPU_COLUMN = "CPU cores " + "/".join(CPU_ROLES)
+
+
+def cpu_cells(cores: dict[str, float]) -> str:
+    """The CPU column of a report row: cores per role, in CPU_COLUMN's order."""
+    return "/".join(f"{cores.get(role, 0):.2f}" for role in CPU_ROLES)
+
+
+def target_rows(targets: dict[str, dict[str, Any]], labels: dict[str, str], *,
+                widths: tuple[int, int, int]) -> list[str]:
+    """The "Targets" table: one line per key of ``labels``; label, value and goal columns ``widths`` wide."""
+    label_w, value_w, goal_w = widths
+    rows = []
+    for key, label in labels.items():
+        t = targets[key]
+        rows.append(f"  {label:<{label_w}}{t['value']!s:>{value_w}}   target {t['target']:<{goal_w}} {t['verdict']}")
+    return rows
+
+
+def with_overlap_note(lines: list[str], gate: dict[str, Any]) -> str:
+    """A rendered report: ``lines``, then (after a blank line) the overlap warnings, if any."""
+    notes = overlap_note(gate)
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def overlap_note(gate: dict[str, Any]) -> list[str]:

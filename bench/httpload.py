@@ -69,7 +69,7 @@ def gunicorn(name: str, wsgi_app: str, env: dict[str, str], log_dir: Path, *, ti
         _wait_until_listening(server, timeout)
         yield server
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 def _wait_until_listening(server: Server, timeout: float) -> None:
@@ -84,8 +84,9 @@ def _wait_until_listening(server: Server, timeout: float) -> None:
     raise RuntimeError(f"{server.name}: port {server.port} not answering after {timeout} s; see {server.log_path}")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the process group (master and workers), then SIGKILL whatever is left after 25 s."""
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process group of a process started with ``start_new_session`` (a gunicorn master and its
+    workers, an RQ worker and its work horse), then SIGKILL whatever is left after 25 s."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -150,6 +151,20 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
+def wrk_command(url: str, *, connections: int, seconds: int, threads: int | None = None, timeout: str | None = None,
+                script: Path | None = None, headers: dict[str, str] | None = None) -> list[str]:
+    """The ``wrk --latency`` command line; ``threads`` defaults to two, or one for a single connection
+    (wrk refuses more threads than connections)."""
+    command = ["wrk", f"-t{threads or min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if timeout:
+        command += ["--timeout", timeout]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", str(script)]
+    return [*command, url]
+
+
 @dataclass
 class Target:
     """One thing to load: a server, the path prefix the Lua script appends the point to, and a token."""
@@ -166,8 +181,7 @@ def _wrk_once(target: Target, points_file: Path, work: Path, *, connections: int
     quantiles_path.unlink(missing_ok=True)
     env = {**os.environ, "NEARBY_POINTS": str(points_file), "NEARBY_PATH": target.path_prefix,
            "NEARBY_TOKEN": target.token or "", "NEARBY_QUANTILES": str(quantiles_path)}
-    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency",
-               "-s", str(LUA_SCRIPT), target.server.base_url]
+    command = wrk_command(target.server.base_url, connections=connections, seconds=seconds, script=LUA_SCRIPT)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"{target.label}: wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")

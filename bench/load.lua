@@ -19,14 +19,7 @@ function init(args)
   math.randomseed(9000 + id)
   nonce = os.getenv("LOAD_NONCE")
   nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
-  for _, line in ipairs(read_lines(os.getenv("LOAD_BDS"))) do
-    local token, list = line:match("^(%S+)%s+(%S+)$")
-    local merchants = {}
-    for mid, lat, lng in list:gmatch("(%d+),([%d.-]+),([%d.-]+)") do
-      merchants[#merchants + 1] = {id = tonumber(mid), lat = tonumber(lat), lng = tonumber(lng)}
-    end
-    bds[#bds + 1] = {token = token, merchants = merchants}
-  end
+  bds = read_bds(os.getenv("LOAD_BDS"))
   claimable = read_lines(os.getenv("LOAD_MERCHANTS"))
 end
 
@@ -36,17 +29,14 @@ function request()
   local bd = bds[(slot % #bds) + 1]
   local m = bd.merchants[math.random(#bd.merchants)]
   local auth = {["Authorization"] = "Bearer " .. bd.token}
-  local lat = m.lat + (math.random() - 0.5) * 0.0004
-  local lng = m.lng + (math.random() - 0.5) * 0.0005
+  local lat, lng = at_door(m)
   local roll = math.random(100)
   if roll <= 55 then
     return counted(wrk.format("GET", string.format("/api/v1/merchants/nearby?lat=%.6f&lng=%.6f", lat, lng), auth))
   elseif roll <= 75 then
     return counted(wrk.format("GET", "/api/v1/merchants/" .. m.id, auth))
   elseif roll <= 85 then
-    local body = string.format(
-      '{"merchant_id":%d,"lat":%.7f,"lng":%.7f,"accuracy_m":%d,"client_time":"%s"}',
-      m.id, lat, lng, math.random(5, 30), os.date("!%Y-%m-%dT%H:%M:%SZ"))
+    local body = checkin_body(m, lat, lng)
     auth["Idempotency-Key"] = nonce .. "-" .. id .. "-" .. counter
     auth["Content-Type"] = "application/json"
     return counted(wrk.format("POST", "/api/v1/visits", auth, body))

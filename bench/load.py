@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,8 @@ from bench import datagen, harness, httpload
 from bench.harness import log
 from bench.stats import percentile
 
-SCRIPT = Path(__file__).resolve().parent / "load.lua"
+SCRIPT = harness.BENCH_DIR / "load.lua"
+STREET_RADIUS_M = 150  # each BD's merchants lie within this of a centre merchant
 ENDPOINTS = (
     ("nearby", re.compile(r"^/api/v1/merchants/nearby$")),
     ("detail", re.compile(r"^/api/v1/merchants/\d+$")),
@@ -48,32 +46,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
-    args = parser.parse_args(argv)
+    args = harness.parse_args(parser, argv)
     args.merchants = args.merchants or (100_000 if args.quick else 1_000_000)
     args.seconds = args.seconds or (20 if args.quick else 120)
-    args.started = datetime.now()
     return args
 
 
-def inputs(dsn: str, tenant_id: int, bds: int, work: Path, tokens: list[str]) -> tuple[Path, Path]:
-    """Each BD's street (8 merchants near a random one) and the public merchants the claims aim at."""
+def inputs(dsn: str, tenant_id: int, work: Path, tokens: list[str]) -> tuple[Path, Path]:
+    """Each BD's street (harness.streets) and the public merchants the claims aim at."""
+    areas = harness.streets(dsn, tenant_id, len(tokens), STREET_RADIUS_M)
     with psycopg.connect(dsn) as conn:
-        centres = [r[0] for r in conn.execute(
-            "SELECT id FROM merchants WHERE tenant_id = %s ORDER BY md5(id::text) LIMIT %s", (tenant_id, bds))]
-        lines = []
-        for token, centre in zip(tokens, centres, strict=False):
-            rows = conn.execute(
-                "SELECT n.id, ST_Y(n.location::geometry), ST_X(n.location::geometry) FROM merchants c "
-                "JOIN merchants n ON n.tenant_id = c.tenant_id AND ST_DWithin(n.location, c.location, 150) "
-                "WHERE c.id = %s ORDER BY n.location <-> c.location LIMIT 8", (centre,)).fetchall()
-            lines.append(f"{token} " + ";".join(f"{i},{lat:.7f},{lng:.7f}" for i, lat, lng in rows))
         public = [r[0] for r in conn.execute(
             "SELECT m.id FROM merchants m LEFT JOIN leads l ON l.merchant_id = m.id "
             "WHERE m.tenant_id = %s AND l.merchant_id IS NULL ORDER BY md5(m.id::text) LIMIT 20000", (tenant_id,))]
-    bds_file, merchants_file = work / "bds.txt", work / "merchants.txt"
-    bds_file.write_text("\n".join(lines) + "\n")
-    merchants_file.write_text("\n".join(map(str, public)) + "\n")
-    return bds_file, merchants_file
+    # a tenant with fewer merchants than BDs gives fewer streets: those BDs stay out of the run
+    return (harness.write_bds_file(work / "bds.txt", tokens[:len(areas)], areas),
+            harness.write_lines(work / "merchants.txt", public))
 
 
 def reset(dsn: str, nonce_prefix: str) -> None:
@@ -116,7 +104,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     database = f"fieldsales_bench_load_{args.merchants}"
     url = harness.db_url(database)
     dsn = datagen.plain_url(url)
-    force = harness.database_exists(database) and not harness.schema_is_current(dsn)
+    force = datagen.schema_behind(url)
     log(f"data: {args.merchants:,} merchants in {database}" + (" (building)" if force or not
                                                                 harness.database_exists(database) else ""))
     ids = datagen.build(url, args.merchants, force=force)
@@ -124,8 +112,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     reset(dsn, "load-")
     extra = {"WEB_CONCURRENCY": str(args.workers)} if args.workers else {}
     with httpload.gunicorn("load", "wsgi:app", harness.server_env(url, **extra), work) as server:
-        tokens = harness.login_many(server.base_url, [f"bd{i}" for i in range(args.connections * 2)])
-        bds_file, merchants_file = inputs(dsn, ids["tenant_id"], len(tokens), work, tokens)
+        tokens = harness.login_many(server.base_url, harness.bd_names(args.connections * 2))
+        bds_file, merchants_file = inputs(dsn, ids["tenant_id"], work, tokens)
         access = harness.AccessLog(server.log_path)
         mark = access.mark()
         env = {"LOAD_BDS": str(bds_file), "LOAD_MERCHANTS": str(merchants_file), "LOAD_NONCE": nonce}
@@ -165,20 +153,10 @@ def render(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    harness.install_sigterm_handler()
     if not harness.wrk_available():
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    try:
-        report = run(args, work)
-    except BaseException:
-        print(f"\nFAILED; server logs and inputs kept in {work}", file=sys.stderr)
-        raise
-    print(render(report))
-    out = harness.save_report("load", args.started, report)
-    print(f"\nSaved {out.relative_to(harness.ROOT)}")
-    shutil.rmtree(work, ignore_errors=True)
+    report = harness.run_main("load", args, run, render)
     return 0 if report["errors"] == 0 else 1
 
 

@@ -21,16 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
-import random
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import timeit
 from dataclasses import dataclass
@@ -40,19 +35,13 @@ from typing import Any
 
 import psycopg
 
-from bench import datagen, floor_app, httpload, nearby_profile, pgload
+from bench import datagen, floor_app, harness, httpload, nearby_data, nearby_profile, pgload
+from bench.harness import log, target
+from bench.nearby_data import LIMIT, NEAR_M, build_database, database_for, pick_points
 from bench.stats import CpuMeter, Measurement, database_of
 from geo.distance import bbox_around
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-POINT_COUNT = 2000
-POINT_JITTER_M = 70  # per axis, so query points fall ~100 m from a real merchant
-LIMIT = 20
-NEAR_M = 1000  # the app's default radius
 FAR_M = 2000  # the CRM comparison: bigger boxes are where a B-tree on lat/lng hurts
-METRES_PER_DEG_LAT = 111_320
 
 TARGETS = {
     "ours_vs_floor_rps": 0.60,  # (3)/(2) throughput, at least
@@ -61,55 +50,7 @@ TARGETS = {
 }
 
 
-def db_url(database: str) -> str:
-    return f"postgresql+psycopg://127.0.0.1:5432/{database}"
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-# --- setup: databases, the flat CRM table, query points ------------------------------------------------
-
-
-def build_database(url: str, merchants: int, seed: int) -> dict:
-    """datagen.build, then migrate a reused database up to the code's migrations, and vacuum it.
-
-    datagen reuses a database of the right size whatever its schema; a bench database built before the
-    latest migration would otherwise make the app fail, or measure yesterday's indexes.
-    """
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    ids = datagen.build(url, merchants, seed=seed)
-    config = Config()
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    heads = set(ScriptDirectory.from_config(config).get_heads())
-    with psycopg.connect(datagen.plain_url(url)) as conn:
-        current = {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
-    if current != heads:
-        log(f"migrating {url.rsplit('/', 1)[1]} from {sorted(current)} to {sorted(heads)}")
-        datagen._migrate(url)  # noqa: SLF001 - the same upgrade datagen runs on a new database
-    vacuum_loaded_tables(datagen.plain_url(url))
-    return ids
-
-
-def vacuum_loaded_tables(dsn: str) -> None:
-    """VACUUM (ANALYZE) tables with rows inserted or changed since their last vacuum.
-
-    datagen only ANALYZEs after its bulk load. Until autovacuum gets round to the new rows (at some
-    unpredictable moment, possibly in the middle of a run) the visibility map is empty, so no
-    index-only scan is possible and the numbers depend on when the database was built. A deployed
-    database has long been vacuumed; measure that state.
-    """
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT relname FROM pg_stat_user_tables WHERE n_ins_since_vacuum > 0 OR n_dead_tup > 0"
-        )]
-        if tables:
-            log(f"VACUUM (ANALYZE) {', '.join(sorted(tables))}")
-            for table in tables:
-                conn.execute(f'VACUUM (ANALYZE) "{table}"')
+# --- setup: the flat CRM table --------------------------------------------------------------------------
 
 
 FLAT_INDEXES = {
@@ -146,39 +87,6 @@ def ensure_flat_table(dsn: str) -> None:
             conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON merchants_flat {columns}")
         # Autovacuum would get there in production; do it now so the visibility map and stats are fair.
         conn.execute("VACUUM (ANALYZE) merchants_flat")
-
-
-def pick_points(dsn: str, tenant_id: int, merchants: int, seed: int) -> list[tuple[float, float]]:
-    """2000 query points where BDs actually stand: at random merchants of the bench tenant, jittered.
-
-    Sampling merchants (not the map) weights points by merchant density, so most fall in clusters and
-    along streets, like a BD's real positions. Rounded to 7 decimals, as sent over HTTP.
-    """
-    rng = random.Random(seed)
-    ids = rng.sample(range(1, merchants + 1), min(merchants, POINT_COUNT * 2))
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT id, ST_Y(location::geometry), ST_X(location::geometry) FROM merchants "
-            "WHERE id = ANY(%s) AND tenant_id = %s",
-            (ids, tenant_id),
-        ).fetchall()
-    by_id = {row[0]: row[1:] for row in rows}
-    points = []
-    for merchant_id in ids:
-        if merchant_id not in by_id:
-            continue  # another tenant's merchant
-        lat, lng = by_id[merchant_id]
-        lat += rng.gauss(0, POINT_JITTER_M) / METRES_PER_DEG_LAT
-        lng += rng.gauss(0, POINT_JITTER_M) / (METRES_PER_DEG_LAT * math.cos(math.radians(lat)))
-        points.append((round(lat, 7), round(lng, 7)))
-        if len(points) == POINT_COUNT:
-            break
-    return points
-
-
-def write_points_file(points: list[tuple[float, float]], path: Path) -> Path:
-    path.write_text("".join(f"{lat:.7f} {lng:.7f}\n" for lat, lng in points))
-    return path
 
 
 # --- the endpoint's SQL ------------------------------------------------------------------------------
@@ -468,7 +376,7 @@ def scaling(args: argparse.Namespace, sizes: list[int], points_seed: int) -> lis
     duration, warmup = max(5.0, args.duration / 2), max(2.0, args.warmup / 2)
     rows = []
     for size in sizes:
-        url = db_url(f"fieldsales_bench_{size}")
+        url = harness.db_url(database_for(size))
         log(f"scaling: {size:,} merchants ({url.rsplit('/', 1)[1]})")
         ids = build_database(url, size, args.seed)
         dsn = datagen.plain_url(url)
@@ -484,8 +392,9 @@ def scaling(args: argparse.Namespace, sizes: list[int], points_seed: int) -> lis
 # --- report ------------------------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
+def _figure(value: Any) -> dict[str, Any]:
+    """A ratio reported without a target (same shape as a target row)."""
+    return {"value": value, "target": None, "verdict": None}
 
 
 def ratios(m: dict[str, Measurement], serial: dict[str, Any]) -> dict[str, Any]:
@@ -493,22 +402,20 @@ def ratios(m: dict[str, Measurement], serial: dict[str, Any]) -> dict[str, Any]:
     ours_vs_floor = ours.rps / floor.rps
     speedup_rps, speedup_p50 = bare2k.rps / crm.rps, crm.p50_ms / bare2k.p50_ms
     return {
-        "ours_vs_floor_rps": {"value": round(ours_vs_floor, 3), "target": f">= {TARGETS['ours_vs_floor_rps']}",
-                              "verdict": _verdict(ours_vs_floor >= TARGETS["ours_vs_floor_rps"])},
-        "ours_p99_ms": {"value": round(ours.p99_ms, 2), "target": f"< {TARGETS['ours_p99_ms']}",
-                        "verdict": _verdict(ours.p99_ms < TARGETS["ours_p99_ms"])},
-        "bare_vs_crm_2km_rps": {"value": round(speedup_rps, 2), "target": f">= {TARGETS['bare_vs_crm_speedup']}",
-                                "verdict": _verdict(speedup_rps >= TARGETS["bare_vs_crm_speedup"])},
-        "bare_vs_crm_2km_p50": {"value": round(speedup_p50, 2), "target": f">= {TARGETS['bare_vs_crm_speedup']}",
-                                "verdict": _verdict(speedup_p50 >= TARGETS["bare_vs_crm_speedup"])},
-        "ours_vs_bare_1km_rps": {"value": round(ours.rps / m["bare_1km"].rps, 3), "target": None, "verdict": None},
-        "floor_vs_bare_1km_rps": {"value": round(floor.rps / m["bare_1km"].rps, 3), "target": None, "verdict": None},
-        "unprepared_vs_prepared_1km_rps": {"value": round(m["bare_1km_unprepared"].rps / m["bare_1km"].rps, 3),
-                                           "target": None, "verdict": None},
-        "ours_1conn_p99_ms": {"value": round(m["ours_1conn"].p99_ms, 2), "target": None, "verdict": None},
-        "ours_vs_floor_1conn_p50": {"value": round(m["ours_1conn"].p50_ms / m["floor_1conn"].p50_ms, 2),
-                                    "target": None, "verdict": None},
-        "serialisation_marshmallow_vs_orjson": {"value": serial["ratio"], "target": None, "verdict": None},
+        "ours_vs_floor_rps": target(round(ours_vs_floor, 3), f">= {TARGETS['ours_vs_floor_rps']}",
+                                    ours_vs_floor >= TARGETS["ours_vs_floor_rps"]),
+        "ours_p99_ms": target(round(ours.p99_ms, 2), f"< {TARGETS['ours_p99_ms']}",
+                              ours.p99_ms < TARGETS["ours_p99_ms"]),
+        "bare_vs_crm_2km_rps": target(round(speedup_rps, 2), f">= {TARGETS['bare_vs_crm_speedup']}",
+                                      speedup_rps >= TARGETS["bare_vs_crm_speedup"]),
+        "bare_vs_crm_2km_p50": target(round(speedup_p50, 2), f">= {TARGETS['bare_vs_crm_speedup']}",
+                                      speedup_p50 >= TARGETS["bare_vs_crm_speedup"]),
+        "ours_vs_bare_1km_rps": _figure(round(ours.rps / m["bare_1km"].rps, 3)),
+        "floor_vs_bare_1km_rps": _figure(round(floor.rps / m["bare_1km"].rps, 3)),
+        "unprepared_vs_prepared_1km_rps": _figure(round(m["bare_1km_unprepared"].rps / m["bare_1km"].rps, 3)),
+        "ours_1conn_p99_ms": _figure(round(m["ours_1conn"].p99_ms, 2)),
+        "ours_vs_floor_1conn_p50": _figure(round(m["ours_1conn"].p50_ms / m["floor_1conn"].p50_ms, 2)),
+        "serialisation_marshmallow_vs_orjson": _figure(serial["ratio"]),
     }
 
 
@@ -519,10 +426,10 @@ def render(report: dict[str, Any]) -> str:
         f"Nearby benchmark: {report['merchants']:,} merchants, {report['connections']} connections, "
         f"{report['duration_s']:.0f} s per scenario, {env['cpus']} CPUs, {env['gunicorn_workers']} gunicorn workers",
         "",
-        f"{'scenario':<34}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}   CPU cores db/app/loadgen/other/idle",
+        f"{'scenario':<34}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}   {harness.CPU_COLUMN}",
     ]
     for item in m.values():
-        cpu = "/".join(f"{item['cpu_cores'].get(role, 0):.2f}" for role in ("db", "app", "loadgen", "other", "idle"))
+        cpu = harness.cpu_cells(item["cpu_cores"])
         busy = ", ".join(f"{comm} {cores}" for comm, cores in item["extra"].get("busiest_other", []))
         lines.append(f"{item['label']:<34}{item['rps']:>9.0f}{item['p50_ms']:>9.2f}{item['p90_ms']:>9.2f}"
                      f"{item['p99_ms']:>9.2f}   {cpu}" + (f"  (busy meanwhile: {busy})" if busy else ""))
@@ -541,8 +448,8 @@ def render(report: dict[str, Any]) -> str:
     }
     for key, label in names.items():
         r = report["ratios"][key]
-        target = f"target {r['target']:<7} {r['verdict']}" if r["target"] else ""
-        lines.append(f"  {label:<34}{r['value']:>9}   {target}")
+        goal = f"target {r['target']:<7} {r['verdict']}" if r["target"] else ""
+        lines.append(f"  {label:<34}{r['value']:>9}   {goal}")
     crm = report["crm"]
     lines += ["", f"CRM index sets, single-client median ms: {crm['index_probe_ms']} -> kept '{crm['kept']}'; "
               f"top-20 agreement with ours {crm['agreement']:.1%}"]
@@ -575,11 +482,10 @@ def environment(dsn: str, workers: int) -> dict[str, Any]:
         pg = {name: conn.execute(f"SHOW {name}").fetchone()[0]
               for name in ("server_version", "shared_buffers", "work_mem", "effective_cache_size")}
         pg["postgis"] = conn.execute("SELECT postgis_lib_version()").fetchone()[0]
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return {
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(), "python": platform.python_version(), "postgres": pg, "gunicorn_workers": workers,
-        "git_head": head.stdout.strip() or None, "wrk": shutil.which("wrk"),
+        "git_head": harness.git_head(), "wrk": shutil.which("wrk"),
     }
 
 
@@ -587,14 +493,14 @@ def environment(dsn: str, workers: int) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    url = db_url(args.database or f"fieldsales_bench_{args.merchants}")
+    url = harness.db_url(args.database or database_for(args.merchants))
     dsn = datagen.plain_url(url)
     log(f"database {url.rsplit('/', 1)[1]}: {args.merchants:,} merchants (built if missing)")
     ids = build_database(url, args.merchants, args.seed)
     ensure_flat_table(dsn)
 
     points = pick_points(dsn, ids["tenant_id"], args.merchants, args.seed + 1)
-    points_file = write_points_file(points, work / "points.txt")
+    points_file = harness.write_lines(work / "points.txt", [f"{lat:.7f} {lng:.7f}" for lat, lng in points])
     near, far = compile_nearby(url, ids, points, NEAR_M), compile_nearby(url, ids, points, FAR_M)
     check_floor_params(near, points)
     crm = crm_params(points, ids["tenant_id"], FAR_M)
@@ -654,28 +560,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scaling", default="100000,1000000",
                         help="comma-separated sizes for the scaling table; '' to skip "
                              "(5000000: ~5 min to build, ~2.5 GB)")
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
-    args.started = datetime.now()
-    return args
+    parser.add_argument("--seed", type=int, default=nearby_data.SEED)
+    return harness.parse_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    # SIGTERM should stop our gunicorns too: turn it into an exception so every `finally` runs.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    work = Path(tempfile.mkdtemp(prefix="bench-nearby-"))
-    try:
-        report = run(args, work)
-    except BaseException:
-        print(f"\nFAILED; server logs and inputs kept in {work}", file=sys.stderr)
-        raise
-    shutil.rmtree(work, ignore_errors=True)
-    print(render(report))
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"nearby-{args.started:%Y%m%d-%H%M%S}.json"
-    out.write_text(json.dumps(report, indent=2, default=str))
-    print(f"\nSaved {out.relative_to(ROOT)}")
+    harness.run_main("nearby", parse_args(argv), run, render)
     return 0
 
 

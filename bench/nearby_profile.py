@@ -19,6 +19,8 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from bench import datagen, harness
+from bench.nearby_data import LIMIT, NEAR_M, SEED, build_database, database_for, pick_points
 from bench.stats import CpuMeter, database_of
 
 SQL_PHASE = "SQL: session.execute (SQLAlchemy + driver + DB)"
@@ -130,7 +132,7 @@ def cache_key_ms(app: Any, ids: dict, points: list[tuple[float, float]], radius_
 
 
 def profile(url: str, ids: dict, points: list[tuple[float, float]], *, requests: int = 500,
-            radius_m: int = 1000, limit: int = 20) -> dict[str, Any]:
+            radius_m: int = NEAR_M, limit: int = LIMIT) -> dict[str, Any]:
     """Per-request milliseconds by phase (exclusive) and database round trips per request."""
     from app import db
     from app.factory import create_app
@@ -203,16 +205,15 @@ def render(result: dict[str, Any], bare_sql: dict[str, float] | None = None) -> 
 
 
 def main() -> None:
-    from bench import datagen, nearby
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--merchants", type=int, default=1_000_000)
     parser.add_argument("--database", help="default: fieldsales_bench_<merchants>")
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
-    url = nearby.db_url(args.database or f"fieldsales_bench_{args.merchants}")
-    ids = nearby.build_database(url, args.merchants, seed=7)
-    points = nearby.pick_points(datagen.plain_url(url), ids["tenant_id"], args.merchants, seed=8)
+    url = harness.db_url(args.database or database_for(args.merchants))
+    ids = build_database(url, args.merchants, seed=SEED)
+    # the same points as bench.nearby's at its default --seed
+    points = pick_points(datagen.plain_url(url), ids["tenant_id"], args.merchants, seed=SEED + 1)
     print(render(profile(url, ids, points, requests=args.requests)))
 
 

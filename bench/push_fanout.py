@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import string
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import threading
 import time
 import urllib.request
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +30,21 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import httpload  # noqa: E402
-from bench.datagen import admin_url, plain_url  # noqa: E402
+from bench import harness, httpload  # noqa: E402
+from bench.datagen import plain_url  # noqa: E402
 
 DATABASE = "fieldsales_bench_push"
-PASSWORD = "bench-pass-1"
 
 
 def build(url: str, bds: int, devices: int) -> dict[str, Any]:
-    with psycopg.connect(admin_url(url), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    harness.recreate_database(DATABASE)
     import flask_migrate
 
     from app.factory import create_app
 
     with create_app(DATABASE_URL=url).app_context():
         flask_migrate.upgrade()
-    from argon2 import PasswordHasher
-
-    hashed = PasswordHasher(time_cost=1, memory_cost=1024).hash(PASSWORD)
+    hashed = harness.password_hash()
     rng = random.Random(11)
     alphabet = string.ascii_letters + string.digits + "-_"
     with psycopg.connect(plain_url(url)) as conn:
@@ -81,21 +76,14 @@ def build(url: str, bds: int, devices: int) -> dict[str, Any]:
 
 @contextmanager
 def process(name: str, args: list[str], env: dict[str, str], log_dir: Path):
-    log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    """``args`` in its own process group, logging to ``log_dir``/<name>.log; the whole group stopped on exit."""
+    with open(log_dir / f"{name}.log", "wb") as log:
+        proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         yield proc
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        log.close()
+        httpload.stop_group(proc)
 
 
 def _rss_tree_kb(pid: int) -> int:
@@ -136,7 +124,7 @@ def fcm_count(fcm_url: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    url = f"postgresql+psycopg://127.0.0.1:5432/{DATABASE}"
+    url = harness.db_url(DATABASE)
     started = time.perf_counter()
     ids = build(url, args.bds, args.devices)
     print(f"built {args.bds} BDs and {args.devices} devices in {time.perf_counter() - started:.1f} s", flush=True)
@@ -151,7 +139,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stack.enter_context(process("fcm", [str(ROOT / ".venv/bin/python"), "-m", "push.fcm_server",
                                             "--port", str(fcm_port)], env, log_dir))
         server = stack.enter_context(httpload.gunicorn("api", "wsgi:app", env, log_dir))
-        token = httpload.login(server.base_url, "hq", PASSWORD)
+        token = httpload.login(server.base_url, "hq", harness.PASSWORD)
         # baseline in the same run: a task for a 10-BD team (the workers are not running yet)
         baseline = [post_json(f"{server.base_url}/api/v1/tasks", token, {
             "title": "Warm-up", "kind": "custom", "team_id": ids["small_team_id"]})[2] for _ in range(5)]
@@ -228,9 +216,7 @@ def main() -> None:
     print(f"all {report['accepted_by_fcm']} messages accepted by FCM in {report['delivery_s']} s with "
           f"{args.workers} workers: {report['messages_per_s']} msg/s (target < 60 s: "
           f"{'PASS' if report['delivery_s'] < 60 else 'MISS'}); worker peak RSS {report['worker_peak_rss_mb']} MB")
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"push_fanout-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(report, indent=2))
+    harness.save_report("push_fanout", datetime.now(), report)
 
 
 if __name__ == "__main__":

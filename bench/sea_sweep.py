@@ -30,10 +30,8 @@ lead now owned by its claimer. Report printed and saved as bench/results/sea_swe
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime
@@ -80,15 +78,10 @@ RESET_SQL = [
 ]
 
 
-def claimer_names(count: int) -> list[str]:
-    return [f"bd{i}" for i in range(count)]
-
-
 def build_database(size: dict[str, Any]) -> dict[str, Any]:
     url = harness.db_url(size["database"])
-    force = harness.database_exists(size["database"]) and not harness.schema_is_current(datagen.plain_url(url))
     started = time.perf_counter()
-    ids = datagen.build(url, size["merchants"], force=force)
+    ids = datagen.build_current(url, size["merchants"])
     ids["build_or_reuse_s"] = round(time.perf_counter() - started, 1)
     return ids
 
@@ -97,7 +90,7 @@ def reset(dsn: str, size: dict[str, Any], tenant_id: int, claimers: int) -> dict
     """Pool state for a sweep: exactly size['private'] private leads, size['due'] of them due; vacuumed."""
     started = time.perf_counter()
     with psycopg.connect(dsn) as conn:
-        params = {"tenant": tenant_id, "claimers": claimer_names(claimers), **size}
+        params = {"tenant": tenant_id, "claimers": harness.bd_names(claimers), **size}
         for sql in RESET_SQL:
             conn.execute(sql, params)
         conn.commit()
@@ -132,11 +125,6 @@ def claim_targets(dsn: str, tenant_id: int, phases: dict[str, int], due_share: f
         lists[phase] = mixed[start:start + count]
         start += count
     return lists
-
-
-def write_lines(path: Path, values: list[Any]) -> Path:
-    path.write_text("".join(f"{v}\n" for v in values))
-    return path
 
 
 # --- the sweep -----------------------------------------------------------------------------------------
@@ -330,7 +318,7 @@ def render(report: dict[str, Any]) -> str:
     ]
     for phase in phases:
         wrk = phase["wrk_whole_run"]
-        cpu = "/".join(f"{phase['cpu_cores'][k]:.2f}" for k in ("db", "app", "loadgen", "other", "idle"))
+        cpu = harness.cpu_cells(phase["cpu_cores"])
         lines.append(f"{phase['label']:<28}{phase['window_s']:>9.1f}{phase['rps']:>8.0f}{phase['ok_per_s']:>8.0f}"
                      f"{phase['server_p50_ms']:>8.2f}{phase['server_p90_ms']:>8.2f}{phase['server_p99_ms']:>9.2f}"
                      f"{wrk['p50_ms']:>9.2f}{wrk['p99_ms']:>9.2f}   {phase['statuses']}   {cpu}")
@@ -358,11 +346,8 @@ def render(report: dict[str, Any]) -> str:
     names = {"sweep_seconds": "sweep seconds (with claims)", "released": "leads released",
              "drop_events": "drop events in history", "claims_per_s_during_sweep": "claims/s during the sweep",
              "claim_events_equal_200s": "claim events = 200 responses"}
-    for key, label in names.items():
-        t = report["targets"][key]
-        lines.append(f"  {label:<32}{str(t['value']):>10}   target {t['target']:<12} {t['verdict']}")
-    notes = harness.overlap_note(report["other_benchmark"])
-    return "\n".join(lines + ([""] + notes if notes else []))
+    lines += harness.target_rows(report["targets"], names, widths=(32, 10, 12))
+    return harness.with_overlap_note(lines, report["other_benchmark"])
 
 
 # --- main ---------------------------------------------------------------------------------------------
@@ -377,11 +362,11 @@ def http_part(args: argparse.Namespace, url: str, dsn: str, ids: dict[str, Any],
     result: dict[str, Any] = {}
     with httpload.gunicorn("ours", "wsgi:app", harness.server_env(url), work) as server:
         log(f"logging in {args.claimers} BDs")
-        tokens_file = write_lines(work / "tokens.txt", harness.login_many(server.base_url,
-                                                                         claimer_names(args.claimers)))
+        tokens_file = harness.write_lines(work / "tokens.txt", harness.login_many(server.base_url,
+                                                                                 harness.bd_names(args.claimers)))
 
         def env(phase: str, targets: list[int]) -> dict[str, str]:
-            return {"CLAIM_TARGETS": str(write_lines(work / f"targets-{phase}.txt", targets)),
+            return {"CLAIM_TARGETS": str(harness.write_lines(work / f"targets-{phase}.txt", targets)),
                     "CLAIM_TOKENS": str(tokens_file)}
 
         load = {"connections": args.connections, "gate": gate}
@@ -416,10 +401,7 @@ def sweep_phase(label: str, server: httpload.Server, env: dict[str, str], work: 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     size = QUICK if args.quick else FULL
-    url = harness.db_url(size["database"])
-    dsn = datagen.plain_url(url)
-    gate = harness.QuietGate(enabled=not args.no_wait)
-    gate.wait()  # building and resetting are no measurements, but would disturb the other benchmark's
+    url, dsn, gate = harness.open_run(size["database"], args)
     log(f"database {size['database']}: {size['merchants']:,} merchants (built if missing)")
     ids = build_database(size)
     report: dict[str, Any] = {"started_at": args.started.isoformat(timespec="seconds"), "quick": args.quick,
@@ -461,29 +443,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--contention-share", type=float, default=0.1,
                         help="a second sweep with this share of claims on the leads being swept; 0 skips it")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
-    parser.add_argument("--no-wait", action="store_true", help="do not wait for a running bench.nearby")
-    args = parser.parse_args(argv)
+    args = harness.parse_args(parser, argv, no_wait=True)
     args.seconds = args.seconds or (8 if args.quick else 15)
-    args.started = datetime.now()
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    harness.install_sigterm_handler()
-    work = Path(tempfile.mkdtemp(prefix="bench-sea-sweep-"))
+def run_and_drop(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """``run``; with --drop, the database goes afterwards whether the run succeeded or not."""
     try:
-        report = run(args, work)
-    except BaseException:
-        print(f"\nFAILED; server logs and inputs kept in {work}", file=sys.stderr)
-        raise
+        return run(args, work)
     finally:
         if args.drop:
             harness.drop_database((QUICK if args.quick else FULL)["database"])
-    print(render(report))
-    out = harness.save_report("sea_sweep", args.started, report)
-    print(f"\nSaved {out.relative_to(harness.ROOT)}")
-    shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    harness.run_main("sea_sweep", parse_args(argv), run_and_drop, render)
     return 0
 
 

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# What CpuMeter.stop() splits the CPU into, in the order every report prints them.
+CPU_ROLES = ("db", "app", "loadgen", "other", "idle")
 
 
 @dataclass

@@ -1,4 +1,4 @@
--- Shared by the scripted wrk benchmarks (checkin.lua, claims.lua); loaded with dofile by each.
+-- Shared by the scripted wrk benchmarks (checkin.lua, claims.lua, load.lua); loaded with dofile by each.
 --
 -- 1. Counts, per thread, the requests sent, the responses received and the responses per status;
 --    done() prints them as "WRKSTAT count sent N", "WRKSTAT count received N", "WRKSTAT status 201 N".
@@ -7,6 +7,9 @@
 --    So no request is in flight when wrk exits ("sent == received"), and what the database holds can
 --    be compared exactly with what the client saw; with plain -d, wrk abandons up to one request per
 --    connection, which the server still completes.
+--
+-- 3. Reads the inputs the driver writes (read_lines, read_bds) and builds a check-in at a BD's merchant
+--    (at_door, checkin_body), as checkin.lua and load.lua both send them.
 --
 -- A script using this file defines request() and calls counted(req) on what it returns.
 
@@ -81,4 +84,33 @@ function read_lines(path)
     error("no lines in " .. tostring(path))
   end
   return lines
+end
+
+-- BDs from a file written by harness.write_bds_file: one per line, "<access token> <merchant>;<merchant>;..."
+-- with each merchant "id,lat,lng" (WGS84); returns {token = ..., merchants = {{id =, lat =, lng =}, ...}}.
+function read_bds(path)
+  local bds = {}
+  for _, line in ipairs(read_lines(path)) do
+    local token, list = line:match("^(%S+)%s+(%S+)$")
+    local merchants = {}
+    for mid, lat, lng in list:gmatch("(%d+),([%d.-]+),([%d.-]+)") do
+      merchants[#merchants + 1] = {id = tonumber(mid), lat = tonumber(lat), lng = tonumber(lng)}
+    end
+    bds[#bds + 1] = {token = token, merchants = merchants}
+  end
+  return bds
+end
+
+-- where a BD stands checking in at merchant m: within ~25 m of the shop, as at the door
+function at_door(m)
+  local lat = m.lat + (math.random() - 0.5) * 0.0004
+  local lng = m.lng + (math.random() - 0.5) * 0.0005
+  return lat, lng
+end
+
+-- the body of POST /api/v1/visits at merchant m from (lat, lng), client_time now (UTC)
+function checkin_body(m, lat, lng)
+  return string.format(
+    '{"merchant_id":%d,"lat":%.7f,"lng":%.7f,"accuracy_m":%d,"client_time":"%s"}',
+    m.id, lat, lng, math.random(5, 30), os.date("!%Y-%m-%dT%H:%M:%SZ"))
 end
