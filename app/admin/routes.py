@@ -13,8 +13,8 @@ from app.admin.schemas import (
     OrgUnitSchema,
     OrgUnitUpdateSchema,
     UserCreateSchema,
-    UserListArgsSchema,
     UserPageSchema,
+    UserQueryArgsSchema,
     UserSchema,
     UserUpdateSchema,
 )
@@ -76,7 +76,7 @@ class OrgUnitItem(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @authenticated(blp, *READERS, errors=VALIDATION_ERRORS)
-    @blp.arguments(UserListArgsSchema, location="query")
+    @blp.arguments(UserQueryArgsSchema, location="query")
     @blp.response(200, UserPageSchema)
     def get(self, filters):
         """Users you can see (managers: the people they manage and themselves)."""

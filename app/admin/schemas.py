@@ -5,10 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.converters import MAX_BIGINT
 from app.org.models import OrgKind, Role
+from app.schemas import ID
 
-ID = validate.Range(min=1, max=MAX_BIGINT)
 ROLES = [role.value for role in Role]
 
 
@@ -63,7 +62,7 @@ class UserUpdateSchema(ma.Schema):
         "description": "A reset: the user's sessions end"})
 
 
-class UserListArgsSchema(ma.Schema):
+class UserQueryArgsSchema(ma.Schema):
     role = ma.fields.String(validate=validate.OneOf(ROLES))
     org_unit_id = ma.fields.Integer(validate=ID)
     active = ma.fields.Boolean()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from app.admin import settings as service
-from app.admin.settings_schemas import TenantSettingsOutSchema, TenantSettingsSchema
+from app.admin.settings_schemas import TenantSettingsSchema, TenantSettingsUpdateSchema
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.org.models import Role
@@ -30,16 +30,16 @@ SETTINGS_EXAMPLE = {
 @blp.route("/settings")
 class Settings(MethodView):
     @authenticated(blp)
-    @blp.response(200, TenantSettingsOutSchema, example=SETTINGS_EXAMPLE)
+    @blp.response(200, TenantSettingsSchema, example=SETTINGS_EXAMPLE)
     def get(self):
         """The business line's settings, product defaults filled in (custom-field schema included)."""
         return service.effective_settings(current_tenant())
 
     @authenticated(blp, Role.ADMIN, errors=VALIDATION_ERRORS)
-    @blp.arguments(TenantSettingsSchema, example={
+    @blp.arguments(TenantSettingsUpdateSchema, example={
         "pool": {"on_deactivate": "manager"},
         "custom_fields": SETTINGS_EXAMPLE["custom_fields"]})
-    @blp.response(200, TenantSettingsOutSchema, example=SETTINGS_EXAMPLE)
+    @blp.response(200, TenantSettingsSchema, example=SETTINGS_EXAMPLE)
     def patch(self, changes):
         """Change settings (admins): sections merge key by key; `custom_fields` replaces the list."""
         return service.update_settings(current_user(), current_tenant(), changes)

@@ -78,7 +78,7 @@ def _timezone(value: str) -> None:
         raise ma.ValidationError("An IANA time zone, e.g. Asia/Shanghai.") from None
 
 
-class TenantSettingsSchema(ma.Schema):
+class TenantSettingsUpdateSchema(ma.Schema):
     pool = ma.fields.Nested(PoolRulesSchema)
     checkin = ma.fields.Nested(CheckinRulesSchema)
     territory = ma.fields.Nested(TerritoryRulesSchema)
@@ -95,7 +95,7 @@ class TenantSettingsSchema(ma.Schema):
             raise ma.ValidationError(f"Duplicate keys: {', '.join(duplicates)}.")
 
 
-class TenantSettingsOutSchema(TenantSettingsSchema):
+class TenantSettingsSchema(TenantSettingsUpdateSchema):
     """The effective settings: every value, the product default where the tenant set none."""
 
     slug = ma.fields.String(required=True)

@@ -3,9 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.converters import MAX_BIGINT
-
-ID = validate.Range(min=1, max=MAX_BIGINT)
+from app.schemas import ID
 
 
 class AuditQueryArgsSchema(ma.Schema):

@@ -9,11 +9,11 @@ from app.auth.security import authenticated, current_tenant, current_user
 from app.dashboard import service
 from app.dashboard.schemas import (
     DashboardTeamSchema,
-    FunnelArgsSchema,
+    FunnelQueryArgsSchema,
     FunnelSchema,
-    HeatmapArgsSchema,
+    HeatmapQueryArgsSchema,
     HeatmapSchema,
-    TeamArgsSchema,
+    TeamDashboardQueryArgsSchema,
 )
 from app.errors import BboxTooLarge, InvalidPeriod, TeamNotFound, TerritoryNotFound, TooManyCells
 from app.json import json_response
@@ -29,7 +29,7 @@ VIEWERS = (Role.MANAGER, Role.OPS, Role.ADMIN)
 @blp.route("/team")
 class TeamDay(MethodView):
     @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TeamNotFound))
-    @blp.arguments(TeamArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(TeamDashboardQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, DashboardTeamSchema, example={
         "date": "2026-11-20",
         "items": [{"user_id": 11, "name": "李伟", "visits": {"verified": 9, "unverified": 1}, "new_merchants": 2,
@@ -45,7 +45,7 @@ class TeamDay(MethodView):
 class Funnel(MethodView):
     @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS, TeamNotFound,
                                           InvalidPeriod))
-    @blp.arguments(FunnelArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(FunnelQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, FunnelSchema, example={
         "from": "2026-11-01", "to": "2026-11-30", "bds": 12,
         "stages": {"public": 8120, "private": 240, "visited": 180, "signed": 31},
@@ -60,7 +60,7 @@ class Heatmap(MethodView):
     @authenticated(blp, *VIEWERS, errors=(*VALIDATION_ERRORS,
                                           BboxTooLarge,
                                           TooManyCells))
-    @blp.arguments(HeatmapArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(HeatmapQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, HeatmapSchema, example={
         "cell_m": 500, "cell_deg": {"lat": 0.0044916, "lng": 0.0051939}, "origin": {"lat": 30.22, "lng": 120.1},
         "since": "2026-11-13T10:00:00+00:00",

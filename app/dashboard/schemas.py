@@ -5,24 +5,22 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.converters import MAX_BIGINT
 from app.merchants.schemas import BBox
+from app.schemas import ID
 
-ID = validate.Range(min=1, max=MAX_BIGINT)
 
-
-class TeamArgsSchema(ma.Schema):
+class TeamDashboardQueryArgsSchema(ma.Schema):
     date = ma.fields.Date(metadata={"description": "The tenant's local day (default: today)", "example": "2026-11-20"})
     team_id = ma.fields.Integer(validate=ID, metadata={"description": "Only this org unit's subtree"})
 
 
-class FunnelArgsSchema(ma.Schema):
+class FunnelQueryArgsSchema(ma.Schema):
     from_ = ma.fields.Date(required=True, data_key="from", metadata={"example": "2026-11-01"})
     to = ma.fields.Date(required=True, metadata={"example": "2026-11-30", "description": "Inclusive"})
     team_id = ma.fields.Integer(validate=ID)
 
 
-class HeatmapArgsSchema(ma.Schema):
+class HeatmapQueryArgsSchema(ma.Schema):
     bbox = BBox(required=True, metadata={"type": "string", "example": "120.10,30.22,120.22,30.30",
                                          "description": "min_lng,min_lat,max_lng,max_lat (WGS84), at most 50 km"})
     cell_m = ma.fields.Integer(load_default=500, validate=validate.Range(min=50, max=10_000),

@@ -26,7 +26,7 @@ from app.intake.examples import (
     DUPLICATE_ERROR_EXAMPLE,
 )
 from app.intake.schemas import (
-    AuditQueueArgsSchema,
+    AuditQueueQueryArgsSchema,
     AuditQueueSchema,
     AuditResultSchema,
     AuditSchema,
@@ -79,7 +79,7 @@ class AuditQueue(MethodView):
         (ValidationFailed, "a query parameter is invalid"),
         InvalidCursor,
     ))
-    @blp.arguments(AuditQueueArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(AuditQueueQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, AuditQueueSchema, example={"items": [AUDIT_QUEUE_ITEM], "next_cursor": None})
     def get(self, coord_sys, limit, cursor=None):
         """Merchants waiting for audit, oldest first (ops)."""

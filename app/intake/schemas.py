@@ -6,9 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from app.merchants.schemas import PersonRefSchema, _coord_sys_field
-
-ID = validate.Range(min=1, max=2**63 - 1)
+from app.schemas import ID, PersonRefSchema, coord_sys_field
 
 
 def _text(max_length: int, **kwargs):  # noqa: ANN003, ANN202
@@ -23,7 +21,7 @@ class MerchantCreateSchema(ma.Schema):
     name = _text(300, required=True)
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    coord_sys = _coord_sys_field()
+    coord_sys = coord_sys_field()
     category = ma.fields.String(load_default="", validate=validate.Length(max=300))
     phone = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100), metadata={
         "description": "One or more numbers separated by `;`, any format; checked against the tenant's phone region"})
@@ -89,7 +87,7 @@ class AuditSchema(ma.Schema):
         "description": "The surviving merchant (merge only)"})
     note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={
         "description": "Shown to the BD who created the merchant"})
-    coord_sys = _coord_sys_field()
+    coord_sys = coord_sys_field()
 
 
 class AuditResultSchema(MerchantCreatedSchema):
@@ -185,7 +183,7 @@ class OnboardingSchema(ma.Schema):
     address = ma.fields.String(required=True, validate=[validate.Length(min=4, max=300), _NO_CONTROL])
     lat = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
-    coord_sys = _coord_sys_field()
+    coord_sys = coord_sys_field()
     category = ma.fields.String(load_default="", validate=[validate.Length(max=100), _NO_CONTROL])
 
     @ma.pre_load
@@ -207,8 +205,8 @@ class OnboardingReceivedSchema(ma.Schema):
 # --- the audit queue -----------------------------------------------------------------------------
 
 
-class AuditQueueArgsSchema(ma.Schema):
-    coord_sys = _coord_sys_field()
+class AuditQueueQueryArgsSchema(ma.Schema):
+    coord_sys = coord_sys_field()
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = ma.fields.String(load_default=None, validate=validate.Length(max=200))
 

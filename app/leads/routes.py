@@ -27,7 +27,7 @@ from app.leads.schemas import (
     LeadHistorySchema,
     LeadSchema,
     MyLeadsSchema,
-    PublicLeadsArgsSchema,
+    PublicLeadsQueryArgsSchema,
     ReleaseSchema,
     SignSchema,
 )
@@ -108,7 +108,7 @@ class Mine(MethodView):
 @blp.route("/public")
 class PublicNearMe(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
-    @blp.arguments(PublicLeadsArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(PublicLeadsQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, NearbyPageSchema)
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
         """Public-pool merchants near a position, nearest first (nearby with `sea=public`)."""

@@ -3,8 +3,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.converters import MAX_BIGINT
-from app.merchants.schemas import NearbyQueryArgsSchema, PersonRefSchema
+from app.merchants.schemas import NearbyQueryArgsSchema
+from app.schemas import ID, PersonRefSchema
 
 
 class LeadSchema(ma.Schema):
@@ -47,7 +47,7 @@ class ReleaseSchema(ma.Schema):
 
 
 class AssignSchema(ma.Schema):
-    user_id = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_BIGINT))
+    user_id = ma.fields.Integer(required=True, validate=ID)
     force = ma.fields.Boolean(load_default=False, metadata={"description": "Assign even beyond the BD's cap"})
     reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
 
@@ -57,7 +57,7 @@ class SignSchema(ma.Schema):
     signed_at = ma.fields.AwareDateTime(required=True)
 
 
-class PublicLeadsArgsSchema(NearbyQueryArgsSchema):
+class PublicLeadsQueryArgsSchema(NearbyQueryArgsSchema):
     class Meta:
         exclude = ("sea",)
 

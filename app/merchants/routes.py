@@ -20,7 +20,7 @@ from app.merchants import contacts, detail, service
 from app.merchants.examples import DETAIL_EXAMPLE, MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
 from app.merchants.schemas import (
     ContactCreateSchema,
-    ContactOutSchema,
+    ContactSchema,
     ContactUpdateSchema,
     DetailQueryArgsSchema,
     MapQueryArgsSchema,
@@ -99,7 +99,7 @@ class Contacts(MethodView):
     @blp.arguments(ContactCreateSchema, example={
         "name": "王芳", "title": "店长", "role": "decision_maker", "phones": ["+86 138 1234 5678"],
         "is_key_person": True})
-    @blp.response(201, ContactOutSchema)
+    @blp.response(201, ContactSchema)
     def post(self, fields, merchant_id):
         """Add a key person (the lead's owner, their managers, ops)."""
         return contacts.create_contact(current_user(), merchant_id, fields)
@@ -120,7 +120,7 @@ class MerchantAttributes(MethodView):
 class ContactItem(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound, ContactNotFound, NotAllowedForLead))
     @blp.arguments(ContactUpdateSchema, example={"title": "老板", "last_contacted_at": "2026-11-20T10:00:00+08:00"})
-    @blp.response(200, ContactOutSchema)
+    @blp.response(200, ContactSchema)
     def patch(self, fields, merchant_id, contact_id):
         """Change a key person's details; only the fields sent change."""
         return contacts.update_contact(current_user(), merchant_id, contact_id, fields)

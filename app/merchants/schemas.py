@@ -8,7 +8,8 @@ import math
 import marshmallow as ma
 from marshmallow import validate
 
-from geo.coords import CoordSys
+from app.merchants.models import ContactRole
+from app.schemas import PersonRefSchema, coord_sys_field
 
 MAX_RADIUS_M = 5000
 MAX_LIMIT = 100
@@ -22,18 +23,10 @@ class SeaFilter(str, enum.Enum):
     PARTNER = "partner"
 
 
-def _coord_sys_field() -> ma.fields.Enum:
-    return ma.fields.Enum(
-        CoordSys, by_value=True, load_default=CoordSys.WGS84,
-        metadata={"description": "Coordinate system of `lat`/`lng` in the request and in the response. "
-                                 "Amap/Tencent SDKs report `gcj02`, Baidu `bd09`, GPS `wgs84`."},
-    )
-
-
-class MerchantFilterArgsSchema(ma.Schema):
+class MerchantFilterQueryArgsSchema(ma.Schema):
     """Filters shared by the nearby list and the map."""
 
-    coord_sys = _coord_sys_field()
+    coord_sys = coord_sys_field()
     sea = ma.fields.Enum(
         SeaFilter, by_value=True, load_default=SeaFilter.ALL,
         metadata={"description": "`public`: claimable pool; `mine`: my private leads; `others`: colleagues' private "
@@ -72,7 +65,7 @@ class MerchantFilterArgsSchema(ma.Schema):
     PREFIXED_PARAMS = {"attr.": "attr"}
 
 
-class NearbyQueryArgsSchema(MerchantFilterArgsSchema):
+class NearbyQueryArgsSchema(MerchantFilterQueryArgsSchema):
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90), metadata={"example": 60.1699})
     lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180), metadata={"example": 24.9384})
     radius_m = ma.fields.Integer(
@@ -100,7 +93,7 @@ class BBox(ma.fields.Field):
         return tuple(parts)
 
 
-class MapQueryArgsSchema(MerchantFilterArgsSchema):
+class MapQueryArgsSchema(MerchantFilterQueryArgsSchema):
     bbox = BBox(required=True, metadata={"type": "string", "example": "24.93,60.165,24.96,60.175",
                                          "description": "min_lng,min_lat,max_lng,max_lat in `coord_sys`"})
     zoom = ma.fields.Integer(
@@ -194,12 +187,7 @@ class MapSchema(ma.Schema):
 
 
 class DetailQueryArgsSchema(ma.Schema):
-    coord_sys = _coord_sys_field()
-
-
-class PersonRefSchema(ma.Schema):
-    id = ma.fields.Integer(required=True)
-    name = ma.fields.String(required=True)
+    coord_sys = coord_sys_field()
 
 
 class MerchantInfoSchema(ma.Schema):
@@ -233,7 +221,7 @@ class ContactSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
-    role = ma.fields.String(required=True, validate=validate.OneOf(CONTACT_ROLES))
+    role = ma.fields.Enum(ContactRole, by_value=True, required=True)
     phones = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "Masked unless allowed"})
     is_key_person = ma.fields.Boolean(required=True)
     notes = ma.fields.String(required=True)
@@ -391,10 +379,6 @@ class ContactUpdateSchema(ma.Schema):
     is_key_person = ma.fields.Boolean()
     notes = ma.fields.String(validate=validate.Length(max=2000))
     last_contacted_at = ma.fields.AwareDateTime(allow_none=True)
-
-
-class ContactOutSchema(ContactSchema):
-    role = ma.fields.Function(lambda contact: contact.role.value, required=True)
 
 
 class MerchantAttributesSchema(ma.Schema):

@@ -13,12 +13,12 @@ from app.merchants.models import get_merchant
 from app.org.models import Role
 from app.sales import service
 from app.sales.schemas import (
-    CompetitorInSchema,
-    CompetitorOutSchema,
-    DealInSchema,
-    DealOutSchema,
-    SalesMonthInSchema,
-    SalesMonthOutSchema,
+    CompetitorCreateSchema,
+    DealCreateSchema,
+    MerchantCompetitorSchema,
+    MerchantDealSchema,
+    MerchantSalesMonthSchema,
+    SalesMonthCreateSchema,
 )
 
 blp = Blueprint("sales", __name__, url_prefix="/api/v1/merchants", description="Sales and competitor data (ops)")
@@ -30,8 +30,8 @@ OPS = (Role.OPS, Role.ADMIN)
 @blp.route("/<id:merchant_id>/sales")
 class MonthlySales(MethodView):
     @authenticated(blp, *OPS, errors=ERRORS)
-    @blp.arguments(SalesMonthInSchema, example={"month": "2026-10", "orders": 412, "gmv": 10380.5})
-    @blp.response(200, SalesMonthOutSchema)
+    @blp.arguments(SalesMonthCreateSchema, example={"month": "2026-10", "orders": 412, "gmv": 10380.5})
+    @blp.response(200, MerchantSalesMonthSchema)
     def post(self, body, merchant_id):
         """Record (or correct) one month of our sales at a merchant."""
         year, month = map(int, body["month"].split("-"))
@@ -41,8 +41,8 @@ class MonthlySales(MethodView):
 @blp.route("/<id:merchant_id>/deals")
 class Deals(MethodView):
     @authenticated(blp, *OPS, errors=ERRORS)
-    @blp.arguments(DealInSchema, example={"title": "Lunch set for 2", "price": 39.9, "external_id": "deal-88231"})
-    @blp.response(201, DealOutSchema)
+    @blp.arguments(DealCreateSchema, example={"title": "Lunch set for 2", "price": 39.9, "external_id": "deal-88231"})
+    @blp.response(201, MerchantDealSchema)
     def post(self, body, merchant_id):
         """Add one of our deals at a merchant, or update it by `external_id`."""
         return service.save_deal(get_merchant(merchant_id), body)
@@ -51,9 +51,9 @@ class Deals(MethodView):
 @blp.route("/<id:merchant_id>/competitors")
 class Competitors(MethodView):
     @authenticated(blp, *OPS, errors=ERRORS)
-    @blp.arguments(CompetitorInSchema, example={
+    @blp.arguments(CompetitorCreateSchema, example={
         "platform": "Meituan", "online": True, "deals": [{"title": "双人套餐", "price": 88, "monthly_sales": 320}]})
-    @blp.response(200, CompetitorOutSchema)
+    @blp.response(200, MerchantCompetitorSchema)
     def post(self, body, merchant_id):
         """Replace what one competitor platform offers at a merchant."""
         return service.save_competitor(

@@ -6,21 +6,21 @@ from marshmallow import validate
 MONEY = {"as_string": False, "places": 2, "validate": validate.Range(min=0, max=999_999_999)}
 
 
-class SalesMonthInSchema(ma.Schema):
+class SalesMonthCreateSchema(ma.Schema):
     month = ma.fields.String(required=True, validate=validate.Regexp(r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"),
                              metadata={"example": "2026-10", "description": "YYYY-MM, years 1900 to 2999"})
     orders = ma.fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
     gmv = ma.fields.Decimal(required=True, **MONEY)
 
 
-class SalesMonthOutSchema(ma.Schema):
+class MerchantSalesMonthSchema(ma.Schema):
     merchant_id = ma.fields.Integer(required=True)
     month = ma.fields.Function(lambda row: row.month.isoformat()[:7], required=True)
     orders = ma.fields.Integer(required=True)
     gmv = ma.fields.Float(required=True)
 
 
-class DealInSchema(ma.Schema):
+class DealCreateSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=300))
     price = ma.fields.Decimal(required=True, **MONEY)
     status = ma.fields.String(load_default="active", validate=validate.OneOf(["active", "paused", "ended"]))
@@ -30,7 +30,7 @@ class DealInSchema(ma.Schema):
     ended_at = ma.fields.Date(allow_none=True)
 
 
-class DealOutSchema(ma.Schema):
+class MerchantDealSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     merchant_id = ma.fields.Integer(required=True)
     title = ma.fields.String(required=True)
@@ -47,7 +47,7 @@ class CompetitorDealSchema(ma.Schema):
     monthly_sales = ma.fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0))
 
 
-class CompetitorInSchema(ma.Schema):
+class CompetitorCreateSchema(ma.Schema):
     platform = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
     online = ma.fields.Boolean(required=True)
     deals = ma.fields.List(ma.fields.Nested(CompetitorDealSchema), load_default=list,
@@ -55,7 +55,7 @@ class CompetitorInSchema(ma.Schema):
     captured_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
 
 
-class CompetitorOutSchema(ma.Schema):
+class MerchantCompetitorSchema(ma.Schema):
     merchant_id = ma.fields.Integer(required=True)
     platform = ma.fields.String(required=True)
     online = ma.fields.Boolean(required=True)

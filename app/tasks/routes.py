@@ -27,7 +27,7 @@ from app.tasks import service, views
 from app.tasks.schemas import (
     BulkResultSchema,
     FeedbackSchema,
-    PageArgsSchema,
+    PageQueryArgsSchema,
     TaskBulkSchema,
     TaskCreateSchema,
     TaskDetailSchema,
@@ -69,7 +69,7 @@ class Tasks(MethodView):
         return json_response(views.task_summary(task), 201)
 
     @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageQueryArgsSchema, location="query")
     @blp.response(200, TaskPageSchema)
     def get(self, args):
         """Tasks you created, newest first, with progress counts."""
@@ -100,7 +100,7 @@ class TaskItem(MethodView):
 @blp.route("/todos")
 class Todos(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageQueryArgsSchema, location="query")
     @blp.response(200, TodoPageSchema)
     def get(self, args):
         """Your open tasks and reminders, soonest due first."""

@@ -3,9 +3,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.converters import MAX_BIGINT
+from app.schemas import ID
 
-ID = validate.Range(min=1, max=MAX_BIGINT)
 KINDS = ["visit", "price_adjust", "collect_info", "custom"]
 
 
@@ -116,7 +115,7 @@ class TaskDetailSchema(TaskSummarySchema):
         "description": "Push delivery totals (not shown to BDs)"})
 
 
-class PageArgsSchema(ma.Schema):
+class PageQueryArgsSchema(ma.Schema):
     limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = ma.fields.String(validate=validate.Length(min=1, max=300))
 

@@ -14,8 +14,8 @@ from app.territories.schemas import (
     POLYGON_EXAMPLE,
     MembersSchema,
     TerritoryCreateSchema,
-    TerritoryListArgsSchema,
     TerritoryPageSchema,
+    TerritoryQueryArgsSchema,
     TerritorySchema,
     TerritoryUpdateSchema,
 )
@@ -34,7 +34,7 @@ TERRITORY_EXAMPLE = {
 @blp.route("")
 class Territories(MethodView):
     @authenticated(blp, errors=VALIDATION_ERRORS)
-    @blp.arguments(TerritoryListArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(TerritoryQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, TerritoryPageSchema)
     def get(self, team_id=None, user_id=None):
         """Territories you can see: yours (BDs), your subtree's (managers), all (ops, admins)."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.converters import MAX_BIGINT
-
-ID = validate.Range(min=1, max=MAX_BIGINT)
+from app.schemas import ID
 
 POLYGON_EXAMPLE = {
     "type": "Polygon",
@@ -44,7 +42,7 @@ class MembersSchema(ma.Schema):
                               metadata={"description": "The territory's BDs (replaces the list; [] clears it)"})
 
 
-class TerritoryListArgsSchema(ma.Schema):
+class TerritoryQueryArgsSchema(ma.Schema):
     team_id = ma.fields.Integer(validate=ID)
     user_id = ma.fields.Integer(validate=ID, metadata={"description": "Territories this BD is assigned to"})
 

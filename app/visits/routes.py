@@ -31,13 +31,13 @@ from app.visits.schemas import (
     CheckInSchema,
     CheckOutSchema,
     IdempotencyHeaderSchema,
-    PlanArgsSchema,
     PlanCreateSchema,
+    PlanQueryArgsSchema,
     PlanSchema,
-    TeamArgsSchema,
+    TeamDayQueryArgsSchema,
     TeamDaySchema,
-    VisitListArgsSchema,
     VisitPageSchema,
+    VisitQueryArgsSchema,
     VisitSchema,
 )
 
@@ -76,7 +76,7 @@ class Visits(MethodView):
 
     @authenticated(blp, errors=(*VALIDATION_ERRORS, NotInScope,
                                 InvalidCursor))
-    @blp.arguments(VisitListArgsSchema, location="query")
+    @blp.arguments(VisitQueryArgsSchema, location="query")
     @blp.response(200, VisitPageSchema)
     def get(self, args):
         """Visits, newest first: yours as a BD, your people's as a manager, everyone's for ops."""
@@ -102,7 +102,7 @@ class CheckOut(MethodView):
 @blp.route("/team/visits")
 class TeamVisits(MethodView):
     @authenticated(blp, Role.MANAGER, Role.OPS, Role.ADMIN, errors=VALIDATION_ERRORS)
-    @blp.arguments(TeamArgsSchema, location="query")
+    @blp.arguments(TeamDayQueryArgsSchema, location="query")
     @blp.response(200, TeamDaySchema)
     def get(self, args):
         """Your team's day: per BD, visits (verified or not), flags, first and last check-in, and the track."""
@@ -127,7 +127,7 @@ class VisitPlans(MethodView):
 @blp.route("/visit-plans/<day>")
 class VisitPlanDay(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, PlanNotFound))
-    @blp.arguments(PlanArgsSchema, location="query")
+    @blp.arguments(PlanQueryArgsSchema, location="query")
     @blp.response(200, PlanSchema)
     def get(self, args, day):
         """A day's plan with the stops you have visited (verified) so far."""

@@ -3,12 +3,10 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.converters import MAX_BIGINT
-from app.merchants.schemas import PersonRefSchema, _coord_sys_field
+from app.schemas import ID, PersonRefSchema, coord_sys_field
 
 RESULTS = ["interested", "not_interested", "follow_up", "signed_intent", "store_closed", "owner_absent", "other"]
 FLAGS = ["too_far", "low_accuracy", "mock_location", "impossible_speed", "clock_skew"]
-ID = validate.Range(min=1, max=MAX_BIGINT)
 
 
 class IdempotencyHeaderSchema(ma.Schema):
@@ -22,7 +20,7 @@ class CheckInSchema(ma.Schema):
     merchant_id = ma.fields.Integer(required=True, validate=ID)
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    coord_sys = _coord_sys_field()
+    coord_sys = coord_sys_field()
     accuracy_m = ma.fields.Float(required=True, validate=validate.Range(min=0, max=100_000), metadata={
         "description": "The position's accuracy radius as the phone reports it"})
     client_time = ma.fields.AwareDateTime(required=True, metadata={
@@ -57,7 +55,7 @@ class CheckInResultSchema(ma.Schema):
 class CheckOutSchema(ma.Schema):
     lat = ma.fields.Float(validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
-    coord_sys = _coord_sys_field()
+    coord_sys = coord_sys_field()
     result = ma.fields.String(required=True, validate=validate.OneOf(RESULTS))
     notes = ma.fields.String(load_default="", validate=validate.Length(max=4000))
     contact_ids = ma.fields.List(ma.fields.Integer(validate=ID), load_default=list, validate=validate.Length(max=20))
@@ -100,7 +98,7 @@ class VisitPageSchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True, required=True)
 
 
-class VisitListArgsSchema(ma.Schema):
+class VisitQueryArgsSchema(ma.Schema):
     user_id = ma.fields.Integer(validate=ID)
     merchant_id = ma.fields.Integer(validate=ID)
     from_ = ma.fields.AwareDateTime(data_key="from", metadata={"description": "Inclusive, with timezone"})
@@ -109,7 +107,7 @@ class VisitListArgsSchema(ma.Schema):
     cursor = ma.fields.String(validate=validate.Length(min=1, max=300))
 
 
-class TeamArgsSchema(ma.Schema):
+class TeamDayQueryArgsSchema(ma.Schema):
     date = ma.fields.Date(load_default=None, metadata={"description": "A day in the tenant's timezone (default today)"})
 
 
@@ -148,8 +146,8 @@ class PlanCreateSchema(ma.Schema):
                                   validate=validate.Length(min=1, max=100))
 
 
-class PlanArgsSchema(ma.Schema):
-    coord_sys = _coord_sys_field()
+class PlanQueryArgsSchema(ma.Schema):
+    coord_sys = coord_sys_field()
 
 
 class PlanMerchantSchema(ma.Schema):
