@@ -8,6 +8,9 @@ import redis
 from flask import current_app
 from rq import Queue
 
+# How long RQ keeps a failed job for an operator to look at (and retry) before it expires.
+FAILED_JOB_TTL_S = 7 * 24 * 3600
+
 
 @cache
 def _client(url: str) -> redis.Redis:

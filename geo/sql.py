@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from geoalchemy2 import Geography
+from geoalchemy2.elements import WKBElement
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Float, and_, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
+# The spatial reference of every stored position and boundary: WGS84 longitude/latitude.
+WGS84_SRID = 4326
 
 Number = float | ColumnElement[Any]
 
@@ -22,11 +28,21 @@ def _number(value: Number) -> ColumnElement[Any]:
     return value if isinstance(value, ColumnElement) else literal(value, Float)
 
 
+def point_value(lat: float, lng: float) -> WKBElement:
+    """A WGS84 point to store in a geography column."""
+    return from_shape(Point(lng, lat), srid=WGS84_SRID)
+
+
+def shape_value(shape: BaseGeometry) -> WKBElement:
+    """A shapely geometry (WGS84) to store in a geography column."""
+    return from_shape(shape, srid=WGS84_SRID)
+
+
 def point(lat: Number, lng: Number) -> ColumnElement[Any]:
     """A WGS84 geography point (bound parameters, never string formatting)."""
     return cast(
-        func.ST_SetSRID(func.ST_MakePoint(_number(lng), _number(lat)), 4326),
-        Geography("POINT", srid=4326),
+        func.ST_SetSRID(func.ST_MakePoint(_number(lng), _number(lat)), WGS84_SRID),
+        Geography("POINT", srid=WGS84_SRID),
     )
 
 
@@ -61,13 +77,13 @@ def longitude(column: ColumnElement[Any]) -> ColumnElement[float]:
 def _geometry() -> Any:
     from geoalchemy2 import Geometry
 
-    return Geometry("POINT", srid=4326)
+    return Geometry("POINT", srid=WGS84_SRID)
 
 
 def box(west: Number, south: Number, east: Number, north: Number) -> ColumnElement[Any]:
     """A longitude/latitude box as geography, for index-assisted ``&&`` tests."""
-    envelope = func.ST_MakeEnvelope(_number(west), _number(south), _number(east), _number(north), 4326)
-    return cast(envelope, Geography("POLYGON", srid=4326))
+    envelope = func.ST_MakeEnvelope(_number(west), _number(south), _number(east), _number(north), WGS84_SRID)
+    return cast(envelope, Geography("POLYGON", srid=WGS84_SRID))
 
 
 def in_box(column: ColumnElement[Any], geography_box: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -83,6 +99,6 @@ def within_box(column: ColumnElement[Any], west: float, south: float, east: floa
     edge exact (a planar ``&&`` would not be: bounding boxes are stored as rounded float4).
     """
     envelope = func.ST_MakeEnvelope(
-        literal(west, Float), literal(south, Float), literal(east, Float), literal(north, Float), 4326
+        literal(west, Float), literal(south, Float), literal(east, Float), literal(north, Float), WGS84_SRID
     )
     return and_(in_box(column, box(west, south, east, north)), func.ST_Intersects(cast(column, _geometry()), envelope))

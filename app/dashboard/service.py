@@ -17,19 +17,17 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from app import clock, db
 from app.errors import (
-    BboxTooLarge,
     Forbidden,
     InvalidPeriod,
     TeamNotFound,
     TooManyCells,
 )
+from app.merchants.service import box_size_m
 from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_user_ids, manages_unit
 from app.tenants.models import Tenant
 from app.territories import service as territories
-from geo.distance import distance_m
 
-MAX_BBOX_SIDE_M = 50_000
 MAX_CELLS = 10_000
 M_PER_DEG_LAT = 111_320.0
 
@@ -235,10 +233,7 @@ def heatmap_grid(bbox: tuple[float, float, float, float], cell_m: int) -> dict[s
     """Cell sizes in degrees for square cells of ``cell_m`` metres at the box's middle latitude."""
     west, south, east, north = bbox
     middle = (south + north) / 2
-    width, height = distance_m(middle, west, middle, east), distance_m(south, west, north, west)
-    if max(width, height) > MAX_BBOX_SIDE_M:
-        raise BboxTooLarge(f"The box is {max(width, height) / 1000:.0f} km across; at most "
-                               f"{MAX_BBOX_SIDE_M // 1000} km.", errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}})
+    width, height = box_size_m(west, south, east, north)
     cells = math.ceil(width / cell_m) * math.ceil(height / cell_m)
     if cells > MAX_CELLS:
         raise TooManyCells(f"{cells} cells; at most {MAX_CELLS}: use larger cells or a smaller box.", errors={"query": {"cell_m": [f"At most {MAX_CELLS} cells in the box."]}})

@@ -22,7 +22,7 @@ def enqueue_import(import_id: int) -> None:
     """Outbox entry point: hand the import to its own RQ job (it commits chunk by chunk, which the outbox's
     transaction must not)."""
     redis_conn.queue("default").enqueue(
-        run_import, import_id, job_id=f"merchant-import-{import_id}", job_timeout=3600, failure_ttl=7 * 86400
+        run_import, import_id, job_id=f"merchant-import-{import_id}", job_timeout=3600, failure_ttl=redis_conn.FAILED_JOB_TTL_S
     )
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
 from sqlalchemy import select, text
 
 from app import clock, db
@@ -26,6 +24,7 @@ from app.merchants.models import AuditStatus, Contact, ContactRole, Merchant, to
 from app.org.models import Role, User
 from app.reminders.service import remind
 from app.tenants.models import Tenant
+from geo import sql as geo_sql
 from geo.coords import CoordSys, to_wgs84
 
 RECEIVED = {"status": "received", "message": "Thank you. Our team will contact you within two working days."}
@@ -147,7 +146,7 @@ def _create(tenant: Tenant, fields: dict[str, Any], keys: list[str], point: tupl
     merchant = Merchant(
         tenant_id=tenant.id, name=name, name_key=name_key(name), branch_key=branch_key(name),
         category=fields.get("category") or "", address=fields["address"], phone=fields["phone"], phone_keys=keys,
-        phone_normalized=keys[0], location=from_shape(Point(point[1], point[0]), srid=4326),
+        phone_normalized=keys[0], location=geo_sql.point_value(point[0], point[1]),
         source="self_onboarding", audit_status=AuditStatus.PENDING, self_onboarded=True,
     )
     db.session.add(merchant)

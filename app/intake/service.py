@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
 from sqlalchemy import select, text
 
 from app import db
@@ -30,6 +28,7 @@ from app.reminders.service import remind
 from app.tenants.custom_fields import validate_custom_attributes
 from app.tenants.models import Tenant
 from app.uploads.models import Upload
+from geo import sql as geo_sql
 from geo.coords import CoordSys, from_wgs84, to_wgs84
 
 HIDDEN = (AuditStatus.REJECTED, AuditStatus.MERGED)
@@ -90,7 +89,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
         address=fields.get("address") or "", phone=fields.get("phone") or None, name_key=name_key(fields["name"]),
         branch_key=branch_key(fields["name"]),
         phone_keys=keys, phone_normalized=keys[0] if keys else None,
-        location=from_shape(Point(lng, lat), srid=4326), source="field",
+        location=geo_sql.point_value(lat, lng), source="field",
         attributes=attributes, audit_status=AuditStatus.PENDING, audit_flags=[DUPLICATE_FLAG] if found else [],
         created_by_id=user.id,
     )

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app import db
 from app.db import Base, TenantScoped, Timestamped, enum_values
 from app.errors import MerchantNotFound
+from geo.sql import WGS84_SRID
 
 
 class AuditStatus(str, enum.Enum):
@@ -87,7 +88,7 @@ class Merchant(TenantScoped, Timestamped, Base):
     phone_keys: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
     brand: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")
-    location: Mapped[Any] = mapped_column(Geography("POINT", srid=4326, spatial_index=False))
+    location: Mapped[Any] = mapped_column(Geography("POINT", srid=WGS84_SRID, spatial_index=False))
     source: Mapped[str] = mapped_column(String(40), default="manual", server_default="manual")
     source_id: Mapped[str | None] = mapped_column(String(120))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -323,17 +323,25 @@ def _wgs84_box(bbox: tuple[float, float, float, float], coord_sys: CoordSys) -> 
     return w, s, e, n
 
 
+def box_size_m(west: float, south: float, east: float, north: float) -> tuple[float, float]:
+    """Width and height of a WGS84 box in metres, at its middle latitude; ``BboxTooLarge`` past a city."""
+    middle = (south + north) / 2
+    width, height = distance_m(middle, west, middle, east), distance_m(south, west, north, west)
+    if max(width, height) > MAX_BBOX_SIDE_M:
+        raise BboxTooLarge(f"The box is {max(width, height) / 1000:.0f} km across; zoom in to at most "
+                           f"{MAX_BBOX_SIDE_M // 1000} km.",
+                           errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}})
+    return width, height
+
+
 def map_view(
     user: User, tenant: Tenant, bbox: tuple[float, float, float, float], zoom: int, coord_sys: CoordSys,
     filters: MerchantFilters,
 ) -> dict[str, Any]:
     """Pins when at most 500 merchants match in the box, otherwise grid clusters sized by zoom."""
     west, south, east, north = _wgs84_box(bbox, coord_sys)
+    box_size_m(west, south, east, north)
     middle = (south + north) / 2
-    width, height = distance_m(middle, west, middle, east), distance_m(south, west, north, west)
-    if max(width, height) > MAX_BBOX_SIDE_M:
-        raise BboxTooLarge(f"The box is {max(width, height) / 1000:.0f} km across; zoom in to at most "
-            f"{MAX_BBOX_SIDE_M // 1000} km.", errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}})
     conditions = [
         *_filter_conditions(tenant.id, user.id, filters.sea, in_my_territory=filters.in_my_territory,
                             **_filter_values(filters, tenant)),

@@ -60,7 +60,7 @@ def _push(message_id: int, queue_name: str, redis_url: str) -> bool:
             return True
         # the job's log lines carry the id of the request that caused it (None when the sweep re-enqueues)
         redis_conn.queue(queue_name, redis_url).enqueue(
-            dispatch, message_id, job_id=_job_id(message_id), failure_ttl=7 * 86400,
+            dispatch, message_id, job_id=_job_id(message_id), failure_ttl=redis_conn.FAILED_JOB_TTL_S,
             meta={"request_id": request_id.current()},
         )
         return True

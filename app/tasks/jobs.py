@@ -33,7 +33,7 @@ def push_many(task_ids: list[int]) -> dict[str, int]:
     """Queue the push of each task of a bulk creation (one outbox row for all of them)."""
     queue = redis_conn.queue("push")
     for task_id in task_ids:
-        queue.enqueue(push_assignments, task_id=task_id, attempt=1, failure_ttl=7 * 86400, retry=push.ABANDONED_RETRY)
+        queue.enqueue(push_assignments, task_id=task_id, attempt=1, failure_ttl=redis_conn.FAILED_JOB_TTL_S, retry=push.ABANDONED_RETRY)
     return {"tasks": len(task_ids)}
 
 
@@ -55,7 +55,7 @@ def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | Non
             queue = redis_conn.queue("push")
             for start in range(0, len(targets), CHUNK_DEVICES):
                 queue.enqueue(push_assignments, task_id=task.id, attempt=1,
-                              device_ids=targets[start:start + CHUNK_DEVICES], failure_ttl=7 * 86400,
+                              device_ids=targets[start:start + CHUNK_DEVICES], failure_ttl=redis_conn.FAILED_JOB_TTL_S,
                               retry=push.ABANDONED_RETRY)
             return {"chunks": -(-len(targets) // CHUNK_DEVICES)}
     assignments = dict(db.session.execute(open_assignments).all())

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Un
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TenantScoped, Timestamped
+from geo.sql import WGS84_SRID
 
 
 class Territory(TenantScoped, Timestamped, Base):
@@ -23,7 +24,7 @@ class Territory(TenantScoped, Timestamped, Base):
     team_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     # geography, like merchant locations: ST_Covers(boundary, merchants.location) uses the merchants' GiST index
-    boundary: Mapped[Any] = mapped_column(Geography("MULTIPOLYGON", srid=4326, spatial_index=False))
+    boundary: Mapped[Any] = mapped_column(Geography("MULTIPOLYGON", srid=WGS84_SRID, spatial_index=False))
     area_m2: Mapped[float] = mapped_column(Float)
     vertices: Mapped[int] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from geoalchemy2.shape import from_shape, to_shape
+from geoalchemy2.shape import to_shape
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,6 +28,7 @@ from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_unit_ids, managed_user_ids, manages_unit
 from app.tenants.models import Tenant
 from app.territories.models import Territory, TerritoryMember
+from geo import sql as geo_sql
 from geo.territory import TerritoryGeometryError, TerritoryShape, validate_territory
 
 # a shared edge has zero area; anything below a square metre is drawing noise, not an overlap
@@ -105,7 +106,7 @@ def overlaps(territory: Territory) -> list[dict[str, Any]]:
 
 
 def _apply_shape(territory: Territory, shape: TerritoryShape) -> None:
-    territory.boundary = from_shape(shape.geometry, srid=4326)
+    territory.boundary = geo_sql.shape_value(shape.geometry)
     territory.area_m2, territory.vertices = shape.area_m2, shape.vertices
 
 

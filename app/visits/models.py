@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TenantScoped, Timestamped
+from geo.sql import WGS84_SRID
 
 
 class Visit(TenantScoped, Timestamped, Base):
@@ -42,7 +43,7 @@ class Visit(TenantScoped, Timestamped, Base):
     idempotency_key: Mapped[str] = mapped_column(String(120))
     request_hash: Mapped[str] = mapped_column(String(64))
     client_time: Mapped[datetime]
-    location: Mapped[Any] = mapped_column(Geography("POINT", srid=4326, spatial_index=False))
+    location: Mapped[Any] = mapped_column(Geography("POINT", srid=WGS84_SRID, spatial_index=False))
     coord_sys: Mapped[str] = mapped_column(String(8), default="wgs84", server_default="wgs84")
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     distance_m: Mapped[float | None] = mapped_column(Float)
@@ -54,7 +55,7 @@ class Visit(TenantScoped, Timestamped, Base):
     photo_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")
     checkout_at: Mapped[datetime | None]
     duration_s: Mapped[int | None] = mapped_column(Integer)
-    checkout_location: Mapped[Any | None] = mapped_column(Geography("POINT", srid=4326, spatial_index=False))
+    checkout_location: Mapped[Any | None] = mapped_column(Geography("POINT", srid=WGS84_SRID, spatial_index=False))
     result: Mapped[str | None] = mapped_column(String(32))
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     contact_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")

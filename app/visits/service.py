@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import Point
+from geoalchemy2.shape import to_shape
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -36,6 +35,7 @@ from app.reminders.service import remind
 from app.tenants.models import Tenant
 from app.uploads.models import Upload
 from app.visits.models import Visit
+from geo import sql as geo_sql
 from geo.coords import CoordSys, to_wgs84
 from geo.distance import distance_m
 
@@ -150,7 +150,7 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
     visit_id = db.session.execute(_INSERT_VISIT, {
         "tenant_id": tenant.id, "merchant_id": merchant.id, "user_id": user.id, "idempotency_key": key,
         "request_hash": fingerprint, "client_time": body["client_time"],
-        "location": from_shape(Point(lng, lat), srid=4326), "coord_sys": CoordSys(body["coord_sys"]).value,
+        "location": geo_sql.point_value(lat, lng), "coord_sys": CoordSys(body["coord_sys"]).value,
         "accuracy_m": body["accuracy_m"], "distance_m": round(distance, 2), "verified": not flags, "flags": flags,
         "offline": response["offline"], "mock_location": body["mock_location"],
         "purpose": body.get("purpose"), "photo_ids": body.get("photo_ids") or [],
@@ -222,7 +222,7 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
         raise ValidationFailed(errors={"json": {"client_time": ["Check-out cannot be in the future."]}})
     if body.get("lat") is not None:
         lat, lng = to_wgs84(body["lat"], body["lng"], body["coord_sys"])
-        visit.checkout_location = from_shape(Point(lng, lat), srid=4326)
+        visit.checkout_location = geo_sql.point_value(lat, lng)
     visit.checkout_at = checkout_at
     visit.duration_s = int((checkout_at - visit.client_time).total_seconds())
     visit.result = body["result"]
