@@ -8,29 +8,15 @@ from flask import Flask
 
 from app import db
 from app.api import register_docs_assets, reject_nul_bytes
-from app.config import ROOT, Config, check_production_safety
+from app.config import Config, check_production_safety
 from app.converters import IdConverter
 from app.errors import register_error_handlers
-from app.extensions import api, jwt, migrate
+from app.extensions import api
 from app.json import OrjsonProvider
 from app.web import headers as security_headers
 from app.web import proxy
 from app.web import request_id
 from app.web.logs import configure_logging
-
-
-class _MigrationTarget:
-    """What Flask-Migrate needs from a "db": our metadata and engine (we use plain SQLAlchemy 2)."""
-
-    @property
-    def metadata(self):  # noqa: ANN201
-        from app import models  # noqa: F401 - every model registered on Base.metadata
-
-        return db.Base.metadata
-
-    @property
-    def engine(self):  # noqa: ANN201
-        return db.engine()
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
@@ -52,8 +38,6 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.teardown_request(db.end_request)
     app.teardown_appcontext(lambda _exc: db.session.remove())
 
-    jwt.init_app(app)
-    migrate.init_app(app, _MigrationTarget(), directory=str(ROOT / "migrations"))
     api.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)

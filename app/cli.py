@@ -173,3 +173,6 @@ def register_commands(app: Flask) -> None:
     for command in (create_tenant, create_user, import_merchants, import_sales, import_competitors, seed_demo,
                     worker, cron):
         app.cli.add_command(command)
+    from app.migrate import db_commands
+
+    app.cli.add_command(db_commands)

@@ -146,13 +146,14 @@ def _ids(conn: psycopg.Connection) -> dict:
 
 
 def _migrate(url: str) -> None:
-    import flask_migrate
+    from alembic import command
 
     from app import create_app
+    from app.migrate import alembic_config
 
     app = create_app(DATABASE_URL=url)
     with app.app_context():
-        flask_migrate.upgrade()
+        command.upgrade(alembic_config(), "head")
 
 
 def main() -> None:

@@ -27,8 +27,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import flask_migrate
 import psycopg
+from alembic import command
 from sqlalchemy import text
 
 from app import create_app, db
@@ -36,6 +36,7 @@ from app.config import Config
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
 from app.merchants.importer import import_csv
+from app.migrate import alembic_config
 from bench.harness import BENCH_REDIS_URL, ROOT, db_url, drop_database, log, plain_dsn
 
 DATA = ROOT.parent / "shared" / "data" / "hangzhou_amap_poi86_2017_merchants.csv"
@@ -138,7 +139,7 @@ def main() -> None:
     app = create_app(Config(DATABASE_URL=url, REDIS_URL=BENCH_REDIS_URL))
     try:
         with app.app_context():
-            flask_migrate.upgrade(directory=str(ROOT / "migrations"))
+            command.upgrade(alembic_config(), "head")
             run(app, args, rng, to_traditional, copies_n, held_n)
     finally:
         db.engine().dispose()

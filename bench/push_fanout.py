@@ -41,12 +41,13 @@ def build(url: str, bds: int, devices: int) -> dict[str, Any]:
     with psycopg.connect(admin_url(url), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    import flask_migrate
+    from alembic import command
 
     from app import create_app
+    from app.migrate import alembic_config
 
     with create_app(DATABASE_URL=url).app_context():
-        flask_migrate.upgrade()
+        command.upgrade(alembic_config(), "head")
     from argon2 import PasswordHasher
 
     hashed = PasswordHasher(time_cost=1, memory_cost=1024).hash(PASSWORD)
