@@ -15,6 +15,7 @@ from app import db, redis_conn
 from app.errors import AppError
 from app.intake.importer import import_merchants as load
 from app.intake.jobs import compute_tags
+from app.migrate import db_commands
 from app.org import service
 from app.org.models import Role
 from app.sales import service as sales
@@ -168,3 +169,4 @@ def register_commands(app: Flask) -> None:
     for command in (create_tenant, create_user, import_merchants, import_sales, import_competitors, seed_demo,
                     worker, cron):
         app.cli.add_command(command)
+    app.cli.add_command(db_commands)

@@ -38,7 +38,9 @@ class Config:
     JWT_SECRET_KEY = _env("JWT_SECRET_KEY", "") or SECRET_KEY
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=_env_int("JWT_ACCESS_MINUTES", 15))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=_env_int("JWT_REFRESH_DAYS", 30))
-    JWT_TOKEN_LOCATION = ("headers",)
+    # Tokens are signed and checked with PyJWT (app/auth/service.py, app/auth/security.py).
+    JWT_ALGORITHM = "HS256"
+    JWT_DECODE_LEEWAY = 0  # seconds of clock skew allowed on exp/nbf/iat
 
     # argon2id; tests lower the cost because they hash hundreds of passwords.
     PASSWORD_TIME_COST = _env_int("PASSWORD_TIME_COST", 3)

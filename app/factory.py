@@ -12,27 +12,15 @@ from flask import Flask
 from app import db, models  # noqa: F401 - models: every table registered on Base.metadata
 from app.api import register_docs_assets, reject_nul_bytes
 from app.cli import register_commands
-from app.config import ROOT, Config, check_production_safety
+from app.config import Config, check_production_safety
 from app.converters import IdConverter
 from app.errors import register_error_handlers
-from app.extensions import api, jwt, migrate
+from app.extensions import api
 from app.json import OrjsonProvider
 from app.routes import register_blueprints
 from app.web import headers as security_headers
 from app.web import proxy, request_id
 from app.web.logs import configure_logging
-
-
-class _MigrationTarget:
-    """What Flask-Migrate needs from a "db": our metadata and engine (we use plain SQLAlchemy 2)."""
-
-    @property
-    def metadata(self):  # noqa: ANN201
-        return db.Base.metadata
-
-    @property
-    def engine(self):  # noqa: ANN201
-        return db.engine()
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
@@ -54,8 +42,6 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.teardown_request(db.end_request)
     app.teardown_appcontext(lambda _exc: db.session.remove())
 
-    jwt.init_app(app)
-    migrate.init_app(app, _MigrationTarget(), directory=str(ROOT / "migrations"))
     api.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)

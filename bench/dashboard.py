@@ -99,8 +99,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from sqlalchemy import select, text
 
     from app import db
-    from app.factory import create_app
     from app.dashboard import service
+    from app.factory import create_app
     from app.org.models import Role, User
     from app.tenants.models import Tenant
 

@@ -153,13 +153,14 @@ def _ids(conn: psycopg.Connection) -> dict:
 
 
 def migrate(url: str) -> None:
-    import flask_migrate
+    from alembic import command
 
     from app.factory import create_app
+    from app.migrate import alembic_config
 
     app = create_app(DATABASE_URL=url)
     with app.app_context():
-        flask_migrate.upgrade()
+        command.upgrade(alembic_config(), "head")
 
 
 def main() -> None:

@@ -27,15 +27,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import flask_migrate
+from alembic import command
 from sqlalchemy import text
 
 from app import db
-from app.factory import create_app
 from app.config import Config
+from app.factory import create_app
 from app.intake import dedup
-from app.intake.normalize import branch_key, name_key, phone_keys
 from app.intake.importer import import_csv
+from app.intake.normalize import branch_key, name_key, phone_keys
+from app.migrate import alembic_config
 from bench.datagen import METRES_PER_DEG_LAT
 from bench.harness import BENCH_REDIS_URL, ROOT, db_url, drop_database, log, recreate_database
 
@@ -136,7 +137,7 @@ def main() -> None:
     app = create_app(Config(DATABASE_URL=url, REDIS_URL=BENCH_REDIS_URL))
     try:
         with app.app_context():
-            flask_migrate.upgrade(directory=str(ROOT / "migrations"))
+            command.upgrade(alembic_config(), "head")
             run(app, args, rng, to_traditional, copies_n, held_n)
     finally:
         db.engine().dispose()

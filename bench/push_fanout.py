@@ -38,12 +38,13 @@ DATABASE = "fieldsales_bench_push"
 
 def build(url: str, bds: int, devices: int) -> dict[str, Any]:
     harness.recreate_database(DATABASE)
-    import flask_migrate
+    from alembic import command
 
     from app.factory import create_app
+    from app.migrate import alembic_config
 
     with create_app(DATABASE_URL=url).app_context():
-        flask_migrate.upgrade()
+        command.upgrade(alembic_config(), "head")
     hashed = harness.password_hash()
     rng = random.Random(11)
     alphabet = string.ascii_letters + string.digits + "-_"

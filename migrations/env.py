@@ -1,5 +1,5 @@
-"""Alembic environment: run through ``flask db ...`` (Flask-Migrate) or directly with a connection passed in
-``config.attributes["connection"]`` (the test suite migrates its database this way)."""
+"""Alembic environment: run through ``flask db ...`` (app/migrate.py: the app's engine, DATABASE_URL) or directly with
+a connection passed in ``config.attributes["connection"]`` (tests/integration/test_migrations.py does)."""
 
 from __future__ import annotations
 

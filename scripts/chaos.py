@@ -203,18 +203,19 @@ class Environment:
         self.ctx.push()
 
     def _migrate_and_seed(self, merchants: int) -> None:
-        import flask_migrate
+        from alembic import command
         from geoalchemy2.shape import from_shape
         from shapely.geometry import Point
         from sqlalchemy import text
 
         from app import db
         from app.merchants.models import Merchant
+        from app.migrate import alembic_config
         from app.org.models import OrgKind, OrgUnit, Role
         from app.org.service import provision_user
         from app.tenants.models import Tenant
 
-        flask_migrate.upgrade()
+        command.upgrade(alembic_config(), "head")
         session = db.session()
         tenant = Tenant(slug="chaos", name="Chaos", settings={})
         session.add(tenant)

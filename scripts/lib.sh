@@ -8,7 +8,9 @@
 DEFAULT_DATABASE_URL="postgresql+psycopg://127.0.0.1:5432/fieldsales"
 DEFAULT_REDIS_URL="redis://127.0.0.1:6379/0"
 VENV="$ROOT/.venv"
+# .venv gets both: what the service runs with, and the tests' and tools' (a superset, at the same versions).
 REQUIREMENTS="$ROOT/requirements.txt"
+REQUIREMENTS_DEV="$ROOT/requirements-dev.txt"
 REQUIREMENTS_STAMP="$VENV/.requirements.sha256"
 LOG_DIR="$ROOT/var/log"
 DEMO_LOGINS_FILE="$ROOT/var/demo-logins.txt"

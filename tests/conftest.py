@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import flask_migrate
 import pytest
 import redis
+from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app import db
 from app.config import Config
 from app.factory import create_app
+from app.migrate import alembic_config
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/fieldsales_test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -62,7 +63,7 @@ def app() -> Iterator[Flask]:
     application = create_app(test_config())
     application.add_url_rule("/api/v1/_test/boom", "boom", _boom)
     with application.app_context():
-        flask_migrate.upgrade()
+        command.upgrade(alembic_config(), "head")
     yield application
     db.engine().dispose()
 

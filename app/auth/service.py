@@ -6,8 +6,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import jwt
 from blinker import Namespace
-from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from flask import current_app
 from sqlalchemy import select
 
 from app import clock, db
@@ -66,13 +67,27 @@ def login(
 
 
 def _issue(user: User, auth_session: AuthSession) -> TokenPair:
-    identity = str(user.id)
-    claims = {"tid": user.tenant_id, "sid": str(auth_session.id)}
-    access = create_access_token(identity, additional_claims={**claims, "role": user.role.value})
-    refresh = create_refresh_token(identity, additional_claims=claims)
+    claims = {"sub": str(user.id), "tid": user.tenant_id, "sid": str(auth_session.id)}
+    access, _ = _encode("access", {**claims, "role": user.role.value})
+    refresh, refresh_jti = _encode("refresh", claims)
     auth_session.previous_refresh_jti = auth_session.refresh_jti or None
-    auth_session.refresh_jti = decode_token(refresh)["jti"]
+    auth_session.refresh_jti = refresh_jti
     return TokenPair(access, refresh, user)
+
+
+def _encode(token_type: str, claims: dict) -> tuple[str, str]:
+    """Sign a token; returns it and its ``jti`` (security.verify_token checks it).
+
+    Its claims, as the clients have always had them: ``sub`` (the user id, as a string), ``type`` (access or
+    refresh), ``jti``, ``iat``, ``nbf``, ``exp``, ``fresh`` (always false), ``tid``, ``sid`` and, in access
+    tokens, ``role``.
+    """
+    config = current_app.config
+    now = clock.now()
+    lifetime = config["JWT_ACCESS_TOKEN_EXPIRES"] if token_type == "access" else config["JWT_REFRESH_TOKEN_EXPIRES"]
+    jti = str(uuid.uuid4())
+    payload = {"fresh": False, "iat": now, "jti": jti, "type": token_type, "nbf": now, "exp": now + lifetime, **claims}
+    return jwt.encode(payload, config["JWT_SECRET_KEY"], algorithm=config["JWT_ALGORITHM"]), jti
 
 
 def refresh(claims: dict) -> TokenPair:

@@ -82,6 +82,25 @@ def test_repeated_failures_lock_the_username_with_retry_after(client, app):
     assert locked.json["retry_after"] == int(locked.headers["Retry-After"])
 
 
+def test_tokens_keep_their_claims(client, app):
+    """What the clients may read from a token stays the same: the claim names, types and lifetimes."""
+    import jwt
+
+    user = UserFactory(username="aino", role=Role.MANAGER)
+    tokens = login(client, "aino").json
+    key = app.config["JWT_SECRET_KEY"]
+    access = jwt.decode(tokens["access_token"], key, algorithms=["HS256"])
+    refresh = jwt.decode(tokens["refresh_token"], key, algorithms=["HS256"])
+    common = {"sub", "type", "jti", "iat", "nbf", "exp", "fresh", "tid", "sid"}
+    assert set(access) == common | {"role"} and set(refresh) == common
+    assert (access["sub"], access["tid"], access["role"]) == (str(user.id), user.tenant_id, "manager")
+    assert (access["type"], refresh["type"], access["fresh"], refresh["fresh"]) == ("access", "refresh", False, False)
+    assert access["sid"] == refresh["sid"] and access["jti"] != refresh["jti"]
+    assert access["nbf"] == access["iat"] and access["exp"] - access["iat"] == 15 * 60
+    assert refresh["exp"] - refresh["iat"] == 30 * 24 * 3600
+    assert jwt.get_unverified_header(tokens["access_token"]) == {"alg": "HS256", "typ": "JWT"}
+
+
 def test_refresh_rotates_and_old_refresh_token_is_rejected_later(client):
     UserFactory(username="aino")
     first = login(client, "aino").json
