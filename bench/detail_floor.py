@@ -4,7 +4,7 @@
     DETAIL_FLOOR_CALLER=<user id> gunicorn -c gunicorn.conf.py bench.detail_floor:app
 
 ``GET /detail/<merchant id>``: no auth, no ORM, no schema, no payload building. It runs the app's own
-``CALLER_SQL`` and ``AGGREGATE_SQL`` (the text imported from ``app.merchants.detail``, compiled to psycopg's
+``CALLER_SQL`` and ``AGGREGATE_SQL`` (the text imported from ``app.merchants.queries``, compiled to psycopg's
 ``%(name)s`` style) with the parameters ``merchant_detail`` passes for a BD, on a pooled autocommit psycopg
 connection, and returns ``json.dumps`` of the two rows. Whatever our endpoint costs above this is the
 price of auth, the ORM session and transaction, and shaping the payload.
@@ -29,7 +29,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects import postgresql
 
-from app.merchants import detail
+from app.merchants import queries as detail
 from app.tenants.models import DEFAULT_SETTINGS
 
 

@@ -121,7 +121,7 @@ def compile_nearby(url: str, ids: dict, points: list[tuple[float, float]], radiu
     """The endpoint's exact SQL and parameters for each point, compiled by the app's own service code."""
     from app import db
     from app.factory import create_app
-    from app.merchants import service
+    from app.merchants import queries
     from app.org.models import User
     from app.tenants.models import Tenant
 
@@ -131,8 +131,8 @@ def compile_nearby(url: str, ids: dict, points: list[tuple[float, float]], radiu
         user, tenant = db.session.get(User, ids["bd_id"]), db.session.get(Tenant, ids["tenant_id"])
         dialect = db.engine().dialect
         for lat, lng in points:
-            statement, _ = service.nearby_statement(
-                user, tenant, service.NearbyQuery(lat=lat, lng=lng, radius_m=radius_m, limit=LIMIT)
+            statement, _ = queries.nearby_statement(
+                user, tenant, queries.NearbyQuery(lat=lat, lng=lng, radius_m=radius_m, limit=LIMIT)
             )
             compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
             if sql is None:
@@ -297,7 +297,7 @@ def serialisation_cost(url: str, ids: dict, points: list[tuple[float, float]]) -
     from app import db
     from app.factory import create_app
     from app.json import dumps_bytes
-    from app.merchants import service
+    from app.merchants import queries
     from app.merchants.schemas import NearbyPageSchema
     from app.org.models import User
     from app.tenants.models import Tenant
@@ -307,7 +307,7 @@ def serialisation_cost(url: str, ids: dict, points: list[tuple[float, float]]) -
         user, tenant = db.session.get(User, ids["bd_id"]), db.session.get(Tenant, ids["tenant_id"])
         payload = None
         for lat, lng in points:  # a full page with some owned leads, like a real street
-            page = service.nearby(user, tenant, service.NearbyQuery(lat=lat, lng=lng, radius_m=NEAR_M, limit=LIMIT))
+            page = queries.nearby(user, tenant, queries.NearbyQuery(lat=lat, lng=lng, radius_m=NEAR_M, limit=LIMIT))
             if len(page["items"]) == LIMIT and any(item["sea"]["owner"] for item in page["items"]):
                 payload = page
                 break

@@ -28,8 +28,8 @@ SQL_PHASE = "SQL: session.execute (SQLAlchemy + driver + DB)"
 PHASES = [
     ("app.auth.security", "verify_token", "auth: verify the JWT"),
     ("app.auth.security", "_load_caller", "auth: load session+user+tenant (ORM, excl. SQL)"),
-    ("app.merchants.service", "nearby_statement", "nearby: build the Core statement"),
-    ("app.merchants.service", "_nearby_item", "nearby: build 20 item dicts"),
+    ("app.merchants.queries", "nearby_statement", "nearby: build the Core statement"),
+    ("app.merchants.queries", "_nearby_item", "nearby: build 20 item dicts"),
     ("app.json", "dumps_bytes", "orjson dumps"),
     ("app.db", "execute_precompiled", SQL_PHASE),
 ]
@@ -111,14 +111,14 @@ def cache_key_ms(app: Any, ids: dict, points: list[tuple[float, float]], radius_
     compiled form in the cache; a statement built once (bind parameters) would memoise the key.
     """
     from app import db
-    from app.merchants import service
+    from app.merchants import queries
     from app.org.models import User
     from app.tenants.models import Tenant
 
     with app.app_context():
         user, tenant = db.session.get(User, ids["bd_id"]), db.session.get(Tenant, ids["tenant_id"])
         statements = [
-            service.nearby_statement(user, tenant, service.NearbyQuery(lat=lat, lng=lng, radius_m=radius_m,
+            queries.nearby_statement(user, tenant, queries.NearbyQuery(lat=lat, lng=lng, radius_m=radius_m,
                                                                        limit=limit))[0]
             for lat, lng in points[:200]
         ]

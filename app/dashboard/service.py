@@ -22,7 +22,7 @@ from app.errors import (
     TeamNotFound,
     TooManyCells,
 )
-from app.merchants.service import box_size_m
+from app.merchants.queries import box_size_m
 from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_user_ids, manages_unit
 from app.tenants.models import Tenant

@@ -17,7 +17,7 @@ from app.errors import (
     UnknownPhotos,
     ValidationFailed,
 )
-from app.intake import queue, service
+from app.intake import queries, service
 from app.intake.examples import (
     AUDIT_EXAMPLE,
     AUDIT_QUEUE_ITEM,
@@ -83,4 +83,4 @@ class AuditQueue(MethodView):
     @blp.response(200, AuditQueueSchema, example={"items": [AUDIT_QUEUE_ITEM], "next_cursor": None})
     def get(self, coord_sys, limit, cursor=None):
         """Merchants waiting for audit, oldest first (ops)."""
-        return queue.pending(current_tenant().id, coord_sys, limit, cursor)
+        return queries.pending(current_tenant().id, coord_sys, limit, cursor)

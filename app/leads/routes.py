@@ -21,7 +21,7 @@ from app.errors import (
     UserNotFound,
 )
 from app.json import json_response
-from app.leads import service, views
+from app.leads import queries, service
 from app.leads.schemas import (
     AssignSchema,
     LeadHistorySchema,
@@ -31,7 +31,7 @@ from app.leads.schemas import (
     ReleaseSchema,
     SignSchema,
 )
-from app.merchants import service as merchants
+from app.merchants import queries as merchants
 from app.merchants.models import get_merchant
 from app.merchants.schemas import NearbyPageSchema
 from app.org.models import Role
@@ -41,7 +41,7 @@ blp = Blueprint("leads", __name__, url_prefix="/api/v1/leads", description="The 
 
 
 def _lead(lead):  # noqa: ANN001, ANN202
-    return json_response(views.lead_view(lead, current_tenant()))
+    return json_response(queries.lead_view(lead, current_tenant()))
 
 
 @blp.route("/<id:merchant_id>/claim")
@@ -102,7 +102,7 @@ class Mine(MethodView):
     @blp.response(200, MyLeadsSchema)
     def get(self):
         """Your private pool, soonest drop first."""
-        return json_response(views.my_leads(current_user(), current_tenant()))
+        return json_response(queries.my_leads(current_user(), current_tenant()))
 
 
 @blp.route("/public")
@@ -129,4 +129,4 @@ class History(MethodView):
     @blp.response(200, LeadHistorySchema)
     def get(self, merchant_id):
         """Every ownership change of a merchant's lead, oldest first, with who did it and why."""
-        return json_response(views.history(get_merchant(merchant_id).id))
+        return json_response(queries.history(get_merchant(merchant_id).id))

@@ -16,7 +16,7 @@ from app.errors import (
     NotAllowedForLead,
 )
 from app.json import json_response
-from app.merchants import contacts, detail, service
+from app.merchants import queries, service
 from app.merchants.examples import DETAIL_EXAMPLE, MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
 from app.merchants.schemas import (
     ContactCreateSchema,
@@ -36,8 +36,8 @@ blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants", descripti
 
 
 
-def _filters(args: dict) -> service.MerchantFilters:
-    return service.MerchantFilters(
+def _filters(args: dict) -> queries.MerchantFilters:
+    return queries.MerchantFilters(
         sea=args["sea"].value,
         category=args.get("category"),
         tags=tuple(dict.fromkeys(args.get("tag") or ())),
@@ -55,11 +55,11 @@ class Nearby(MethodView):
     @blp.response(200, NearbyPageSchema, example=NEARBY_EXAMPLE)
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
         """Merchants nearest to a position, with lead status, nearest first (keyset paging)."""
-        query = service.NearbyQuery(
+        query = queries.NearbyQuery(
             lat=lat, lng=lng, coord_sys=coord_sys, radius_m=radius_m, limit=limit, cursor=cursor,
             filters=_filters(filters),
         )
-        return json_response(service.nearby(current_user(), current_tenant(), query))
+        return json_response(queries.nearby(current_user(), current_tenant(), query))
 
 
 @blp.route("/map")
@@ -72,7 +72,7 @@ class MerchantMap(MethodView):
     })
     def get(self, bbox, zoom, coord_sys, **filters):
         """Merchants in a map box: up to 500 pins, or server-side clusters sized by zoom."""
-        return json_response(service.map_view(current_user(), current_tenant(), bbox, zoom, coord_sys, _filters(filters)))
+        return json_response(queries.map_view(current_user(), current_tenant(), bbox, zoom, coord_sys, _filters(filters)))
 
 
 
@@ -87,7 +87,7 @@ class MerchantDetail(MethodView):
     @blp.alt_response(304, description="Not modified since the ETag sent in `If-None-Match`")
     def get(self, merchant_id, coord_sys):
         """Everything about one merchant: info, contacts, visits, sales, competitors, pool status, tasks."""
-        payload = detail.merchant_detail(current_user(), current_tenant(), merchant_id, coord_sys)
+        payload = queries.merchant_detail(current_user(), current_tenant(), merchant_id, coord_sys)
         response = json_response(payload)
         response.add_etag()
         return response.make_conditional(request)
@@ -102,7 +102,7 @@ class Contacts(MethodView):
     @blp.response(201, ContactSchema)
     def post(self, fields, merchant_id):
         """Add a key person (the lead's owner, their managers, ops)."""
-        return contacts.create_contact(current_user(), merchant_id, fields)
+        return service.create_contact(current_user(), merchant_id, fields)
 
 
 @blp.route("/<id:merchant_id>/attributes")
@@ -112,7 +112,7 @@ class MerchantAttributes(MethodView):
     @blp.response(200, MerchantAttributesResultSchema, example={"id": 812, "attributes": {"seats": 140}})
     def patch(self, fields, merchant_id):
         """Set or clear the merchant's custom-field values (validated against the business line's schema)."""
-        return contacts.update_attributes(current_user(), current_tenant().settings or {}, merchant_id,
+        return service.update_attributes(current_user(), current_tenant().settings or {}, merchant_id,
                                           fields["attributes"])
 
 
@@ -123,10 +123,10 @@ class ContactItem(MethodView):
     @blp.response(200, ContactSchema)
     def patch(self, fields, merchant_id, contact_id):
         """Change a key person's details; only the fields sent change."""
-        return contacts.update_contact(current_user(), merchant_id, contact_id, fields)
+        return service.update_contact(current_user(), merchant_id, contact_id, fields)
 
     @authenticated(blp, errors=(MerchantNotFound, ContactNotFound, NotAllowedForLead))
     @blp.response(204)
     def delete(self, merchant_id, contact_id):
         """Remove a key person."""
-        contacts.delete_contact(current_user(), merchant_id, contact_id)
+        service.delete_contact(current_user(), merchant_id, contact_id)

@@ -23,7 +23,7 @@ from app.errors import (
 )
 from app.json import json_response
 from app.org.models import Role
-from app.tasks import service, views
+from app.tasks import queries, service
 from app.tasks.schemas import (
     BulkResultSchema,
     FeedbackSchema,
@@ -66,14 +66,14 @@ class Tasks(MethodView):
     def post(self, body):
         """Create a task for BDs (by user ids, a team, a territory, or merchants' lead owners); they get a push."""
         task = service.create_task(current_user(), body)
-        return json_response(views.task_summary(task), 201)
+        return json_response(queries.task_summary(task), 201)
 
     @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
     @blp.arguments(PageQueryArgsSchema, location="query")
     @blp.response(200, TaskPageSchema)
     def get(self, args):
         """Tasks you created, newest first, with progress counts."""
-        return json_response(views.created_tasks(current_user(), args["limit"], args.get("cursor")))
+        return json_response(queries.created_tasks(current_user(), args["limit"], args.get("cursor")))
 
 
 @blp.route("/tasks/bulk")
@@ -94,7 +94,7 @@ class TaskItem(MethodView):
     @blp.response(200, TaskDetailSchema)
     def get(self, task_id):
         """A task with its assignments, their status and push delivery counts."""
-        return json_response(views.task_detail(current_user(), task_id))
+        return json_response(queries.task_detail(current_user(), task_id))
 
 
 @blp.route("/todos")
@@ -104,7 +104,7 @@ class Todos(MethodView):
     @blp.response(200, TodoPageSchema)
     def get(self, args):
         """Your open tasks and reminders, soonest due first."""
-        return json_response(views.todos(current_user(), args["limit"], args.get("cursor")))
+        return json_response(queries.todos(current_user(), args["limit"], args.get("cursor")))
 
 
 @blp.route("/todos/count")
@@ -113,7 +113,7 @@ class TodoCount(MethodView):
     @blp.response(200, TodoCountSchema)
     def get(self):
         """The badge: how many open to-dos, and how many overdue."""
-        return json_response(views.todo_count(current_user()))
+        return json_response(queries.todo_count(current_user()))
 
 
 def _parse_todo_id(todo_id: str) -> tuple[str, int]:

@@ -10,7 +10,7 @@ from pyproj import Geod
 from sqlalchemy import select
 
 from app import clock, db
-from app.merchants import service
+from app.merchants import queries
 from app.merchants.models import Lead, LeadEvent, LeadState, Merchant
 from app.merchants.schemas import NearbyPageSchema
 from app.org.models import Role, User
@@ -263,8 +263,8 @@ def test_the_query_uses_the_gist_index_for_ordering(hangzhou, session):
     user = session.get(User, hangzhou["hz_bd"])
     tenant = session.get(Tenant, hangzhou["tenant_id"])
     for radius in (500, 5000):
-        statement, _ = service.nearby_statement(
-            user, tenant, service.NearbyQuery(lat=DENSE[0], lng=DENSE[1], radius_m=radius)
+        statement, _ = queries.nearby_statement(
+            user, tenant, queries.NearbyQuery(lat=DENSE[0], lng=DENSE[1], radius_m=radius)
         )
         compiled = statement.compile(dialect=session.bind.dialect)
         rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from app import clock
 from app.dashboard import service as dashboard
-from app.merchants import service as merchants
+from app.merchants import queries as merchants
 from app.merchants.models import Lead, LeadState
 from app.territories.models import Territory, TerritoryMember
 from app.territories.schemas import TerritorySchema, TerritoryStatsSchema
@@ -298,7 +298,7 @@ def test_coverage_matches_shapely_on_the_real_pois(hangzhou, hangzhou_rows, hz_t
 
 
 def test_nearby_in_my_territory_keeps_the_index_scan(hangzhou, hz_territory, session):
-    from app.merchants import service as merchants
+    from app.merchants import queries as merchants
     from app.tenants.models import Tenant
 
     tenant = session.get(Tenant, hangzhou["tenant_id"])
@@ -319,7 +319,7 @@ def test_nearby_in_my_territory_keeps_the_index_scan(hangzhou, hz_territory, ses
 
 def test_nearby_attribute_filter_on_the_real_pois(hangzhou, session):
     """`attr.<key>` on imported columns declared as custom fields: right rows, and the KNN scan stays."""
-    from app.merchants import service as merchants
+    from app.merchants import queries as merchants
     from app.org.models import User
     from app.tenants.models import Tenant
 
