@@ -59,7 +59,7 @@ if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
 
 
-def post_fork(server, worker):  # noqa: ANN001, ANN201, ARG001 - gunicorn hook signature
+def post_fork(server, worker):
     """Never share a database connection the master may have opened with preload_app across processes."""
     db = sys.modules.get("app.db")
     engine = getattr(db, "_engine", None) if db is not None else None

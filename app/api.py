@@ -32,18 +32,20 @@ class ErrorSchema(ma.Schema):
     status = ma.fields.String(required=True, metadata={"description": "HTTP status phrase"})
     message = ma.fields.String(required=True, metadata={"description": "Human-readable explanation"})
     error_code = ma.fields.Enum(
-        ErrorCode, by_value=True, required=True,
+        ErrorCode,
+        by_value=True,
+        required=True,
         metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"},
     )
     errors = ma.fields.Dict(metadata={"description": "Per-location, per-field messages (validation errors)"})
     retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
-    geometry_error = ma.fields.Dict(metadata={
-        "description": "`INVALID_GEOMETRY` only: `{code, reason, location: [lng, lat]?, path?}`"})
+    geometry_error = ma.fields.Dict(
+        metadata={"description": "`INVALID_GEOMETRY` only: `{code, reason, location: [lng, lat]?, path?}`"}
+    )
     # the few codes that carry one more fact for the app to act on
     until = ma.fields.String(metadata={"description": "`RECLAIM_COOLDOWN` only: when the lead may be claimed again"})
     cap = ma.fields.Integer(metadata={"description": "`CLAIM_CAP_REACHED` only: the private pool's size limit"})
-    current_status = ma.fields.String(metadata={
-        "description": "`INVALID_TRANSITION` only: the to-do's status now"})
+    current_status = ma.fields.String(metadata={"description": "`INVALID_TRANSITION` only: the to-do's status now"})
     audit_status = ma.fields.String(metadata={"description": "`NOT_PENDING_AUDIT` only: the merchant's audit status"})
 
 
@@ -100,7 +102,7 @@ class Parser(FlaskParser):
                 args.setlist(key, values)
             else:
                 # a repeated key stays a list so that the field's validation refuses it
-                gathered[prefixed[prefix]][key[len(prefix):]] = values[0] if len(values) == 1 else values
+                gathered[prefixed[prefix]][key[len(prefix) :]] = values[0] if len(values) == 1 else values
         for field, value in gathered.items():
             args[field] = value
         return self._makeproxy(args, schema)
@@ -151,8 +153,8 @@ def document_errors(blp: Blueprint, errors: Iterable[DocumentedError]) -> Callab
 
     def decorator(func: Callable) -> Callable:
         for status, entries in sorted(by_status.items(), reverse=True):
-            description = HTTPStatus(status).phrase + ". " + "; ".join(
-                f"`{code}`: {when}" for code, (_, when) in entries.items()
+            description = (
+                HTTPStatus(status).phrase + ". " + "; ".join(f"`{code}`: {when}" for code, (_, when) in entries.items())
             )
             examples = {code: error_example(error, when) for code, (error, when) in entries.items()}
             func = blp.alt_response(status, schema=ErrorSchema, description=description, examples=examples)(func)

@@ -1,4 +1,5 @@
-"""Operator commands: ``flask create-tenant``, ``create-user``, ``import-merchants``, ``seed-demo``, ``worker``, ``cron``."""
+"""Operator commands: ``flask create-tenant``, ``create-user``, ``import-merchants``, ``import-sales``,
+``import-competitors``, ``seed-demo``, ``worker``, ``cron`` and ``db`` (migrations)."""
 
 from __future__ import annotations
 
@@ -52,16 +53,30 @@ def create_tenant(slug: str, name: str) -> None:
 @click.option("--team", default=None, help="Org unit name; created as a top-level team if missing")
 @click.option("--manager", "manager_username", default=None, help="Username of the direct manager")
 @click.option("--name", "display_name", default="", help="Display name")
-def create_user(tenant_slug: str, username: str, password: str, role: str, team: str | None,
-                manager_username: str | None, display_name: str) -> None:
+def create_user(
+    tenant_slug: str,
+    username: str,
+    password: str,
+    role: str,
+    team: str | None,
+    manager_username: str | None,
+    display_name: str,
+) -> None:
     """Create a user in a tenant."""
 
     try:
         with db.atomic():
             tenant = service.get_tenant(tenant_slug)
             db.scope_to_tenant(tenant.id)
-            user = service.provision_user(tenant, username, password, Role(role), display_name=display_name,
-                                       team=team, manager_username=manager_username)
+            user = service.provision_user(
+                tenant,
+                username,
+                password,
+                Role(role),
+                display_name=display_name,
+                team=team,
+                manager_username=manager_username,
+            )
     except AppError as error:
         _fail(error)
     click.echo(f"created {user.role.value} {user.username} (id {user.id}) in {tenant.slug}")
@@ -76,20 +91,28 @@ def create_user(tenant_slug: str, username: str, password: str, role: str, team:
 def import_merchants(path: Path, tenant_slug: str, source: str, coord_sys: str, mapping: str | None) -> None:
     """Load merchants from a CSV (name, lat, lon/lng...) or a GeoJSON (.geojson); the same code as POST /imports."""
 
-
     try:
         tenant = service.get_tenant(tenant_slug)
     except AppError as error:
         _fail(error)
     file_format = "geojson" if path.suffix.lower() in (".geojson", ".json") else "csv"
     columns = json.loads(mapping) if mapping else None
-    _run_import(tenant.id, path, lambda stream: load(
-        stream.buffer.read() if file_format == "geojson" else stream, tenant.id, source=source,
-        coord_sys=CoordSys(coord_sys), mapping=columns, file_format=file_format))
+    _run_import(
+        tenant.id,
+        path,
+        lambda stream: load(
+            stream.buffer.read() if file_format == "geojson" else stream,
+            tenant.id,
+            source=source,
+            coord_sys=CoordSys(coord_sys),
+            mapping=columns,
+            file_format=file_format,
+        ),
+    )
     click.echo(f"tags: {compute_tags(tenant.id)} merchants retagged")
 
 
-def _run_import(tenant_id: int, path: Path, load) -> None:  # noqa: ANN001 - load(stream) -> ImportReport
+def _run_import(tenant_id: int, path: Path, load) -> None:
     """Run one CSV import in one transaction and print its report (rejected lines with their reasons)."""
 
     db.scope_to_tenant(tenant_id)
@@ -110,7 +133,7 @@ def _run_import(tenant_id: int, path: Path, load) -> None:  # noqa: ANN001 - loa
         click.echo(f"  ... and {report.rejected_count - 50} more")
 
 
-def _import_command(name: str, kind: str):  # noqa: ANN202
+def _import_command(name: str, kind: str):
     @click.command(name)
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--tenant", "tenant_slug", required=True)
@@ -149,7 +172,6 @@ def seed_demo(reset: bool) -> None:
 def worker(burst: bool, queues: str | None) -> None:
     """Run an RQ worker with this app's configuration (the app is created once)."""
 
-
     names = queues.split(",") if queues else list(current_app.config["RQ_QUEUES"])
     connection = redis_conn.client()
     Worker(names, connection=connection).work(burst=burst, with_scheduler=True)
@@ -159,14 +181,21 @@ def worker(burst: bool, queues: str | None) -> None:
 def cron() -> None:
     """Run the periodic-job scheduler (sweeps, reminders, pruning)."""
 
-
     scheduler = CronScheduler(connection=redis_conn.client())
     register_periodic_jobs(scheduler)
     scheduler.start()
 
 
 def register_commands(app: Flask) -> None:
-    for command in (create_tenant, create_user, import_merchants, import_sales, import_competitors, seed_demo,
-                    worker, cron):
+    for command in (
+        create_tenant,
+        create_user,
+        import_merchants,
+        import_sales,
+        import_competitors,
+        seed_demo,
+        worker,
+        cron,
+    ):
         app.cli.add_command(command)
     app.cli.add_command(db_commands)

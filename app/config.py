@@ -86,9 +86,7 @@ class Config:
                 "See mobile_api_docs/guide.md."
             )
         },
-        "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-        },
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }
 
     def __init__(self, **overrides: object) -> None:

@@ -64,7 +64,7 @@ class TenantScoped:
     """Mixin for rows that belong to one tenant (business line)."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[int]:  # noqa: N805 - SQLAlchemy declared_attr convention
+    def tenant_id(cls) -> Mapped[int]:
         return mapped_column(BigInteger, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
 
 
@@ -272,7 +272,7 @@ def end_request(error: BaseException | None = None) -> None:
     try:
         if error is None and request.method in ("GET", "HEAD") and current.in_transaction():
             current.commit()
-    except Exception:  # noqa: BLE001 - closing must never fail a response that is already built
+    except Exception:
         log.exception("could not end a read-only transaction")
     finally:
         session.remove()

@@ -522,8 +522,20 @@ ErrorCode.__doc__ = "Every `error_code` the API answers with."
 # The class answered for errors raised by Flask/werkzeug/webargs rather than by our code.
 BY_STATUS: dict[int, type[AppError]] = {
     cls.status: cls
-    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, PayloadTooLarge,
-                UnsupportedMediaType, ValidationFailed, RateLimited, InternalError, ServiceUnavailable)
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        RateLimited,
+        InternalError,
+        ServiceUnavailable,
+    )
 }
 
 

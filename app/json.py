@@ -38,11 +38,11 @@ class OrjsonProvider(JSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
 
-    def response(self, *args: Any, **kwargs: Any):  # noqa: ANN201
+    def response(self, *args: Any, **kwargs: Any):
         obj = self._prepare_response_obj(args, kwargs)
         return self._app.response_class(dumps_bytes(obj), mimetype="application/json")
 
 
-def json_response(payload: Any, status: int = 200):  # noqa: ANN201 - a Flask Response
+def json_response(payload: Any, status: int = 200):
     """A JSON response serialised with orjson (hot endpoints skip the schema dump; tests validate the schema)."""
     return current_app.response_class(dumps_bytes(payload), status=status, mimetype="application/json")

@@ -25,6 +25,11 @@ def backend() -> PushBackend:
         if key not in _backends:
             kind, project_id, endpoint, credentials = key
             name = "fieldsales-" + hashlib.sha256("|".join(key).encode()).hexdigest()[:12]
-            _backends[key] = make_backend(kind, project_id=project_id, endpoint=endpoint or None,
-                                          credentials_file=credentials or None, app_name=name)
+            _backends[key] = make_backend(
+                kind,
+                project_id=project_id,
+                endpoint=endpoint or None,
+                credentials_file=credentials or None,
+                app_name=name,
+            )
         return _backends[key]

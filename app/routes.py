@@ -22,8 +22,23 @@ from app.uploads.routes import blp as uploads_blp
 from app.visits.routes import blp as visits_blp
 
 BLUEPRINTS = (
-    health_blp, auth_blp, merchants_blp, sales_blp, visits_blp, uploads_blp, leads_blp, devices_blp, tasks_blp,
-    intake_blp, imports_blp, public_blp, audit_blp, tenant_blp, territories_blp, org_blp, dashboard_blp,
+    health_blp,
+    auth_blp,
+    merchants_blp,
+    sales_blp,
+    visits_blp,
+    uploads_blp,
+    leads_blp,
+    devices_blp,
+    tasks_blp,
+    intake_blp,
+    imports_blp,
+    public_blp,
+    audit_blp,
+    tenant_blp,
+    territories_blp,
+    org_blp,
+    dashboard_blp,
 )
 
 

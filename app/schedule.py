@@ -16,5 +16,6 @@ def register_periodic_jobs(scheduler: CronScheduler) -> None:
     scheduler.register(remind_dropping_leads, queue_name="sweeps", interval=900, name="lead-reminders")
     scheduler.register(prune_stale_devices, queue_name="sweeps", cron="30 3 * * *", name="prune-devices")
     # after the night's sales and competitor imports, before the BDs' morning
-    scheduler.register(compute_tags, queue_name="sweeps", cron="0 4 * * *", name="classification-tags",
-                       job_timeout=1800)
+    scheduler.register(
+        compute_tags, queue_name="sweeps", cron="0 4 * * *", name="classification-tags", job_timeout=1800
+    )

@@ -14,9 +14,13 @@ ID = validate.Range(min=1, max=MAX_BIGINT)
 
 def coord_sys_field() -> ma.fields.Enum:
     return ma.fields.Enum(
-        CoordSys, by_value=True, load_default=CoordSys.WGS84,
-        metadata={"description": "Coordinate system of `lat`/`lng` in the request and in the response. "
-                                 "Amap/Tencent SDKs report `gcj02`, Baidu `bd09`, GPS `wgs84`."},
+        CoordSys,
+        by_value=True,
+        load_default=CoordSys.WGS84,
+        metadata={
+            "description": "Coordinate system of `lat`/`lng` in the request and in the response. "
+            "Amap/Tencent SDKs report `gcj02`, Baidu `bd09`, GPS `wgs84`."
+        },
     )
 
 

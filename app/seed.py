@@ -58,7 +58,9 @@ def seed(reset: bool = False) -> Iterator[str]:
         yield from demo_logins()
         return
     rng = random.Random(20261122)
-    tenant = Tenant(slug="demo", name="Helsinki Group-buying (demo)", settings={"phone_region": "FI", "timezone": "Europe/Helsinki"})
+    tenant = Tenant(
+        slug="demo", name="Helsinki Group-buying (demo)", settings={"phone_region": "FI", "timezone": "Europe/Helsinki"}
+    )
     session.add(tenant)
     session.flush()
     db.scope_to_tenant(tenant.id)
@@ -91,8 +93,11 @@ def seed(reset: bool = False) -> Iterator[str]:
     session.flush()
     db.scope_to_tenant(hotels.id)
     org.provision_user(hotels, "hotel_bd", DEMO_PASSWORD, Role.BD, display_name="Hotel BD", team="Hotels Helsinki")
-    hotel_rows = [line for line in DEMO_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
-                  if "tourism=hotel" in line or line.startswith("source_id")]
+    hotel_rows = [
+        line
+        for line in DEMO_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
+        if "tourism=hotel" in line or line.startswith("source_id")
+    ]
     import_csv(hotel_rows, hotels.id, source="osm")
     db.commit_chunk()
     db.scope_to_tenant(None)
@@ -100,8 +105,9 @@ def seed(reset: bool = False) -> Iterator[str]:
     yield from demo_logins()
 
 
-def _seed_history(rng: random.Random, tenant: Tenant, merchants: list[Merchant], bds: list[User],
-                  manager: User) -> None:
+def _seed_history(
+    rng: random.Random, tenant: Tenant, merchants: list[Merchant], bds: list[User], manager: User
+) -> None:
     session = db.session()
     now = clock.now()
     rules = DEFAULT_SETTINGS["pool"]
@@ -114,69 +120,160 @@ def _seed_history(rng: random.Random, tenant: Tenant, merchants: list[Merchant],
         if last_visit and last_visit > now:
             last_visit = None
         clock_ = drop_clock(claimed_at, last_visit, 0, rules)
-        session.add(Lead(merchant_id=merchant.id, tenant_id=tenant.id, state=LeadState.PRIVATE, owner_id=owner.id,
-                         claimed_at=claimed_at, last_visit_at=last_visit, drops_at=clock_.drops_at,
-                         drop_reason=clock_.reason))
-        session.add(LeadEvent(merchant_id=merchant.id, tenant_id=tenant.id, action="claim", to_owner_id=owner.id,
-                              actor_id=owner.id, reason="demo seed", created_at=claimed_at))
+        session.add(
+            Lead(
+                merchant_id=merchant.id,
+                tenant_id=tenant.id,
+                state=LeadState.PRIVATE,
+                owner_id=owner.id,
+                claimed_at=claimed_at,
+                last_visit_at=last_visit,
+                drops_at=clock_.drops_at,
+                drop_reason=clock_.reason,
+            )
+        )
+        session.add(
+            LeadEvent(
+                merchant_id=merchant.id,
+                tenant_id=tenant.id,
+                action="claim",
+                to_owner_id=owner.id,
+                actor_id=owner.id,
+                reason="demo seed",
+                created_at=claimed_at,
+            )
+        )
         if last_visit:
             _visit(rng, merchant, owner, last_visit, verified=True)
     for index, merchant in enumerate(partners):
         owner = bds[index % len(bds)]
         signed_at = now - timedelta(days=rng.randint(60, 400))
-        session.add(Lead(merchant_id=merchant.id, tenant_id=tenant.id, state=LeadState.PARTNER, owner_id=owner.id,
-                         claimed_at=signed_at - timedelta(days=20), signed_at=signed_at,
-                         contract_no=f"HEL-{2026}-{index + 1:04d}"))
-        session.add(LeadEvent(merchant_id=merchant.id, tenant_id=tenant.id, action="sign", to_owner_id=owner.id,
-                              actor_id=owner.id, reason="demo seed", created_at=signed_at))
+        session.add(
+            Lead(
+                merchant_id=merchant.id,
+                tenant_id=tenant.id,
+                state=LeadState.PARTNER,
+                owner_id=owner.id,
+                claimed_at=signed_at - timedelta(days=20),
+                signed_at=signed_at,
+                contract_no=f"HEL-{2026}-{index + 1:04d}",
+            )
+        )
+        session.add(
+            LeadEvent(
+                merchant_id=merchant.id,
+                tenant_id=tenant.id,
+                action="sign",
+                to_owner_id=owner.id,
+                actor_id=owner.id,
+                reason="demo seed",
+                created_at=signed_at,
+            )
+        )
         _sales(rng, merchant, now.date())
     for merchant in rng.sample(merchants, 250):
         _visit(rng, merchant, rng.choice(bds), now - timedelta(days=rng.uniform(0, 60)), verified=rng.random() < 0.85)
     for merchant in rng.sample(merchants, 200):
         for n in range(rng.randint(1, 3)):
-            session.add(Contact(merchant_id=merchant.id, tenant_id=tenant.id, name=rng.choice(FIRST_NAMES) + " "
-                                + rng.choice(LAST_NAMES), title=rng.choice(TITLES), role=list(ContactRole)[n % 4],
-                                phones=[f"+35840{rng.randint(1000000, 9999999)}"], is_key_person=n == 0))
+            session.add(
+                Contact(
+                    merchant_id=merchant.id,
+                    tenant_id=tenant.id,
+                    name=rng.choice(FIRST_NAMES) + " " + rng.choice(LAST_NAMES),
+                    title=rng.choice(TITLES),
+                    role=list(ContactRole)[n % 4],
+                    phones=[f"+35840{rng.randint(1000000, 9999999)}"],
+                    is_key_person=n == 0,
+                )
+            )
     for merchant in rng.sample(merchants, 300):
         for platform in rng.sample(["Wolt", "Foodora", "Tripadvisor"], rng.randint(1, 2)):
-            deals = [{"title": f"Lunch menu {k + 1}", "price": round(rng.uniform(8, 30), 2),
-                      "monthly_sales": rng.randint(0, 800)} for k in range(rng.randint(0, 3))]
-            session.add(CompetitorRecord(merchant_id=merchant.id, tenant_id=tenant.id, platform=platform,
-                                         online=rng.random() < 0.8, deals=deals,
-                                         captured_at=now - timedelta(days=rng.randint(0, 20))))
-    task = Task(tenant_id=tenant.id, creator_id=manager.id, title="Visit new openings in Kallio",
-                body="Check in at three new merchants this week.", kind=TaskKind.VISIT,
-                due_at=now + timedelta(days=3), target={"user_ids": [bd.id for bd in bds]})
+            deals = [
+                {
+                    "title": f"Lunch menu {k + 1}",
+                    "price": round(rng.uniform(8, 30), 2),
+                    "monthly_sales": rng.randint(0, 800),
+                }
+                for k in range(rng.randint(0, 3))
+            ]
+            session.add(
+                CompetitorRecord(
+                    merchant_id=merchant.id,
+                    tenant_id=tenant.id,
+                    platform=platform,
+                    online=rng.random() < 0.8,
+                    deals=deals,
+                    captured_at=now - timedelta(days=rng.randint(0, 20)),
+                )
+            )
+    task = Task(
+        tenant_id=tenant.id,
+        creator_id=manager.id,
+        title="Visit new openings in Kallio",
+        body="Check in at three new merchants this week.",
+        kind=TaskKind.VISIT,
+        due_at=now + timedelta(days=3),
+        target={"user_ids": [bd.id for bd in bds]},
+    )
     session.add(task)
     session.flush()
     for bd in bds:
-        session.add(TaskAssignment(task_id=task.id, tenant_id=tenant.id, assignee_id=bd.id,
-                                   status=AssignmentStatus.ASSIGNED))
+        session.add(
+            TaskAssignment(task_id=task.id, tenant_id=tenant.id, assignee_id=bd.id, status=AssignmentStatus.ASSIGNED)
+        )
 
 
-def _visit(rng: random.Random, merchant: Merchant, user: User, at, verified: bool) -> None:  # noqa: ANN001
+def _visit(rng: random.Random, merchant: Merchant, user: User, at, verified: bool) -> None:
     if verified and (merchant.last_visit_at is None or merchant.last_visit_at < at):
         merchant.last_visit_at = at
-    db.session.add(Visit(
-        tenant_id=merchant.tenant_id, merchant_id=merchant.id, user_id=user.id,
-        idempotency_key=f"seed-{rng.getrandbits(64):016x}", request_hash="seed", client_time=at, created_at=at,
-        location=merchant.location, accuracy_m=rng.uniform(5, 40), distance_m=rng.uniform(2, 60) if verified else 450.0,
-        verified=verified, flags=[] if verified else ["too_far"], result=rng.choice(RESULTS), checkout_at=at
-        + timedelta(minutes=rng.randint(5, 40)), notes="", purpose="demo",
-    ))
+    db.session.add(
+        Visit(
+            tenant_id=merchant.tenant_id,
+            merchant_id=merchant.id,
+            user_id=user.id,
+            idempotency_key=f"seed-{rng.getrandbits(64):016x}",
+            request_hash="seed",
+            client_time=at,
+            created_at=at,
+            location=merchant.location,
+            accuracy_m=rng.uniform(5, 40),
+            distance_m=rng.uniform(2, 60) if verified else 450.0,
+            verified=verified,
+            flags=[] if verified else ["too_far"],
+            result=rng.choice(RESULTS),
+            checkout_at=at + timedelta(minutes=rng.randint(5, 40)),
+            notes="",
+            purpose="demo",
+        )
+    )
 
 
 def _sales(rng: random.Random, merchant: Merchant, today: date) -> None:
     session = db.session()
     for k in range(rng.randint(1, 3)):
-        session.add(Deal(tenant_id=merchant.tenant_id, merchant_id=merchant.id, title=f"Voucher {k + 1}",
-                         price=Decimal(str(round(rng.uniform(9, 45), 2))), status="active",
-                         external_id=f"demo-deal-{merchant.id}-{k}", started_at=today - timedelta(days=200)))
+        session.add(
+            Deal(
+                tenant_id=merchant.tenant_id,
+                merchant_id=merchant.id,
+                title=f"Voucher {k + 1}",
+                price=Decimal(str(round(rng.uniform(9, 45), 2))),
+                status="active",
+                external_id=f"demo-deal-{merchant.id}-{k}",
+                started_at=today - timedelta(days=200),
+            )
+        )
     month = today.replace(day=1)
     for _ in range(18):
         orders = rng.randint(20, 600)
-        session.add(SalesMonth(tenant_id=merchant.tenant_id, merchant_id=merchant.id, month=month, orders=orders,
-                               gmv=Decimal(orders) * Decimal(str(round(rng.uniform(10, 30), 2)))))
+        session.add(
+            SalesMonth(
+                tenant_id=merchant.tenant_id,
+                merchant_id=merchant.id,
+                month=month,
+                orders=orders,
+                gmv=Decimal(orders) * Decimal(str(round(rng.uniform(10, 30), 2))),
+            )
+        )
         month = (month - timedelta(days=1)).replace(day=1)
 
 

@@ -74,13 +74,23 @@ def build_database(url: str) -> dict[str, Any]:
     dsn = datagen.plain_url(url)
     ids = datagen.build_current(url, MERCHANTS)
     with psycopg.connect(dsn) as conn:
-        history = conn.execute("SELECT count(*) FROM visits WHERE idempotency_key LIKE %s",
-                               (HISTORY_PREFIX + "%",)).fetchone()[0]
+        history = conn.execute(
+            "SELECT count(*) FROM visits WHERE idempotency_key LIKE %s", (HISTORY_PREFIX + "%",)
+        ).fetchone()[0]
         if history == 0:
             log(f"adding {HISTORY_VISITS:,} historical visits")
             bds = [r[0] for r in conn.execute("SELECT id FROM users WHERE role = 'bd' ORDER BY id")]
-            conn.execute(HISTORY_SQL, {"bds": bds, "nbd": len(bds), "prefix": HISTORY_PREFIX, "n": HISTORY_VISITS,
-                                       "merchants": MERCHANTS, "tenant": ids["tenant_id"]})
+            conn.execute(
+                HISTORY_SQL,
+                {
+                    "bds": bds,
+                    "nbd": len(bds),
+                    "prefix": HISTORY_PREFIX,
+                    "n": HISTORY_VISITS,
+                    "merchants": MERCHANTS,
+                    "tenant": ids["tenant_id"],
+                },
+            )
             conn.commit()
     return ids
 
@@ -88,8 +98,7 @@ def build_database(url: str) -> dict[str, Any]:
 def reset(dsn: str) -> int:
     """Delete the visits of earlier runs and vacuum: every run starts from the same table."""
     with psycopg.connect(dsn) as conn:
-        deleted = conn.execute("DELETE FROM visits WHERE idempotency_key NOT LIKE %s",
-                               (HISTORY_PREFIX + "%",)).rowcount
+        deleted = conn.execute("DELETE FROM visits WHERE idempotency_key NOT LIKE %s", (HISTORY_PREFIX + "%",)).rowcount
         conn.commit()
     harness.vacuum(dsn, "visits", "leads", "merchants", "auth_sessions", "users")
     return deleted
@@ -98,17 +107,38 @@ def reset(dsn: str) -> int:
 # --- 1. throughput ---------------------------------------------------------------------------------------
 
 
-def throughput_run(label: str, server: httpload.Server, bds_file: Path, work: Path, dsn: str, *,
-                   seconds: float, connections: int, gate: harness.QuietGate) -> dict[str, Any]:
+def throughput_run(
+    label: str,
+    server: httpload.Server,
+    bds_file: Path,
+    work: Path,
+    dsn: str,
+    *,
+    seconds: float,
+    connections: int,
+    gate: harness.QuietGate,
+) -> dict[str, Any]:
     """One wrk run of fresh check-ins, then the exact count of its visits in the database."""
     nonce = f"{label.replace(' ', '').replace('#', '')}-{secrets.token_hex(4)}"
     with gate(label):
         meter = CpuMeter(app_pgid=server.process.pid, database=DATABASE)
-        result = harness.run_wrk(SCRIPT, server.base_url, {"CHECKIN_BDS": str(bds_file), "CHECKIN_NONCE": nonce},
-                                 work, connections=connections, seconds=seconds, meter=meter)
+        result = harness.run_wrk(
+            SCRIPT,
+            server.base_url,
+            {"CHECKIN_BDS": str(bds_file), "CHECKIN_NONCE": nonce},
+            work,
+            connections=connections,
+            seconds=seconds,
+            meter=meter,
+        )
         cpu = result.cpu_cores
-    return {"label": label, "nonce": nonce, **result.as_dict(), "cpu_cores": cpu,
-            "database": verify_run(dsn, nonce, result)}
+    return {
+        "label": label,
+        "nonce": nonce,
+        **result.as_dict(),
+        "cpu_cores": cpu,
+        "database": verify_run(dsn, nonce, result),
+    }
 
 
 def verify_run(dsn: str, nonce: str, result: harness.WrkResult) -> dict[str, Any]:
@@ -116,17 +146,26 @@ def verify_run(dsn: str, nonce: str, result: harness.WrkResult) -> dict[str, Any
     with psycopg.connect(dsn) as conn:
         visits, keys, verified, first, last = conn.execute(
             "SELECT count(*), count(DISTINCT idempotency_key), count(*) FILTER (WHERE verified), "
-            "min(created_at), max(created_at) FROM visits WHERE idempotency_key LIKE %s", (nonce + "-%",)).fetchone()
-        flags = dict(conn.execute(
-            "SELECT f, count(*) FROM visits, unnest(flags) f WHERE idempotency_key LIKE %s GROUP BY f",
-            (nonce + "-%",)).fetchall())
+            "min(created_at), max(created_at) FROM visits WHERE idempotency_key LIKE %s",
+            (nonce + "-%",),
+        ).fetchone()
+        flags = dict(
+            conn.execute(
+                "SELECT f, count(*) FROM visits, unnest(flags) f WHERE idempotency_key LIKE %s GROUP BY f",
+                (nonce + "-%",),
+            ).fetchall()
+        )
     created = result.statuses.get(201, 0)
     others = {k: v for k, v in result.statuses.items() if k != 201}
     span = (last - first).total_seconds() if visits > 1 else 0.0
     return {
-        "visits": visits, "distinct_keys": keys, "responses_201": created, "other_statuses": others,
+        "visits": visits,
+        "distinct_keys": keys,
+        "responses_201": created,
+        "other_statuses": others,
         "exact": visits == keys == created == result.sent == result.received and not others,
-        "verified_share": round(verified / visits, 3) if visits else None, "flags": flags,
+        "verified_share": round(verified / visits, 3) if visits else None,
+        "flags": flags,
         # transaction start times of the first and last visit: a server-side throughput cross-check
         "server_side_rps": round((visits - 1) / span, 1) if span else None,
     }
@@ -134,28 +173,35 @@ def verify_run(dsn: str, nonce: str, result: harness.WrkResult) -> dict[str, Any
 
 # --- 2. the cost of idempotency, in process ---------------------------------------------------------------
 
-VISIT_COLUMNS = ("tenant_id, merchant_id, user_id, idempotency_key, request_hash, client_time, location, coord_sys, "
-                 "accuracy_m, distance_m, verified, flags, offline, mock_location, purpose, photo_ids")
-INSERT_SQL = (f"INSERT INTO visits ({VISIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, now(), "
-              "ST_GeogFromText(%s), 'wgs84', 12, 8.5, true, '{}', false, false, NULL, '{}')")
+VISIT_COLUMNS = (
+    "tenant_id, merchant_id, user_id, idempotency_key, request_hash, client_time, location, coord_sys, "
+    "accuracy_m, distance_m, verified, flags, offline, mock_location, purpose, photo_ids"
+)
+INSERT_SQL = (
+    f"INSERT INTO visits ({VISIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, now(), "
+    "ST_GeogFromText(%s), 'wgs84', 12, 8.5, true, '{}', false, false, NULL, '{}')"
+)
 ON_CONFLICT = " ON CONFLICT (tenant_id, user_id, idempotency_key) DO NOTHING"
 
 
-def idempotency_cost(url: str, dsn: str, ids: dict[str, Any], area: list[tuple[int, float, float]], *,
-                     samples: int) -> dict[str, Any]:
+def idempotency_cost(
+    url: str, dsn: str, ids: dict[str, Any], area: list[tuple[int, float, float]], *, samples: int
+) -> dict[str, Any]:
     """Median ms of a whole check-in request, of the replay lookup within it, and of the unique index."""
     timings = _request_and_replay_ms(url, area, samples)
     index = _unique_index_ms(dsn, ids, area[0], samples * 3)
     added = timings["replay_ms"] + index["cost_ms"]
     return {
-        "request_ms": round(timings["request_ms"], 4), "replay_lookup_ms": round(timings["replay_ms"], 4),
-        "unique_index_ms": round(index["cost_ms"], 4), "unique_index_detail": index,
+        "request_ms": round(timings["request_ms"], 4),
+        "replay_lookup_ms": round(timings["replay_ms"], 4),
+        "unique_index_ms": round(index["cost_ms"], 4),
+        "unique_index_detail": index,
         "overhead": round(added / (timings["request_ms"] - added), 4),
         "method": "whole POST /visits through the Flask test client with fresh keys, and within the same "
-                  "requests the time spent in service._replay (wrapped with a timer): medians. The unique "
-                  "index: median INSERT time with the constraint and ON CONFLICT minus without it (constraint "
-                  "dropped inside a rolled-back transaction), both orders averaged. Overhead = "
-                  "(lookup + index) / (request - lookup - index).",
+        "requests the time spent in service._replay (wrapped with a timer): medians. The unique "
+        "index: median INSERT time with the constraint and ON CONFLICT minus without it (constraint "
+        "dropped inside a rolled-back transaction), both orders averaged. Overhead = "
+        "(lookup + index) / (request - lookup - index).",
     }
 
 
@@ -169,7 +215,7 @@ def _request_and_replay_ms(url: str, area: list[tuple[int, float, float]], sampl
     client = app.test_client()
     token = client.post("/api/v1/auth/login", json={"username": "bd1", "password": harness.PASSWORD}).json
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    original = service._replay  # noqa: SLF001
+    original = service._replay
     replay_s: list[float] = []
 
     def timed_replay(*args: Any) -> Any:
@@ -183,11 +229,17 @@ def _request_and_replay_ms(url: str, area: list[tuple[int, float, float]], sampl
     request_s = []
     with mock.patch.object(service, "_replay", timed_replay):
         for i in range(samples + 30):
-            body = {"merchant_id": mid, "lat": lat, "lng": lng, "accuracy_m": 10,
-                    "client_time": datetime.now(UTC).isoformat()}
+            body = {
+                "merchant_id": mid,
+                "lat": lat,
+                "lng": lng,
+                "accuracy_m": 10,
+                "client_time": datetime.now(UTC).isoformat(),
+            }
             started = time.perf_counter()
-            response = client.post("/api/v1/visits", json=body,
-                                   headers={**headers, "Idempotency-Key": f"inproc-{secrets.token_hex(8)}"})
+            response = client.post(
+                "/api/v1/visits", json=body, headers={**headers, "Idempotency-Key": f"inproc-{secrets.token_hex(8)}"}
+            )
             elapsed = time.perf_counter() - started
             if response.status_code != 201:
                 raise RuntimeError(f"in-process check-in failed: {response.status_code} {response.get_data()[:300]!r}")
@@ -211,9 +263,11 @@ def _unique_index_ms(dsn: str, ids: dict[str, Any], spot: tuple[int, float, floa
     point = f"SRID=4326;POINT({lng} {lat})"
     with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
         constraint = conn.execute(
-            "SELECT conname FROM pg_constraint WHERE conrelid = 'visits'::regclass AND contype = 'u'").fetchone()[0]
-        definition = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s",
-                                  (constraint,)).fetchone()[0]
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'visits'::regclass AND contype = 'u'"
+        ).fetchone()[0]
+        definition = conn.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s", (constraint,)
+        ).fetchone()[0]
 
         def timed(with_index: bool, tag: str) -> float:
             sql = INSERT_SQL + (ON_CONFLICT if with_index else "")
@@ -237,15 +291,25 @@ def _unique_index_ms(dsn: str, ids: dict[str, Any], spot: tuple[int, float, floa
             conn.execute(f'ALTER TABLE visits ADD CONSTRAINT "{constraint}" {definition}')
             orders["without_first"] = {"with_ms": timed(True, "d"), "without_ms": without_first}
     costs = [o["with_ms"] - o["without_ms"] for o in orders.values()]
-    return {"cost_ms": max(statistics.mean(costs), 0.0),
-            "orders": {k: {m: round(v, 4) for m, v in o.items()} for k, o in orders.items()}}
+    return {
+        "cost_ms": max(statistics.mean(costs), 0.0),
+        "orders": {k: {m: round(v, 4) for m, v in o.items()} for k, o in orders.items()},
+    }
 
 
 # --- 3. replay storm -------------------------------------------------------------------------------------
 
 
-def replay_storm(server: httpload.Server, tokens: list[str], areas: list[list[tuple[int, float, float]]],
-                 dsn: str, *, keys: int, copies: int, threads: int) -> dict[str, Any]:
+def replay_storm(
+    server: httpload.Server,
+    tokens: list[str],
+    areas: list[list[tuple[int, float, float]]],
+    dsn: str,
+    *,
+    keys: int,
+    copies: int,
+    threads: int,
+) -> dict[str, Any]:
     """``keys`` check-ins each sent ``copies`` times, the copies back to back so they race each other."""
     nonce = f"storm-{secrets.token_hex(4)}"
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -261,8 +325,16 @@ def replay_storm(server: httpload.Server, tokens: list[str], areas: list[list[tu
         key, token, body = requests[k]
         conn = harness.connection(server.base_url)
         try:
-            conn.request("POST", "/api/v1/visits", body=body, headers={
-                "Authorization": f"Bearer {token}", "Idempotency-Key": key, "Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                "/api/v1/visits",
+                body=body,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Idempotency-Key": key,
+                    "Content-Type": "application/json",
+                },
+            )
             response = conn.getresponse()
             payload = response.read()
         finally:
@@ -278,22 +350,36 @@ def replay_storm(server: httpload.Server, tokens: list[str], areas: list[list[tu
     for k, _status, _replayed, visit_id in answers:
         ids_per_key[k].add(visit_id)
     with psycopg.connect(dsn) as conn:
-        in_db, distinct = conn.execute("SELECT count(*), count(DISTINCT idempotency_key) FROM visits "
-                                       "WHERE idempotency_key LIKE %s", (nonce + "-%",)).fetchone()
-        db_ids = {row[0] for row in conn.execute("SELECT id FROM visits WHERE idempotency_key LIKE %s",
-                                                 (nonce + "-%",))}
+        in_db, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT idempotency_key) FROM visits WHERE idempotency_key LIKE %s",
+            (nonce + "-%",),
+        ).fetchone()
+        db_ids = {
+            row[0] for row in conn.execute("SELECT id FROM visits WHERE idempotency_key LIKE %s", (nonce + "-%",))
+        }
     statuses = Counter(status for _k, status, _r, _v in answers)
     replayed = Counter(r for _k, _s, r, _v in answers)
     inconsistent = sum(1 for v in ids_per_key.values() if len(v) != 1 or None in v)
     answered_ids = {next(iter(v)) for v in ids_per_key.values() if len(v) == 1}
     return {
-        "keys": keys, "copies": copies, "threads": threads, "requests": len(answers), "seconds": round(seconds, 2),
+        "keys": keys,
+        "copies": copies,
+        "threads": threads,
+        "requests": len(answers),
+        "seconds": round(seconds, 2),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "replayed_header": {str(k): v for k, v in replayed.items()},
-        "visits_in_db": in_db, "distinct_keys_in_db": distinct, "keys_with_differing_ids": inconsistent,
+        "visits_in_db": in_db,
+        "distinct_keys_in_db": distinct,
+        "keys_with_differing_ids": inconsistent,
         "answered_ids_match_db": answered_ids == db_ids,
-        "ok": (in_db == distinct == keys and statuses == Counter({201: keys * copies}) and inconsistent == 0
-               and replayed.get("false") == keys and answered_ids == db_ids),
+        "ok": (
+            in_db == distinct == keys
+            and statuses == Counter({201: keys * copies})
+            and inconsistent == 0
+            and replayed.get("false") == keys
+            and answered_ids == db_ids
+        ),
     }
 
 
@@ -312,12 +398,17 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
     storm = report["storm"]
     return {
         "checkins_per_s": target(round(rps, 1), f">= {TARGETS['rps']:.0f}", rps >= TARGETS["rps"]),
-        "idempotency_overhead": target(round(cost, 3), f"< {TARGETS['idempotency_overhead']}",
-                                       cost < TARGETS["idempotency_overhead"], in_process=i["overhead"],
-                                       over_http=round(over_http, 3)),
+        "idempotency_overhead": target(
+            round(cost, 3),
+            f"< {TARGETS['idempotency_overhead']}",
+            cost < TARGETS["idempotency_overhead"],
+            in_process=i["overhead"],
+            over_http=round(over_http, 3),
+        ),
         "visits_equal_201s": target(exact, "exact, every run", exact),
-        "replay_storm": target(f"{storm['visits_in_db']} visits for {storm['keys']} keys", "exactly one per key",
-                               storm["ok"]),
+        "replay_storm": target(
+            f"{storm['visits_in_db']} visits for {storm['keys']} keys", "exactly one per key", storm["ok"]
+        ),
     }
 
 
@@ -334,9 +425,11 @@ def render(report: dict[str, Any]) -> str:
     for r in report["runs"]:
         d = r["database"]
         cpu = harness.cpu_cells(r["cpu_cores"])
-        lines.append(f"{r['label']:<20}{r['rps']:>8.0f}{r['p50_ms']:>8.2f}{r['p90_ms']:>8.2f}{r['p99_ms']:>8.2f}"
-                     f"{r['sent']:>7}{d['responses_201']:>7}{d['visits']:>7}{'yes' if d['exact'] else 'NO':>7}"
-                     f"{d['verified_share']:>9.1%}   {cpu}")
+        lines.append(
+            f"{r['label']:<20}{r['rps']:>8.0f}{r['p50_ms']:>8.2f}{r['p90_ms']:>8.2f}{r['p99_ms']:>8.2f}"
+            f"{r['sent']:>7}{d['responses_201']:>7}{d['visits']:>7}{'yes' if d['exact'] else 'NO':>7}"
+            f"{d['verified_share']:>9.1%}   {cpu}"
+        )
         if d["other_statuses"]:
             lines.append(f"{'':<20}other statuses: {d['other_statuses']}")
     ab, me = report["http_ab"], report["me_reference"]
@@ -366,8 +459,12 @@ def render(report: dict[str, Any]) -> str:
         "",
         "Targets",
     ]
-    names = {"checkins_per_s": "check-ins/s (ours, mean)", "idempotency_overhead": "idempotency adds (max)",
-             "visits_equal_201s": "visits in DB = 201s = sent", "replay_storm": "replay storm"}
+    names = {
+        "checkins_per_s": "check-ins/s (ours, mean)",
+        "idempotency_overhead": "idempotency adds (max)",
+        "visits_equal_201s": "visits in DB = 201s = sent",
+        "replay_storm": "replay storm",
+    }
     lines += harness.target_rows(report["targets"], names, widths=(30, 28, 20))
     return harness.with_overlap_note(lines, report["other_benchmark"])
 
@@ -375,12 +472,15 @@ def render(report: dict[str, Any]) -> str:
 # --- main ---------------------------------------------------------------------------------------------
 
 
-def http_part(args: argparse.Namespace, url: str, dsn: str, ids: dict[str, Any], work: Path,
-              gate: harness.QuietGate) -> dict[str, Any]:
+def http_part(
+    args: argparse.Namespace, url: str, dsn: str, ids: dict[str, Any], work: Path, gate: harness.QuietGate
+) -> dict[str, Any]:
     env = harness.server_env(url)
     areas = harness.streets(dsn, ids["tenant_id"], args.bds, NEIGHBOURHOOD_M)
-    with httpload.gunicorn("ours", "wsgi:app", env, work) as ours, \
-            httpload.gunicorn("noreplay", "bench.checkin_noreplay:app", env, work) as noreplay:
+    with (
+        httpload.gunicorn("ours", "wsgi:app", env, work) as ours,
+        httpload.gunicorn("noreplay", "bench.checkin_noreplay:app", env, work) as noreplay,
+    ):
         log(f"logging in {args.bds} BDs")
         tokens = harness.login_many(ours.base_url, harness.bd_names(args.bds))
         bds_file = harness.write_bds_file(work / "bds.txt", tokens, areas)
@@ -395,18 +495,27 @@ def http_part(args: argparse.Namespace, url: str, dsn: str, ids: dict[str, Any],
                 runs.append(throughput_run(label, server, bds_file, work, dsn, **load))
         log(f"reference: authenticated GET /api/v1/me, wrk -c{args.connections}")
         with gate("GET /me reference"):
-            me = harness.plain_wrk(ours.base_url + "/api/v1/me", headers={"Authorization": f"Bearer {tokens[0]}"},
-                                   connections=args.connections, duration=args.seconds, warmup=2)
+            me = harness.plain_wrk(
+                ours.base_url + "/api/v1/me",
+                headers={"Authorization": f"Bearer {tokens[0]}"},
+                connections=args.connections,
+                duration=args.seconds,
+                warmup=2,
+            )
         log(f"replay storm: {args.storm_keys} keys x {args.storm_copies}, {args.storm_threads} threads")
         with gate("replay storm"):
-            storm = replay_storm(ours, tokens, areas, dsn, keys=args.storm_keys, copies=args.storm_copies,
-                                 threads=args.storm_threads)
+            storm = replay_storm(
+                ours, tokens, areas, dsn, keys=args.storm_keys, copies=args.storm_copies, threads=args.storm_threads
+            )
     ours_rps = statistics.mean(r["rps"] for r in runs if r["label"].startswith("ours"))
     noreplay_rps = statistics.mean(r["rps"] for r in runs if r["label"].startswith("no-replay"))
-    return {"runs": runs, "storm": storm, "areas": [len(a) for a in areas],
-            "me_reference": {k: me[k] for k in ("rps", "p50_ms", "p99_ms", "requests")},
-            "http_ab": {"ours_rps": ours_rps, "noreplay_rps": noreplay_rps,
-                        "lookup_cost": 1 - ours_rps / noreplay_rps}}
+    return {
+        "runs": runs,
+        "storm": storm,
+        "areas": [len(a) for a in areas],
+        "me_reference": {k: me[k] for k in ("rps", "p50_ms", "p99_ms", "requests")},
+        "http_ab": {"ours_rps": ours_rps, "noreplay_rps": noreplay_rps, "lookup_cost": 1 - ours_rps / noreplay_rps},
+    }
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -419,9 +528,17 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         cost = idempotency_cost(url, dsn, ids, areas[1], samples=args.samples)
     http = http_part(args, url, dsn, ids, work, gate)
     report = {
-        "started_at": args.started.isoformat(timespec="seconds"), "database": DATABASE, "quick": args.quick,
-        "merchants": MERCHANTS, "bds": args.bds, "history_visits": HISTORY_VISITS, "seconds": args.seconds,
-        "connections": args.connections, "rounds": args.rounds, **http, "idempotency": cost,
+        "started_at": args.started.isoformat(timespec="seconds"),
+        "database": DATABASE,
+        "quick": args.quick,
+        "merchants": MERCHANTS,
+        "bds": args.bds,
+        "history_visits": HISTORY_VISITS,
+        "seconds": args.seconds,
+        "connections": args.connections,
+        "rounds": args.rounds,
+        **http,
+        "idempotency": cost,
         "other_benchmark": gate.as_dict(),
     }
     report["targets"] = targets(report)

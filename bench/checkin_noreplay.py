@@ -17,8 +17,8 @@ from app.visits import service
 from wsgi import app  # noqa: F401 - what gunicorn serves
 
 
-def _no_replay(user: Any, key: str, fingerprint: str) -> None:  # noqa: ARG001 - same signature as _replay
+def _no_replay(user: Any, key: str, fingerprint: str) -> None:
     return None
 
 
-service._replay = _no_replay  # noqa: SLF001
+service._replay = _no_replay

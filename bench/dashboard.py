@@ -84,7 +84,7 @@ def timed(func: Any, repeat: int) -> dict[str, float]:
     return {"median_ms": round(statistics.median(samples), 1), "max_ms": round(max(samples), 1)}
 
 
-def main() -> None:  # noqa: PLR0915 - one linear script
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200,000 merchants instead of 1,000,000")
     parser.add_argument("--repeat", type=int, default=5)
@@ -118,42 +118,71 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         all_bds = list(session.scalars(select(User.id).where(User.role == Role.BD)))
         west, south, east, north = 119.94, 30.09, 120.37, 30.46  # the whole generated city (~40 x 40 km)
 
-        def count(sql: str, **params: Any):  # noqa: ANN202
+        def count(sql: str, **params: Any):
             return lambda: session.execute(text(sql), params).scalar()
 
         def case(name: str, run: Any, baseline_name: str, baseline: Any) -> None:
             measured, base = timed(run, args.repeat), timed(baseline, args.repeat)
             ratio = round(measured["median_ms"] / max(base["median_ms"], 0.01), 1)
-            rows.append({"case": name, **measured, "baseline": baseline_name, "baseline_ms": base["median_ms"],
-                         "ratio": ratio})
-            log(f"{name:<44} {measured['median_ms']:>8.1f} ms   {baseline_name:<40} {base['median_ms']:>8.1f} ms"
-                f"   x{ratio}")
+            rows.append(
+                {"case": name, **measured, "baseline": baseline_name, "baseline_ms": base["median_ms"], "ratio": ratio}
+            )
+            log(
+                f"{name:<44} {measured['median_ms']:>8.1f} ms   {baseline_name:<40} {base['median_ms']:>8.1f} ms"
+                f"   x{ratio}"
+            )
 
         visits_of = "SELECT count(*) FROM visits WHERE user_id = ANY(:ids) AND client_time >= :s AND client_time < :e"
-        case(f"team day, {len(team_ids)} BDs (manager)", lambda: service.team_day(manager, tenant, today),
-             "count(visits of the team, that day)", count(visits_of, ids=team_ids, s=day_start, e=day_end))
-        case(f"team day, {len(all_bds)} BDs (ops)", lambda: service.team_day(ops, tenant, today),
-             "count(visits of all BDs, that day)", count(visits_of, ids=all_bds, s=day_start, e=day_end))
+        case(
+            f"team day, {len(team_ids)} BDs (manager)",
+            lambda: service.team_day(manager, tenant, today),
+            "count(visits of the team, that day)",
+            count(visits_of, ids=team_ids, s=day_start, e=day_end),
+        )
+        case(
+            f"team day, {len(all_bds)} BDs (ops)",
+            lambda: service.team_day(ops, tenant, today),
+            "count(visits of all BDs, that day)",
+            count(visits_of, ids=all_bds, s=day_start, e=day_end),
+        )
         month_ago = today - timedelta(days=30)
-        case("funnel, 30 days (manager)", lambda: service.funnel(manager, tenant, month_ago, today),
-             "count(merchants of the tenant)", count("SELECT count(*) FROM merchants WHERE tenant_id = :t",
-                                                     t=tenant.id))
-        case("funnel, 30 days (ops, all BDs)", lambda: service.funnel(ops, tenant, month_ago, today),
-             "count(merchants of the tenant)", count("SELECT count(*) FROM merchants WHERE tenant_id = :t",
-                                                     t=tenant.id))
-        box_count = ("SELECT count(*) FROM merchants WHERE tenant_id = :t AND location && "
-                     "ST_MakeEnvelope(:w, :s, :e, :n, 4326)::geography")
-        case("heatmap, whole city, 500 m cells (ops)",
-             lambda: service.heatmap(ops, tenant, (west, south, east, north), 500, 7),
-             "count(merchants in the box)", count(box_count, t=tenant.id, w=west, s=south, e=east, n=north))
+        case(
+            "funnel, 30 days (manager)",
+            lambda: service.funnel(manager, tenant, month_ago, today),
+            "count(merchants of the tenant)",
+            count("SELECT count(*) FROM merchants WHERE tenant_id = :t", t=tenant.id),
+        )
+        case(
+            "funnel, 30 days (ops, all BDs)",
+            lambda: service.funnel(ops, tenant, month_ago, today),
+            "count(merchants of the tenant)",
+            count("SELECT count(*) FROM merchants WHERE tenant_id = :t", t=tenant.id),
+        )
+        box_count = (
+            "SELECT count(*) FROM merchants WHERE tenant_id = :t AND location && "
+            "ST_MakeEnvelope(:w, :s, :e, :n, 4326)::geography"
+        )
+        case(
+            "heatmap, whole city, 500 m cells (ops)",
+            lambda: service.heatmap(ops, tenant, (west, south, east, north), 500, 7),
+            "count(merchants in the box)",
+            count(box_count, t=tenant.id, w=west, s=south, e=east, n=north),
+        )
         centre = (120.13, 30.25, 120.18, 30.29)
-        case("heatmap, 5 km box, 250 m cells (manager)",
-             lambda: service.heatmap(manager, tenant, centre, 250, 7),
-             "count(merchants in the box)", count(box_count, t=tenant.id, w=centre[0], s=centre[1], e=centre[2],
-                                                  n=centre[3]))
+        case(
+            "heatmap, 5 km box, 250 m cells (manager)",
+            lambda: service.heatmap(manager, tenant, centre, 250, 7),
+            "count(merchants in the box)",
+            count(box_count, t=tenant.id, w=centre[0], s=centre[1], e=centre[2], n=centre[3]),
+        )
         db.session.rollback()
-    report = {"database": config["database"], "merchants": config["merchants"], "repeat": args.repeat,
-              "rows": rows, "environment": harness.environment(dsn)}
+    report = {
+        "database": config["database"],
+        "merchants": config["merchants"],
+        "repeat": args.repeat,
+        "rows": rows,
+        "environment": harness.environment(dsn),
+    }
     log(f"saved {harness.save_report('dashboard', started, report)}")
 
 

@@ -24,12 +24,21 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import harness  # noqa: E402 - needs the path above when run as a file
+from bench import harness
 
 CENTER = (30.2741, 120.1551)  # Hangzhou, WGS84
 HALF_SIDE_DEG = (0.18, 0.21)  # ~40 x 40 km
-CATEGORIES = ["餐饮服务;中餐厅", "餐饮服务;快餐厅", "餐饮服务;咖啡厅", "购物服务;便利店", "购物服务;服装鞋帽皮具店",
-              "生活服务;美容美发店", "住宿服务;宾馆酒店", "体育休闲服务;健身中心", "汽车服务;洗车场"]
+CATEGORIES = [
+    "餐饮服务;中餐厅",
+    "餐饮服务;快餐厅",
+    "餐饮服务;咖啡厅",
+    "购物服务;便利店",
+    "购物服务;服装鞋帽皮具店",
+    "生活服务;美容美发店",
+    "住宿服务;宾馆酒店",
+    "体育休闲服务;健身中心",
+    "汽车服务;洗车场",
+]
 NAMES = ["小吃", "面馆", "咖啡", "便利店", "火锅", "烧烤", "茶餐厅", "酒店", "理发", "健身"]
 TAGS = [[], [], [], ["head"], ["has_deal"], ["competitor_online"], ["multi_store"], ["head", "has_deal"]]
 BDS = 2000
@@ -41,7 +50,7 @@ def plain_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def points(n: int, rng: random.Random):  # noqa: ANN201
+def points(n: int, rng: random.Random):
     lat0, lng0 = CENTER
     clusters = [
         (lat0 + rng.gauss(0, 0.06), lng0 + rng.gauss(0, 0.07), rng.uniform(80, 1500), rng.paretovariate(1.2))
@@ -49,8 +58,12 @@ def points(n: int, rng: random.Random):  # noqa: ANN201
     ]
     weights = [c[3] for c in clusters]
     streets = [
-        (lat0 + rng.uniform(-0.15, 0.15), lng0 + rng.uniform(-0.17, 0.17), rng.uniform(0, math.pi),
-         rng.uniform(500, 4000))
+        (
+            lat0 + rng.uniform(-0.15, 0.15),
+            lng0 + rng.uniform(-0.17, 0.17),
+            rng.uniform(0, math.pi),
+            rng.uniform(500, 4000),
+        )
         for _ in range(800)
     ]
     for i in range(n):
@@ -118,10 +131,21 @@ def build(url: str, merchants: int, seed: int = SEED, *, force: bool = False) ->
                 # 5% of the rows belong to another tenant in the same city: isolation must cost nothing
                 tenant = other_tenant if i % 20 == 19 else tenant_id
                 visited = now - timedelta(days=rng.randint(0, 90)) if rng.random() < 0.3 else None
-                copy.write_row((
-                    i + 1, tenant, f"{rng.choice(NAMES)}{i}", rng.choice(CATEGORIES), f"{rng.randint(1, 999)}号",
-                    "杭州市", rng.choice(TAGS), f"SRID=4326;POINT({lng:.7f} {lat:.7f})", "bench", f"b{i}", visited,
-                ))
+                copy.write_row(
+                    (
+                        i + 1,
+                        tenant,
+                        f"{rng.choice(NAMES)}{i}",
+                        rng.choice(CATEGORIES),
+                        f"{rng.randint(1, 999)}号",
+                        "杭州市",
+                        rng.choice(TAGS),
+                        f"SRID=4326;POINT({lng:.7f} {lat:.7f})",
+                        "bench",
+                        f"b{i}",
+                        visited,
+                    )
+                )
         conn.execute("SELECT setval('merchants_id_seq', %s)", (merchants,))
         with conn.cursor().copy(
             "COPY leads (merchant_id, tenant_id, state, owner_id, claimed_at, drops_at, drop_reason, signed_at) "
@@ -133,11 +157,31 @@ def build(url: str, merchants: int, seed: int = SEED, *, force: bool = False) ->
                 roll = rng.random()
                 if roll < 0.18:
                     claimed = now - timedelta(days=rng.uniform(0, 14))
-                    copy.write_row((merchant_id, tenant_id, "private", rng.choice(user_ids), claimed,
-                                    claimed + timedelta(days=15), "no_visit", None))
+                    copy.write_row(
+                        (
+                            merchant_id,
+                            tenant_id,
+                            "private",
+                            rng.choice(user_ids),
+                            claimed,
+                            claimed + timedelta(days=15),
+                            "no_visit",
+                            None,
+                        )
+                    )
                 elif roll < 0.22:
-                    copy.write_row((merchant_id, tenant_id, "partner", rng.choice(user_ids),
-                                    now - timedelta(days=90), None, None, now - timedelta(days=60)))
+                    copy.write_row(
+                        (
+                            merchant_id,
+                            tenant_id,
+                            "partner",
+                            rng.choice(user_ids),
+                            now - timedelta(days=90),
+                            None,
+                            None,
+                            now - timedelta(days=60),
+                        )
+                    )
         conn.commit()
         conn.execute("ANALYZE")
         conn.commit()

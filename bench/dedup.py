@@ -46,7 +46,7 @@ THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 ROADS = ("文三路", "解放路", "延安路", "湖滨", "武林", "西湖", "火车站", "清泰街", "庆春路", "吴山")
 
 
-def _s2t():  # noqa: ANN202
+def _s2t():
     import opencc
 
     return opencc.OpenCC("s2t")
@@ -54,11 +54,13 @@ def _s2t():  # noqa: ANN202
 
 def _move(lat: float, lng: float, rng: random.Random, max_m: float = 30) -> tuple[float, float]:
     distance, bearing = rng.uniform(0, max_m), rng.uniform(0, 2 * math.pi)
-    return (lat + distance * math.cos(bearing) / METRES_PER_DEG_LAT,
-            lng + distance * math.sin(bearing) / (METRES_PER_DEG_LAT * math.cos(math.radians(lat))))
+    return (
+        lat + distance * math.cos(bearing) / METRES_PER_DEG_LAT,
+        lng + distance * math.sin(bearing) / (METRES_PER_DEG_LAT * math.cos(math.radians(lat))),
+    )
 
 
-def _vary_name(name: str, rng: random.Random, to_traditional) -> str:  # noqa: ANN001
+def _vary_name(name: str, rng: random.Random, to_traditional) -> str:
     """How one shop gets written down again. A branch is named on one side only: naming a *different*
     branch on both sides means another store of the chain, which is not a duplicate."""
     has_branch = "(" in name
@@ -66,7 +68,7 @@ def _vary_name(name: str, rng: random.Random, to_traditional) -> str:  # noqa: A
         lambda n: n if has_branch else f"{n}({rng.choice(ROADS)}店)",
         lambda n: f"{n}分店" if not has_branch else n.replace(")", "店)") if not n.endswith("店)") else n,
         lambda n: rng.choice((n.replace("(", "（").replace(")", "）"), n.replace("(", "【").replace(")", "】"))),
-        lambda n: " ".join(n) if len(n) <= 8 else n[: len(n) // 2] + " " + n[len(n) // 2:],
+        lambda n: " ".join(n) if len(n) <= 8 else n[: len(n) // 2] + " " + n[len(n) // 2 :],
         lambda n: to_traditional.convert(n),
         lambda n: n.split("(")[0] if has_branch else n + "店",
     ]
@@ -80,10 +82,17 @@ def _vary_phone(phone: str, rng: random.Random) -> str:
     digits = "".join(ch for ch in first if ch.isdigit())
     if digits.startswith("0"):  # landline 0571-xxxxxxxx
         area, local = digits[1:4], digits[4:]
-        return rng.choice((f"+86 {area} {local[:4]} {local[4:]}", f"({digits[:4]}){local}",
-                           f"0086-{area}-{local}", f"{digits[:4]} {local}"))
-    return rng.choice((f"+86 {digits[:3]} {digits[3:7]} {digits[7:]}", f"{digits[:3]}-{digits[3:7]}-{digits[7:]}",
-                       f"0086{digits}"))
+        return rng.choice(
+            (
+                f"+86 {area} {local[:4]} {local[4:]}",
+                f"({digits[:4]}){local}",
+                f"0086-{area}-{local}",
+                f"{digits[:4]} {local}",
+            )
+        )
+    return rng.choice(
+        (f"+86 {digits[:3]} {digits[3:7]} {digits[7:]}", f"{digits[:3]}-{digits[3:7]}-{digits[7:]}", f"0086{digits}")
+    )
 
 
 def _distance(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -96,17 +105,22 @@ def _floor_copy(rows: list[dict[str, str]]) -> float:
     """The same rows, parsed by csv and COPYed into a bare temp table: the least any importer does."""
     started = time.perf_counter()
     connection = db.session().connection()
-    connection.exec_driver_sql("CREATE TEMP TABLE floor_copy (name text, category text, address text, phone text, "
-                               "lat float8, lng float8, source_id text)")
+    connection.exec_driver_sql(
+        "CREATE TEMP TABLE floor_copy (name text, category text, address text, phone text, "
+        "lat float8, lng float8, source_id text)"
+    )
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy("COPY floor_copy FROM STDIN") as copy:
         for r in rows:
-            copy.write_row((r["name"], r["category"], r["address"], r["phone"], float(r["lat"]), float(r["lon"]),
-                            r["source_id"]))
-    connection.exec_driver_sql("INSERT INTO merchants (tenant_id, name, location, source, source_id) "
-                               "SELECT (SELECT id FROM tenants WHERE slug = 'floor'), name, "
-                               "ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography, 'floor', source_id "
-                               "FROM floor_copy")
+            copy.write_row(
+                (r["name"], r["category"], r["address"], r["phone"], float(r["lat"]), float(r["lon"]), r["source_id"])
+            )
+    connection.exec_driver_sql(
+        "INSERT INTO merchants (tenant_id, name, location, source, source_id) "
+        "SELECT (SELECT id FROM tenants WHERE slug = 'floor'), name, "
+        "ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography, 'floor', source_id "
+        "FROM floor_copy"
+    )
     db.session.rollback()
     return time.perf_counter() - started
 
@@ -144,11 +158,18 @@ def main() -> None:
         drop_database(DATABASE)
 
 
-def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # noqa: ANN001
+def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:
     session = db.session()
-    tenant_id = session.execute(text(
-        "INSERT INTO tenants (slug, name, settings) VALUES ('hz', 'Hangzhou', '{}'), ('floor', 'Floor', '{}') "
-        "RETURNING id")).scalars().all()[0]
+    tenant_id = (
+        session.execute(
+            text(
+                "INSERT INTO tenants (slug, name, settings) VALUES ('hz', 'Hangzhou', '{}'), ('floor', 'Floor', '{}') "
+                "RETURNING id"
+            )
+        )
+        .scalars()
+        .all()[0]
+    )
     session.commit()
     with args.data.open(encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
@@ -161,23 +182,30 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
     report = import_csv(io.StringIO(_csv(rows)), tenant_id, source="amap")
     session.commit()
     import_s = time.perf_counter() - started
-    log(f"import: {len(rows)} rows in {import_s:.2f} s (floor {floor_s:.2f} s, x{import_s / floor_s:.1f}); "
-        f"inserted {report.inserted}, rejected {report.rejected_count}")
+    log(
+        f"import: {len(rows)} rows in {import_s:.2f} s (floor {floor_s:.2f} s, x{import_s / floor_s:.1f}); "
+        f"inserted {report.inserted}, rejected {report.rejected_count}"
+    )
     started = time.perf_counter()
     again = import_csv(io.StringIO(_csv(rows)), tenant_id, source="amap")
     session.commit()
-    log(f"re-import: {time.perf_counter() - started:.2f} s, inserted {again.inserted}, updated {again.updated}, "
-        f"unchanged {again.unchanged}")
+    log(
+        f"re-import: {time.perf_counter() - started:.2f} s, inserted {again.inserted}, updated {again.updated}, "
+        f"unchanged {again.unchanged}"
+    )
 
     # hold out real merchants: delete them after the import, they come back as "distinct" submissions
     held = rng.sample(rows, held_n)
-    session.execute(text("DELETE FROM merchants WHERE tenant_id = :t AND source_id = ANY(:ids)"),
-                    {"t": tenant_id, "ids": [r["source_id"] for r in held]})
+    session.execute(
+        text("DELETE FROM merchants WHERE tenant_id = :t AND source_id = ANY(:ids)"),
+        {"t": tenant_id, "ids": [r["source_id"] for r in held]},
+    )
     session.execute(text("ANALYZE merchants"))
     session.commit()
     held_ids = {r["source_id"] for r in held}
-    ids = dict(session.execute(text("SELECT source_id, id FROM merchants WHERE tenant_id = :t"),
-                               {"t": tenant_id}).all())
+    ids = dict(
+        session.execute(text("SELECT source_id, id FROM merchants WHERE tenant_id = :t"), {"t": tenant_id}).all()
+    )
     originals = rng.sample([r for r in rows if r["source_id"] not in held_ids], copies_n)
 
     low = min(THRESHOLDS)
@@ -187,8 +215,16 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
         lat, lng = _move(float(r["lat"]), float(r["lon"]), rng)
         name = _vary_name(r["name"], rng, to_traditional)
         phone = _vary_phone(r["phone"], rng) if r["phone"] and rng.random() < 0.5 else ""
-        copies.append({**r, "name": name, "lat": f"{lat:.6f}", "lon": f"{lng:.6f}", "phone": phone,
-                       "source_id": "copy-" + r["source_id"]})
+        copies.append(
+            {
+                **r,
+                "name": name,
+                "lat": f"{lat:.6f}",
+                "lon": f"{lng:.6f}",
+                "phone": phone,
+                "source_id": "copy-" + r["source_id"],
+            }
+        )
         probe = dedup.Probe(lat, lng, name_key(name), tuple(phone_keys(phone)), branch_key(name))
         found = dedup.candidates(tenant_id, probe, threshold=low, limit=50)
         probes.append(("copy", ids[r["source_id"]], bool(phone), r["name"], name, found))
@@ -217,8 +253,9 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
     # The same held-out merchants where they really are, as listed: the source's own duplicate listings
     # (one shop twice, a typo) and chain lines count against us here.
     for r in held:
-        probe = dedup.Probe(float(r["lat"]), float(r["lon"]), name_key(r["name"]), tuple(phone_keys(r["phone"])),
-                            branch_key(r["name"]))
+        probe = dedup.Probe(
+            float(r["lat"]), float(r["lon"]), name_key(r["name"]), tuple(phone_keys(r["phone"])), branch_key(r["name"])
+        )
         found = dedup.candidates(tenant_id, probe, threshold=low, limit=50)
         probes.append(("in place", None, bool(r["phone"]), r["name"], r["name"], found))
     checks = len(probes)
@@ -234,23 +271,34 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
         return by_name or (candidate["phone_match"] and candidate["distance_m"] <= dedup.RADIUS_M)
 
     def score(threshold: float, rule: str, distinct_kind: str = "distinct") -> tuple[float, float, float]:
-        hit = [any(c["id"] == want and flagged(c, threshold, rule) for c in found)
-               for kind, want, _p, _o, _s, found in probes if kind == "copy"]
-        name_only = [any(c["id"] == want and flagged(c, threshold, rule) for c in found)
-                     for kind, want, has_phone, _o, _s, found in probes if kind == "copy" and not has_phone]
-        false = [any(flagged(c, threshold, rule) for c in found)
-                 for kind, *_r, found in probes if kind == distinct_kind]
+        hit = [
+            any(c["id"] == want and flagged(c, threshold, rule) for c in found)
+            for kind, want, _p, _o, _s, found in probes
+            if kind == "copy"
+        ]
+        name_only = [
+            any(c["id"] == want and flagged(c, threshold, rule) for c in found)
+            for kind, want, has_phone, _o, _s, found in probes
+            if kind == "copy" and not has_phone
+        ]
+        false = [
+            any(flagged(c, threshold, rule) for c in found) for kind, *_r, found in probes if kind == distinct_kind
+        ]
         return sum(hit) / len(hit), sum(name_only) / max(1, len(name_only)), sum(false) / len(false)
 
     print()
     print(f"duplicate check: {checks} checks, {check_ms:.1f} ms each (threshold {low}, in process)")
     counts = Counter(p[0] for p in probes)
-    print(f"{counts['copy']} perturbed copies, {counts['distinct']} distinct nearby merchants, "
-          f"{counts['in place']} held-out merchants in place")
+    print(
+        f"{counts['copy']} perturbed copies, {counts['distinct']} distinct nearby merchants, "
+        f"{counts['in place']} held-out merchants in place"
+    )
     for rule in ("own phone anywhere", "phone within 150 m", "name only"):
         print(f"rule: name similarity within {dedup.RADIUS_M} m, or {rule}")
-        print(f"  {'threshold':>9}  {'recall':>7}  {'recall (no phone sent)':>22}  {'false dup':>9}  "
-              f"{'false dup (in place)':>20}")
+        print(
+            f"  {'threshold':>9}  {'recall':>7}  {'recall (no phone sent)':>22}  {'false dup':>9}  "
+            f"{'false dup (in place)':>20}"
+        )
         for threshold in THRESHOLDS:
             recall, name_only, false = score(threshold, rule)
             in_place = score(threshold, rule, "in place")[2]
@@ -270,8 +318,11 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
     falses = [p for p in probes if p[0] == "distinct" and any(flagged(c, t, rule) for c in p[5])]
     falses += [p for p in probes if p[0] == "in place" and any(flagged(c, t, rule) for c in p[5])][:4]
     for *_x, name, _s, found in falses[:12]:
-        shown = [f"{c['name']} ({c['distance_m']:.0f} m, sim {c['similarity']}, phone {c['phone_match']})"
-                 for c in found if flagged(c, t, rule)][:3]
+        shown = [
+            f"{c['name']} ({c['distance_m']:.0f} m, sim {c['similarity']}, phone {c['phone_match']})"
+            for c in found
+            if flagged(c, t, rule)
+        ][:3]
         print(f"  {name}: {'; '.join(shown)}")
 
     # the same copies as an import from another source: matched to the originals, not duplicated
@@ -279,17 +330,24 @@ def run(app, args, rng, to_traditional, copies_n: int, held_n: int) -> None:  # 
     second = import_csv(io.StringIO(_csv(copies)), tenant_id, source="survey")
     session.commit()
     second_s = time.perf_counter() - started
-    matched_right = session.execute(text(
-        "SELECT count(*) FROM merchant_source_ids l JOIN merchants m ON m.id = l.merchant_id "
-        "WHERE l.tenant_id = :t AND l.source = 'survey' AND 'copy-' || m.source_id = l.source_id"),
-        {"t": tenant_id}).scalar_one()
+    matched_right = session.execute(
+        text(
+            "SELECT count(*) FROM merchant_source_ids l JOIN merchants m ON m.id = l.merchant_id "
+            "WHERE l.tenant_id = :t AND l.source = 'survey' AND 'copy-' || m.source_id = l.source_id"
+        ),
+        {"t": tenant_id},
+    ).scalar_one()
     print()
-    print(f"import of the {len(copies)} copies as another source: {second_s:.2f} s, matched {second.matched} "
-          f"({matched_right} to their own original), inserted {second.inserted}")
+    print(
+        f"import of the {len(copies)} copies as another source: {second_s:.2f} s, matched {second.matched} "
+        f"({matched_right} to their own original), inserted {second.inserted}"
+    )
     print()
-    print(f"RESULT recall {recall:.1%} (target >= 95%), false duplicates {false_rate:.1%} (target <= 2%; "
-          f"{in_place_rate:.1%} in place, source duplicates included), "
-          f"import {import_s:.2f} s for {len(rows)} rows (target < 10 s; floor {floor_s:.2f} s)")
+    print(
+        f"RESULT recall {recall:.1%} (target >= 95%), false duplicates {false_rate:.1%} (target <= 2%; "
+        f"{in_place_rate:.1%} in place, source duplicates included), "
+        f"import {import_s:.2f} s for {len(rows)} rows (target < 10 s; floor {floor_s:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

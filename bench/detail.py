@@ -175,8 +175,9 @@ TARGET_HISTORY_SQL = [
 def _ids(conn: psycopg.Connection) -> dict[str, Any]:
     tenant_id = conn.execute("SELECT id FROM tenants WHERE slug = 'bench'").fetchone()[0]
     owner = conn.execute("SELECT id FROM users WHERE username = 'bd0'").fetchone()[0]
-    row = conn.execute("SELECT id FROM merchants WHERE source = 'bench-detail' AND source_id = %s",
-                       (TARGET_SOURCE_ID,)).fetchone()
+    row = conn.execute(
+        "SELECT id FROM merchants WHERE source = 'bench-detail' AND source_id = %s", (TARGET_SOURCE_ID,)
+    ).fetchone()
     return {"tenant_id": tenant_id, "bd_id": owner, "bd_username": "bd0", "merchant_id": row[0] if row else None}
 
 
@@ -195,7 +196,9 @@ def build_database(url: str) -> dict[str, Any]:
     with psycopg.connect(dsn) as conn:
         ids = _ids(conn)
         params = {
-            "tenant": ids["tenant_id"], "owner": ids["bd_id"], "merchants": MERCHANTS,
+            "tenant": ids["tenant_id"],
+            "owner": ids["bd_id"],
+            "merchants": MERCHANTS,
             "manager": conn.execute("SELECT id FROM users WHERE username = 'manager'").fetchone()[0],
             "bds": [r[0] for r in conn.execute("SELECT id FROM users WHERE role = 'bd' ORDER BY id")],
             "source_id": TARGET_SOURCE_ID,
@@ -205,7 +208,9 @@ def build_database(url: str) -> dict[str, Any]:
             conn.execute(sql, params)
         anchor = conn.execute(  # a merchant in a busy district: the chain's flagship is downtown
             "SELECT id FROM merchants WHERE tenant_id = %s ORDER BY location <-> ST_MakePoint(%s, %s)::geography "
-            "LIMIT 1", (ids["tenant_id"], datagen.CENTER[1], datagen.CENTER[0])).fetchone()[0]
+            "LIMIT 1",
+            (ids["tenant_id"], datagen.CENTER[1], datagen.CENTER[0]),
+        ).fetchone()[0]
         params["m"] = conn.execute(TARGET_MERCHANT_SQL, {**params, "anchor": anchor}).fetchone()[0]
         for sql in TARGET_HISTORY_SQL:
             conn.execute(sql, params)
@@ -220,8 +225,10 @@ def build_database(url: str) -> dict[str, Any]:
 def data_shape(dsn: str, merchant_id: int) -> dict[str, Any]:
     """What the merchant under test and its neighbourhood hold (printed, so the report says what it measured)."""
     with psycopg.connect(dsn) as conn:
+
         def one(sql: str) -> int:
             return conn.execute(sql, {"m": merchant_id}).fetchone()[0]
+
         return {
             "contacts": one("SELECT count(*) FROM contacts WHERE merchant_id = %(m)s"),
             "visits": one("SELECT count(*) FROM visits WHERE merchant_id = %(m)s"),
@@ -229,10 +236,12 @@ def data_shape(dsn: str, merchant_id: int) -> dict[str, Any]:
             "competitors": one("SELECT count(*) FROM competitor_records WHERE merchant_id = %(m)s"),
             "active_deals": one("SELECT count(*) FROM deals WHERE merchant_id = %(m)s AND status = 'active'"),
             "same_brand_stores": one("SELECT count(*) FROM merchants WHERE brand = '外婆家' AND id <> %(m)s"),
-            "open_tasks": one("SELECT count(*) FROM task_assignments WHERE merchant_id = %(m)s "
-                              "AND status IN ('assigned', 'accepted')"),
-            "tenant_merchants": one("SELECT count(*) FROM merchants WHERE tenant_id = "
-                                    "(SELECT tenant_id FROM merchants WHERE id = %(m)s)"),
+            "open_tasks": one(
+                "SELECT count(*) FROM task_assignments WHERE merchant_id = %(m)s AND status IN ('assigned', 'accepted')"
+            ),
+            "tenant_merchants": one(
+                "SELECT count(*) FROM merchants WHERE tenant_id = (SELECT tenant_id FROM merchants WHERE id = %(m)s)"
+            ),
             "all_visits": one("SELECT count(*) FROM visits"),
             "all_sales_rows": one("SELECT count(*) FROM sales_monthly"),
         }
@@ -241,7 +250,7 @@ def data_shape(dsn: str, merchant_id: int) -> dict[str, Any]:
 # --- in process: statements, time split, profile, EXPLAIN --------------------------------------------
 
 
-def _in_process_app(url: str, cache: bool):  # noqa: ANN202 - (app, client, headers)
+def _in_process_app(url: str, cache: bool):
     from app.factory import create_app
 
     app = create_app(**harness.app_config(url, DETAIL_CACHE_ENABLED=cache))
@@ -253,13 +262,13 @@ def _in_process_app(url: str, cache: bool):  # noqa: ANN202 - (app, client, head
 
 
 @contextlib.contextmanager
-def _redis_recorder():  # noqa: ANN202
+def _redis_recorder():
     import redis
 
     calls: list[str] = []
     original = redis.Redis.execute_command
 
-    def counting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def counting(self, *args, **kwargs):
         calls.append(str(args[0]))
         return original(self, *args, **kwargs)
 
@@ -300,7 +309,8 @@ def in_process(url: str, path: str, requests: int) -> dict[str, Any]:
                 totals.append(time.perf_counter() - started)
                 sql_times.append(sum(t for _, t in statements[before:]))
         entry = {
-            "sql_statements": len(one_request["sql"]), "statements": one_request["sql"],
+            "sql_statements": len(one_request["sql"]),
+            "statements": one_request["sql"],
             "redis_calls": one_request["redis"],
             "median_total_ms": round(statistics.median(totals) * 1000, 3),
             "median_sql_ms": round(statistics.median(sql_times) * 1000, 3),
@@ -330,8 +340,13 @@ def _profile(client: Any, path: str, headers: dict[str, str], *, requests: int) 
         short = filename.replace(str(harness.ROOT) + "/", "")
         if "site-packages/" in short:
             short = short.split("site-packages/")[1]
-        rows.append({"function": f"{short}:{line}({func})", "cum_ms": cumtime * 1000 / requests,
-                     "own_ms": tottime * 1000 / requests})
+        rows.append(
+            {
+                "function": f"{short}:{line}({func})",
+                "cum_ms": cumtime * 1000 / requests,
+                "own_ms": tottime * 1000 / requests,
+            }
+        )
     rounded = [{**r, "cum_ms": round(r["cum_ms"], 3), "own_ms": round(r["own_ms"], 3)} for r in rows]
     ours = sorted((r for r in rounded if r["function"].startswith(("app/", "geo/"))), key=lambda r: -r["cum_ms"])
     return {"our_code_by_cumulative": ours[:25], "by_own_time": sorted(rounded, key=lambda r: -r["own_ms"])[:25]}
@@ -377,23 +392,37 @@ def smoke_test(ours: dict[str, str], floor_url: str, token: str) -> None:
     status_w, cached = httpload.get_json(ours["ours_cached"], token)
     status_f, floor = httpload.get_json(floor_url)
     if (status_c, status_w, status_f) != (200, 200, 200):
-        raise RuntimeError(f"smoke test: cold {status_c} {str(cold)[:300]}, cached {status_w} {str(cached)[:300]}, "
-                           f"floor {status_f} {str(floor)[:300]}")
+        raise RuntimeError(
+            f"smoke test: cold {status_c} {str(cold)[:300]}, cached {status_w} {str(cached)[:300]}, "
+            f"floor {status_f} {str(floor)[:300]}"
+        )
     if cold != cached:
         raise RuntimeError("the cached payload differs from the cold one")
-    shape = (len(cold["contacts"]), cold["visits"]["total"], len(cold["competitors"]),
-             len(cold["sales"]["active_deals"]), cold["sales"]["related_stores"]["count"], cold["phones_masked"])
+    shape = (
+        len(cold["contacts"]),
+        cold["visits"]["total"],
+        len(cold["competitors"]),
+        len(cold["sales"]["active_deals"]),
+        cold["sales"]["related_stores"]["count"],
+        cold["phones_masked"],
+    )
     if shape != (20, 500, 5, 3, 10, False):
-        raise RuntimeError(f"unexpected payload shape (contacts, visits, competitors, deals, brand stores, masked): "
-                           f"{shape}")
+        raise RuntimeError(
+            f"unexpected payload shape (contacts, visits, competitors, deals, brand stores, masked): {shape}"
+        )
 
 
-def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work: Path,
-                   gate: harness.QuietGate) -> dict[str, Any]:
+def http_scenarios(
+    args: argparse.Namespace, url: str, ids: dict[str, Any], work: Path, gate: harness.QuietGate
+) -> dict[str, Any]:
     merchant = ids["merchant_id"]
     common = harness.server_env(url)
-    floor_env = {**common, "DETAIL_FLOOR_DSN": datagen.plain_url(url), "DETAIL_FLOOR_TENANT": str(ids["tenant_id"]),
-                 "DETAIL_FLOOR_CALLER": str(ids["bd_id"])}
+    floor_env = {
+        **common,
+        "DETAIL_FLOOR_DSN": datagen.plain_url(url),
+        "DETAIL_FLOOR_TENANT": str(ids["tenant_id"]),
+        "DETAIL_FLOOR_CALLER": str(ids["bd_id"]),
+    }
     servers = {
         "transport": ("bench.detail_floor:app", floor_env),
         "floor": ("bench.detail_floor:app", floor_env),
@@ -404,17 +433,32 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
         "auth_only": ("wsgi:app", common),
     }
     with contextlib.ExitStack() as stack:
-        running = {name: stack.enter_context(httpload.gunicorn(name, app, env, work))
-                   for name, (app, env) in servers.items()}
+        running = {
+            name: stack.enter_context(httpload.gunicorn(name, app, env, work)) for name, (app, env) in servers.items()
+        }
         token = httpload.login(running["ours_cold"].base_url, "bd0", harness.PASSWORD)
         auth = {"Authorization": f"Bearer {token}"}
-        paths = {"transport": "/ping", "floor": f"/detail/{merchant}", "floor_unprepared": f"/detail/{merchant}",
-                 "ours_cold": f"/api/v1/merchants/{merchant}", "ours_cached": f"/api/v1/merchants/{merchant}",
-                 "auth_only": "/api/v1/me"}
-        headers = {"transport": {}, "floor": {}, "floor_unprepared": {}, "ours_cold": auth, "ours_cached": auth,
-                   "auth_only": auth}
-        smoke_test({k: running[k].base_url + paths[k] for k in ("ours_cold", "ours_cached")},
-                   running["floor"].base_url + paths["floor"], token)
+        paths = {
+            "transport": "/ping",
+            "floor": f"/detail/{merchant}",
+            "floor_unprepared": f"/detail/{merchant}",
+            "ours_cold": f"/api/v1/merchants/{merchant}",
+            "ours_cached": f"/api/v1/merchants/{merchant}",
+            "auth_only": "/api/v1/me",
+        }
+        headers = {
+            "transport": {},
+            "floor": {},
+            "floor_unprepared": {},
+            "ours_cold": auth,
+            "ours_cached": auth,
+            "auth_only": auth,
+        }
+        smoke_test(
+            {k: running[k].base_url + paths[k] for k in ("ours_cold", "ours_cached")},
+            running["floor"].base_url + paths["floor"],
+            token,
+        )
 
         latencies: dict[str, list[float]] = {name: [] for name in servers}
         sizes: dict[str, int] = {}
@@ -425,8 +469,9 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
                 with gate(f"{name} sequential, round {round_no + 1}"):
                     meter = CpuMeter(app_pgid=server.process.pid, database=DATABASE)
                     meter.start()
-                    run = harness.sequential(server.base_url, paths[name], headers[name], requests=args.requests,
-                                             warmup=args.warmup)
+                    run = harness.sequential(
+                        server.base_url, paths[name], headers[name], requests=args.requests, warmup=args.warmup
+                    )
                     cpu[name].append({**meter.stop(), "busiest_other": meter.top_other})
                 latencies[name] += run.latencies_s
                 sizes[name] = run.body_bytes
@@ -435,15 +480,21 @@ def http_scenarios(args: argparse.Namespace, url: str, ids: dict[str, Any], work
             for name, server in running.items():
                 log(f"{name}: wrk -c{args.wrk_connections}, {args.wrk_seconds:.0f} s")
                 with gate(f"{name} wrk"):
-                    throughput[name] = harness.plain_wrk(server.base_url + paths[name], headers=headers[name],
-                                                         connections=args.wrk_connections,
-                                                         duration=args.wrk_seconds, warmup=2)
+                    throughput[name] = harness.plain_wrk(
+                        server.base_url + paths[name],
+                        headers=headers[name],
+                        connections=args.wrk_connections,
+                        duration=args.wrk_seconds,
+                        warmup=2,
+                    )
     scenarios = {}
     for name in servers:
-        scenarios[name] = {**harness.summarize(latencies[name]), "body_bytes": sizes[name],
-                           "cpu_cores": _mean_cpu(cpu[name]),
-                           "wrk": {k: throughput[name][k] for k in ("rps", "p50_ms", "p99_ms")} if name in throughput
-                           else None}
+        scenarios[name] = {
+            **harness.summarize(latencies[name]),
+            "body_bytes": sizes[name],
+            "cpu_cores": _mean_cpu(cpu[name]),
+            "wrk": {k: throughput[name][k] for k in ("rps", "p50_ms", "p99_ms")} if name in throughput else None,
+        }
     return {"scenarios": scenarios}
 
 
@@ -460,8 +511,9 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
     cold, cached, floor = s["ours_cold"]["p50_ms"], s["ours_cached"]["p50_ms"], s["floor"]["p50_ms"]
     size = s["ours_cold"]["body_bytes"]
     return {
-        "cold_vs_floor_p50": target(round(cold / floor, 2), f"<= {TARGETS['cold_vs_floor_p50']}",
-                                    cold / floor <= TARGETS["cold_vs_floor_p50"]),
+        "cold_vs_floor_p50": target(
+            round(cold / floor, 2), f"<= {TARGETS['cold_vs_floor_p50']}", cold / floor <= TARGETS["cold_vs_floor_p50"]
+        ),
         "cold_p50_ms": target(cold, f"< {TARGETS['cold_p50_ms']}", cold < TARGETS["cold_p50_ms"]),
         "cached_p50_ms": target(cached, f"< {TARGETS['cached_p50_ms']}", cached < TARGETS["cached_p50_ms"]),
         "payload_bytes": target(size, f"< {TARGETS['payload_bytes']}", size < TARGETS["payload_bytes"]),
@@ -489,32 +541,48 @@ def render(report: dict[str, Any]) -> str:
     for name, row in s.items():
         cpu = harness.cpu_cells(row["cpu_cores"])
         wrk = row["wrk"] or {}
-        lines.append(f"{name:<18}{row['p50_ms']:>9.2f}{row['p90_ms']:>9.2f}{row['p99_ms']:>9.2f}"
-                     f"{row['body_bytes']:>9}{row['p50_ms'] / floor:>9.2f}x"
-                     f"{wrk.get('rps', float('nan')):>10.0f}{wrk.get('p50_ms', float('nan')):>9.2f}"
-                     f"{wrk.get('p99_ms', float('nan')):>9.2f}   {cpu}")
+        lines.append(
+            f"{name:<18}{row['p50_ms']:>9.2f}{row['p90_ms']:>9.2f}{row['p99_ms']:>9.2f}"
+            f"{row['body_bytes']:>9}{row['p50_ms'] / floor:>9.2f}x"
+            f"{wrk.get('rps', float('nan')):>10.0f}{wrk.get('p50_ms', float('nan')):>9.2f}"
+            f"{wrk.get('p99_ms', float('nan')):>9.2f}   {cpu}"
+        )
     if "auth_only" in s:
-        lines += ["", f"  cached p50 - auth_only p50 (GET /me: JWT, session lookup, Flask, schema): "
-                      f"{s['ours_cached']['p50_ms'] - s['auth_only']['p50_ms']:.2f} ms of the detail's own work"]
+        lines += [
+            "",
+            f"  cached p50 - auth_only p50 (GET /me: JWT, session lookup, Flask, schema): "
+            f"{s['ours_cached']['p50_ms'] - s['auth_only']['p50_ms']:.2f} ms of the detail's own work",
+        ]
     lines += ["", "Targets"]
-    names = {"cold_vs_floor_p50": "cold p50 / floor p50", "cold_p50_ms": "cold p50 ms",
-             "cached_p50_ms": "cached p50 ms", "payload_bytes": "payload bytes (ours)"}
+    names = {
+        "cold_vs_floor_p50": "cold p50 / floor p50",
+        "cold_p50_ms": "cold p50 ms",
+        "cached_p50_ms": "cached p50 ms",
+        "payload_bytes": "payload bytes (ours)",
+    }
     lines += harness.target_rows(report["targets"], names, widths=(28, 10, 10))
     ip = report["in_process"]
     lines += ["", "Per request, in process (Flask test client, no HTTP server)"]
     for label in ("cold", "cached"):
         e = ip[label]
         lines.append(f"  {label:<7} {e['sql_statements']} SQL statements {e['statements']}, Redis {e['redis_calls']}")
-        lines.append(f"          median {e['median_total_ms']:.2f} ms = SQL {e['median_sql_ms']:.2f} ms "
-                     f"(client side, incl. round trips) + Python {e['median_python_ms']:.2f} ms")
+        lines.append(
+            f"          median {e['median_total_ms']:.2f} ms = SQL {e['median_sql_ms']:.2f} ms "
+            f"(client side, incl. round trips) + Python {e['median_python_ms']:.2f} ms"
+        )
     lines += ["", "EXPLAIN ANALYZE, planned afresh each time (prepared + generic plan skips planning), medians:"]
     for name, e in report["explain"].items():
         slow = "; ".join(f"{n['node']} {n['self_ms']:.2f} ms x{n['loops']}" for n in e["slowest_nodes"][:3])
-        lines.append(f"  {name:<23} planning {e['planning_ms']:.2f} ms, execution {e['execution_ms']:.2f} ms, "
-                     f"{e['buffers']:.0f} buffers; slowest: {slow}")
+        lines.append(
+            f"  {name:<23} planning {e['planning_ms']:.2f} ms, execution {e['execution_ms']:.2f} ms, "
+            f"{e['buffers']:.0f} buffers; slowest: {slow}"
+        )
     profile = report["in_process"]["cold"]["profile_top"]
-    lines += ["", "Cold path under cProfile (inflates Python ~2x; read shares), ms per request:",
-              "  our code, cumulative:"]
+    lines += [
+        "",
+        "Cold path under cProfile (inflates Python ~2x; read shares), ms per request:",
+        "  our code, cumulative:",
+    ]
     lines += [f"    {row['cum_ms']:>7.3f}  {row['function']}" for row in profile["our_code_by_cumulative"][:12]]
     lines += ["  most own time (any code):"]
     lines += [f"    {row['own_ms']:>7.3f}  {row['function']}" for row in profile["by_own_time"][:10]]
@@ -553,10 +621,19 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         plans = explain(dsn, ids, runs=20 if args.quick else 50)
     http = http_scenarios(args, url, ids, work, gate)
     report = {
-        "started_at": args.started.isoformat(timespec="seconds"), "database": DATABASE, "quick": args.quick,
-        "merchant_id": ids["merchant_id"], "data": shape, "requests_per_round": args.requests,
-        "rounds": args.rounds, "warmup": args.warmup, "wrk_connections": args.wrk_connections,
-        "wrk_seconds": args.wrk_seconds, **http, "in_process": inproc, "explain": plans,
+        "started_at": args.started.isoformat(timespec="seconds"),
+        "database": DATABASE,
+        "quick": args.quick,
+        "merchant_id": ids["merchant_id"],
+        "data": shape,
+        "requests_per_round": args.requests,
+        "rounds": args.rounds,
+        "warmup": args.warmup,
+        "wrk_connections": args.wrk_connections,
+        "wrk_seconds": args.wrk_seconds,
+        **http,
+        "in_process": inproc,
+        "explain": plans,
         "other_benchmark": gate.as_dict(),
     }
     report["targets"] = targets(report)

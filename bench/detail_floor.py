@@ -45,16 +45,28 @@ AGGREGATE_SQL = psycopg_sql(detail.AGGREGATE_SQL)
 def caller_params(merchant_id: int, tenant_id: int, caller_id: int, now: datetime) -> dict[str, Any]:
     """What ``merchant_detail`` binds for a BD without an org unit (the bench's BDs)."""
     cooldown_days = DEFAULT_SETTINGS["pool"]["reclaim_cooldown_days"]
-    return {"merchant_id": merchant_id, "tenant": tenant_id, "caller": caller_id, "caller_unit": None,
-            "cooldown_since": now - timedelta(days=cooldown_days), "sees_all": False, "is_manager": False}
+    return {
+        "merchant_id": merchant_id,
+        "tenant": tenant_id,
+        "caller": caller_id,
+        "caller_unit": None,
+        "cooldown_since": now - timedelta(days=cooldown_days),
+        "sees_all": False,
+        "is_manager": False,
+    }
 
 
 def aggregate_params(merchant_id: int, tenant_id: int, today: date) -> dict[str, Any]:
     """What ``_load_aggregate`` binds."""
     this_month = today.replace(day=1)
-    return {"merchant_id": merchant_id, "tenant": tenant_id, "recent_visits": detail.RECENT_VISITS,
-            "since_month": detail._months_ago(this_month, detail.SALES_MONTHS - 1),  # noqa: SLF001
-            "related_stores": detail.RELATED_STORES, "nearby_same_brand": detail.NEARBY_SAME_BRAND}
+    return {
+        "merchant_id": merchant_id,
+        "tenant": tenant_id,
+        "recent_visits": detail.RECENT_VISITS,
+        "since_month": detail._months_ago(this_month, detail.SALES_MONTHS - 1),
+        "related_stores": detail.RELATED_STORES,
+        "nearby_same_brand": detail.NEARBY_SAME_BRAND,
+    }
 
 
 app = Flask(__name__)
@@ -68,7 +80,10 @@ def pool() -> ConnectionPool:
     if _pool is None:
         unprepared = os.environ.get("DETAIL_FLOOR_UNPREPARED") == "1"
         _pool = ConnectionPool(
-            os.environ["DETAIL_FLOOR_DSN"], min_size=1, max_size=2, open=True,
+            os.environ["DETAIL_FLOOR_DSN"],
+            min_size=1,
+            max_size=2,
+            open=True,
             kwargs={"autocommit": True, "options": "-c jit=off", **({"prepare_threshold": None} if unprepared else {})},
         )
     return _pool

@@ -68,14 +68,17 @@ def pool() -> ConnectionPool:
     global _pool
     if _pool is None:
         _pool = ConnectionPool(
-            SPEC["dsn"], min_size=1, max_size=2, open=True,
+            SPEC["dsn"],
+            min_size=1,
+            max_size=2,
+            open=True,
             kwargs={"autocommit": True, "options": "-c jit=off"},
         )
     return _pool
 
 
 @app.get("/nearby")
-def nearby():  # noqa: ANN201 - a Flask response
+def nearby():
     params = point_params(SPEC, float(request.args["lat"]), float(request.args["lng"]))
     with pool().connection() as conn:
         rows = conn.cursor(row_factory=dict_row).execute(SPEC["sql"], params).fetchall()

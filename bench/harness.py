@@ -108,8 +108,7 @@ def target(value: Any, goal: str, ok: bool, **extra: Any) -> dict[str, Any]:
 # --- a benchmark's main() ------------------------------------------------------------------------------
 
 
-def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, *,
-               no_wait: bool = False) -> argparse.Namespace:
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, *, no_wait: bool = False) -> argparse.Namespace:
     """``parser.parse_args(argv)`` plus ``args.started``, the time the report and its file are named after.
     ``no_wait`` adds the ``--no-wait`` option of the benchmarks that measure behind a QuietGate (last, where
     their help has always listed it)."""
@@ -120,8 +119,14 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, *,
     return args
 
 
-def run_main(name: str, args: argparse.Namespace, run: Callable[[argparse.Namespace, Path], dict[str, Any]],
-             render: Callable[[dict[str, Any]], str], *, kept: str = "server logs and inputs") -> dict[str, Any]:
+def run_main(
+    name: str,
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, Path], dict[str, Any]],
+    render: Callable[[dict[str, Any]], str],
+    *,
+    kept: str = "server logs and inputs",
+) -> dict[str, Any]:
     """``run(args, work)`` in a fresh work directory, then print ``render(report)`` and save the report as
     bench/results/<name>-<started>.json; returns the report.
 
@@ -160,8 +165,9 @@ def _ancestors() -> set[str]:
 
 def other_workloads() -> list[str]:
     """Command lines of other benchmarks or test runs (never this process or its ancestors)."""
-    done = subprocess.run(["pgrep", "-af", "|".join(re.escape(p) for p in OTHER_WORKLOADS)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["pgrep", "-af", "|".join(re.escape(p) for p in OTHER_WORKLOADS)], capture_output=True, text=True
+    )
     own = _ancestors()
     found = []
     for line in done.stdout.splitlines():
@@ -209,17 +215,14 @@ class QuietGate:
 
     def wait(self) -> None:
         announced = False
-        while self.enabled and not self.gave_up and (other_benchmark_running()
-                                                     or busy_elsewhere() > BUSY_CORES):
+        while self.enabled and not self.gave_up and (other_benchmark_running() or busy_elsewhere() > BUSY_CORES):
             if self.waited_s >= self.budget_s:
-                log(f"other workloads still running after {self.budget_s / 60:.0f} min of waiting; "
-                    "measuring anyway")
+                log(f"other workloads still running after {self.budget_s / 60:.0f} min of waiting; measuring anyway")
                 self.gave_up = True
                 break
             if not announced:
                 running = "; ".join(other_workloads())[:200] or f"{busy_elsewhere():.2f} cores busy elsewhere"
-                log(f"another benchmark or test run is busy ({running}); "
-                    f"waiting (polling every {self.poll_s:.0f} s)")
+                log(f"another benchmark or test run is busy ({running}); waiting (polling every {self.poll_s:.0f} s)")
                 announced = True
             time.sleep(self.poll_s)
             self.waited_s += self.poll_s
@@ -251,8 +254,12 @@ class QuietGate:
                 self.overlapped.append(step)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "waited_s": round(self.waited_s), "gave_up_waiting": self.gave_up,
-                "steps_overlapping_other_benchmark": self.overlapped}
+        return {
+            "enabled": self.enabled,
+            "waited_s": round(self.waited_s),
+            "gave_up_waiting": self.gave_up,
+            "steps_overlapping_other_benchmark": self.overlapped,
+        }
 
 
 def open_run(database: str, args: argparse.Namespace) -> tuple[str, str, QuietGate]:
@@ -275,16 +282,26 @@ def server_env(url: str, **extra: str) -> dict[str, str]:
     - REDIS_URL: see BENCH_REDIS_URL.
     """
     return {
-        "DATABASE_URL": url, "REDIS_URL": BENCH_REDIS_URL, "APP_ENV": "development",
-        "JWT_ACCESS_MINUTES": "240", "PASSWORD_TIME_COST": str(PASSWORD_TIME_COST),
-        "PASSWORD_MEMORY_COST_KIB": str(PASSWORD_MEMORY_COST_KIB), "GUNICORN_CMD_ARGS": ACCESS_LOG_ARGS, **extra,
+        "DATABASE_URL": url,
+        "REDIS_URL": BENCH_REDIS_URL,
+        "APP_ENV": "development",
+        "JWT_ACCESS_MINUTES": "240",
+        "PASSWORD_TIME_COST": str(PASSWORD_TIME_COST),
+        "PASSWORD_MEMORY_COST_KIB": str(PASSWORD_MEMORY_COST_KIB),
+        "GUNICORN_CMD_ARGS": ACCESS_LOG_ARGS,
+        **extra,
     }
 
 
 def app_config(url: str, **overrides: Any) -> dict[str, Any]:
     """The same settings for an in-process ``create_app`` (profiling, statement counts, sweeps)."""
-    return {"DATABASE_URL": url, "REDIS_URL": BENCH_REDIS_URL, "PASSWORD_TIME_COST": PASSWORD_TIME_COST,
-            "PASSWORD_MEMORY_COST_KIB": PASSWORD_MEMORY_COST_KIB, **overrides}
+    return {
+        "DATABASE_URL": url,
+        "REDIS_URL": BENCH_REDIS_URL,
+        "PASSWORD_TIME_COST": PASSWORD_TIME_COST,
+        "PASSWORD_MEMORY_COST_KIB": PASSWORD_MEMORY_COST_KIB,
+        **overrides,
+    }
 
 
 def bd_names(count: int) -> list[str]:
@@ -306,14 +323,21 @@ def git_head() -> str | None:
 
 def environment(dsn: str, **extra: Any) -> dict[str, Any]:
     with psycopg.connect(dsn) as conn:
-        pg = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in
-              ("server_version", "shared_buffers", "synchronous_commit", "autovacuum")}
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "app", "migrations"], cwd=ROOT,
-                           capture_output=True, text=True)
+        pg = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("server_version", "shared_buffers", "synchronous_commit", "autovacuum")
+        }
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "app", "migrations"], cwd=ROOT, capture_output=True, text=True
+    )
     return {
-        "cpus": os.cpu_count(), "python": platform.python_version(), "postgres": pg,
-        "git_head": git_head(), "app_uncommitted_changes": bool(dirty.stdout.strip()),
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()], **extra,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": pg,
+        "git_head": git_head(),
+        "app_uncommitted_changes": bool(dirty.stdout.strip()),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        **extra,
     }
 
 
@@ -348,16 +372,21 @@ class Sequential:
     statuses: Counter
 
     def summary(self) -> dict[str, Any]:
-        return {**summarize(self.latencies_s), "rps": round(len(self.latencies_s) / self.seconds, 1),
-                "body_bytes": self.body_bytes}
+        return {
+            **summarize(self.latencies_s),
+            "rps": round(len(self.latencies_s) / self.seconds, 1),
+            "body_bytes": self.body_bytes,
+        }
 
 
 def summarize(latencies_s: list[float]) -> dict[str, Any]:
     """Count and nearest-rank percentiles (ms) of latencies in seconds."""
     ordered = sorted(latencies_s)
     return {
-        "requests": len(ordered), "p50_ms": round(percentile(ordered, 50) * 1000, 3),
-        "p90_ms": round(percentile(ordered, 90) * 1000, 3), "p99_ms": round(percentile(ordered, 99) * 1000, 3),
+        "requests": len(ordered),
+        "p50_ms": round(percentile(ordered, 50) * 1000, 3),
+        "p90_ms": round(percentile(ordered, 90) * 1000, 3),
+        "p99_ms": round(percentile(ordered, 99) * 1000, 3),
         "max_ms": round(ordered[-1] * 1000, 3) if ordered else None,
     }
 
@@ -401,12 +430,15 @@ def sequential(base_url: str, path: str, headers: dict[str, str], *, requests: i
 # --- wrk -----------------------------------------------------------------------------------------------
 
 
-def plain_wrk(url: str, *, headers: dict[str, str] | None = None, connections: int = 4, duration: float = 10,
-              warmup: float = 2) -> dict[str, Any]:
+def plain_wrk(
+    url: str, *, headers: dict[str, str] | None = None, connections: int = 4, duration: float = 10, warmup: float = 2
+) -> dict[str, Any]:
     """``wrk --latency URL`` (GET, optional headers): throughput and latency; raises on any non-2xx."""
+
     def run(seconds: float) -> str:
-        command = httpload.wrk_command(url, connections=connections, seconds=max(1, round(seconds)),
-                                       timeout=WRK_TIMEOUT, headers=headers)
+        command = httpload.wrk_command(
+            url, connections=connections, seconds=max(1, round(seconds)), timeout=WRK_TIMEOUT, headers=headers
+        )
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -448,11 +480,17 @@ class WrkResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "rps": round(self.rps, 1), "window_s": round(self.window_s, 2), "sent": self.sent,
-            "received": self.received, "in_flight_at_exit": self.in_flight_at_exit,
+            "rps": round(self.rps, 1),
+            "window_s": round(self.window_s, 2),
+            "sent": self.sent,
+            "received": self.received,
+            "in_flight_at_exit": self.in_flight_at_exit,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-            "p50_ms": self.summary["p50_ms"], "p75_ms": self.summary["p75_ms"], "p90_ms": self.summary["p90_ms"],
-            "p99_ms": self.summary["p99_ms"], "socket_errors": self.summary["socket_errors"],
+            "p50_ms": self.summary["p50_ms"],
+            "p75_ms": self.summary["p75_ms"],
+            "p90_ms": self.summary["p90_ms"],
+            "p99_ms": self.summary["p99_ms"],
+            "socket_errors": self.summary["socket_errors"],
         }
 
 
@@ -465,20 +503,41 @@ class WrkSession:
     per status). ``sent == received`` proves nothing was in flight at exit.
     """
 
-    def __init__(self, script: Path, base_url: str, env: dict[str, str], work: Path, *, connections: int,
-                 threads: int = 2, max_seconds: float = 900) -> None:
+    def __init__(
+        self,
+        script: Path,
+        base_url: str,
+        env: dict[str, str],
+        work: Path,
+        *,
+        connections: int,
+        threads: int = 2,
+        max_seconds: float = 900,
+    ) -> None:
         self.stop_file = work / f"wrk-stop-{time.monotonic_ns()}"
         self.env = {**os.environ, **env, "WRK_STOP_FILE": str(self.stop_file), "WRK_THREADS": str(threads)}
-        self.command = httpload.wrk_command(base_url, connections=connections, seconds=int(max_seconds),
-                                            threads=threads, timeout=WRK_TIMEOUT, script=script)
+        self.command = httpload.wrk_command(
+            base_url,
+            connections=connections,
+            seconds=int(max_seconds),
+            threads=threads,
+            timeout=WRK_TIMEOUT,
+            script=script,
+        )
         self.process: subprocess.Popen | None = None
         self.started = self.stop_requested = 0.0
 
     def start(self) -> WrkSession:
         self.stop_file.unlink(missing_ok=True)
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         return self
 
     def stop(self, drain_s: float = 3.0) -> WrkResult:
@@ -498,10 +557,12 @@ class WrkSession:
         stats = _WRKSTAT.findall(out)
         counts = {(kind, key): int(n) for kind, key, n in stats}
         return WrkResult(
-            summary=httpload.parse_wrk(out), sent=counts.get(("count", "sent"), 0),
+            summary=httpload.parse_wrk(out),
+            sent=counts.get(("count", "sent"), 0),
             received=counts.get(("count", "received"), 0),
             statuses={int(key): n for (kind, key), n in counts.items() if kind == "status"},
-            window_s=self.stop_requested - self.started, output=out,
+            window_s=self.stop_requested - self.started,
+            output=out,
         )
 
     def kill(self) -> None:
@@ -518,8 +579,17 @@ class WrkSession:
         self.stop_file.unlink(missing_ok=True)
 
 
-def run_wrk(script: Path, base_url: str, env: dict[str, str], work: Path, *, connections: int,
-            seconds: float, drain_s: float = 3.0, meter: Any = None) -> WrkResult:
+def run_wrk(
+    script: Path,
+    base_url: str,
+    env: dict[str, str],
+    work: Path,
+    *,
+    connections: int,
+    seconds: float,
+    drain_s: float = 3.0,
+    meter: Any = None,
+) -> WrkResult:
     """A WrkSession for a fixed number of seconds; ``meter`` (a CpuMeter) covers exactly that window,
     not the drain after it, when the machine idles."""
     with WrkSession(script, base_url, env, work, connections=connections) as session:
@@ -557,7 +627,8 @@ def latency_summary(entries: list[tuple[int, float, str]], seconds: float) -> di
     """Rate, status counts and server-side latency percentiles of access-log entries."""
     ordered = sorted(ms for _status, ms, _path in entries)
     return {
-        "requests": len(entries), "rps": round(len(entries) / seconds, 1) if seconds else None,
+        "requests": len(entries),
+        "rps": round(len(entries) / seconds, 1) if seconds else None,
         "statuses": {str(k): v for k, v in sorted(Counter(status for status, _ms, _path in entries).items())},
         "server_p50_ms": round(percentile(ordered, 50), 2) if ordered else None,
         "server_p90_ms": round(percentile(ordered, 90), 2) if ordered else None,
@@ -579,13 +650,24 @@ def streets(dsn: str, tenant_id: int, count: int, radius_m: float) -> list[list[
     random centre merchant, nearest first: a BD checks in along a street, not across the city (the
     impossible-speed check compares a check-in with the same BD's previous one)."""
     with psycopg.connect(dsn) as conn:
-        centres = [r[0] for r in conn.execute(
-            "SELECT id FROM merchants WHERE tenant_id = %s ORDER BY md5(id::text) LIMIT %s", (tenant_id, count))]
-        return [[(r[0], r[1], r[2]) for r in conn.execute(
-            "SELECT n.id, ST_Y(n.location::geometry), ST_X(n.location::geometry) FROM merchants c "
-            "JOIN merchants n ON n.tenant_id = c.tenant_id AND ST_DWithin(n.location, c.location, %s) "
-            "WHERE c.id = %s ORDER BY n.location <-> c.location LIMIT %s",
-            (radius_m, centre, STREET_MERCHANTS)).fetchall()] for centre in centres]
+        centres = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM merchants WHERE tenant_id = %s ORDER BY md5(id::text) LIMIT %s", (tenant_id, count)
+            )
+        ]
+        return [
+            [
+                (r[0], r[1], r[2])
+                for r in conn.execute(
+                    "SELECT n.id, ST_Y(n.location::geometry), ST_X(n.location::geometry) FROM merchants c "
+                    "JOIN merchants n ON n.tenant_id = c.tenant_id AND ST_DWithin(n.location, c.location, %s) "
+                    "WHERE c.id = %s ORDER BY n.location <-> c.location LIMIT %s",
+                    (radius_m, centre, STREET_MERCHANTS),
+                ).fetchall()
+            ]
+            for centre in centres
+        ]
 
 
 def write_lines(path: Path, values: list[Any]) -> Path:
@@ -595,8 +677,13 @@ def write_lines(path: Path, values: list[Any]) -> Path:
 
 def write_bds_file(path: Path, tokens: list[str], areas: list[list[tuple[int, float, float]]]) -> Path:
     """One BD per line, as wrk_common.lua's read_bds() reads it: "<token> <id>,<lat>,<lng>;..."."""
-    return write_lines(path, [f"{token} " + ";".join(f"{mid},{lat:.7f},{lng:.7f}" for mid, lat, lng in area)
-                              for token, area in zip(tokens, areas, strict=True)])
+    return write_lines(
+        path,
+        [
+            f"{token} " + ";".join(f"{mid},{lat:.7f},{lng:.7f}" for mid, lat, lng in area)
+            for token, area in zip(tokens, areas, strict=True)
+        ],
+    )
 
 
 # --- databases -----------------------------------------------------------------------------------------
@@ -648,7 +735,7 @@ def schema_is_current(dsn: str) -> bool:
 
 
 @contextlib.contextmanager
-def sql_recorder():  # noqa: ANN201
+def sql_recorder():
     """Every SQL statement the engine sends, with its wall time (client side: includes the round trip)."""
     from sqlalchemy import event
 
@@ -656,10 +743,10 @@ def sql_recorder():  # noqa: ANN201
 
     records: list[tuple[str, float]] = []
 
-    def before(conn, _cursor, _statement, _params, _context, _many):  # noqa: ANN001
+    def before(conn, _cursor, _statement, _params, _context, _many):
         conn.info.setdefault("bench_started", []).append(time.perf_counter())
 
-    def after(conn, _cursor, statement, _params, _context, _many):  # noqa: ANN001
+    def after(conn, _cursor, statement, _params, _context, _many):
         records.append((statement, time.perf_counter() - conn.info["bench_started"].pop()))
 
     engine = db.engine()
@@ -679,10 +766,19 @@ def slowest_plan_nodes(plan: dict[str, Any], limit: int = 5) -> list[dict[str, A
     def walk(node: dict[str, Any]) -> float:
         total = node.get("Actual Total Time", 0.0) * node.get("Actual Loops", 1)
         children = sum(walk(child) for child in node.get("Plans", []))
-        label = node["Node Type"] + (f" on {node['Relation Name']}" if "Relation Name" in node else "") + (
-            f" using {node['Index Name']}" if "Index Name" in node else "")
-        nodes.append({"node": label, "self_ms": round(max(total - children, 0.0), 3),
-                      "loops": node.get("Actual Loops", 1), "rows": node.get("Actual Rows")})
+        label = (
+            node["Node Type"]
+            + (f" on {node['Relation Name']}" if "Relation Name" in node else "")
+            + (f" using {node['Index Name']}" if "Index Name" in node else "")
+        )
+        nodes.append(
+            {
+                "node": label,
+                "self_ms": round(max(total - children, 0.0), 3),
+                "loops": node.get("Actual Loops", 1),
+                "rows": node.get("Actual Rows"),
+            }
+        )
         return total
 
     walk(plan)
@@ -700,8 +796,9 @@ def cpu_cells(cores: dict[str, float]) -> str:
     return "/".join(f"{cores.get(role, 0):.2f}" for role in CPU_ROLES)
 
 
-def target_rows(targets: dict[str, dict[str, Any]], labels: dict[str, str], *,
-                widths: tuple[int, int, int]) -> list[str]:
+def target_rows(
+    targets: dict[str, dict[str, Any]], labels: dict[str, str], *, widths: tuple[int, int, int]
+) -> list[str]:
     """The "Targets" table: one line per key of ``labels``; label, value and goal columns ``widths`` wide."""
     label_w, value_w, goal_w = widths
     rows = []
@@ -723,6 +820,9 @@ def overlap_note(gate: dict[str, Any]) -> list[str]:
     if gate.get("waited_s"):
         lines.append(f"(waited {gate['waited_s']} s for other benchmarks / test runs to finish before measuring)")
     if gate.get("steps_overlapping_other_benchmark"):
-        lines.append("WARNING: another benchmark or test run was running during: "
-                     + ", ".join(gate["steps_overlapping_other_benchmark"]) + " (those figures are disturbed)")
+        lines.append(
+            "WARNING: another benchmark or test run was running during: "
+            + ", ".join(gate["steps_overlapping_other_benchmark"])
+            + " (those figures are disturbed)"
+        )
     return lines

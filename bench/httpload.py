@@ -62,7 +62,11 @@ def gunicorn(name: str, wsgi_app: str, env: dict[str, str], log_dir: Path, *, ti
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", wsgi_app],
-            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = Server(name, port, process, log_path, database_of(env["DATABASE_URL"]) if "DATABASE_URL" in env else None)
     try:
@@ -76,8 +80,10 @@ def _wait_until_listening(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name}: gunicorn exited ({server.process.returncode}); see {server.log_path}:\n"
-                               + server.log_path.read_text()[-3000:])
+            raise RuntimeError(
+                f"{server.name}: gunicorn exited ({server.process.returncode}); see {server.log_path}:\n"
+                + server.log_path.read_text()[-3000:]
+            )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", server.port), timeout=0.5):
             return
         time.sleep(0.2)
@@ -147,12 +153,21 @@ def parse_wrk(output: str) -> dict[str, float]:
         **{f"p{pct}_ms": _to_ms(value) for pct, value in distribution.items()},
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": dict(zip(("connect", "read", "write", "timeout"), map(int, socket_errors.groups())))
-        if socket_errors else {"connect": 0, "read": 0, "write": 0, "timeout": 0},
+        if socket_errors
+        else {"connect": 0, "read": 0, "write": 0, "timeout": 0},
     }
 
 
-def wrk_command(url: str, *, connections: int, seconds: int, threads: int | None = None, timeout: str | None = None,
-                script: Path | None = None, headers: dict[str, str] | None = None) -> list[str]:
+def wrk_command(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    threads: int | None = None,
+    timeout: str | None = None,
+    script: Path | None = None,
+    headers: dict[str, str] | None = None,
+) -> list[str]:
     """The ``wrk --latency`` command line; ``threads`` defaults to two, or one for a single connection
     (wrk refuses more threads than connections)."""
     command = ["wrk", f"-t{threads or min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -179,8 +194,13 @@ def _wrk_once(target: Target, points_file: Path, work: Path, *, connections: int
     """One ``wrk --latency`` run; raises on any non-2xx response or socket error."""
     quantiles_path = work / "wrk-quantiles.txt"
     quantiles_path.unlink(missing_ok=True)
-    env = {**os.environ, "NEARBY_POINTS": str(points_file), "NEARBY_PATH": target.path_prefix,
-           "NEARBY_TOKEN": target.token or "", "NEARBY_QUANTILES": str(quantiles_path)}
+    env = {
+        **os.environ,
+        "NEARBY_POINTS": str(points_file),
+        "NEARBY_PATH": target.path_prefix,
+        "NEARBY_TOKEN": target.token or "",
+        "NEARBY_QUANTILES": str(quantiles_path),
+    }
     command = wrk_command(target.server.base_url, connections=connections, seconds=seconds, script=LUA_SCRIPT)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
@@ -188,8 +208,10 @@ def _wrk_once(target: Target, points_file: Path, work: Path, *, connections: int
     parsed = parse_wrk(done.stdout)
     # Sync gunicorn workers close every connection after the response; wrk copes. Anything else is an error.
     if parsed["non_2xx"] or sum(parsed["socket_errors"].values()):
-        raise RuntimeError(f"{target.label}: {parsed['non_2xx']} non-2xx responses, socket errors "
-                           f"{parsed['socket_errors']}; see {target.server.log_path}\n{done.stdout}")
+        raise RuntimeError(
+            f"{target.label}: {parsed['non_2xx']} non-2xx responses, socket errors "
+            f"{parsed['socket_errors']}; see {target.server.log_path}\n{done.stdout}"
+        )
     lines = quantiles_path.read_text().split("\n")
     parsed["quantiles_us"] = [int(line.split()[1]) for line in lines[1:] if line.strip()]
     return parsed
@@ -209,7 +231,13 @@ def _merged_percentile(runs: list[dict], pct: float) -> float:
 
 
 def interleaved(
-    targets: list[Target], points_file: Path, work: Path, *, connections: int, duration: float, warmup: float,
+    targets: list[Target],
+    points_file: Path,
+    work: Path,
+    *,
+    connections: int,
+    duration: float,
+    warmup: float,
     rounds: int,
 ) -> dict[str, Measurement]:
     """Load each target for ``duration`` seconds in total, in ``rounds`` alternating slices (A B A B ...).
@@ -230,8 +258,7 @@ def interleaved(
         for target in targets:
             meter = CpuMeter(app_pgid=target.server.process.pid, database=target.server.database)
             meter.start()
-            runs[target.label].append(_wrk_once(target, points_file, work, connections=connections,
-                                                seconds=slice_s))
+            runs[target.label].append(_wrk_once(target, points_file, work, connections=connections, seconds=slice_s))
             cores = meter.stop()
             elapsed[target.label] += meter.elapsed
             for role, value in cores.items():
@@ -251,7 +278,9 @@ def interleaved(
             p99_ms=_merged_percentile(these, 99),
             cpu_cores={role: round(value / window, 2) for role, value in cpu_seconds[target.label].items()},
             extra={
-                "rounds": rounds, "slice_s": slice_s, "workers": target.server.workers(),
+                "rounds": rounds,
+                "slice_s": slice_s,
+                "workers": target.server.workers(),
                 "rps_by_round": [round(run["rps"], 1) for run in these],
                 "wrk_p99_ms_by_round": [round(run["p99_ms"], 2) for run in these],
                 "busiest_other": [(comm, round(value / window, 2)) for comm, value in top],

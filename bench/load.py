@@ -56,12 +56,19 @@ def inputs(dsn: str, tenant_id: int, work: Path, tokens: list[str]) -> tuple[Pat
     """Each BD's street (harness.streets) and the public merchants the claims aim at."""
     areas = harness.streets(dsn, tenant_id, len(tokens), STREET_RADIUS_M)
     with psycopg.connect(dsn) as conn:
-        public = [r[0] for r in conn.execute(
-            "SELECT m.id FROM merchants m LEFT JOIN leads l ON l.merchant_id = m.id "
-            "WHERE m.tenant_id = %s AND l.merchant_id IS NULL ORDER BY md5(m.id::text) LIMIT 20000", (tenant_id,))]
+        public = [
+            r[0]
+            for r in conn.execute(
+                "SELECT m.id FROM merchants m LEFT JOIN leads l ON l.merchant_id = m.id "
+                "WHERE m.tenant_id = %s AND l.merchant_id IS NULL ORDER BY md5(m.id::text) LIMIT 20000",
+                (tenant_id,),
+            )
+        ]
     # a tenant with fewer merchants than BDs gives fewer streets: those BDs stay out of the run
-    return (harness.write_bds_file(work / "bds.txt", tokens[:len(areas)], areas),
-            harness.write_lines(work / "merchants.txt", public))
+    return (
+        harness.write_bds_file(work / "bds.txt", tokens[: len(areas)], areas),
+        harness.write_lines(work / "merchants.txt", public),
+    )
 
 
 def reset(dsn: str, nonce_prefix: str) -> None:
@@ -69,8 +76,9 @@ def reset(dsn: str, nonce_prefix: str) -> None:
     with psycopg.connect(dsn) as conn:
         conn.execute("DELETE FROM visits WHERE idempotency_key LIKE %s", (nonce_prefix + "%",))
         # datagen's leads have no history: a lead with a claim event was claimed by an earlier run
-        conn.execute("DELETE FROM leads WHERE merchant_id IN (SELECT merchant_id FROM lead_events "
-                     "WHERE action = 'claim')")
+        conn.execute(
+            "DELETE FROM leads WHERE merchant_id IN (SELECT merchant_id FROM lead_events WHERE action = 'claim')"
+        )
         conn.execute("DELETE FROM lead_events WHERE action = 'claim'")
         conn.commit()
     harness.vacuum(dsn, "visits", "leads", "lead_events")
@@ -91,9 +99,15 @@ def per_endpoint(entries: list[tuple[int, float, str]], seconds: float) -> dict[
         for status, _ in rows:
             statuses[status] += 1
         errors = sum(n for status, n in statuses.items() if status not in VALID.get(name, set()))
-        result[name] = {"requests": len(rows), "share": None, "rps": round(len(rows) / seconds, 1),
-                        "p50_ms": round(percentile(latencies, 50), 1), "p99_ms": round(percentile(latencies, 99), 1),
-                        "statuses": dict(sorted(statuses.items())), "errors": errors}
+        result[name] = {
+            "requests": len(rows),
+            "share": None,
+            "rps": round(len(rows) / seconds, 1),
+            "p50_ms": round(percentile(latencies, 50), 1),
+            "p99_ms": round(percentile(latencies, 99), 1),
+            "statuses": dict(sorted(statuses.items())),
+            "errors": errors,
+        }
     total = sum(r["requests"] for r in result.values())
     for row in result.values():
         row["share"] = round(100 * row["requests"] / total, 1) if total else 0
@@ -105,8 +119,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     url = harness.db_url(database)
     dsn = datagen.plain_url(url)
     force = datagen.schema_behind(url)
-    log(f"data: {args.merchants:,} merchants in {database}" + (" (building)" if force or not
-                                                                harness.database_exists(database) else ""))
+    log(
+        f"data: {args.merchants:,} merchants in {database}"
+        + (" (building)" if force or not harness.database_exists(database) else "")
+    )
     ids = datagen.build(url, args.merchants, force=force)
     nonce = f"load-{int(time.time())}"
     reset(dsn, "load-")
@@ -118,20 +134,25 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         mark = access.mark()
         env = {"LOAD_BDS": str(bds_file), "LOAD_MERCHANTS": str(merchants_file), "LOAD_NONCE": nonce}
         log(f"wrk: {args.connections} connections for {args.seconds:.0f} s")
-        result = harness.run_wrk(SCRIPT, server.base_url, env, work, connections=args.connections,
-                                 seconds=args.seconds)
+        result = harness.run_wrk(SCRIPT, server.base_url, env, work, connections=args.connections, seconds=args.seconds)
         entries = access.between(mark)
     endpoints = per_endpoint(entries, result.window_s)
     errors = sum(row["errors"] for row in endpoints.values())
-    socket_errors = sum(int(result.summary.get(k, 0) or 0) for k in
-                        ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    socket_errors = sum(
+        int(result.summary.get(k, 0) or 0) for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+    )
     return {
-        "merchants": args.merchants, "connections": args.connections, "seconds": round(result.window_s, 1),
-        "requests": result.received, "rps": round(result.received / result.window_s, 1),
-        "errors": errors + socket_errors, "error_rate": round((errors + socket_errors) / max(1, result.received), 6),
+        "merchants": args.merchants,
+        "connections": args.connections,
+        "seconds": round(result.window_s, 1),
+        "requests": result.received,
+        "rps": round(result.received / result.window_s, 1),
+        "errors": errors + socket_errors,
+        "error_rate": round((errors + socket_errors) / max(1, result.received), 6),
         "in_flight_at_exit": result.sent - result.received,
         "client_latency_ms": {k: result.summary.get(k) for k in ("p50_ms", "p75_ms", "p90_ms", "p99_ms")},
-        "endpoints": endpoints, "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
+        "endpoints": endpoints,
+        "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
         "environment": harness.environment(dsn),
     }
 
@@ -146,8 +167,9 @@ def render(report: dict[str, Any]) -> str:
         f"  {'endpoint':<10} {'share':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}  statuses",
     ]
     for name, row in report["endpoints"].items():
-        lines.append(f"  {name:<10} {row['share']:>5}% {row['rps']:>7} {row['p50_ms']:>8} {row['p99_ms']:>8}  "
-                     f"{row['statuses']}")
+        lines.append(
+            f"  {name:<10} {row['share']:>5}% {row['rps']:>7} {row['p50_ms']:>8} {row['p99_ms']:>8}  {row['statuses']}"
+        )
     return "\n".join(lines)
 
 

@@ -176,10 +176,19 @@ def crm_params(points: list[tuple[float, float]], tenant_id: int, radius_m: int)
     params = []
     for lat, lng in points:
         min_lng, min_lat, max_lng, max_lat = bbox_around(lat, lng, radius_m)
-        params.append({
-            "tenant_id": tenant_id, "lat": lat, "lng": lng, "min_lat": min_lat, "max_lat": max_lat,
-            "min_lng": min_lng, "max_lng": max_lng, "radius_m": float(radius_m), "limit": LIMIT,
-        })
+        params.append(
+            {
+                "tenant_id": tenant_id,
+                "lat": lat,
+                "lng": lng,
+                "min_lat": min_lat,
+                "max_lat": max_lat,
+                "min_lng": min_lng,
+                "max_lng": max_lng,
+                "radius_m": float(radius_m),
+                "limit": LIMIT,
+            }
+        )
     return params
 
 
@@ -232,8 +241,9 @@ def check_crm_agrees(dsn: str, nearby: CompiledQuery, crm: list[dict[str, Any]],
 # --- HTTP scenarios ------------------------------------------------------------------------------------
 
 
-def check_servers_agree(floor: httpload.Server, ours: httpload.Server, token: str,
-                        points: list[tuple[float, float]]) -> None:
+def check_servers_agree(
+    floor: httpload.Server, ours: httpload.Server, token: str, points: list[tuple[float, float]]
+) -> None:
     """Smoke test before loading: both answer 200, and with the same merchants."""
     for lat, lng in points[:5]:
         status_f, floor_rows = httpload.get_json(f"{floor.base_url}/nearby?lat={lat}&lng={lng}")
@@ -241,40 +251,65 @@ def check_servers_agree(floor: httpload.Server, ours: httpload.Server, token: st
             f"{ours.base_url}/api/v1/merchants/nearby?radius_m={NEAR_M}&limit={LIMIT}&lat={lat}&lng={lng}", token
         )
         if status_f != 200 or status_o != 200:
-            raise RuntimeError(f"smoke test failed: floor {status_f} {str(floor_rows)[:300]}, "
-                               f"ours {status_o} {str(page)[:300]}")
+            raise RuntimeError(
+                f"smoke test failed: floor {status_f} {str(floor_rows)[:300]}, ours {status_o} {str(page)[:300]}"
+            )
         if not {item["id"] for item in page["items"]} <= {row["id"] for row in floor_rows}:
             raise RuntimeError(f"floor app and endpoint return different merchants at {lat},{lng}")
 
 
-def http_scenarios(args: argparse.Namespace, url: str, ids: dict, nearby: CompiledQuery,
-                   points: list[tuple[float, float]], points_file: Path, work: Path) -> dict[str, Measurement]:
+def http_scenarios(
+    args: argparse.Namespace,
+    url: str,
+    ids: dict,
+    nearby: CompiledQuery,
+    points: list[tuple[float, float]],
+    points_file: Path,
+    work: Path,
+) -> dict[str, Measurement]:
     """(2) and (3), interleaved, at --connections and then with a single connection."""
     spec_path = work / "floor-spec.json"
-    floor_app.write_spec(spec_path, dsn=datagen.plain_url(url), sql=nearby.sql, template=nearby.params[0],
-                         keys=nearby.keys)
+    floor_app.write_spec(
+        spec_path, dsn=datagen.plain_url(url), sql=nearby.sql, template=nearby.params[0], keys=nearby.keys
+    )
     env = {"DATABASE_URL": url, "FLOOR_SPEC": str(spec_path), "APP_ENV": "development"}
     if args.workers:
         env["WEB_CONCURRENCY"] = str(args.workers)  # else gunicorn.conf.py's default, the same for both
-    with httpload.gunicorn("floor", "bench.floor_app:app", env, work) as floor, \
-            httpload.gunicorn("ours", "wsgi:app", env, work) as ours:
+    with (
+        httpload.gunicorn("floor", "bench.floor_app:app", env, work) as floor,
+        httpload.gunicorn("ours", "wsgi:app", env, work) as ours,
+    ):
         token = httpload.login(ours.base_url, ids["bd_username"], ids["password"])
         check_servers_agree(floor, ours, token, points)
         ours_path = f"/api/v1/merchants/nearby?radius_m={NEAR_M}&limit={LIMIT}&"
-        log(f"(2) floor and (3) ours, {floor.workers()} and {ours.workers()} gunicorn workers, "
-            f"{args.rounds} interleaved rounds")
+        log(
+            f"(2) floor and (3) ours, {floor.workers()} and {ours.workers()} gunicorn workers, "
+            f"{args.rounds} interleaved rounds"
+        )
         loaded = httpload.interleaved(
-            [httpload.Target("(2) floor Flask+psycopg", floor, "/nearby?"),
-             httpload.Target("(3) ours /merchants/nearby", ours, ours_path, token)],
-            points_file, work, connections=args.connections, duration=args.duration, warmup=args.warmup,
+            [
+                httpload.Target("(2) floor Flask+psycopg", floor, "/nearby?"),
+                httpload.Target("(3) ours /merchants/nearby", ours, ours_path, token),
+            ],
+            points_file,
+            work,
+            connections=args.connections,
+            duration=args.duration,
+            warmup=args.warmup,
             rounds=args.rounds,
         )
         # One client: service time without queueing, the latency a lone BD would see.
         log("(2) and (3) again with a single connection")
         alone = httpload.interleaved(
-            [httpload.Target("(2) floor, 1 connection", floor, "/nearby?"),
-             httpload.Target("(3) ours, 1 connection", ours, ours_path, token)],
-            points_file, work, connections=1, duration=max(5.0, args.duration / 2), warmup=1.0,
+            [
+                httpload.Target("(2) floor, 1 connection", floor, "/nearby?"),
+                httpload.Target("(3) ours, 1 connection", ours, ours_path, token),
+            ],
+            points_file,
+            work,
+            connections=1,
+            duration=max(5.0, args.duration / 2),
+            warmup=1.0,
             rounds=args.rounds,
         )
     floor_result, ours_result = loaded.values()
@@ -382,10 +417,18 @@ def scaling(args: argparse.Namespace, sizes: list[int], points_seed: int) -> lis
         dsn = datagen.plain_url(url)
         points = pick_points(dsn, ids["tenant_id"], size, points_seed)
         query = compile_nearby(url, ids, points, NEAR_M)
-        result = pgload.run(f"bare SQL {size:,}", dsn, query.sql, query.params, connections=args.connections,
-                            warmup=warmup, duration=duration)
-        rows.append({"merchants": size, **result.as_dict(), "sizes_mb": table_sizes_mb(dsn),
-                     "one_query": db_work(dsn, query)})
+        result = pgload.run(
+            f"bare SQL {size:,}",
+            dsn,
+            query.sql,
+            query.params,
+            connections=args.connections,
+            warmup=warmup,
+            duration=duration,
+        )
+        rows.append(
+            {"merchants": size, **result.as_dict(), "sizes_mb": table_sizes_mb(dsn), "one_query": db_work(dsn, query)}
+        )
     return rows
 
 
@@ -402,14 +445,18 @@ def ratios(m: dict[str, Measurement], serial: dict[str, Any]) -> dict[str, Any]:
     ours_vs_floor = ours.rps / floor.rps
     speedup_rps, speedup_p50 = bare2k.rps / crm.rps, crm.p50_ms / bare2k.p50_ms
     return {
-        "ours_vs_floor_rps": target(round(ours_vs_floor, 3), f">= {TARGETS['ours_vs_floor_rps']}",
-                                    ours_vs_floor >= TARGETS["ours_vs_floor_rps"]),
-        "ours_p99_ms": target(round(ours.p99_ms, 2), f"< {TARGETS['ours_p99_ms']}",
-                              ours.p99_ms < TARGETS["ours_p99_ms"]),
-        "bare_vs_crm_2km_rps": target(round(speedup_rps, 2), f">= {TARGETS['bare_vs_crm_speedup']}",
-                                      speedup_rps >= TARGETS["bare_vs_crm_speedup"]),
-        "bare_vs_crm_2km_p50": target(round(speedup_p50, 2), f">= {TARGETS['bare_vs_crm_speedup']}",
-                                      speedup_p50 >= TARGETS["bare_vs_crm_speedup"]),
+        "ours_vs_floor_rps": target(
+            round(ours_vs_floor, 3), f">= {TARGETS['ours_vs_floor_rps']}", ours_vs_floor >= TARGETS["ours_vs_floor_rps"]
+        ),
+        "ours_p99_ms": target(
+            round(ours.p99_ms, 2), f"< {TARGETS['ours_p99_ms']}", ours.p99_ms < TARGETS["ours_p99_ms"]
+        ),
+        "bare_vs_crm_2km_rps": target(
+            round(speedup_rps, 2), f">= {TARGETS['bare_vs_crm_speedup']}", speedup_rps >= TARGETS["bare_vs_crm_speedup"]
+        ),
+        "bare_vs_crm_2km_p50": target(
+            round(speedup_p50, 2), f">= {TARGETS['bare_vs_crm_speedup']}", speedup_p50 >= TARGETS["bare_vs_crm_speedup"]
+        ),
         "ours_vs_bare_1km_rps": _figure(round(ours.rps / m["bare_1km"].rps, 3)),
         "floor_vs_bare_1km_rps": _figure(round(floor.rps / m["bare_1km"].rps, 3)),
         "unprepared_vs_prepared_1km_rps": _figure(round(m["bare_1km_unprepared"].rps / m["bare_1km"].rps, 3)),
@@ -431,8 +478,10 @@ def render(report: dict[str, Any]) -> str:
     for item in m.values():
         cpu = harness.cpu_cells(item["cpu_cores"])
         busy = ", ".join(f"{comm} {cores}" for comm, cores in item["extra"].get("busiest_other", []))
-        lines.append(f"{item['label']:<34}{item['rps']:>9.0f}{item['p50_ms']:>9.2f}{item['p90_ms']:>9.2f}"
-                     f"{item['p99_ms']:>9.2f}   {cpu}" + (f"  (busy meanwhile: {busy})" if busy else ""))
+        lines.append(
+            f"{item['label']:<34}{item['rps']:>9.0f}{item['p50_ms']:>9.2f}{item['p90_ms']:>9.2f}"
+            f"{item['p99_ms']:>9.2f}   {cpu}" + (f"  (busy meanwhile: {busy})" if busy else "")
+        )
     lines += ["", "Ratios (same run)"]
     names = {
         "ours_vs_floor_rps": "(3)/(2) throughput",
@@ -451,8 +500,11 @@ def render(report: dict[str, Any]) -> str:
         goal = f"target {r['target']:<7} {r['verdict']}" if r["target"] else ""
         lines.append(f"  {label:<34}{r['value']:>9}   {goal}")
     crm = report["crm"]
-    lines += ["", f"CRM index sets, single-client median ms: {crm['index_probe_ms']} -> kept '{crm['kept']}'; "
-              f"top-20 agreement with ours {crm['agreement']:.1%}"]
+    lines += [
+        "",
+        f"CRM index sets, single-client median ms: {crm['index_probe_ms']} -> kept '{crm['kept']}'; "
+        f"top-20 agreement with ours {crm['agreement']:.1%}",
+    ]
     s = report["serialisation"]
     lines += [
         "",
@@ -462,30 +514,41 @@ def render(report: dict[str, Any]) -> str:
     ]
     lines += ["", nearby_profile.render(report["profile"], report["profile"]["bare_sql_1_client"])]
     if report["scaling"]:
-        lines += ["", f"Scaling: bare SQL, radius 1 km, {report['connections']} connections; "
-                      "then 1 client: median ms, EXPLAIN plan+exec ms, postgres CPU ms, buffers per query",
-                  f"{'merchants':>12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99/first':>11}"
-                  f"{'1-client':>10}{'explain':>9}{'db cpu':>8}{'buffers':>9}{'DB MB':>8}{'other CPU':>11}"]
+        lines += [
+            "",
+            f"Scaling: bare SQL, radius 1 km, {report['connections']} connections; "
+            "then 1 client: median ms, EXPLAIN plan+exec ms, postgres CPU ms, buffers per query",
+            f"{'merchants':>12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99/first':>11}"
+            f"{'1-client':>10}{'explain':>9}{'db cpu':>8}{'buffers':>9}{'DB MB':>8}{'other CPU':>11}",
+        ]
         first = report["scaling"][0]["p99_ms"]
         for row in report["scaling"]:
             one = row["one_query"]
-            lines.append(f"{row['merchants']:>12,}{row['rps']:>9.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
-                         f"{row['p99_ms'] / first:>11.2f}{one['client_median_ms']:>10.2f}"
-                         f"{one['explain_plan_plus_exec_median_ms']:>9.2f}{one['db_cpu_ms_per_query']:>8.2f}"
-                         f"{one['buffers_median']:>9.0f}"
-                         f"{row['sizes_mb']['database']:>8.0f}{row['cpu_cores'].get('other', 0):>11.2f}")
+            lines.append(
+                f"{row['merchants']:>12,}{row['rps']:>9.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
+                f"{row['p99_ms'] / first:>11.2f}{one['client_median_ms']:>10.2f}"
+                f"{one['explain_plan_plus_exec_median_ms']:>9.2f}{one['db_cpu_ms_per_query']:>8.2f}"
+                f"{one['buffers_median']:>9.0f}"
+                f"{row['sizes_mb']['database']:>8.0f}{row['cpu_cores'].get('other', 0):>11.2f}"
+            )
     return "\n".join(lines)
 
 
 def environment(dsn: str, workers: int) -> dict[str, Any]:
     with psycopg.connect(dsn) as conn:
-        pg = {name: conn.execute(f"SHOW {name}").fetchone()[0]
-              for name in ("server_version", "shared_buffers", "work_mem", "effective_cache_size")}
+        pg = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("server_version", "shared_buffers", "work_mem", "effective_cache_size")
+        }
         pg["postgis"] = conn.execute("SELECT postgis_lib_version()").fetchone()[0]
     return {
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "cpus": os.cpu_count(), "python": platform.python_version(), "postgres": pg, "gunicorn_workers": workers,
-        "git_head": harness.git_head(), "wrk": shutil.which("wrk"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": pg,
+        "gunicorn_workers": workers,
+        "git_head": harness.git_head(),
+        "wrk": shutil.which("wrk"),
     }
 
 
@@ -514,16 +577,27 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log("(1) bare SQL, radius 1 km")
     scenarios["bare_1km"] = pgload.run("(1) bare SQL, 1 km", dsn, near.sql, near.params, **load)
     log("(1) bare SQL, radius 1 km, never prepared (as the app's connections run it)")
-    scenarios["bare_1km_unprepared"] = pgload.run("(1) bare SQL, 1 km, unprepared", dsn, near.sql, near.params,
-                                                  prepare=False, **load)
+    scenarios["bare_1km_unprepared"] = pgload.run(
+        "(1) bare SQL, 1 km, unprepared", dsn, near.sql, near.params, prepare=False, **load
+    )
     log("(1) bare SQL, radius 2 km")
     scenarios["bare_2km"] = pgload.run("(1) bare SQL, 2 km", dsn, far.sql, far.params, **load)
     log(f"(4) typical CRM, radius 2 km, indexes: {kept}")
     scenarios["crm_2km"] = pgload.run("(4) typical CRM, 2 km", dsn, CRM_SQL, crm, **load)
     scenarios.update(http_scenarios(args, url, ids, near, points, points_file, work))
-    ordered = {k: scenarios[k] for k in
-               ("bare_1km", "bare_1km_unprepared", "floor", "ours", "floor_1conn", "ours_1conn", "bare_2km",
-                "crm_2km")}
+    ordered = {
+        k: scenarios[k]
+        for k in (
+            "bare_1km",
+            "bare_1km_unprepared",
+            "floor",
+            "ours",
+            "floor_1conn",
+            "ours_1conn",
+            "bare_2km",
+            "crm_2km",
+        )
+    }
 
     log("serialisation, in process")
     serial = serialisation_cost(url, ids, points)
@@ -534,8 +608,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     scale = scaling(args, sizes, args.seed + 1)
     return {
         "started_at": args.started.isoformat(timespec="seconds"),
-        "merchants": args.merchants, "connections": args.connections, "duration_s": args.duration,
-        "warmup_s": args.warmup, "rounds": args.rounds, "seed": args.seed, "database": url.rsplit("/", 1)[1],
+        "merchants": args.merchants,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "rounds": args.rounds,
+        "seed": args.seed,
+        "database": url.rsplit("/", 1)[1],
         "environment": environment(dsn, scenarios["ours"].extra["workers"]),
         "scenarios": {k: v.as_dict() for k, v in ordered.items()},
         "ratios": ratios(scenarios, serial),
@@ -554,12 +633,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=20, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each scenario")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="the HTTP scenarios alternate floor/ours in this many slices of duration/rounds")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="the HTTP scenarios alternate floor/ours in this many slices of duration/rounds",
+    )
     parser.add_argument("--workers", type=int, help="gunicorn workers for both servers (default: gunicorn.conf.py)")
-    parser.add_argument("--scaling", default="100000,1000000",
-                        help="comma-separated sizes for the scaling table; '' to skip "
-                             "(5000000: ~5 min to build, ~2.5 GB)")
+    parser.add_argument(
+        "--scaling",
+        default="100000,1000000",
+        help="comma-separated sizes for the scaling table; '' to skip (5000000: ~5 min to build, ~2.5 GB)",
+    )
     parser.add_argument("--seed", type=int, default=nearby_data.SEED)
     return harness.parse_args(parser, argv)
 

@@ -52,9 +52,12 @@ def vacuum_loaded_tables(dsn: str) -> None:
     database has long been vacuumed; measure that state.
     """
     with psycopg.connect(dsn) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT relname FROM pg_stat_user_tables WHERE n_ins_since_vacuum > 0 OR n_dead_tup > 0"
-        )]
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT relname FROM pg_stat_user_tables WHERE n_ins_since_vacuum > 0 OR n_dead_tup > 0"
+            )
+        ]
     if tables:
         harness.log(f"VACUUM (ANALYZE) {', '.join(sorted(tables))}")
         harness.vacuum(dsn, *tables)

@@ -95,6 +95,7 @@ def _count_round_trips(engine: Any, counts: dict[str, int]) -> list[Any]:
         (engine, "rollback", "ROLLBACK", sent),
         (engine, "commit", "COMMIT", sent),
     ):
+
         def bump(*args: Any, _label: str = label, _counted: Any = counted, **_kwargs: Any) -> None:
             if _counted is None or _counted(args[0]):
                 counts[_label] += 1
@@ -118,8 +119,9 @@ def cache_key_ms(app: Any, ids: dict, points: list[tuple[float, float]], radius_
     with app.app_context():
         user, tenant = db.session.get(User, ids["bd_id"]), db.session.get(Tenant, ids["tenant_id"])
         statements = [
-            queries.nearby_statement(user, tenant, queries.NearbyQuery(lat=lat, lng=lng, radius_m=radius_m,
-                                                                       limit=limit))[0]
+            queries.nearby_statement(
+                user, tenant, queries.NearbyQuery(lat=lat, lng=lng, radius_m=radius_m, limit=limit)
+            )[0]
             for lat, lng in points[:200]
         ]
         db.session.remove()
@@ -127,12 +129,19 @@ def cache_key_ms(app: Any, ids: dict, points: list[tuple[float, float]], radius_
         return None
     started = time.perf_counter()
     for statement in statements:
-        statement._generate_cache_key()  # noqa: SLF001
+        statement._generate_cache_key()
     return (time.perf_counter() - started) / len(statements) * 1000
 
 
-def profile(url: str, ids: dict, points: list[tuple[float, float]], *, requests: int = 500,
-            radius_m: int = NEAR_M, limit: int = LIMIT) -> dict[str, Any]:
+def profile(
+    url: str,
+    ids: dict,
+    points: list[tuple[float, float]],
+    *,
+    requests: int = 500,
+    radius_m: int = NEAR_M,
+    limit: int = LIMIT,
+) -> dict[str, Any]:
     """Per-request milliseconds by phase (exclusive) and database round trips per request."""
     from app import db
     from app.factory import create_app
@@ -144,8 +153,9 @@ def profile(url: str, ids: dict, points: list[tuple[float, float]], *, requests:
 
     def one(i: int) -> None:
         lat, lng = points[i % len(points)]
-        reply = client.get(f"/api/v1/merchants/nearby?lat={lat}&lng={lng}&radius_m={radius_m}&limit={limit}",
-                           headers=headers)
+        reply = client.get(
+            f"/api/v1/merchants/nearby?lat={lat}&lng={lng}&radius_m={radius_m}&limit={limit}", headers=headers
+        )
         if reply.status_code != 200:
             raise RuntimeError(f"nearby answered {reply.status_code}: {reply.get_data(as_text=True)[:300]}")
 
@@ -185,16 +195,22 @@ def profile(url: str, ids: dict, points: list[tuple[float, float]], *, requests:
 
 
 def render(result: dict[str, Any], bare_sql: dict[str, float] | None = None) -> str:
-    lines = [f"Where a nearby request's time goes (in process, 1 client, {result['requests']} requests): "
-             f"mean {result['mean_ms']:.2f} ms, median {result['median_ms']:.2f} ms"]
+    lines = [
+        f"Where a nearby request's time goes (in process, 1 client, {result['requests']} requests): "
+        f"mean {result['mean_ms']:.2f} ms, median {result['median_ms']:.2f} ms"
+    ]
     for phase, ms in sorted(result["phases_ms"].items(), key=lambda item: -item[1]):
         lines.append(f"  {phase:<58}{ms:>8.2f} ms  {ms / result['mean_ms']:>4.0%}")
     if result.get("sqlalchemy_cache_key_ms") is not None:
-        lines.append(f"  not paid: SQLAlchemy's cache key of a freshly built nearby statement "
-                     f"{result['sqlalchemy_cache_key_ms']:.2f} ms (the app sends SQL compiled once per query shape)")
+        lines.append(
+            f"  not paid: SQLAlchemy's cache key of a freshly built nearby statement "
+            f"{result['sqlalchemy_cache_key_ms']:.2f} ms (the app sends SQL compiled once per query shape)"
+        )
     if bare_sql is not None:
-        lines.append(f"  of the SQL phase: the nearby SQL alone through psycopg, 1 client, median "
-                     f"{bare_sql['client_median_ms']:.2f} ms")
+        lines.append(
+            f"  of the SQL phase: the nearby SQL alone through psycopg, 1 client, median "
+            f"{bare_sql['client_median_ms']:.2f} ms"
+        )
     trips = ", ".join(f"{name} {n:g}" for name, n in result["round_trips_per_request"].items())
     lines.append(f"  database round trips per request: {trips}")
     bare_db = f" (the nearby SQL alone: {bare_sql['db_cpu_ms_per_query']:.2f} ms)" if bare_sql else ""

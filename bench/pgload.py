@@ -25,8 +25,15 @@ from bench.stats import CpuMeter, Measurement, database_of, from_latencies
 
 
 async def _run(
-    dsn: str, sql: str, params: Sequence[dict[str, Any]], *, connections: int, warmup: float, duration: float,
-    seed: int, prepare: bool,
+    dsn: str,
+    sql: str,
+    params: Sequence[dict[str, Any]],
+    *,
+    connections: int,
+    warmup: float,
+    duration: float,
+    seed: int,
+    prepare: bool,
 ) -> tuple[list[float], float, int, dict[str, float], list]:
     options = {} if prepare else {"prepare_threshold": None}
     conns = [
@@ -77,17 +84,27 @@ async def _run(
 
 
 def run(
-    label: str, dsn: str, sql: str, params: Sequence[dict[str, Any]], *, connections: int, warmup: float,
-    duration: float, seed: int = 1, prepare: bool = True,
+    label: str,
+    dsn: str,
+    sql: str,
+    params: Sequence[dict[str, Any]],
+    *,
+    connections: int,
+    warmup: float,
+    duration: float,
+    seed: int = 1,
+    prepare: bool = True,
 ) -> Measurement:
     """Warm up for ``warmup`` s, then measure ``duration`` s of closed-loop load; every latency is kept."""
     latencies, window, rows, cpu, top_other = asyncio.run(
-        _run(dsn, sql, params, connections=connections, warmup=warmup, duration=duration, seed=seed,
-             prepare=prepare)
+        _run(dsn, sql, params, connections=connections, warmup=warmup, duration=duration, seed=seed, prepare=prepare)
     )
     if not latencies:
         raise RuntimeError(f"{label}: no query completed in {duration} s")
     return from_latencies(
-        label, latencies, window, cpu_cores=cpu,
+        label,
+        latencies,
+        window,
+        cpu_cores=cpu,
         extra={"rows_per_query": round(rows / len(latencies), 2), "busiest_other": top_other},
     )

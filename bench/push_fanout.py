@@ -30,8 +30,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import harness, httpload  # noqa: E402
-from bench.datagen import plain_url  # noqa: E402
+from bench import harness, httpload  # noqa: E402 - importable when run as a script, after sys.path
+from bench.datagen import plain_url  # noqa: E402 - likewise
 
 DATABASE = "fieldsales_bench_push"
 
@@ -49,15 +49,22 @@ def build(url: str, bds: int, devices: int) -> dict[str, Any]:
     rng = random.Random(11)
     alphabet = string.ascii_letters + string.digits + "-_"
     with psycopg.connect(plain_url(url)) as conn:
-        tenant = conn.execute("INSERT INTO tenants (slug, name, settings) VALUES ('push', 'Push bench', '{}') "
-                              "RETURNING id").fetchone()[0]
-        team = conn.execute("INSERT INTO org_units (tenant_id, kind, name, path) VALUES (%s, 'city', 'City', '/') "
-                            "RETURNING id", (tenant,)).fetchone()[0]
+        tenant = conn.execute(
+            "INSERT INTO tenants (slug, name, settings) VALUES ('push', 'Push bench', '{}') RETURNING id"
+        ).fetchone()[0]
+        team = conn.execute(
+            "INSERT INTO org_units (tenant_id, kind, name, path) VALUES (%s, 'city', 'City', '/') RETURNING id",
+            (tenant,),
+        ).fetchone()[0]
         conn.execute("UPDATE org_units SET path = '/' || id || '/' WHERE id = %s", (team,))
-        conn.execute("INSERT INTO users (tenant_id, username, display_name, password_hash, role) "
-                     "VALUES (%s, 'hq', 'Headquarters', %s, 'ops')", (tenant, hashed))
-        with conn.cursor().copy("COPY users (tenant_id, username, display_name, password_hash, role, org_unit_id) "
-                                "FROM STDIN") as copy:
+        conn.execute(
+            "INSERT INTO users (tenant_id, username, display_name, password_hash, role) "
+            "VALUES (%s, 'hq', 'Headquarters', %s, 'ops')",
+            (tenant, hashed),
+        )
+        with conn.cursor().copy(
+            "COPY users (tenant_id, username, display_name, password_hash, role, org_unit_id) FROM STDIN"
+        ) as copy:
             for b in range(bds):
                 copy.write_row((tenant, f"bd{b}", f"BD {b}", hashed, "bd", team))
         user_ids = [r[0] for r in conn.execute("SELECT id FROM users WHERE role = 'bd' ORDER BY id")]
@@ -66,8 +73,11 @@ def build(url: str, bds: int, devices: int) -> dict[str, Any]:
             for index, owner in enumerate(owners):
                 token = f"{index:06d}:" + "".join(rng.choice(alphabet) for _ in range(140))
                 copy.write_row((tenant, owner, token, "android" if index % 3 else "ios"))
-        small_team = conn.execute("INSERT INTO org_units (tenant_id, kind, name, path, parent_id) "
-                                  "VALUES (%s, 'team', 'Small', '/', %s) RETURNING id", (tenant, team)).fetchone()[0]
+        small_team = conn.execute(
+            "INSERT INTO org_units (tenant_id, kind, name, path, parent_id) "
+            "VALUES (%s, 'team', 'Small', '/', %s) RETURNING id",
+            (tenant, team),
+        ).fetchone()[0]
         conn.execute("UPDATE org_units SET path = %s || id || '/' WHERE id = %s", (f"/{team}/", small_team))
         conn.execute("UPDATE users SET org_unit_id = %s WHERE id = ANY(%s)", (small_team, user_ids[:10]))
         conn.execute("ANALYZE")
@@ -79,8 +89,9 @@ def build(url: str, bds: int, devices: int) -> dict[str, Any]:
 def process(name: str, args: list[str], env: dict[str, str], log_dir: Path):
     """``args`` in its own process group, logging to ``log_dir``/<name>.log; the whole group stopped on exit."""
     with open(log_dir / f"{name}.log", "wb") as log:
-        proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield proc
     finally:
@@ -108,8 +119,12 @@ def _children(pid: int) -> list[int]:
 
 
 def post_json(url: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:
         payload = json.loads(response.read())
@@ -133,33 +148,57 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log_dir.mkdir(parents=True, exist_ok=True)
     fcm_port = httpload.free_port()
     fcm_url = f"http://127.0.0.1:{fcm_port}"
-    env = {"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:6379/13", "FCM_ENDPOINT": fcm_url,
-           "PUSH_BACKEND": "fcm", "FLASK_APP": "wsgi"}
+    env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": "redis://127.0.0.1:6379/13",
+        "FCM_ENDPOINT": fcm_url,
+        "PUSH_BACKEND": "fcm",
+        "FLASK_APP": "wsgi",
+    }
     subprocess.run(["redis-cli", "-n", "13", "flushdb"], check=True, capture_output=True)
     with ExitStack() as stack:
-        stack.enter_context(process("fcm", [str(ROOT / ".venv/bin/python"), "-m", "push.fcm_server",
-                                            "--port", str(fcm_port)], env, log_dir))
+        stack.enter_context(
+            process(
+                "fcm", [str(ROOT / ".venv/bin/python"), "-m", "push.fcm_server", "--port", str(fcm_port)], env, log_dir
+            )
+        )
         server = stack.enter_context(httpload.gunicorn("api", "wsgi:app", env, log_dir))
         token = httpload.login(server.base_url, "hq", harness.PASSWORD)
         # baseline in the same run: a task for a 10-BD team (the workers are not running yet)
-        baseline = [post_json(f"{server.base_url}/api/v1/tasks", token, {
-            "title": "Warm-up", "kind": "custom", "team_id": ids["small_team_id"]})[2] for _ in range(5)]
+        baseline = [
+            post_json(
+                f"{server.base_url}/api/v1/tasks",
+                token,
+                {"title": "Warm-up", "kind": "custom", "team_id": ids["small_team_id"]},
+            )[2]
+            for _ in range(5)
+        ]
         # Three samples of the big call (one alone is at the mercy of the noisy machine); the first two tasks
         # are deleted before the workers start, so only the last one is delivered.
         samples, bodies = [], []
         for _ in range(3):
-            status, body, api_ms = post_json(f"{server.base_url}/api/v1/tasks", token, {
-                "title": "City-wide price campaign", "body": "Check the new price guide before Friday.",
-                "kind": "price_adjust", "team_id": ids["team_id"]})
+            status, body, api_ms = post_json(
+                f"{server.base_url}/api/v1/tasks",
+                token,
+                {
+                    "title": "City-wide price campaign",
+                    "body": "Check the new price guide before Friday.",
+                    "kind": "price_adjust",
+                    "team_id": ids["team_id"],
+                },
+            )
             assert status == 201 and body["progress"]["total"] == args.bds, body["progress"]
             samples.append(api_ms)
             bodies.append(body)
         with psycopg.connect(plain_url(url)) as conn:
             conn.execute("DELETE FROM tasks WHERE id = ANY(%s)", ([b["id"] for b in bodies[:2]],))
         api_ms = sorted(samples)[1]
-        workers = [stack.enter_context(process(f"worker{i}", [str(ROOT / ".venv/bin/flask"), "worker",
-                                                               "--queues", "push"], env, log_dir))
-                   for i in range(args.workers)]
+        workers = [
+            stack.enter_context(
+                process(f"worker{i}", [str(ROOT / ".venv/bin/flask"), "worker", "--queues", "push"], env, log_dir)
+            )
+            for i in range(args.workers)
+        ]
         peak_kb = {"value": 0}
         stop = threading.Event()
 
@@ -186,21 +225,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sent = conn.execute("SELECT count(*) FROM push_deliveries WHERE status = 'sent'").fetchone()[0]
         attempts = conn.execute("SELECT count(*) FROM push_deliveries").fetchone()[0]
     return {
-        "bds": args.bds, "devices": args.devices, "workers": args.workers,
-        "api_ms": round(api_ms, 1), "api_ms_samples": [round(x, 1) for x in samples],
+        "bds": args.bds,
+        "devices": args.devices,
+        "workers": args.workers,
+        "api_ms": round(api_ms, 1),
+        "api_ms_samples": [round(x, 1) for x in samples],
         "baseline_api_ms_p50": round(sorted(baseline)[2], 1),
-        "delivery_s": round(delivery_s, 1), "accepted_by_fcm": accepted, "fcm_stats": stats,
+        "delivery_s": round(delivery_s, 1),
+        "accepted_by_fcm": accepted,
+        "fcm_stats": stats,
         "messages_per_s": round(accepted / delivery_s, 1) if delivery_s else None,
-        "deliveries_logged_sent": sent, "delivery_attempts_logged": attempts,
+        "deliveries_logged_sent": sent,
+        "delivery_attempts_logged": attempts,
         "worker_peak_rss_mb": round(peak_kb["value"] / 1024, 1),
     }
 
 
 def _baseline_devices(url: str) -> int:
     with psycopg.connect(plain_url(url)) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM devices d JOIN users u ON u.id = d.user_id JOIN org_units o ON o.id = u.org_unit_id "
-            "WHERE o.name = 'Small'").fetchone()[0] * 5
+        return (
+            conn.execute(
+                "SELECT count(*) FROM devices d JOIN users u ON u.id = d.user_id "
+                "JOIN org_units o ON o.id = u.org_unit_id "
+                "WHERE o.name = 'Small'"
+            ).fetchone()[0]
+            * 5
+        )
 
 
 def main() -> None:
@@ -212,11 +262,15 @@ def main() -> None:
     args = parser.parse_args()
     report = run(args)
     print(json.dumps(report, indent=2))
-    print(f"API call for {args.bds} BDs: {report['api_ms']} ms (10-BD baseline {report['baseline_api_ms_p50']} ms; "
-          f"target < 300 ms: {'PASS' if report['api_ms'] < 300 else 'MISS'})")
-    print(f"all {report['accepted_by_fcm']} messages accepted by FCM in {report['delivery_s']} s with "
-          f"{args.workers} workers: {report['messages_per_s']} msg/s (target < 60 s: "
-          f"{'PASS' if report['delivery_s'] < 60 else 'MISS'}); worker peak RSS {report['worker_peak_rss_mb']} MB")
+    print(
+        f"API call for {args.bds} BDs: {report['api_ms']} ms (10-BD baseline {report['baseline_api_ms_p50']} ms; "
+        f"target < 300 ms: {'PASS' if report['api_ms'] < 300 else 'MISS'})"
+    )
+    print(
+        f"all {report['accepted_by_fcm']} messages accepted by FCM in {report['delivery_s']} s with "
+        f"{args.workers} workers: {report['messages_per_s']} msg/s (target < 60 s: "
+        f"{'PASS' if report['delivery_s'] < 60 else 'MISS'}); worker peak RSS {report['worker_peak_rss_mb']} MB"
+    )
     harness.save_report("push_fanout", datetime.now(), report)
 
 

@@ -169,6 +169,9 @@ class CpuMeter:
         used["loadgen"] = self._own_cpu() - self._loadgen_before
         used["idle"] = _idle_seconds() - self._idle_before
         # Who else was busy: the first thing to check when a run looks slower than the last one.
-        self.top_other = [(comm, round(sec / elapsed, 2)) for comm, sec in
-                          sorted(others.items(), key=lambda item: -item[1])[:3] if sec / elapsed >= 0.01]
+        self.top_other = [
+            (comm, round(sec / elapsed, 2))
+            for comm, sec in sorted(others.items(), key=lambda item: -item[1])[:3]
+            if sec / elapsed >= 0.01
+        ]
         return {role: round(seconds / elapsed, 2) for role, seconds in used.items()}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = [
     "CoordSys",

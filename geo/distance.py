@@ -12,7 +12,7 @@ Every function takes latitudes and longitudes in degrees, in WGS84, in
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyproj import Geod
 

@@ -69,7 +69,7 @@ def _two_opt(path: list[int], matrix: Sequence[Sequence[float]]) -> bool:
             before = matrix[a][b] + (matrix[c][d] if d is not None else 0.0)
             after = matrix[a][c] + (matrix[b][d] if d is not None else 0.0)
             if after < before - 1e-9:
-                path[i:j + 1] = reversed(path[i:j + 1])
+                path[i : j + 1] = reversed(path[i : j + 1])
                 improved = True
     return improved
 
@@ -80,21 +80,19 @@ def _or_opt(path: list[int], matrix: Sequence[Sequence[float]]) -> bool:
     for run in (1, 2, 3):
         i = 1
         while i + run <= len(path):
-            segment = path[i:i + run]
+            segment = path[i : i + run]
             before, after = path[i - 1], path[i + run] if i + run < len(path) else None
             removal_gain = matrix[before][segment[0]] + (
                 matrix[segment[-1]][after] - matrix[before][after] if after is not None else 0.0
             )
-            rest = path[:i] + path[i + run:]
+            rest = path[:i] + path[i + run :]
             best_gain, best = 1e-9, None
             for position in range(1, len(rest) + 1):
                 if position == i:
                     continue  # where it already is
                 x, y = rest[position - 1], rest[position] if position < len(rest) else None
                 for candidate in (segment, segment[::-1]):
-                    cost = matrix[x][candidate[0]] + (
-                        matrix[candidate[-1]][y] - matrix[x][y] if y is not None else 0.0
-                    )
+                    cost = matrix[x][candidate[0]] + (matrix[candidate[-1]][y] - matrix[x][y] if y is not None else 0.0)
                     if removal_gain - cost > best_gain:
                         best_gain, best = removal_gain - cost, (position, candidate)
             if best is not None:

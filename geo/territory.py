@@ -96,14 +96,20 @@ def _position(value: Any, path: str) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) < 2:
         raise TerritoryGeometryError("INVALID_POSITION", "A position is [lng, lat].", path=path)
     lng, lat = value[0], value[1]
-    if isinstance(lng, bool) or isinstance(lat, bool) or not isinstance(lng, (int, float)) \
-            or not isinstance(lat, (int, float)) or not (math.isfinite(lng) and math.isfinite(lat)):
+    if (
+        isinstance(lng, bool)
+        or isinstance(lat, bool)
+        or not isinstance(lng, (int, float))
+        or not isinstance(lat, (int, float))
+        or not (math.isfinite(lng) and math.isfinite(lat))
+    ):
         raise TerritoryGeometryError("INVALID_POSITION", "Positions are pairs of finite numbers.", path=path)
     if not (-180 <= lng <= 180 and -90 <= lat <= 90):
         raise TerritoryGeometryError(
             "OUT_OF_RANGE",
             "Longitude must be within [-180, 180] and latitude within [-90, 90] (GeoJSON order is [lng, lat]).",
-            location=[float(lng), float(lat)], path=path,
+            location=[float(lng), float(lat)],
+            path=path,
         )
     return float(lng), float(lat)
 
@@ -118,8 +124,10 @@ def _ring(value: Any, path: str) -> list[tuple[float, float]]:
         )
     if ring[0] != ring[-1]:
         raise TerritoryGeometryError(
-            "UNCLOSED_RING", "The ring is not closed: its last position must repeat its first.",
-            location=list(ring[-1]), path=path,
+            "UNCLOSED_RING",
+            "The ring is not closed: its last position must repeat its first.",
+            location=list(ring[-1]),
+            path=path,
         )
     return ring
 
@@ -145,14 +153,16 @@ def parse_geojson(geojson: Any) -> MultiPolygon:
             in-range ``[lng, lat]``, or a ring is too short or not closed.
     """
     if not isinstance(geojson, dict) or geojson.get("type") not in ("Polygon", "MultiPolygon"):
-        raise TerritoryGeometryError("UNSUPPORTED_GEOMETRY", "The geometry must be a GeoJSON Polygon or MultiPolygon.",
-                                     path="type")
+        raise TerritoryGeometryError(
+            "UNSUPPORTED_GEOMETRY", "The geometry must be a GeoJSON Polygon or MultiPolygon.", path="type"
+        )
     coordinates = geojson.get("coordinates")
     if geojson["type"] == "Polygon":
         return MultiPolygon([_polygon(coordinates, "coordinates")])
     if not isinstance(coordinates, (list, tuple)) or not coordinates:
-        raise TerritoryGeometryError("INVALID_POLYGON", "A MultiPolygon is a non-empty list of polygons.",
-                                     path="coordinates")
+        raise TerritoryGeometryError(
+            "INVALID_POLYGON", "A MultiPolygon is a non-empty list of polygons.", path="coordinates"
+        )
     return MultiPolygon([_polygon(item, f"coordinates[{index}]") for index, item in enumerate(coordinates)])
 
 
@@ -166,8 +176,9 @@ def _invalidity(geometry: MultiPolygon) -> TerritoryGeometryError:
     return TerritoryGeometryError(code, reason, location=location)
 
 
-def validate_territory(geojson: Any, *, max_vertices: int, max_area_km2: float,
-                       min_area_m2: float = 1.0) -> TerritoryShape:
+def validate_territory(
+    geojson: Any, *, max_vertices: int, max_area_km2: float, min_area_m2: float = 1.0
+) -> TerritoryShape:
     """Validate a territory boundary and measure it.
 
     Args:
@@ -189,8 +200,9 @@ def validate_territory(geojson: Any, *, max_vertices: int, max_area_km2: float,
     vertices = sum(len(ring.coords) - 1 for part in geometry.geoms for ring in (part.exterior, *part.interiors))
     if vertices > max_vertices:
         raise TerritoryGeometryError(
-            "TOO_MANY_VERTICES", f"The boundary has {vertices} vertices; at most {max_vertices} are allowed. "
-                                 "Simplify it before uploading.")
+            "TOO_MANY_VERTICES",
+            f"The boundary has {vertices} vertices; at most {max_vertices} are allowed. Simplify it before uploading.",
+        )
     if not geometry.is_valid:
         raise _invalidity(geometry)
     for part in geometry.geoms:
@@ -208,5 +220,6 @@ def validate_territory(geojson: Any, *, max_vertices: int, max_area_km2: float,
         raise TerritoryGeometryError("AREA_TOO_SMALL", f"The area is {area_m2:.1f} m²; at least {min_area_m2:g} m².")
     if area_m2 > max_area_km2 * 1e6:
         raise TerritoryGeometryError(
-            "AREA_TOO_LARGE", f"The area is {area_m2 / 1e6:,.1f} km²; at most {max_area_km2:g} km² are allowed.")
+            "AREA_TOO_LARGE", f"The area is {area_m2 / 1e6:,.1f} km²; at most {max_area_km2:g} km² are allowed."
+        )
     return TerritoryShape(geometry=geometry, area_m2=area_m2, vertices=vertices)

@@ -22,7 +22,7 @@ from firebase_admin import exceptions, messaging
 
 from push.fcm import Outcome, configure, outcome_of, send_multicast
 from push.messages import PushContent, build_message
-from push.policy import DEFAULT_POLICY, Rng, RetryPolicy, classify
+from push.policy import DEFAULT_POLICY, RetryPolicy, Rng, classify
 
 FCM = "fcm"
 RECORDING = "recording"
@@ -32,8 +32,9 @@ RECORDING = "recording"
 class PushBackend(Protocol):
     """Sends one push to a set of devices."""
 
-    def send(self, tokens: Iterable[str], content: PushContent, *,
-             attempt: int | Mapping[str, int] = 1) -> list[Outcome]:
+    def send(
+        self, tokens: Iterable[str], content: PushContent, *, attempt: int | Mapping[str, int] = 1
+    ) -> list[Outcome]:
         """Sends ``content`` to each token.
 
         Args:
@@ -61,8 +62,9 @@ class FcmBackend:
         self.policy = policy
         self.rng = rng
 
-    def send(self, tokens: Iterable[str], content: PushContent, *,
-             attempt: int | Mapping[str, int] = 1) -> list[Outcome]:
+    def send(
+        self, tokens: Iterable[str], content: PushContent, *, attempt: int | Mapping[str, int] = 1
+    ) -> list[Outcome]:
         """See ``PushBackend.send``."""
         return send_multicast(self.app, tokens, content, attempt=attempt, rng=self.rng, policy=self.policy)
 
@@ -139,8 +141,15 @@ class RecordingBackend:
         self._failures: dict[str, _Failure] = {}
         self.pushes: list[RecordedPush] = []
 
-    def fail(self, tokens: Iterable[str], code: str, *, message: str | None = None,
-             retry_after_s: float | None = None, times: int | None = None) -> None:
+    def fail(
+        self,
+        tokens: Iterable[str],
+        code: str,
+        *,
+        message: str | None = None,
+        retry_after_s: float | None = None,
+        times: int | None = None,
+    ) -> None:
         """Makes pushes to these tokens fail as FCM would.
 
         Args:
@@ -165,8 +174,9 @@ class RecordingBackend:
         with self._lock:
             return [push for push in self.pushes if push.token == token]
 
-    def send(self, tokens: Iterable[str], content: PushContent, *,
-             attempt: int | Mapping[str, int] = 1) -> list[Outcome]:
+    def send(
+        self, tokens: Iterable[str], content: PushContent, *, attempt: int | Mapping[str, int] = 1
+    ) -> list[Outcome]:
         """See ``PushBackend.send``; raises ``ValueError`` for invalid content, as ``FcmBackend`` does."""
         unique = list(dict.fromkeys(tokens))
         if not unique:
@@ -181,8 +191,13 @@ class RecordingBackend:
                 if failure is not None and failure.remaining != 0:
                     if failure.remaining is not None:
                         failure.remaining -= 1
-                    decision = classify(sdk_error(failure.code, failure.message), n, self.rng, policy=self.policy,
-                                        retry_after_s=failure.retry_after_s)
+                    decision = classify(
+                        sdk_error(failure.code, failure.message),
+                        n,
+                        self.rng,
+                        policy=self.policy,
+                        retry_after_s=failure.retry_after_s,
+                    )
                     outcomes.append(outcome_of(token, decision))
                     continue
                 message_id = f"projects/recording/messages/{next(self._ids)}"
@@ -191,9 +206,15 @@ class RecordingBackend:
         return outcomes
 
 
-def make_backend(kind: str = FCM, *, project_id: str = "", endpoint: str | None = None,
-                 credentials_file: str | None = None, app_name: str = "fieldsales-push",
-                 policy: RetryPolicy = DEFAULT_POLICY) -> PushBackend:
+def make_backend(
+    kind: str = FCM,
+    *,
+    project_id: str = "",
+    endpoint: str | None = None,
+    credentials_file: str | None = None,
+    app_name: str = "fieldsales-push",
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> PushBackend:
     """Builds the backend the configuration asks for.
 
     Args:

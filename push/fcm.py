@@ -42,9 +42,15 @@ import requests.adapters
 from firebase_admin import credentials, exceptions, messaging
 from urllib3.util.retry import Retry
 
-from push.messages import (MAX_MULTICAST_TOKENS, PushContent, build_multicast, build_multicast_message,
-                           build_task_message, wire_json)
-from push.policy import DEFAULT_POLICY, RETRY, SENT, Decision, Rng, RetryPolicy, classify, retry_after_of
+from push.messages import (
+    MAX_MULTICAST_TOKENS,
+    PushContent,
+    build_multicast,
+    build_multicast_message,
+    build_task_message,
+    wire_json,
+)
+from push.policy import DEFAULT_POLICY, RETRY, SENT, Decision, RetryPolicy, Rng, classify, retry_after_of
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +60,18 @@ LOCAL_TOKEN = "local-fcm-token"
 #: Per-request timeout: FCM answers in well under a second; 120 s (the SDK default) would stall a worker.
 DEFAULT_TIMEOUT_S = 30
 # Connection errors are retried once, as the SDK does; HTTP statuses are not retried here (see above).
-_TRANSPORT_RETRY = Retry(total=None, connect=1, read=1, redirect=0, status=0, other=0, status_forcelist=None,
-                         allowed_methods=None, respect_retry_after_header=False, raise_on_status=False)
+_TRANSPORT_RETRY = Retry(
+    total=None,
+    connect=1,
+    read=1,
+    redirect=0,
+    status=0,
+    other=0,
+    status_forcelist=None,
+    allowed_methods=None,
+    respect_retry_after_header=False,
+    raise_on_status=False,
+)
 
 
 class _FixedToken(google.auth.credentials.Credentials):
@@ -94,8 +110,15 @@ def send_url(endpoint: str, project_id: str) -> str:
     return f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send"
 
 
-def configure(app_name: str, project_id: str, endpoint: str | None = None, *, credentials_file: str | None = None,
-              timeout_s: float = DEFAULT_TIMEOUT_S, pool_size: int = 100) -> firebase_admin.App:
+def configure(
+    app_name: str,
+    project_id: str,
+    endpoint: str | None = None,
+    *,
+    credentials_file: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    pool_size: int = 100,
+) -> firebase_admin.App:
     """Initialises a firebase-admin App for sending pushes, optionally to a non-Google endpoint.
 
     Calling it again with the same ``app_name`` replaces that app (the SDK cannot reconfigure one).
@@ -125,24 +148,29 @@ def configure(app_name: str, project_id: str, endpoint: str | None = None, *, cr
         firebase_admin.delete_app(firebase_admin.get_app(app_name))
     except ValueError:
         pass  # no such app yet
-    app = firebase_admin.initialize_app(credential, {"projectId": project_id, "httpTimeout": timeout_s},
-                                        name=app_name)
+    app = firebase_admin.initialize_app(credential, {"projectId": project_id, "httpTimeout": timeout_s}, name=app_name)
 
-    service = messaging._get_messaging_service(app)  # noqa: SLF001 (creates and caches it on the app)
+    service = messaging._get_messaging_service(app)
     session = getattr(getattr(service, "_client", None), "session", None)
     if not hasattr(service, "_fcm_url") or session is None:
-        raise RuntimeError(f"firebase-admin {firebase_admin.__version__} changed its messaging service; "
-                           f"update push.fcm.configure (written for 7.7.0)")
+        raise RuntimeError(
+            f"firebase-admin {firebase_admin.__version__} changed its messaging service; "
+            f"update push.fcm.configure (written for 7.7.0)"
+        )
     target = GOOGLE_FCM_ORIGIN
     if endpoint is not None:
-        service._fcm_url = send_url(endpoint, project_id)  # noqa: SLF001 (the endpoint override)
+        service._fcm_url = send_url(endpoint, project_id)
         target = endpoint.rstrip("/")
     # requests picks the longest matching mount prefix, so this wins over the SDK's own adapters.
     # pool_block: with 500 sender threads, waiting for one of pool_size connections beats opening (and
     # throwing away) hundreds of sockets per batch
-    session.mount(target, requests.adapters.HTTPAdapter(
-        pool_connections=1, pool_maxsize=pool_size, pool_block=endpoint is not None, max_retries=_TRANSPORT_RETRY))
-    log.info("push: app %s sends to %s", app_name, service._fcm_url)  # noqa: SLF001
+    session.mount(
+        target,
+        requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=pool_size, pool_block=endpoint is not None, max_retries=_TRANSPORT_RETRY
+        ),
+    )
+    log.info("push: app %s sends to %s", app_name, service._fcm_url)
     return app
 
 
@@ -167,18 +195,30 @@ class Outcome:
 
 def outcome_of(token: str, decision: Decision, message_id: str | None = None) -> Outcome:
     """Builds the ``Outcome`` of one token from its policy decision."""
-    return Outcome(token, decision.action, message_id if decision.action == SENT else None, decision.error_code,
-                   decision.delay_s if decision.action == RETRY else None)
+    return Outcome(
+        token,
+        decision.action,
+        message_id if decision.action == SENT else None,
+        decision.error_code,
+        decision.delay_s if decision.action == RETRY else None,
+    )
 
 
 def chunks(items: Sequence[str], size: int = MAX_MULTICAST_TOKENS) -> Iterable[Sequence[str]]:
     """Splits a sequence into consecutive slices of at most ``size`` items."""
-    return (items[start:start + size] for start in range(0, len(items), size))
+    return (items[start : start + size] for start in range(0, len(items), size))
 
 
-def send_multicast(app: firebase_admin.App, tokens: Iterable[str], content: PushContent, *,
-                   attempt: int | Mapping[str, int] = 1, rng: Rng | None = None,
-                   policy: RetryPolicy = DEFAULT_POLICY, dry_run: bool = False) -> list[Outcome]:
+def send_multicast(
+    app: firebase_admin.App,
+    tokens: Iterable[str],
+    content: PushContent,
+    *,
+    attempt: int | Mapping[str, int] = 1,
+    rng: Rng | None = None,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    dry_run: bool = False,
+) -> list[Outcome]:
     """Sends one push to many devices and classifies each device's result.
 
     Tokens are de-duplicated (a phone must not get the same push twice) and sent with
@@ -221,6 +261,19 @@ def send_multicast(app: firebase_admin.App, tokens: Iterable[str], content: Push
 
 
 # the builders and the policy live in their own pure modules; re-exported so callers need only push.fcm
-__all__ = ["Decision", "Outcome", "PushContent", "StaticTokenCredential", "build_multicast", "build_task_message",
-           "chunks", "classify", "configure", "outcome_of", "retry_after_of", "send_multicast", "send_url",
-           "wire_json"]
+__all__ = [
+    "Decision",
+    "Outcome",
+    "PushContent",
+    "StaticTokenCredential",
+    "build_multicast",
+    "build_task_message",
+    "chunks",
+    "classify",
+    "configure",
+    "outcome_of",
+    "retry_after_of",
+    "send_multicast",
+    "send_url",
+    "wire_json",
+]

@@ -107,7 +107,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -130,26 +130,77 @@ MAX_APNS_COLLAPSE_ID_BYTES = 64
 _SEND_PATH = re.compile(r"/v1/projects/([^/]+)/messages:send")
 _BODY_FIELDS = frozenset({"message", "validate_only"})
 _TARGETS = ("token", "topic", "condition", "fid")
-_MESSAGE_FIELDS = frozenset({"name", "data", "notification", "android", "webpush", "apns", "fcm_options",
-                             *_TARGETS})
+_MESSAGE_FIELDS = frozenset({"name", "data", "notification", "android", "webpush", "apns", "fcm_options", *_TARGETS})
 _RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type"})
-_ANDROID_FIELDS = frozenset({"collapse_key", "priority", "ttl", "restricted_package_name", "data", "notification",
-                             "fcm_options", "direct_boot_ok", "bandwidth_constrained_ok",
-                             "restricted_satellite_ok"})
-_ANDROID_NOTIFICATION_STRINGS = frozenset({
-    "title", "body", "icon", "color", "sound", "tag", "click_action", "body_loc_key", "title_loc_key",
-    "channel_id", "image", "ticker", "event_time", "notification_priority", "visibility", "proxy"})
+_ANDROID_FIELDS = frozenset(
+    {
+        "collapse_key",
+        "priority",
+        "ttl",
+        "restricted_package_name",
+        "data",
+        "notification",
+        "fcm_options",
+        "direct_boot_ok",
+        "bandwidth_constrained_ok",
+        "restricted_satellite_ok",
+    }
+)
+_ANDROID_NOTIFICATION_STRINGS = frozenset(
+    {
+        "title",
+        "body",
+        "icon",
+        "color",
+        "sound",
+        "tag",
+        "click_action",
+        "body_loc_key",
+        "title_loc_key",
+        "channel_id",
+        "image",
+        "ticker",
+        "event_time",
+        "notification_priority",
+        "visibility",
+        "proxy",
+    }
+)
 _ANDROID_NOTIFICATION_FIELDS = _ANDROID_NOTIFICATION_STRINGS | {
-    "body_loc_args", "title_loc_args", "sticky", "local_only", "vibrate_timings", "default_vibrate_timings",
-    "default_sound", "default_light_settings", "light_settings", "notification_count"}
+    "body_loc_args",
+    "title_loc_args",
+    "sticky",
+    "local_only",
+    "vibrate_timings",
+    "default_vibrate_timings",
+    "default_sound",
+    "default_light_settings",
+    "light_settings",
+    "notification_count",
+}
 _APNS_FIELDS = frozenset({"headers", "payload", "fcm_options", "live_activity_token"})
-_APNS_PUSH_TYPES = frozenset({"alert", "background", "location", "voip", "complication", "fileprovider", "mdm",
-                              "liveactivity", "pushtotalk", "widgets", "controls"})
+_APNS_PUSH_TYPES = frozenset(
+    {
+        "alert",
+        "background",
+        "location",
+        "voip",
+        "complication",
+        "fileprovider",
+        "mdm",
+        "liveactivity",
+        "pushtotalk",
+        "widgets",
+        "controls",
+    }
+)
 _WEBPUSH_FIELDS = frozenset({"headers", "data", "notification", "fcm_options"})
 
 # The Google front end's answer to a request without credentials (no FcmError detail: FCM never saw it).
-_NO_AUTH_MESSAGE = ("Request is missing required authentication credential. Expected OAuth 2 access token, login "
-                    "cookie or other valid authentication credential.")
+_NO_AUTH_MESSAGE = (
+    "Request is missing required authentication credential. Expected OAuth 2 access token, login "
+    "cookie or other valid authentication credential."
+)
 
 # errorCode -> (HTTP status, canonical status, message as FCM words it)
 FCM_ERRORS: dict[str, tuple[int, str, str]] = {
@@ -194,10 +245,15 @@ def error_body(code: str, message: str | None = None, field: str | None = None) 
     http_status, status, default_message = FCM_ERRORS[code]
     details: list[dict[str, Any]] = [{"@type": FCM_ERROR_TYPE, "errorCode": code}]
     if field is not None:
-        details.append({"@type": BAD_REQUEST_TYPE,
-                        "fieldViolations": [{"field": field, "description": message or default_message}]})
-    return http_status, {"error": {"code": http_status, "message": message or default_message, "status": status,
-                                   "details": details}}
+        details.append(
+            {
+                "@type": BAD_REQUEST_TYPE,
+                "fieldViolations": [{"field": field, "description": message or default_message}],
+            }
+        )
+    return http_status, {
+        "error": {"code": http_status, "message": message or default_message, "status": status, "details": details}
+    }
 
 
 def data_payload_size(data: Mapping[str, str]) -> int:
@@ -207,15 +263,18 @@ def data_payload_size(data: Mapping[str, str]) -> int:
 
 # --- validation: each function raises InvalidArgument for the first problem it finds ---
 
+
 def _unknown(path: str, name: str) -> InvalidArgument:
-    return InvalidArgument(f"Invalid JSON payload received. Unknown name \"{name}\" at '{path}': Cannot find field.",
-                           path)
+    return InvalidArgument(
+        f"Invalid JSON payload received. Unknown name \"{name}\" at '{path}': Cannot find field.", path
+    )
 
 
 def _object(value: Any, path: str, allowed: Iterable[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise InvalidArgument(f"Invalid value at '{path}' (type.googleapis.com/google.protobuf.Struct), "
-                              f"{json.dumps(value)}", path)
+        raise InvalidArgument(
+            f"Invalid value at '{path}' (type.googleapis.com/google.protobuf.Struct), {json.dumps(value)}", path
+        )
     for name in value:
         if name not in allowed:
             raise _unknown(path, name)
@@ -270,23 +329,28 @@ def _validate_android(value: Any) -> None:
         priority = _string(android["priority"], "message.android.priority")
         # the SDK sends "high"/"normal", the proto enum is HIGH/NORMAL; FCM takes either
         if priority.lower() not in ("normal", "high"):
-            raise InvalidArgument(f"Invalid value at 'message.android.priority' "
-                                  f"(type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), "
-                                  f"\"{priority}\"", "message.android.priority")
+            raise InvalidArgument(
+                f"Invalid value at 'message.android.priority' "
+                f"(type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), "
+                f'"{priority}"',
+                "message.android.priority",
+            )
     if "ttl" in android:
         ttl = _string(android["ttl"], "message.android.ttl")
         match = TTL_RE.fullmatch(ttl)
         if not match:
-            raise InvalidArgument(f"Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf."
-                                  f"Duration), \"{ttl}\"", "message.android.ttl")
+            raise InvalidArgument(
+                f"Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration), \"{ttl}\"",
+                "message.android.ttl",
+            )
         if int(match.group(1)) > MAX_TTL_S:
-            raise InvalidArgument("Android TTL exceeds the maximum allowed value of 2419200s (4 weeks).",
-                                  "message.android.ttl")
+            raise InvalidArgument(
+                "Android TTL exceeds the maximum allowed value of 2419200s (4 weeks).", "message.android.ttl"
+            )
     if "data" in android:
         _string_map(android["data"], "message.android.data", data=True)
     if "notification" in android:
-        notification = _object(android["notification"], "message.android.notification",
-                               _ANDROID_NOTIFICATION_FIELDS)
+        notification = _object(android["notification"], "message.android.notification", _ANDROID_NOTIFICATION_FIELDS)
         for name, item in notification.items():
             path = f"message.android.notification.{name}"
             if name in _ANDROID_NOTIFICATION_STRINGS:
@@ -298,8 +362,7 @@ def _validate_android(value: Any) -> None:
             elif name != "light_settings":
                 _boolean(item, path)
     if "fcm_options" in android:
-        for name, item in _object(android["fcm_options"], "message.android.fcm_options",
-                                  ("analytics_label",)).items():
+        for name, item in _object(android["fcm_options"], "message.android.fcm_options", ("analytics_label",)).items():
             _string(item, f"message.android.fcm_options.{name}")
     for name in ("direct_boot_ok", "bandwidth_constrained_ok", "restricted_satellite_ok"):
         if name in android:
@@ -317,8 +380,9 @@ def _validate_aps(value: Any) -> None:
             _integer(value[name], f"message.apns.payload.aps.{name}")
     for name in ("alert", "sound"):
         if name in value and not isinstance(value[name], (str, dict)):
-            raise InvalidArgument(f"apns.payload.aps.{name} must be a string or a JSON object.",
-                                  f"message.apns.payload.aps.{name}")
+            raise InvalidArgument(
+                f"apns.payload.aps.{name} must be a string or a JSON object.", f"message.apns.payload.aps.{name}"
+            )
 
 
 def _validate_apns(value: Any) -> None:
@@ -327,8 +391,9 @@ def _validate_apns(value: Any) -> None:
         headers = _string_map(apns["headers"], "message.apns.headers")
         lowered = {key.lower(): item for key, item in headers.items()}
         if "apns-priority" in lowered and lowered["apns-priority"] not in ("5", "10"):
-            raise InvalidArgument(f"Invalid APNs priority {lowered['apns-priority']!r}: must be \"5\" or \"10\".",
-                                  "message.apns.headers")
+            raise InvalidArgument(
+                f'Invalid APNs priority {lowered["apns-priority"]!r}: must be "5" or "10".', "message.apns.headers"
+            )
         if len(lowered.get("apns-collapse-id", "").encode()) > MAX_APNS_COLLAPSE_ID_BYTES:
             raise InvalidArgument("apns-collapse-id must not exceed 64 bytes.", "message.apns.headers")
         if "apns-push-type" in lowered and lowered["apns-push-type"] not in _APNS_PUSH_TYPES:
@@ -342,8 +407,9 @@ def _validate_apns(value: Any) -> None:
         if "aps" in payload:
             _validate_aps(payload["aps"])
     if "fcm_options" in apns:
-        for name, item in _object(apns["fcm_options"], "message.apns.fcm_options",
-                                  ("analytics_label", "image")).items():
+        for name, item in _object(
+            apns["fcm_options"], "message.apns.fcm_options", ("analytics_label", "image")
+        ).items():
             _string(item, f"message.apns.fcm_options.{name}")
     if "live_activity_token" in apns:
         _string(apns["live_activity_token"], "message.apns.live_activity_token")
@@ -380,8 +446,9 @@ def validate_send_request(body: Any) -> tuple[dict[str, Any], str, str, bool]:
             raise _unknown("", name)
     validate_only = body.get("validate_only", False)
     if not isinstance(validate_only, bool):
-        raise InvalidArgument(f"Invalid value at 'validate_only' (TYPE_BOOL), {json.dumps(validate_only)}",
-                              "validate_only")
+        raise InvalidArgument(
+            f"Invalid value at 'validate_only' (TYPE_BOOL), {json.dumps(validate_only)}", "validate_only"
+        )
     if "message" not in body:
         raise InvalidArgument("Request contains an invalid argument.", "message")
     message = _object(body["message"], "message", _MESSAGE_FIELDS)
@@ -389,8 +456,10 @@ def validate_send_request(body: Any) -> tuple[dict[str, Any], str, str, bool]:
     if not targets:
         raise InvalidArgument("Recipient of the message is not set.", "message")
     if len(targets) > 1:
-        raise InvalidArgument(f"Invalid value at 'message' (oneof), oneof field 'target' is already set. "
-                              f"Cannot set '{targets[1]}'", "message")
+        raise InvalidArgument(
+            f"Invalid value at 'message' (oneof), oneof field 'target' is already set. Cannot set '{targets[1]}'",
+            "message",
+        )
     kind = targets[0]
     target = _string(message[kind], f"message.{kind}")
     if "name" in message:
@@ -485,8 +554,13 @@ class FcmEmulator:
                 self._token_faults[token] = code
             return sum(1 for c in self._token_faults.values() if c == code)
 
-    def start_outage(self, status: int = 503, seconds: float | None = None, retry_after: float | None = None,
-                     tokens: Iterable[str] | None = None) -> Outage:
+    def start_outage(
+        self,
+        status: int = 503,
+        seconds: float | None = None,
+        retry_after: float | None = None,
+        tokens: Iterable[str] | None = None,
+    ) -> Outage:
         """Makes sends fail with a 5xx or 429 for a while.
 
         Args:
@@ -500,9 +574,12 @@ class FcmEmulator:
         """
         if status not in OUTAGE_CODES:
             raise ValueError(f"outage status must be one of {sorted(OUTAGE_CODES)}")
-        outage = Outage(status, None if seconds is None else self._clock() + float(seconds),
-                        None if retry_after is None else math.ceil(retry_after),
-                        None if tokens is None else frozenset(tokens))
+        outage = Outage(
+            status,
+            None if seconds is None else self._clock() + float(seconds),
+            None if retry_after is None else math.ceil(retry_after),
+            None if tokens is None else frozenset(tokens),
+        )
         with self._lock:
             self._outage = outage
         return outage
@@ -527,9 +604,13 @@ class FcmEmulator:
         """Returns request counts; ``attempts`` counts every send request per token, accepted or not."""
         with self._lock:
             attempts = {token: self._attempts[token]} if token is not None else dict(self._attempts)
-            return {"requests": self._requests, "accepted": self._by_code["OK"],
-                    "rejected": self._requests - self._by_code["OK"], "by_code": dict(self._by_code),
-                    "attempts": attempts}
+            return {
+                "requests": self._requests,
+                "accepted": self._by_code["OK"],
+                "rejected": self._requests - self._by_code["OK"],
+                "by_code": dict(self._by_code),
+                "attempts": attempts,
+            }
 
     def faults(self) -> dict[str, Any]:
         """Returns the current faults (for ``GET /control``)."""
@@ -538,10 +619,17 @@ class FcmEmulator:
             by_code: dict[str, list[str]] = {}
             for token, code in self._token_faults.items():
                 by_code.setdefault(code, []).append(token)
-        return {"token_errors": by_code, "outage": None if outage is None else {
-            "status": outage.status, "retry_after": outage.retry_after,
-            "seconds_left": None if outage.until is None else max(0.0, outage.until - self._clock()),
-            "tokens": None if outage.tokens is None else sorted(outage.tokens)}}
+        return {
+            "token_errors": by_code,
+            "outage": None
+            if outage is None
+            else {
+                "status": outage.status,
+                "retry_after": outage.retry_after,
+                "seconds_left": None if outage.until is None else max(0.0, outage.until - self._clock()),
+                "tokens": None if outage.tokens is None else sorted(outage.tokens),
+            },
+        }
 
     def _active_outage(self) -> Outage | None:
         # called with the lock held; an expired outage ends itself
@@ -578,8 +666,11 @@ class FcmEmulator:
             return _json(400, {"error": f"bad control request: {exc}"})
 
     def _control(self, route: tuple[str, str], query: dict[str, str], body: bytes) -> Response:
-        token_faults = {"/control/unregistered": "UNREGISTERED", "/control/sender-mismatch": "SENDER_ID_MISMATCH",
-                        "/control/third-party-auth-error": "THIRD_PARTY_AUTH_ERROR"}
+        token_faults = {
+            "/control/unregistered": "UNREGISTERED",
+            "/control/sender-mismatch": "SENDER_ID_MISMATCH",
+            "/control/third-party-auth-error": "THIRD_PARTY_AUTH_ERROR",
+        }
         method, path = route
         if method == "POST" and path in token_faults:
             tokens = _json_body(body)["tokens"]
@@ -588,8 +679,9 @@ class FcmEmulator:
             return _json(200, {token_faults[path].lower(): self.fail_tokens(tokens, token_faults[path])})
         if route == ("POST", "/control/outage"):
             spec = _json_body(body)
-            outage = self.start_outage(int(spec.get("status", 503)), spec.get("seconds"), spec.get("retry_after"),
-                                       spec.get("tokens"))
+            outage = self.start_outage(
+                int(spec.get("status", 503)), spec.get("seconds"), spec.get("retry_after"), spec.get("tokens")
+            )
             return _json(200, {"status": outage.status, "retry_after": outage.retry_after})
         if route == ("DELETE", "/control/outage"):
             self.end_outage()
@@ -630,8 +722,9 @@ class FcmEmulator:
         if not auth.startswith("Bearer ") or not auth[7:].strip():
             return self._answer(None, "UNAUTHENTICATED", *_no_auth())
         if bad_json is not None:
-            return self._answer(None, "INVALID_ARGUMENT", *error_body(
-                "INVALID_ARGUMENT", f"Invalid JSON payload received. {bad_json}"))
+            return self._answer(
+                None, "INVALID_ARGUMENT", *error_body("INVALID_ARGUMENT", f"Invalid JSON payload received. {bad_json}")
+            )
         # an outage answers before validation: the real service is down, it validates nothing
         if outage is not None and (outage.tokens is None or token in outage.tokens):
             code = OUTAGE_CODES[outage.status]
@@ -650,13 +743,26 @@ class FcmEmulator:
             # FCM's dry-run answer; nothing is delivered, so nothing is recorded
             return self._answer(None, "OK", 200, {"name": f"projects/{project}/messages/fake_message_id"})
         name = f"projects/{project}/messages/0:{time.time_ns() // 1000}%{next(self._ids):016x}"
-        record = {"name": name, "project": project, "token": message.get("token"), "topic": message.get("topic"),
-                  "condition": message.get("condition"), "fid": message.get("fid"), "message": message,
-                  "received_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        record = {
+            "name": name,
+            "project": project,
+            "token": message.get("token"),
+            "topic": message.get("topic"),
+            "condition": message.get("condition"),
+            "fid": message.get("fid"),
+            "message": message,
+            "received_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        }
         return self._answer(record, "OK", 200, {"name": name})
 
-    def _answer(self, record: dict[str, Any] | None, code: str, status: int, body: dict[str, Any],
-                extra_headers: dict[str, str] | None = None) -> Response:
+    def _answer(
+        self,
+        record: dict[str, Any] | None,
+        code: str,
+        status: int,
+        body: dict[str, Any],
+        extra_headers: dict[str, str] | None = None,
+    ) -> Response:
         with self._lock:
             self._by_code[code] += 1
             if record is not None:
@@ -665,9 +771,24 @@ class FcmEmulator:
 
 
 def _no_auth() -> tuple[int, dict[str, Any]]:
-    return 401, {"error": {"code": 401, "message": _NO_AUTH_MESSAGE, "status": "UNAUTHENTICATED", "details": [
-        {"@type": ERROR_INFO_TYPE, "reason": "CREDENTIALS_MISSING", "domain": "googleapis.com",
-         "metadata": {"service": "fcm.googleapis.com", "method": "google.firebase.fcm.v1.FcmService.SendMessage"}}]}}
+    return 401, {
+        "error": {
+            "code": 401,
+            "message": _NO_AUTH_MESSAGE,
+            "status": "UNAUTHENTICATED",
+            "details": [
+                {
+                    "@type": ERROR_INFO_TYPE,
+                    "reason": "CREDENTIALS_MISSING",
+                    "domain": "googleapis.com",
+                    "metadata": {
+                        "service": "fcm.googleapis.com",
+                        "method": "google.firebase.fcm.v1.FcmService.SendMessage",
+                    },
+                }
+            ],
+        }
+    }
 
 
 def _json_body(body: bytes) -> dict[str, Any]:
@@ -713,7 +834,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = do_PUT = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -740,8 +861,9 @@ class LocalFCMServer:
         verbose: Log every request to stderr.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, emulator: FcmEmulator | None = None,
-                 verbose: bool = False) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, emulator: FcmEmulator | None = None, verbose: bool = False
+    ) -> None:
         self.emulator = emulator or FcmEmulator()
         self._server = _Server((host, port), self.emulator, verbose)
         self._thread: threading.Thread | None = None
@@ -761,8 +883,9 @@ class LocalFCMServer:
         """Serves in a daemon thread; returns self."""
         if self._thread is None:
             # a short poll interval makes stop() quick (shutdown waits for the next poll)
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="local-fcm",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="local-fcm", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -801,7 +924,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        server._server.server_close()  # noqa: SLF001
+        server._server.server_close()
 
 
 if __name__ == "__main__":

@@ -171,14 +171,22 @@ def _platform_parts(content: PushContent) -> dict[str, Any]:
                 "apns-push-type": "alert",
             },
             payload=messaging.APNSPayload(
-                aps=messaging.Aps(sound="default", thread_id=content.thread_id or content.channel_id)),
+                aps=messaging.Aps(sound="default", thread_id=content.thread_id or content.channel_id)
+            ),
         ),
     }
 
 
 def _content(title, body, data, collapse_key, channel_id, thread_id, ttl_s) -> PushContent:
-    return PushContent(title=title, body=body, data=dict(data), collapse_key=collapse_key,
-                       channel_id=channel_id, thread_id=thread_id, ttl_s=ttl_s)
+    return PushContent(
+        title=title,
+        body=body,
+        data=dict(data),
+        collapse_key=collapse_key,
+        channel_id=channel_id,
+        thread_id=thread_id,
+        ttl_s=ttl_s,
+    )
 
 
 def build_message(token: str, content: PushContent) -> messaging.Message:
@@ -228,9 +236,17 @@ def build_multicast_message(tokens: Sequence[str], content: PushContent) -> mess
         return messaging.MulticastMessage(tokens=tokens, **parts)
 
 
-def build_task_message(token: str, *, title: str, body: str, data: Mapping[str, str], collapse_key: str,
-                       channel_id: str = DEFAULT_CHANNEL_ID, thread_id: str | None = None,
-                       ttl_s: int = DEFAULT_TTL_S) -> messaging.Message:
+def build_task_message(
+    token: str,
+    *,
+    title: str,
+    body: str,
+    data: Mapping[str, str],
+    collapse_key: str,
+    channel_id: str = DEFAULT_CHANNEL_ID,
+    thread_id: str | None = None,
+    ttl_s: int = DEFAULT_TTL_S,
+) -> messaging.Message:
     """Builds the push announcing a task (or a reminder) to one device.
 
     Args:
@@ -249,9 +265,17 @@ def build_task_message(token: str, *, title: str, body: str, data: Mapping[str, 
     return build_message(token, _content(title, body, data, collapse_key, channel_id, thread_id, ttl_s))
 
 
-def build_multicast(tokens: Sequence[str], title: str, body: str, data: Mapping[str, str], collapse_key: str,
-                    *, channel_id: str = DEFAULT_CHANNEL_ID, thread_id: str | None = None,
-                    ttl_s: int = DEFAULT_TTL_S) -> messaging.MulticastMessage:
+def build_multicast(
+    tokens: Sequence[str],
+    title: str,
+    body: str,
+    data: Mapping[str, str],
+    collapse_key: str,
+    *,
+    channel_id: str = DEFAULT_CHANNEL_ID,
+    thread_id: str | None = None,
+    ttl_s: int = DEFAULT_TTL_S,
+) -> messaging.MulticastMessage:
     """Builds the same task push for up to 500 devices (see ``build_task_message``).
 
     Args:
@@ -281,7 +305,7 @@ def wire_json(message: messaging.Message, *, validate_only: bool = False) -> dic
         ``{"message": {...}}`` (plus ``"validate_only": true`` for a dry run), exactly as on the wire.
     """
     # the SDK's own encoder (a classmethod of its service; no app needed), so this cannot drift from it
-    body: dict[str, Any] = {"message": messaging._MessagingService.encode_message(message)}  # noqa: SLF001
+    body: dict[str, Any] = {"message": messaging._MessagingService.encode_message(message)}
     if validate_only:
         body["validate_only"] = True
     return body

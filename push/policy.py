@@ -226,8 +226,14 @@ def quota_backoff_s(attempt: int, rng: Rng, policy: RetryPolicy = DEFAULT_POLICY
     return rng.uniform(policy.quota_min_s, max(policy.quota_min_s, ceiling))
 
 
-def classify(exc: BaseException | None, attempt: int = 1, rng: Rng | None = None, *,
-             policy: RetryPolicy = DEFAULT_POLICY, retry_after_s: float | None = None) -> Decision:
+def classify(
+    exc: BaseException | None,
+    attempt: int = 1,
+    rng: Rng | None = None,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    retry_after_s: float | None = None,
+) -> Decision:
     """Decides what to do with a device after one attempt to push to it.
 
     Args:

@@ -97,21 +97,48 @@ class Postgres:
         self.dir.parent.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.dir.parent, "postgres")
-        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust",
-                                     "-E", "UTF8", "--no-sync"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         self.start()
-        subprocess.run(_as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-                                     "postgres", "chaos"]), check=True)
+        subprocess.run(
+            _as_postgres(
+                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "chaos"]
+            ),
+            check=True,
+        )
         return self
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-l", str(self.log), "-o", options,
-                                     "-w", "start"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-l", str(self.log), "-o", options, "-w", "start"]
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> None:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop"]),
-                       check=False, capture_output=True)
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+        )
 
 
 class Redis:
@@ -123,8 +150,22 @@ class Redis:
 
     def start(self) -> Redis:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
 
         wait_until(lambda: redis.Redis(port=self.port).ping(), 10, "redis-server")
@@ -147,8 +188,13 @@ class Gunicorn:
     def start(self) -> Gunicorn:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
-                env=self.env, stdout=log, stderr=log, start_new_session=True)
+                [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         wait_until(lambda: httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code in (200, 503), 30, "gunicorn")
         return self
 
@@ -176,9 +222,17 @@ class Environment:
         self.fcm = LocalFCMServer().start()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))},
-            "APP_ENV": "development", "DATABASE_URL": self.pg.url, "REDIS_URL": self.redis.url,
-            "PUSH_BACKEND": "fcm", "FCM_ENDPOINT": self.fcm.url, "SECRET_KEY": SECRET, "JWT_SECRET_KEY": SECRET,
-            "DB_POOL_SIZE": "4", "LOG_FORMAT": "json", "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_COST_KIB": "1024",
+            "APP_ENV": "development",
+            "DATABASE_URL": self.pg.url,
+            "REDIS_URL": self.redis.url,
+            "PUSH_BACKEND": "fcm",
+            "FCM_ENDPOINT": self.fcm.url,
+            "SECRET_KEY": SECRET,
+            "JWT_SECRET_KEY": SECRET,
+            "DB_POOL_SIZE": "4",
+            "LOG_FORMAT": "json",
+            "PASSWORD_TIME_COST": "1",
+            "PASSWORD_MEMORY_COST_KIB": "1024",
             "FLASK_APP": "wsgi",
         }
         self._configure_app()
@@ -187,18 +241,25 @@ class Environment:
         self.http = httpx.Client(base_url=self.api.url, timeout=10)
         self.tokens = {name: self._login(name) for name in self.users}
         for i, name in enumerate(self.bds):
-            response = self.http.post("/api/v1/devices", headers=self.auth(name),
-                                      json={"token": f"chaos-{i}:APA91b{'y' * 40}", "platform": "android"})
+            response = self.http.post(
+                "/api/v1/devices",
+                headers=self.auth(name),
+                json={"token": f"chaos-{i}:APA91b{'y' * 40}", "platform": "android"},
+            )
             check(response.status_code == 200, f"device registration: {response.status_code}")
 
     def _configure_app(self) -> None:
         from app.config import Config
         from app.factory import create_app
 
-        settings = {k: v for k, v in self.env.items() if k in (
-            "DATABASE_URL", "REDIS_URL", "PUSH_BACKEND", "FCM_ENDPOINT", "SECRET_KEY", "JWT_SECRET_KEY")}
-        self.app = create_app(Config(**settings, PASSWORD_TIME_COST=1, PASSWORD_MEMORY_COST_KIB=1024,
-                                     LOG_FORMAT="json", DB_POOL_SIZE=2))
+        settings = {
+            k: v
+            for k, v in self.env.items()
+            if k in ("DATABASE_URL", "REDIS_URL", "PUSH_BACKEND", "FCM_ENDPOINT", "SECRET_KEY", "JWT_SECRET_KEY")
+        }
+        self.app = create_app(
+            Config(**settings, PASSWORD_TIME_COST=1, PASSWORD_MEMORY_COST_KIB=1024, LOG_FORMAT="json", DB_POOL_SIZE=2)
+        )
         self.ctx = self.app.app_context()
         self.ctx.push()
 
@@ -230,9 +291,16 @@ class Environment:
         for name in self.bds:
             provision_user(tenant, name, PASSWORD, Role.BD, team="Chaos team", manager_username="boss")
         lat, lng = CENTER
-        rows = [Merchant(tenant_id=tenant.id, name=f"Chaos shop {i}", category="food;cafe", phone="+358 9 123 4567",
-                         location=from_shape(Point(lng + (i % 20) * 0.0004, lat + (i // 20) * 0.0003), srid=4326))
-                for i in range(merchants)]
+        rows = [
+            Merchant(
+                tenant_id=tenant.id,
+                name=f"Chaos shop {i}",
+                category="food;cafe",
+                phone="+358 9 123 4567",
+                location=from_shape(Point(lng + (i % 20) * 0.0004, lat + (i // 20) * 0.0003), srid=4326),
+            )
+            for i in range(merchants)
+        ]
         session.add_all(rows)
         session.commit()
         self.tenant_id = tenant.id
@@ -252,17 +320,24 @@ class Environment:
     # --- requests the mobile app makes ---
 
     def nearby(self, name: str) -> httpx.Response:
-        return self.http.get("/api/v1/merchants/nearby", params={"lat": CENTER[0], "lng": CENTER[1]},
-                             headers=self.auth(name))
+        return self.http.get(
+            "/api/v1/merchants/nearby", params={"lat": CENTER[0], "lng": CENTER[1]}, headers=self.auth(name)
+        )
 
     def detail(self, name: str, merchant_id: int) -> httpx.Response:
         return self.http.get(f"/api/v1/merchants/{merchant_id}", headers=self.auth(name))
 
     def check_in(self, name: str, merchant_id: int, key: str | None = None) -> httpx.Response:
-        body = {"merchant_id": merchant_id, "lat": CENTER[0], "lng": CENTER[1], "accuracy_m": 15,
-                "client_time": datetime.now(UTC).isoformat()}
-        return self.http.post("/api/v1/visits", json=body,
-                              headers={**self.auth(name), "Idempotency-Key": key or str(uuid.uuid4())})
+        body = {
+            "merchant_id": merchant_id,
+            "lat": CENTER[0],
+            "lng": CENTER[1],
+            "accuracy_m": 15,
+            "client_time": datetime.now(UTC).isoformat(),
+        }
+        return self.http.post(
+            "/api/v1/visits", json=body, headers={**self.auth(name), "Idempotency-Key": key or str(uuid.uuid4())}
+        )
 
     def claim(self, name: str, merchant_id: int) -> httpx.Response:
         return self.http.post(f"/api/v1/leads/{merchant_id}/claim", headers=self.auth(name))
@@ -341,8 +416,12 @@ def scenario_redis(env: Environment, rounds: int) -> dict:
         for i in range(rounds):
             bd = env.bds[i % len(env.bds)]
             merchant = env.merchant_ids[i % len(env.merchant_ids)]
-            for response in (env.nearby(bd), env.detail(bd, merchant), env.check_in(bd, merchant),
-                             env.claim(bd, env.merchant_ids[-1 - i])):
+            for response in (
+                env.nearby(bd),
+                env.detail(bd, merchant),
+                env.check_in(bd, merchant),
+                env.claim(bd, env.merchant_ids[-1 - i]),
+            ):
                 statuses[response.status_code] += 1
                 check(response.status_code < 500, f"{response.request.url} -> {response.status_code} without Redis")
         task_id = env.create_task("Created while Redis was down")
@@ -352,8 +431,11 @@ def scenario_redis(env: Environment, rounds: int) -> dict:
     env.run_worker()
     got = _messages_for(env, task_id)
     check(set(got) == {f"chaos-{i}:APA91b{'y' * 40}" for i in range(len(env.bds))}, f"pushed after Redis: {got}")
-    return {"requests_without_redis": sum(statuses.values()), "statuses": dict(statuses),
-            "task_pushed_after_recovery": sum(got.values())}
+    return {
+        "requests_without_redis": sum(statuses.values()),
+        "statuses": dict(statuses),
+        "task_pushed_after_recovery": sum(got.values()),
+    }
 
 
 def scenario_fcm(env: Environment, tasks: int) -> dict:
@@ -372,8 +454,13 @@ def scenario_fcm(env: Environment, tasks: int) -> dict:
         deliveries = env.deliveries(task_id)
         check(deliveries["sent"] == len(env.bds) and deliveries["pending"] == 0, f"deliveries {deliveries}")
         totals.update(deliveries)
-    return {"tasks": tasks, "pending_during_outage": pending, "delivered": totals["sent"],
-            "attempts": totals["attempts"], "duplicates": 0}
+    return {
+        "tasks": tasks,
+        "pending_during_outage": pending,
+        "delivered": totals["sent"],
+        "attempts": totals["attempts"],
+        "duplicates": 0,
+    }
 
 
 def scenario_postgres(env: Environment, load_seconds: float, outage_seconds: float) -> dict:
@@ -393,14 +480,22 @@ def scenario_postgres(env: Environment, load_seconds: float, outage_seconds: flo
             kind = ("nearby", "checkin", "claim", "detail")[i % 4]
             try:
                 if kind == "nearby":
-                    r = client.get("/api/v1/merchants/nearby", params={"lat": CENTER[0], "lng": CENTER[1]},
-                                   headers=headers)
+                    r = client.get(
+                        "/api/v1/merchants/nearby", params={"lat": CENTER[0], "lng": CENTER[1]}, headers=headers
+                    )
                 elif kind == "detail":
                     r = client.get(f"/api/v1/merchants/{merchant}", headers=headers)
                 elif kind == "checkin":
-                    body = {"merchant_id": merchant, "lat": CENTER[0], "lng": CENTER[1], "accuracy_m": 15,
-                            "client_time": datetime.now(UTC).isoformat()}
-                    r = client.post("/api/v1/visits", json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
+                    body = {
+                        "merchant_id": merchant,
+                        "lat": CENTER[0],
+                        "lng": CENTER[1],
+                        "accuracy_m": 15,
+                        "client_time": datetime.now(UTC).isoformat(),
+                    }
+                    r = client.post(
+                        "/api/v1/visits", json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+                    )
                 else:
                     r = client.post(f"/api/v1/leads/{merchant}/claim", headers=headers)
                 body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
@@ -442,9 +537,14 @@ def scenario_postgres(env: Environment, load_seconds: float, outage_seconds: flo
                            SELECT 1 FROM lead_events e WHERE e.merchant_id = l.merchant_id AND e.action = 'claim'
                            AND e.to_owner_id = l.owner_id)""")
     check(not orphans, f"claims without their history: {orphans}")
-    return {"requests": len(results), "statuses": dict(sorted(statuses.items())), "outage_s": round(up_at - down_at, 1),
-            "first_ok_after_restart_s": round(min((r[0] for r in results if r[0] > up_at and r[2] < 500),
-                                                  default=float("nan")) - up_at, 2)}
+    return {
+        "requests": len(results),
+        "statuses": dict(sorted(statuses.items())),
+        "outage_s": round(up_at - down_at, 1),
+        "first_ok_after_restart_s": round(
+            min((r[0] for r in results if r[0] > up_at and r[2] < 500), default=float("nan")) - up_at, 2
+        ),
+    }
 
 
 def scenario_worker(env: Environment) -> dict:
@@ -461,13 +561,23 @@ def scenario_worker(env: Environment) -> dict:
     blocker = engine.connect()
     blocker.execute(text("LOCK TABLE push_deliveries IN SHARE MODE"))
     task_id = env.create_task("Pushed by a worker that dies")
-    worker = subprocess.Popen([str(ROOT / ".venv" / "bin" / "flask"), "worker", "--queues", "default,push"], cwd=ROOT,
-                              env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    worker = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "flask"), "worker", "--queues", "default,push"],
+        cwd=ROOT,
+        env=env.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_until(lambda: len(_messages_for(env, task_id)) == len(env.bds), 60, "FCM to receive the first send")
-        wait_until(lambda: env.sql("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                   "AND query ILIKE '%push_deliveries%'"), 30, "the job to block on the lock")
+        wait_until(
+            lambda: env.sql(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%push_deliveries%'"
+            ),
+            30,
+            "the job to block on the lock",
+        )
         # the worker and its work horse (RQ puts the horse in a session of its own), mid-job
         horses = children(worker.pid)
         check(bool(horses), "no work horse to kill")
@@ -489,8 +599,10 @@ def scenario_worker(env: Environment) -> dict:
     deliveries = env.deliveries(task_id)
     got = _messages_for(env, task_id)
     check(deliveries["sent"] == len(env.bds) and deliveries["pending"] == 0, f"end state {deliveries}")
-    check(set(got) == {f"chaos-{i}:APA91b{'y' * 40}" for i in range(len(env.bds))} and max(got.values()) <= 2,
-          f"FCM saw {got}")
+    check(
+        set(got) == {f"chaos-{i}:APA91b{'y' * 40}" for i in range(len(env.bds))} and max(got.values()) <= 2,
+        f"FCM saw {got}",
+    )
     pending = env.sql("SELECT count(*) FROM outbox WHERE processed_at IS NULL")[0][0]
     check(pending == 0, f"{pending} outbox rows left pending")
     return {"devices": len(env.bds), "fcm_sends": sum(got.values()), "delivered": deliveries["sent"]}
@@ -527,7 +639,9 @@ def run(names: tuple[str, ...], quick: bool, out: Callable[[str], None] = print)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=f"any of {', '.join(SCENARIOS)} (default: all)")
+    parser.add_argument(
+        "scenarios", nargs="*", metavar="SCENARIO", help=f"any of {', '.join(SCENARIOS)} (default: all)"
+    )
     parser.add_argument("--quick", action="store_true", help="short form (what the test suite runs)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 SPEC_PATH = ROOT / "mobile_api_docs" / "openapi.json"
 
 
-def render_spec(app=None) -> str:  # noqa: ANN001 - a Flask app; importing flask here would slow the CLI
+def render_spec(app=None) -> str:
     if app is None:
         from app.factory import create_app
 
@@ -25,7 +25,7 @@ def render_spec(app=None) -> str:  # noqa: ANN001 - a Flask app; importing flask
     return json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True, default=_number) + "\n"
 
 
-def _number(value):  # noqa: ANN001, ANN202 - Decimal bounds of money fields
+def _number(value):
     from decimal import Decimal
 
     if isinstance(value, Decimal):

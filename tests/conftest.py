@@ -171,7 +171,7 @@ def live(app, redis_client):
         def __init__(self) -> None:
             self.tenant_ids: list[int] = []
 
-        def tenant(self, **kwargs):  # noqa: ANN003, ANN201
+        def tenant(self, **kwargs):
             tenant = TenantFactory(**kwargs)
             self.tenant_ids.append(tenant.id)
             return tenant

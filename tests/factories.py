@@ -26,14 +26,14 @@ def _password_hash() -> str:
     return passwords.hash_password(PASSWORD)
 
 
-def point(lat: float, lng: float):  # noqa: ANN201
+def point(lat: float, lng: float):
     return from_shape(Point(lng, lat), srid=4326)
 
 
 class Base(SQLAlchemyModelFactory):
     class Meta:
         abstract = True
-        sqlalchemy_session_factory = lambda: db.session()  # noqa: E731
+        sqlalchemy_session_factory = lambda: db.session()  # noqa: E731 - factory_boy wants a callable attribute
         sqlalchemy_session_persistence = "commit"
 
 
@@ -58,7 +58,7 @@ class OrgUnitFactory(Base):
     path = "/"
 
     @factory.post_generation
-    def set_path(obj, create, extracted, **kwargs):  # noqa: N805, ANN001, ANN201
+    def set_path(obj, create, extracted, **kwargs):
         parent_path = "/"
         if obj.parent_id:
             parent_path = db.session.get(OrgUnit, obj.parent_id).path
@@ -133,5 +133,18 @@ def make_org() -> dict:
     ops = UserFactory(tenant=tenant, role=Role.OPS)
     stranger = UserFactory(tenant=TenantFactory(), role=Role.ADMIN)
     db.session.commit()
-    return {"tenant": tenant, "city": city, "team": team, "sub": sub, "other_team": other_team,
-            "manager": manager, "other_manager": other_manager, "bd1": bd1, "bd2": bd2, "outsider": outsider, "admin": admin, "ops": ops, "stranger": stranger}
+    return {
+        "tenant": tenant,
+        "city": city,
+        "team": team,
+        "sub": sub,
+        "other_team": other_team,
+        "manager": manager,
+        "other_manager": other_manager,
+        "bd1": bd1,
+        "bd2": bd2,
+        "outsider": outsider,
+        "admin": admin,
+        "ops": ops,
+        "stranger": stranger,
+    }

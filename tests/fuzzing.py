@@ -43,8 +43,10 @@ class FuzzReport:
 
     def summary(self) -> str:
         by_class = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
-        return (f"{self.requests} requests over {self.operations} operation/role pairs in {self.seconds:.1f} s; "
-                f"responses {by_class}; failures: {len(self.failures)}")
+        return (
+            f"{self.requests} requests over {self.operations} operation/role pairs in {self.seconds:.1f} s; "
+            f"responses {by_class}; failures: {len(self.failures)}"
+        )
 
 
 def load_schema(app: Flask) -> Any:
@@ -64,8 +66,9 @@ def fuzz(
     report = FuzzReport()
     started = time.perf_counter()
     # Signing out revokes the role's token: that operation goes last.
-    operations = sorted((result.ok() for result in schema.get_all_operations()),
-                        key=lambda op: op.path.endswith("/auth/logout"))
+    operations = sorted(
+        (result.ok() for result in schema.get_all_operations()), key=lambda op: op.path.endswith("/auth/logout")
+    )
     for role, headers in headers_by_role.items():
         for operation in operations:
             report.operations += 1
@@ -80,14 +83,20 @@ def _path_names(operation: Any) -> set[str]:
     return {p.name for p in operation.path_parameters}
 
 
-def _fuzz_operation(operation, mode, role, headers, params, max_examples, report):  # noqa: ANN001, PLR0913
+def _fuzz_operation(operation, mode, role, headers, params, max_examples, report):
     # Half the cases use real ids from the fixture so requests get past the 404s into the business rules.
     strategies = [operation.as_strategy(generation_mode=mode)]
     if params and mode == GenerationMode.POSITIVE:
         strategies.append(operation.as_strategy(generation_mode=mode, path_parameters=params))
 
-    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=st.one_of(strategies))
     def run(case: Any) -> None:
         sent = dict(headers)
@@ -96,7 +105,7 @@ def _fuzz_operation(operation, mode, role, headers, params, max_examples, report
             case.headers.pop("Authorization", None)
         try:
             response = case.call(headers=sent)
-        except Exception as exc:  # noqa: BLE001 - an exception escaping the app is a finding, not a crash
+        except Exception as exc:
             report.failures.append(f"{role} {operation.label} [{mode.value}]: raised {exc!r}")
             return
         report.requests += 1
@@ -108,7 +117,7 @@ def _fuzz_operation(operation, mode, role, headers, params, max_examples, report
                 report.error_codes["<not json>"] += 1
         try:
             case.validate_response(response, checks=CHECKS, headers=sent)
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - schemathesis groups failures
+        except (Exception, BaseExceptionGroup) as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             report.failures.append(
                 f"{role} {operation.label} [{mode.value}] -> {response.status_code}: {first_line}\n"

@@ -14,15 +14,22 @@ ROLES = [role.value for role in Role]
 class OrgUnitCreateSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": "Hubin"})
     kind = ma.fields.String(required=True, validate=validate.OneOf([k.value for k in OrgKind]))
-    parent_id = ma.fields.Integer(load_default=None, allow_none=True, validate=ID,
-                                  metadata={"description": "None: a top-level unit (admins only)"})
+    parent_id = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=ID,
+        metadata={"description": "None: a top-level unit (admins only)"},
+    )
     manager_id = ma.fields.Integer(load_default=None, allow_none=True, validate=ID)
 
 
 class OrgUnitUpdateSchema(ma.Schema):
     name = ma.fields.String(validate=validate.Length(min=1, max=200))
-    parent_id = ma.fields.Integer(allow_none=True, validate=ID, metadata={
-        "description": "Move the unit, with its whole subtree, under another unit"})
+    parent_id = ma.fields.Integer(
+        allow_none=True,
+        validate=ID,
+        metadata={"description": "Move the unit, with its whole subtree, under another unit"},
+    )
     manager_id = ma.fields.Integer(allow_none=True, validate=ID)
 
 
@@ -41,14 +48,16 @@ class OrgUnitPageSchema(ma.Schema):
 
 
 class UserCreateSchema(ma.Schema):
-    username = ma.fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.@-]{3,80}$"),
-                                metadata={"example": "li.wei"})
+    username = ma.fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.@-]{3,80}$"), metadata={"example": "li.wei"}
+    )
     password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=200))
     display_name = ma.fields.String(load_default="", validate=validate.Length(max=200))
     role = ma.fields.String(required=True, validate=validate.OneOf(ROLES))
     org_unit_id = ma.fields.Integer(load_default=None, allow_none=True, validate=ID)
-    manager_id = ma.fields.Integer(load_default=None, allow_none=True, validate=ID, metadata={
-        "description": "Defaults to the creating manager"})
+    manager_id = ma.fields.Integer(
+        load_default=None, allow_none=True, validate=ID, metadata={"description": "Defaults to the creating manager"}
+    )
     phone = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
@@ -58,8 +67,11 @@ class UserUpdateSchema(ma.Schema):
     role = ma.fields.String(validate=validate.OneOf(ROLES), metadata={"description": "Admins only"})
     org_unit_id = ma.fields.Integer(allow_none=True, validate=ID, metadata={"description": "Move the user"})
     manager_id = ma.fields.Integer(allow_none=True, validate=ID)
-    password = ma.fields.String(load_only=True, validate=validate.Length(min=8, max=200), metadata={
-        "description": "A reset: the user's sessions end"})
+    password = ma.fields.String(
+        load_only=True,
+        validate=validate.Length(min=8, max=200),
+        metadata={"description": "A reset: the user's sessions end"},
+    )
 
 
 class UserQueryArgsSchema(ma.Schema):
@@ -96,6 +108,9 @@ class DeactivationSchema(ma.Schema):
     devices_disabled = ma.fields.Integer(required=True)
     leads_to_public = ma.fields.Integer(required=True)
     leads_to_manager = ma.fields.Integer(required=True)
-    heir_id = ma.fields.Integer(required=True, allow_none=True, metadata={
-        "description": "The manager who received the leads (tenant setting `pool.on_deactivate: manager`)"})
+    heir_id = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The manager who received the leads (tenant setting `pool.on_deactivate: manager`)"},
+    )
     territories_left = ma.fields.Integer(required=True)

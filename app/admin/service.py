@@ -46,7 +46,7 @@ def _ensure_editor(actor: User) -> None:
 # --- org units ----------------------------------------------------------------------------------
 
 
-def visible_units(viewer: User):  # noqa: ANN201 - a select of OrgUnit
+def visible_units(viewer: User):
     statement = select(OrgUnit).order_by(OrgUnit.path)
     if viewer.role == Role.MANAGER:
         statement = statement.where(OrgUnit.id.in_(managed_unit_ids(viewer)))
@@ -61,8 +61,14 @@ def list_units(viewer: User) -> dict[str, Any]:
 
 
 def unit_view(unit: OrgUnit) -> dict[str, Any]:
-    return {"id": unit.id, "name": unit.name, "kind": unit.kind.value, "parent_id": unit.parent_id,
-            "path": unit.path, "manager_id": unit.manager_id}
+    return {
+        "id": unit.id,
+        "name": unit.name,
+        "kind": unit.kind.value,
+        "parent_id": unit.parent_id,
+        "path": unit.path,
+        "manager_id": unit.manager_id,
+    }
 
 
 def _unit(actor: User, unit_id: int, field: str | None = None) -> OrgUnit:
@@ -88,9 +94,14 @@ def create_unit(actor: User, fields: dict[str, Any]) -> dict[str, Any]:
     parent = _unit(actor, fields["parent_id"], "parent_id") if fields.get("parent_id") else None
     if parent is None and actor.role != Role.ADMIN:
         raise Forbidden("Only admins create top-level units.")
-    unit = OrgUnit(tenant_id=actor.tenant_id, name=fields["name"], kind=OrgKind(fields["kind"]),
-                   parent_id=parent.id if parent else None, path="/",
-                   manager_id=_unit_manager(actor, fields.get("manager_id")))
+    unit = OrgUnit(
+        tenant_id=actor.tenant_id,
+        name=fields["name"],
+        kind=OrgKind(fields["kind"]),
+        parent_id=parent.id if parent else None,
+        path="/",
+        manager_id=_unit_manager(actor, fields.get("manager_id")),
+    )
     db.session.add(unit)
     db.flush_unique(OrgUnitExists)
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
@@ -127,7 +138,8 @@ def _move_unit(actor: User, unit: OrgUnit, parent_id: int | None) -> None:
     old_path, new_path = unit.path, f"{new_parent_path}{unit.id}/"
     # one statement rewrites the whole subtree's paths: "everything under X" stays one prefix match
     db.session.execute(
-        update(OrgUnit).where(OrgUnit.path.startswith(old_path))
+        update(OrgUnit)
+        .where(OrgUnit.path.startswith(old_path))
         .values(path=func.concat(new_path, func.substr(OrgUnit.path, len(old_path) + 1)))
         .execution_options(synchronize_session=False)
     )
@@ -138,7 +150,7 @@ def _move_unit(actor: User, unit: OrgUnit, parent_id: int | None) -> None:
 # --- users --------------------------------------------------------------------------------------
 
 
-def visible_users(viewer: User):  # noqa: ANN201 - a select of User
+def visible_users(viewer: User):
     statement = select(User).order_by(User.id)
     if viewer.role == Role.MANAGER:
         statement = statement.where(User.id.in_(managed_user_ids(viewer)) | (User.id == viewer.id))
@@ -148,9 +160,17 @@ def visible_users(viewer: User):  # noqa: ANN201 - a select of User
 
 
 def user_view(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role.value,
-            "org_unit_id": user.org_unit_id, "manager_id": user.manager_id, "phone": user.phone,
-            "is_active": user.is_active, "deactivated_at": user.deactivated_at}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "org_unit_id": user.org_unit_id,
+        "manager_id": user.manager_id,
+        "phone": user.phone,
+        "is_active": user.is_active,
+        "deactivated_at": user.deactivated_at,
+    }
 
 
 def list_users(viewer: User, filters: dict[str, Any]) -> dict[str, Any]:
@@ -195,9 +215,16 @@ def create_user(actor: User, fields: dict[str, Any]) -> dict[str, Any]:
         _unit_manager(actor, manager_id)
     elif actor.role == Role.MANAGER:
         manager_id = actor.id
-    user = org.add_user(actor.tenant_id, fields["username"], fields["password"], role,
-                        display_name=fields.get("display_name") or "", org_unit_id=unit.id if unit else None,
-                        manager_id=manager_id, phone=fields.get("phone"))
+    user = org.add_user(
+        actor.tenant_id,
+        fields["username"],
+        fields["password"],
+        role,
+        display_name=fields.get("display_name") or "",
+        org_unit_id=unit.id if unit else None,
+        manager_id=manager_id,
+        phone=fields.get("phone"),
+    )
     return user_view(user)
 
 
@@ -218,7 +245,9 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
     if "org_unit_id" in fields:
         user.org_unit_id = _unit(actor, fields["org_unit_id"], "org_unit_id").id if fields["org_unit_id"] else None
         if actor.role == Role.MANAGER and user.org_unit_id is None:
-            raise ValidationFailed("A BD you manage stays in your subtree.", errors={"json": {"org_unit_id": ["Required for managers."]}})
+            raise ValidationFailed(
+                "A BD you manage stays in your subtree.", errors={"json": {"org_unit_id": ["Required for managers."]}}
+            )
         _leave_foreign_territories(user)
     if "manager_id" in fields:
         if fields["manager_id"] == user.id:
@@ -234,10 +263,14 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
 def _leave_foreign_territories(user: User) -> None:
     """After a move, a BD keeps only the territories of teams their new unit belongs to."""
     path = unit_path(user.org_unit_id) or ""
-    still_valid = select(Territory.id).join(OrgUnit, OrgUnit.id == Territory.team_id).where(
-        func.strpos(path, OrgUnit.path) == 1)
-    db.session.execute(delete(TerritoryMember).where(
-        TerritoryMember.user_id == user.id, TerritoryMember.territory_id.not_in(still_valid)))
+    still_valid = (
+        select(Territory.id).join(OrgUnit, OrgUnit.id == Territory.team_id).where(func.strpos(path, OrgUnit.path) == 1)
+    )
+    db.session.execute(
+        delete(TerritoryMember).where(
+            TerritoryMember.user_id == user.id, TerritoryMember.territory_id.not_in(still_valid)
+        )
+    )
 
 
 def _successor(user: User) -> int | None:
@@ -273,8 +306,10 @@ def deactivate_user(actor: User, tenant: Tenant, user_id: int, reason: str | Non
     user.deactivated_at = user.deactivated_at or now
     sessions = revoke_all_sessions(user.id, "deactivated")
     devices = db.session.execute(
-        update(Device).where(Device.user_id == user.id, Device.disabled_at.is_(None))
-        .values(disabled_at=now, disabled_reason="user_deactivated").execution_options(synchronize_session=False)
+        update(Device)
+        .where(Device.user_id == user.id, Device.disabled_at.is_(None))
+        .values(disabled_at=now, disabled_reason="user_deactivated")
+        .execution_options(synchronize_session=False)
     ).rowcount
     rules = tenant.setting("pool")
     heir = _successor(user) if rules["on_deactivate"] == "manager" else None
@@ -291,21 +326,44 @@ def deactivate_user(actor: User, tenant: Tenant, user_id: int, reason: str | Non
             clock_ = drop_clock(lead.claimed_at, lead.last_visit_at, lead.extended_days, rules)
             lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
         lead.version += 1
-        db.session.add(LeadEvent(
-            merchant_id=lead.merchant_id, tenant_id=lead.tenant_id, action="deactivate", from_owner_id=user.id,
-            to_owner_id=heir, actor_id=actor.id, reason=reason or "owner deactivated",
-            details={"to": "manager" if heir else "public"},
-        ))
+        db.session.add(
+            LeadEvent(
+                merchant_id=lead.merchant_id,
+                tenant_id=lead.tenant_id,
+                action="deactivate",
+                from_owner_id=user.id,
+                to_owner_id=heir,
+                actor_id=actor.id,
+                reason=reason or "owner deactivated",
+                details={"to": "manager" if heir else "public"},
+            )
+        )
     touch(*(lead.merchant_id for lead in leads))
     territories = db.session.execute(delete(TerritoryMember).where(TerritoryMember.user_id == user.id)).rowcount
     if not already:
-        audit_log.record_audit(audit_log.USER_DEACTIVATE, actor=actor, subject_type="user", subject_id=user.id,
-                               before={"is_active": True},
-                               after={"is_active": False, "reason": reason, "sessions_revoked": sessions,
-                                      "leads": [lead.merchant_id for lead in leads], "heir_id": heir},
-                               tenant_id=tenant.id)
+        audit_log.record_audit(
+            audit_log.USER_DEACTIVATE,
+            actor=actor,
+            subject_type="user",
+            subject_id=user.id,
+            before={"is_active": True},
+            after={
+                "is_active": False,
+                "reason": reason,
+                "sessions_revoked": sessions,
+                "leads": [lead.merchant_id for lead in leads],
+                "heir_id": heir,
+            },
+            tenant_id=tenant.id,
+        )
     db.session.flush()
-    return {"user": user_view(user), "already_inactive": already, "sessions_revoked": sessions,
-            "devices_disabled": devices, "leads_to_public": len(leads) if heir is None else 0,
-            "leads_to_manager": len(leads) if heir is not None else 0, "heir_id": heir,
-            "territories_left": territories}
+    return {
+        "user": user_view(user),
+        "already_inactive": already,
+        "sessions_revoked": sessions,
+        "devices_disabled": devices,
+        "leads_to_public": len(leads) if heir is None else 0,
+        "leads_to_manager": len(leads) if heir is not None else 0,
+        "heir_id": heir,
+        "territories_left": territories,
+    }

@@ -33,8 +33,14 @@ def update_settings(admin: User, tenant: Tenant, changes: dict[str, Any]) -> dic
         settings[section] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
     tenant.settings = settings
     flag_modified(tenant, "settings")
-    audit_log.record_audit(audit_log.SETTINGS_CHANGE, actor=admin, subject_type="tenant", subject_id=tenant.id,
-                           before=before, after={section: settings[section] for section in changes},
-                           tenant_id=tenant.id)
+    audit_log.record_audit(
+        audit_log.SETTINGS_CHANGE,
+        actor=admin,
+        subject_type="tenant",
+        subject_id=tenant.id,
+        before=before,
+        after={section: settings[section] for section in changes},
+        tenant_id=tenant.id,
+    )
     db.session.flush()
     return effective_settings(tenant)

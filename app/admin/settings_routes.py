@@ -13,16 +13,31 @@ from app.org.models import Role
 blp = Blueprint("tenant", __name__, url_prefix="/api/v1/tenant", description="Tenant (business line) settings")
 
 SETTINGS_EXAMPLE = {
-    "slug": "hz-food", "name": "Hangzhou food delivery",
-    "pool": {"claim_cap": 100, "term_days": 45, "no_visit_days": 15, "no_sign_days": 30, "max_extensions": 2,
-             "extension_days": 15, "reclaim_cooldown_days": 7, "on_deactivate": "public"},
+    "slug": "hz-food",
+    "name": "Hangzhou food delivery",
+    "pool": {
+        "claim_cap": 100,
+        "term_days": 45,
+        "no_visit_days": 15,
+        "no_sign_days": 30,
+        "max_extensions": 2,
+        "extension_days": 15,
+        "reclaim_cooldown_days": 7,
+        "on_deactivate": "public",
+    },
     "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
     "territory": {"max_vertices": 2000, "max_area_km2": 2000},
-    "phone_region": "CN", "timezone": "Asia/Shanghai",
+    "phone_region": "CN",
+    "timezone": "Asia/Shanghai",
     "custom_fields": [
         {"key": "seats", "label": "Seats", "type": "number", "required": False},
-        {"key": "cuisine", "label": "Cuisine", "type": "enum", "required": True,
-         "options": ["zhejiang", "sichuan", "cantonese"]},
+        {
+            "key": "cuisine",
+            "label": "Cuisine",
+            "type": "enum",
+            "required": True,
+            "options": ["zhejiang", "sichuan", "cantonese"],
+        },
     ],
 }
 
@@ -36,9 +51,10 @@ class Settings(MethodView):
         return service.effective_settings(current_tenant())
 
     @authenticated(blp, Role.ADMIN, errors=VALIDATION_ERRORS)
-    @blp.arguments(TenantSettingsUpdateSchema, example={
-        "pool": {"on_deactivate": "manager"},
-        "custom_fields": SETTINGS_EXAMPLE["custom_fields"]})
+    @blp.arguments(
+        TenantSettingsUpdateSchema,
+        example={"pool": {"on_deactivate": "manager"}, "custom_fields": SETTINGS_EXAMPLE["custom_fields"]},
+    )
     @blp.response(200, TenantSettingsSchema, example=SETTINGS_EXAMPLE)
     def patch(self, changes):
         """Change settings (admins): sections merge key by key; `custom_fields` replaces the list."""

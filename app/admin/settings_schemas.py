@@ -13,22 +13,26 @@ from app.tenants.custom_fields import FIELD_TYPES
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="Lower-case letters, digits and _, starting with a letter.")
 
 
-def _days(**kwargs) -> ma.fields.Integer:  # noqa: ANN003
+def _days(**kwargs) -> ma.fields.Integer:
     return ma.fields.Integer(validate=validate.Range(min=0, max=3650), **kwargs)
 
 
 class PoolRulesSchema(ma.Schema):
-    claim_cap = ma.fields.Integer(validate=validate.Range(min=1, max=100_000),
-                                  metadata={"description": "Most private leads a BD may hold"})
+    claim_cap = ma.fields.Integer(
+        validate=validate.Range(min=1, max=100_000), metadata={"description": "Most private leads a BD may hold"}
+    )
     term_days = _days(metadata={"description": "A private lead drops after this many days however visited"})
     no_visit_days = _days(metadata={"description": "…or this many days without a verified visit"})
     no_sign_days = _days(metadata={"description": "…or this many days without signing"})
     max_extensions = ma.fields.Integer(validate=validate.Range(min=0, max=100))
     extension_days = _days()
     reclaim_cooldown_days = _days(
-        metadata={"description": "A BD may not re-claim what dropped from them for this long"})
-    on_deactivate = ma.fields.String(validate=validate.OneOf(["public", "manager"]), metadata={
-        "description": "Where a deactivated BD's private leads go: the public pool or their manager"})
+        metadata={"description": "A BD may not re-claim what dropped from them for this long"}
+    )
+    on_deactivate = ma.fields.String(
+        validate=validate.OneOf(["public", "manager"]),
+        metadata={"description": "Where a deactivated BD's private leads go: the public pool or their manager"},
+    )
 
 
 class CheckinRulesSchema(ma.Schema):
@@ -48,19 +52,22 @@ class CustomFieldSchema(ma.Schema):
     label = ma.fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"example": "Seats"})
     type = ma.fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
     required = ma.fields.Boolean(load_default=False)
-    options = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=100)),
-                             validate=validate.Length(max=200), load_default=None,
-                             metadata={"description": "The allowed values (enum fields only)"})
+    options = ma.fields.List(
+        ma.fields.String(validate=validate.Length(min=1, max=100)),
+        validate=validate.Length(max=200),
+        load_default=None,
+        metadata={"description": "The allowed values (enum fields only)"},
+    )
 
     @ma.validates_schema
-    def options_for_enums(self, data, **kwargs):  # noqa: ANN001, ANN201
+    def options_for_enums(self, data, **kwargs):
         if data.get("type") == "enum" and not data.get("options"):
             raise ma.ValidationError("Enum fields need at least one option.", "options")
         if data.get("type") != "enum" and data.get("options"):
             raise ma.ValidationError("Only enum fields have options.", "options")
 
     @ma.post_load
-    def drop_empty_options(self, data, **kwargs):  # noqa: ANN001, ANN201
+    def drop_empty_options(self, data, **kwargs):
         if data.get("options") is None:
             data.pop("options", None)
         return data
@@ -84,11 +91,14 @@ class TenantSettingsUpdateSchema(ma.Schema):
     territory = ma.fields.Nested(TerritoryRulesSchema)
     phone_region = ma.fields.String(validate=_phone_region, metadata={"example": "CN"})
     timezone = ma.fields.String(validate=_timezone, metadata={"example": "Asia/Shanghai"})
-    custom_fields = ma.fields.List(ma.fields.Nested(CustomFieldSchema), validate=validate.Length(max=100),
-                                   metadata={"description": "Replaces the whole list when sent"})
+    custom_fields = ma.fields.List(
+        ma.fields.Nested(CustomFieldSchema),
+        validate=validate.Length(max=100),
+        metadata={"description": "Replaces the whole list when sent"},
+    )
 
     @ma.validates("custom_fields")
-    def unique_keys(self, value, **kwargs):  # noqa: ANN001, ANN201
+    def unique_keys(self, value, **kwargs):
         keys = [field.get("key") for field in value if field.get("key")]
         duplicates = sorted({key for key in keys if keys.count(key) > 1})
         if duplicates:

@@ -66,9 +66,15 @@ def record_audit(
     if tenant is None:
         raise ValueError("an audit entry needs a tenant")
     entry = AuditEntry(
-        tenant_id=tenant, created_at=clock.now(), actor_id=actor.id if actor else None,
-        actor_name=(actor.display_name or actor.username) if actor else None, action=action,
-        subject_type=subject_type, subject_id=subject_id, before=_plain(before), after=_plain(after),
+        tenant_id=tenant,
+        created_at=clock.now(),
+        actor_id=actor.id if actor else None,
+        actor_name=(actor.display_name or actor.username) if actor else None,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=_plain(before),
+        after=_plain(after),
         request_id=request_id.current(),
     )
     db.session.add(entry)
@@ -92,9 +98,12 @@ def list_entries(caller: User, filters: AuditFilters, limit: int, cursor: str | 
     params = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in filters.__dict__.items()}
     query_key = fingerprint({"audit": params})
     statement = select(AuditEntry).where(AuditEntry.tenant_id == caller.tenant_id)
-    for column, value in ((AuditEntry.action, filters.action), (AuditEntry.actor_id, filters.actor_id),
-                          (AuditEntry.subject_type, filters.subject_type),
-                          (AuditEntry.subject_id, filters.subject_id)):
+    for column, value in (
+        (AuditEntry.action, filters.action),
+        (AuditEntry.actor_id, filters.actor_id),
+        (AuditEntry.subject_type, filters.subject_type),
+        (AuditEntry.subject_id, filters.subject_id),
+    ):
         if value is not None:
             statement = statement.where(column == value)
     if filters.since is not None:
@@ -103,21 +112,28 @@ def list_entries(caller: User, filters: AuditFilters, limit: int, cursor: str | 
         statement = statement.where(AuditEntry.created_at < filters.until)
     if cursor:
         created, entry_id = decode_cursor(cursor, query_key, (datetime.fromisoformat, int))
-        statement = statement.where(or_(AuditEntry.created_at < created,
-                                        and_(AuditEntry.created_at == created, AuditEntry.id < entry_id)))
+        statement = statement.where(
+            or_(AuditEntry.created_at < created, and_(AuditEntry.created_at == created, AuditEntry.id < entry_id))
+        )
     rows = db.session.scalars(
         statement.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit + 1)
     ).all()
     page = rows[:limit]
-    next_cursor = (encode_cursor([page[-1].created_at.isoformat(), page[-1].id], query_key)
-                   if len(rows) > limit else None)
+    next_cursor = (
+        encode_cursor([page[-1].created_at.isoformat(), page[-1].id], query_key) if len(rows) > limit else None
+    )
     return {"items": [_view(entry) for entry in page], "next_cursor": next_cursor}
 
 
 def _view(entry: AuditEntry) -> dict[str, Any]:
     return {
-        "id": entry.id, "created_at": entry.created_at,
+        "id": entry.id,
+        "created_at": entry.created_at,
         "actor": {"id": entry.actor_id, "name": entry.actor_name} if entry.actor_name is not None else None,
-        "action": entry.action, "subject_type": entry.subject_type, "subject_id": entry.subject_id,
-        "before": entry.before, "after": entry.after, "request_id": entry.request_id,
+        "action": entry.action,
+        "subject_type": entry.subject_type,
+        "subject_id": entry.subject_id,
+        "before": entry.before,
+        "after": entry.after,
+        "request_id": entry.request_id,
     }

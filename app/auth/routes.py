@@ -42,8 +42,11 @@ class Login(MethodView):
     def post(self, body):
         """Sign in with username and password; returns an access and a refresh token."""
         pair = service.login(
-            body["username"], body["password"], body.get("tenant"),
-            ip=request.remote_addr, user_agent=request.user_agent.string,
+            body["username"],
+            body["password"],
+            body.get("tenant"),
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
         )
         return _token_body(pair)
 

@@ -13,8 +13,10 @@ class LoginSchema(ma.Schema):
     )
     tenant = ma.fields.String(
         validate=validate.Length(min=1, max=64),
-        metadata={"description": "Tenant slug; needed only when the username exists in several business lines",
-                  "example": "demo"},
+        metadata={
+            "description": "Tenant slug; needed only when the username exists in several business lines",
+            "example": "demo",
+        },
     )
 
 

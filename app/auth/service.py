@@ -35,7 +35,12 @@ class TokenPair:
 
 
 def login(
-    username: str, password: str, tenant_slug: str | None = None, *, ip: str | None = None, user_agent: str | None = None
+    username: str,
+    password: str,
+    tenant_slug: str | None = None,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
 ) -> TokenPair:
     throttle.check(username, tenant_slug, ip)
     session = db.session()

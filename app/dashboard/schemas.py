@@ -21,12 +21,22 @@ class FunnelQueryArgsSchema(ma.Schema):
 
 
 class HeatmapQueryArgsSchema(ma.Schema):
-    bbox = BBox(required=True, metadata={"type": "string", "example": "120.10,30.22,120.22,30.30",
-                                         "description": "min_lng,min_lat,max_lng,max_lat (WGS84), at most 50 km"})
-    cell_m = ma.fields.Integer(load_default=500, validate=validate.Range(min=50, max=10_000),
-                               metadata={"description": "Cell side in metres (at most 10,000 cells in the box)"})
-    days = ma.fields.Integer(load_default=7, validate=validate.Range(min=1, max=90),
-                             metadata={"description": "Visits of the last N days"})
+    bbox = BBox(
+        required=True,
+        metadata={
+            "type": "string",
+            "example": "120.10,30.22,120.22,30.30",
+            "description": "min_lng,min_lat,max_lng,max_lat (WGS84), at most 50 km",
+        },
+    )
+    cell_m = ma.fields.Integer(
+        load_default=500,
+        validate=validate.Range(min=50, max=10_000),
+        metadata={"description": "Cell side in metres (at most 10,000 cells in the box)"},
+    )
+    days = ma.fields.Integer(
+        load_default=7, validate=validate.Range(min=1, max=90), metadata={"description": "Visits of the last N days"}
+    )
 
 
 class VisitSplitSchema(ma.Schema):

@@ -52,8 +52,7 @@ def team_bds(viewer: User, team_id: int | None = None, active_since: datetime | 
         unit = db.get(OrgUnit, team_id)
         if unit is None or (viewer.role == Role.MANAGER and not manages_unit(viewer, unit)):
             raise TeamNotFound()
-        statement = statement.where(User.org_unit_id.in_(
-            select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path))))
+        statement = statement.where(User.org_unit_id.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path))))
     return [(row.id, row.display_name or row.username) for row in db.session.execute(statement)]
 
 
@@ -104,9 +103,19 @@ def team_day(viewer: User, tenant: Tenant, day: date | None, team_id: int | None
     day = day or clock.now().astimezone(tenant.zone).date()
     start, end = tenant.day_bounds(day)
     bds = team_bds(viewer, team_id, active_since=start)
-    rows = {row.user_id: row for row in db.session.execute(TEAM_SQL, {
-        "ids": [bd_id for bd_id, _ in bds], "tenant_id": tenant.id, "start": start, "end": end, "now": clock.now(),
-    })}
+    rows = {
+        row.user_id: row
+        for row in db.session.execute(
+            TEAM_SQL,
+            {
+                "ids": [bd_id for bd_id, _ in bds],
+                "tenant_id": tenant.id,
+                "start": start,
+                "end": end,
+                "now": clock.now(),
+            },
+        )
+    }
     keys = ("new_merchants", "claims", "signings", "tasks_done", "overdue")
     items = []
     for bd_id, name in bds:
@@ -153,18 +162,23 @@ def funnel(viewer: User, tenant: Tenant, start_day: date, end_day: date, team_id
     start, _ = tenant.day_bounds(start_day)
     _, end = tenant.day_bounds(end_day)
     bds = team_bds(viewer, team_id, active_since=start)
-    row = db.session.execute(FUNNEL_SQL, {"ids": [b for b, _ in bds], "tenant_id": tenant.id,
-                                          "start": start, "end": end}).one()
+    row = db.session.execute(
+        FUNNEL_SQL, {"ids": [b for b, _ in bds], "tenant_id": tenant.id, "start": start, "end": end}
+    ).one()
 
     def rate(part: int, whole: int) -> float | None:
         return round(part / whole, 4) if whole else None
 
     return {
-        "from": start_day, "to": end_day, "bds": len(bds),
+        "from": start_day,
+        "to": end_day,
+        "bds": len(bds),
         "stages": {"public": row.public, "private": row.private, "visited": row.visited, "signed": row.signed},
-        "conversion": {"visited_of_private": rate(row.visited, row.private),
-                       "signed_of_private": rate(row.signed, row.private),
-                       "signed_of_visited": rate(row.signed, row.visited)},
+        "conversion": {
+            "visited_of_private": rate(row.visited, row.private),
+            "signed_of_private": rate(row.signed, row.private),
+            "signed_of_visited": rate(row.signed, row.visited),
+        },
     }
 
 
@@ -226,7 +240,8 @@ SCAN_ALL_SIDE_M = 12_000
 @lru_cache(maxsize=2)
 def _heatmap_statement(indexed: bool) -> Any:
     return text(HEATMAP_SQL.format(box=INDEXED_BOX if indexed else "")).bindparams(
-        bindparam("ids", type_=ARRAY(BigInteger)))
+        bindparam("ids", type_=ARRAY(BigInteger))
+    )
 
 
 def heatmap_grid(bbox: tuple[float, float, float, float], cell_m: int) -> dict[str, float]:
@@ -236,14 +251,17 @@ def heatmap_grid(bbox: tuple[float, float, float, float], cell_m: int) -> dict[s
     width, height = box_size_m(west, south, east, north)
     cells = math.ceil(width / cell_m) * math.ceil(height / cell_m)
     if cells > MAX_CELLS:
-        raise TooManyCells(f"{cells} cells; at most {MAX_CELLS}: use larger cells or a smaller box.", errors={"query": {"cell_m": [f"At most {MAX_CELLS} cells in the box."]}})
+        raise TooManyCells(
+            f"{cells} cells; at most {MAX_CELLS}: use larger cells or a smaller box.",
+            errors={"query": {"cell_m": [f"At most {MAX_CELLS} cells in the box."]}},
+        )
     cell_lat = cell_m / M_PER_DEG_LAT
-    return {"lat": cell_lat, "lng": cell_lat / max(math.cos(math.radians(middle)), 0.01),
-            "side_m": max(width, height)}
+    return {"lat": cell_lat, "lng": cell_lat / max(math.cos(math.radians(middle)), 0.01), "side_m": max(width, height)}
 
 
-def heatmap(viewer: User, tenant: Tenant, bbox: tuple[float, float, float, float], cell_m: int,
-            days: int) -> dict[str, Any]:
+def heatmap(
+    viewer: User, tenant: Tenant, bbox: tuple[float, float, float, float], cell_m: int, days: int
+) -> dict[str, Any]:
     """Merchants by pool state and recent visits per square cell of the box (WGS84), non-empty cells only."""
     _ensure_viewer(viewer)
     west, south, east, north = bbox
@@ -252,17 +270,35 @@ def heatmap(viewer: User, tenant: Tenant, bbox: tuple[float, float, float, float
     ids = [] if all_users else [b for b, _ in team_bds(viewer)]
     since: datetime = clock.now() - timedelta(days=days)
     indexed = cell.pop("side_m") <= SCAN_ALL_SIDE_M
-    rows = db.session.execute(_heatmap_statement(indexed), {
-        "west": west, "south": south, "east": east, "north": north, "tenant_id": tenant.id,
-        "cell_lat": cell["lat"], "cell_lng": cell["lng"], "since": since, "all_users": all_users, "ids": ids,
-    })
-    cells = [{
-        "lat": round(south + (row.cy + 0.5) * cell["lat"], 7), "lng": round(west + (row.cx + 0.5) * cell["lng"], 7),
-        "merchants": row.merchants, "public": row.public, "private": row.private, "partner": row.partner,
-        "visits": row.visits, "verified_visits": row.verified_visits,
-    } for row in rows]
-    return {"cell_m": cell_m, "cell_deg": cell, "origin": {"lat": south, "lng": west}, "since": since,
-            "cells": cells}
+    rows = db.session.execute(
+        _heatmap_statement(indexed),
+        {
+            "west": west,
+            "south": south,
+            "east": east,
+            "north": north,
+            "tenant_id": tenant.id,
+            "cell_lat": cell["lat"],
+            "cell_lng": cell["lng"],
+            "since": since,
+            "all_users": all_users,
+            "ids": ids,
+        },
+    )
+    cells = [
+        {
+            "lat": round(south + (row.cy + 0.5) * cell["lat"], 7),
+            "lng": round(west + (row.cx + 0.5) * cell["lng"], 7),
+            "merchants": row.merchants,
+            "public": row.public,
+            "private": row.private,
+            "partner": row.partner,
+            "visits": row.visits,
+            "verified_visits": row.verified_visits,
+        }
+        for row in rows
+    ]
+    return {"cell_m": cell_m, "cell_deg": cell, "origin": {"lat": south, "lng": west}, "since": since, "cells": cells}
 
 
 STATS_SQL = text(

@@ -35,8 +35,7 @@ class PushDelivery(TenantScoped, Timestamped, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     task_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"))
-    assignment_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("task_assignments.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("task_assignments.id", ondelete="CASCADE"))
     reminder_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("reminders.id", ondelete="CASCADE"))
     # the device may be deleted later (unregistered token); the log keeps which one it was
     device_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("devices.id", ondelete="SET NULL"))

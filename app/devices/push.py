@@ -26,20 +26,38 @@ log = logging.getLogger(__name__)
 # mid-job (RQ's registry cleanup finds them abandoned); a re-run resends at most what the dead job had sent.
 ABANDONED_RETRY = Retry(max=3, interval=[30, 120, 600])
 
-STATUS_OF = {"sent": "sent", "retry": "retry", "failed": "failed", "delete_device": "deleted",
-             "disable_device": "disabled"}
+STATUS_OF = {
+    "sent": "sent",
+    "retry": "retry",
+    "failed": "failed",
+    "delete_device": "deleted",
+    "disable_device": "disabled",
+}
 
 
-def deliver(*, tenant_id: int, users: list[int], message: dict[str, Any], attempt: int,
-             device_ids: list[int] | None, log_fields: Any, retry: Any) -> dict[str, int]:
+def deliver(
+    *,
+    tenant_id: int,
+    users: list[int],
+    message: dict[str, Any],
+    attempt: int,
+    device_ids: list[int] | None,
+    log_fields: Any,
+    retry: Any,
+) -> dict[str, int]:
     query = select(Device).where(Device.user_id.in_(users), Device.disabled_at.is_(None))
     if device_ids is not None:
         query = query.where(Device.id.in_(device_ids))
     devices = {device.token: device for device in db.session.scalars(query)}
     if not devices:
         return {}
-    content = PushContent(title=message["title"], body=message["body"], data=message["data"],
-                          collapse_key=message["collapse_key"], channel_id=message.get("channel_id", "tasks"))
+    content = PushContent(
+        title=message["title"],
+        body=message["body"],
+        data=message["data"],
+        collapse_key=message["collapse_key"],
+        channel_id=message.get("channel_id", "tasks"),
+    )
     outcomes = push_gateway.backend().send(list(devices), content, attempt=attempt)
     counts: dict[str, int] = defaultdict(int)
     retries: dict[float, list[int]] = defaultdict(list)
@@ -48,11 +66,19 @@ def deliver(*, tenant_id: int, users: list[int], message: dict[str, Any], attemp
         device = devices[outcome.token]
         status = STATUS_OF[outcome.status]
         counts[status] += 1
-        db.session.add(PushDelivery(
-            tenant_id=tenant_id, device_id=device.id, device_key=device_key(device.token), user_id=device.user_id,
-            attempt=attempt, status=status,
-            error_code=outcome.error_code, message_id=outcome.message_id, **log_fields(device),
-        ))
+        db.session.add(
+            PushDelivery(
+                tenant_id=tenant_id,
+                device_id=device.id,
+                device_key=device_key(device.token),
+                user_id=device.user_id,
+                attempt=attempt,
+                status=status,
+                error_code=outcome.error_code,
+                message_id=outcome.message_id,
+                **log_fields(device),
+            )
+        )
         if outcome.status == "delete_device":
             dead.append(device.id)
         elif outcome.status == "disable_device":
@@ -64,8 +90,11 @@ def deliver(*, tenant_id: int, users: list[int], message: dict[str, Any], attemp
         db.session.execute(delete(Device).where(Device.id.in_(dead)))
     if disabled:
         log.warning("disabling %s devices after SENDER_ID_MISMATCH", len(disabled))
-        db.session.execute(update(Device).where(Device.id.in_(disabled))
-                           .values(disabled_at=clock.now(), disabled_reason="SENDER_ID_MISMATCH"))
+        db.session.execute(
+            update(Device)
+            .where(Device.id.in_(disabled))
+            .values(disabled_at=clock.now(), disabled_reason="SENDER_ID_MISMATCH")
+        )
     for delay, ids in retries.items():
         # bound now: the lambda runs after the commit, when the loop has moved on
         db.on_commit(lambda delay=delay, ids=ids: retry(delay, ids))

@@ -17,12 +17,13 @@ blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="
 @blp.route("")
 class Devices(MethodView):
     @authenticated(blp, errors=VALIDATION_ERRORS)
-    @blp.arguments(DeviceCreateSchema, example={"token": "fGx3...:APA91bH...", "platform": "android", "app_version": "3.2.0"})
+    @blp.arguments(
+        DeviceCreateSchema, example={"token": "fGx3...:APA91bH...", "platform": "android", "app_version": "3.2.0"}
+    )
     @blp.response(200, DeviceSchema)
     def post(self, body):
         """Register this phone's push token (call at every app start and when FCM rotates the token)."""
-        return service.register(current_user(), g.auth_session_id, body["token"], body["platform"],
-                                body["app_version"])
+        return service.register(current_user(), g.auth_session_id, body["token"], body["platform"], body["app_version"])
 
 
 @blp.route("/<path:token>")

@@ -21,10 +21,18 @@ STALE_AFTER = timedelta(days=270)
 def register(user: User, session_id: uuid.UUID, token: str, platform: str, app_version: str | None) -> Device:
     """Register or refresh a token for the caller; a token last seen under another user moves to the caller."""
     now = clock.now()
-    values = {"tenant_id": user.tenant_id, "user_id": user.id, "platform": platform, "app_version": app_version,
-              "last_seen_at": now, "disabled_at": None, "disabled_reason": None}
+    values = {
+        "tenant_id": user.tenant_id,
+        "user_id": user.id,
+        "platform": platform,
+        "app_version": app_version,
+        "last_seen_at": now,
+        "disabled_at": None,
+        "disabled_reason": None,
+    }
     device_id = db.session.execute(
-        insert(Device).values(token=token, **values)
+        insert(Device)
+        .values(token=token, **values)
         .on_conflict_do_update(index_elements=["token"], set_=values)
         .returning(Device.id)
     ).scalar_one()

@@ -33,22 +33,30 @@ class RedisHealthSchema(ma.Schema):
 
 class QueueHealthSchema(ma.Schema):
     ok = ma.fields.Boolean(required=True)
-    depth = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), metadata={
-        "description": "Jobs waiting per queue", "example": {"default": 0, "push": 3, "sweeps": 0}})
+    depth = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "Jobs waiting per queue", "example": {"default": 0, "push": 3, "sweeps": 0}},
+    )
     failed = ma.fields.Integer(allow_none=True, metadata={"description": "Jobs in the failed registries"})
 
 
 class HealthSchema(ma.Schema):
-    status = ma.fields.String(required=True, metadata={
-        "enum": ["ok", "degraded", "down"],
-        "description": "`degraded`: Redis/queue down, the API still answers from the database; `down`: the database "
-                       "is unreachable"})
+    status = ma.fields.String(
+        required=True,
+        metadata={
+            "enum": ["ok", "degraded", "down"],
+            "description": "`degraded`: Redis/queue down, the API still answers from the database; "
+            "`down`: the database "
+            "is unreachable",
+        },
+    )
     database = ma.fields.Nested(DatabaseHealthSchema, required=True)
     redis = ma.fields.Nested(RedisHealthSchema, required=True)
     queue = ma.fields.Nested(QueueHealthSchema, required=True)
 
 
-def _timed(check):  # noqa: ANN001, ANN202
+def _timed(check):
     started = time.perf_counter()
     result = check()
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)

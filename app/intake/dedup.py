@@ -69,20 +69,45 @@ class Probe:
     branch_key: str = ""
 
 
-def candidates(tenant_id: int, probe: Probe, *, exclude_id: int = 0, threshold: float = NAME_THRESHOLD,
-               radius_m: float = RADIUS_M, limit: int = MAX_CANDIDATES) -> list[dict[str, Any]]:
+def candidates(
+    tenant_id: int,
+    probe: Probe,
+    *,
+    exclude_id: int = 0,
+    threshold: float = NAME_THRESHOLD,
+    radius_m: float = RADIUS_M,
+    limit: int = MAX_CANDIDATES,
+) -> list[dict[str, Any]]:
     """Possible duplicates, the strongest first: phone matches, then by name similarity, then distance."""
-    rows = db.session.execute(CANDIDATES_SQL, {
-        "tenant_id": tenant_id, "lat": probe.lat, "lng": probe.lng, "name_key": probe.name_key,
-        "branch_key": probe.branch_key,
-        "phone_keys": list(probe.phone_keys), "exclude_id": exclude_id, "radius_m": radius_m,
-        "threshold": threshold, "limit": limit,
-    }).mappings().all()
+    rows = (
+        db.session.execute(
+            CANDIDATES_SQL,
+            {
+                "tenant_id": tenant_id,
+                "lat": probe.lat,
+                "lng": probe.lng,
+                "name_key": probe.name_key,
+                "branch_key": probe.branch_key,
+                "phone_keys": list(probe.phone_keys),
+                "exclude_id": exclude_id,
+                "radius_m": radius_m,
+                "threshold": threshold,
+                "limit": limit,
+            },
+        )
+        .mappings()
+        .all()
+    )
     return [
         {
-            "id": row["id"], "name": row["name"], "address": row["address"],
-            "audit_status": row["audit_status"], "lat": row["lat"], "lng": row["lng"],
-            "distance_m": round(row["distance_m"], 1), "similarity": round(float(row["similarity"]), 3),
+            "id": row["id"],
+            "name": row["name"],
+            "address": row["address"],
+            "audit_status": row["audit_status"],
+            "lat": row["lat"],
+            "lng": row["lng"],
+            "distance_m": round(row["distance_m"], 1),
+            "similarity": round(float(row["similarity"]), 3),
             "phone_match": bool(row["phone_match"]),
         }
         for row in rows

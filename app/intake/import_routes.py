@@ -38,15 +38,23 @@ class Imports(MethodView):
     @authenticated(blp, Role.OPS, Role.ADMIN, errors=FILE_ERRORS)
     @blp.arguments(ImportFormSchema, location="form")
     @blp.arguments(ImportFileSchema, location="files")
-    @blp.response(202, ImportStatusSchema, example=IMPORT_EXAMPLE, headers={
-        "Location": {"description": "Where to poll the import's progress", "schema": {"type": "string"}}})
+    @blp.response(
+        202,
+        ImportStatusSchema,
+        example=IMPORT_EXAMPLE,
+        headers={"Location": {"description": "Where to poll the import's progress", "schema": {"type": "string"}}},
+    )
     def post(self, form, files):
         """Upload a CSV or GeoJSON of merchants (multipart); the rows load in the background."""
         upload = files["file"]
         record = imports.start_import(
-            current_user(), upload.read(imports.max_bytes() + 1), filename=upload.filename or "",
-            source=form["source"], coord_sys=CoordSys(form["coord_sys"]),
-            mapping=imports.parse_mapping(form.get("mapping")), file_format=form.get("format"),
+            current_user(),
+            upload.read(imports.max_bytes() + 1),
+            filename=upload.filename or "",
+            source=form["source"],
+            coord_sys=CoordSys(form["coord_sys"]),
+            mapping=imports.parse_mapping(form.get("mapping")),
+            file_format=form.get("format"),
         )
         return imports.status(record), 202, {"Location": url_for("imports.ImportItem", import_id=record.id)}
 
@@ -68,8 +76,7 @@ class TopBrands(MethodView):
         """The business line's top brands (merchants of these brands get the `top300` tag)."""
         return {"brands": top_brands(current_tenant())}
 
-    @authenticated(blp, Role.OPS, Role.ADMIN,
-                   errors=((ValidationFailed, "more than 1,000 brands, or a blank one"),))
+    @authenticated(blp, Role.OPS, Role.ADMIN, errors=((ValidationFailed, "more than 1,000 brands, or a blank one"),))
     @blp.arguments(TopBrandsSchema, example=TOP_BRANDS_EXAMPLE)
     @blp.response(200, TopBrandsSchema, example=TOP_BRANDS_EXAMPLE)
     def put(self, fields):

@@ -27,8 +27,24 @@ from geo.coords import CoordSys, to_wgs84
 
 REQUIRED = ("name", "lat")
 KNOWN = {"name", "lat", "lon", "lng", "category", "phone", "address", "source_id", "city", "brand", "tags"}
-COPY_COLUMNS = ("line", "name", "name_key", "branch_key", "phone_keys", "phone_normalized", "category", "address",
-                "city", "phone", "brand", "tags", "lat", "lng", "source_id", "attributes")
+COPY_COLUMNS = (
+    "line",
+    "name",
+    "name_key",
+    "branch_key",
+    "phone_keys",
+    "phone_normalized",
+    "category",
+    "address",
+    "city",
+    "phone",
+    "brand",
+    "tags",
+    "lat",
+    "lng",
+    "source_id",
+    "attributes",
+)
 
 
 def _coordinate_problem(lat_raw: str | None, lng_raw: str | None) -> str | None:
@@ -69,8 +85,9 @@ def _apply_mapping(columns: list[str], mapping: dict[str, str] | None) -> dict[s
     return header
 
 
-def csv_records(stream: IO[str], report: ImportReport, mapping: dict[str, str] | None = None
-                ) -> Iterator[tuple[int, dict[str, Any] | None]]:
+def csv_records(
+    stream: IO[str], report: ImportReport, mapping: dict[str, str] | None = None
+) -> Iterator[tuple[int, dict[str, Any] | None]]:
     """(line, record with our column names) per row; record is None for a row already rejected."""
     reader = csv.DictReader(stream)
     if not reader.fieldnames:
@@ -86,24 +103,39 @@ def csv_records(stream: IO[str], report: ImportReport, mapping: dict[str, str] |
         yield reader.line_num, {header[k]: v for k, v in row.items() if k is not None}
 
 
-def geojson_records(data: bytes, report: ImportReport, mapping: dict[str, str] | None = None
-                    ) -> Iterator[tuple[int, dict[str, Any] | None]]:
+def geojson_records(
+    data: bytes, report: ImportReport, mapping: dict[str, str] | None = None
+) -> Iterator[tuple[int, dict[str, Any] | None]]:
     """(feature number, record) per feature of a FeatureCollection of Points (properties + coordinates)."""
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnreadableFile(f"the file is not valid GeoJSON: {exc}") from exc
-    if not isinstance(document, dict) or document.get("type") != "FeatureCollection" \
-            or not isinstance(document.get("features"), list):
+    if (
+        not isinstance(document, dict)
+        or document.get("type") != "FeatureCollection"
+        or not isinstance(document.get("features"), list)
+    ):
         raise UnreadableFile("the GeoJSON is not a FeatureCollection")
-    keys = sorted({k for f in document["features"] if isinstance(f, dict)
-                   for k in (f.get("properties") or {}) if isinstance(k, str)})
+    keys = sorted(
+        {
+            k
+            for f in document["features"]
+            if isinstance(f, dict)
+            for k in (f.get("properties") or {})
+            if isinstance(k, str)
+        }
+    )
     header = _apply_mapping(keys, mapping)
     for number, feature in enumerate(document["features"], start=1):
         report.rows += 1
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
-        if not isinstance(geometry, dict) or geometry.get("type") != "Point" \
-                or not isinstance(geometry.get("coordinates"), list) or len(geometry["coordinates"]) < 2:
+        if (
+            not isinstance(geometry, dict)
+            or geometry.get("type") != "Point"
+            or not isinstance(geometry.get("coordinates"), list)
+            or len(geometry["coordinates"]) < 2
+        ):
             report.reject(number, "the feature's geometry is not a Point")
             yield number, None
             continue
@@ -122,8 +154,12 @@ def _check_columns(columns: set[str]) -> None:
 
 
 def parse_rows(
-    stream: IO[str], report: ImportReport, coord_sys: CoordSys = CoordSys.WGS84, *,
-    phone_region: str = "CN", mapping: dict[str, str] | None = None,
+    stream: IO[str],
+    report: ImportReport,
+    coord_sys: CoordSys = CoordSys.WGS84,
+    *,
+    phone_region: str = "CN",
+    mapping: dict[str, str] | None = None,
     records: Iterator[tuple[int, dict[str, Any] | None]] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """Yield one COPY tuple per valid row; record every invalid row in ``report`` with its line number."""
@@ -147,8 +183,9 @@ def parse_rows(
             continue
         seen_ids.add(source_id)
         tags = sorted({t.strip()[:64] for t in (record.get("tags") or "").split(";") if t.strip()})
-        attributes = {k: v for k, v in record.items()
-                      if k not in KNOWN and not k.startswith("_unmapped_") and v not in (None, "")}
+        attributes = {
+            k: v for k, v in record.items() if k not in KNOWN and not k.startswith("_unmapped_") and v not in (None, "")
+        }
         phone = _clean(record.get("phone"), 100) or None
         keys = phone_keys(phone, phone_region)
         yield (
@@ -334,8 +371,15 @@ def import_merchants(
     watermark = session.execute(
         text("SELECT coalesce(max(id), 0) FROM merchants WHERE tenant_id = :t"), {"t": tenant_id}
     ).scalar_one()
-    params = {"tenant_id": tenant_id, "source": source, "created_by": created_by_id, "watermark": watermark,
-              "radius_m": dedup.RADIUS_M, "threshold": dedup.NAME_THRESHOLD, "auto_tags": list(AUTO_TAGS)}
+    params = {
+        "tenant_id": tenant_id,
+        "source": source,
+        "created_by": created_by_id,
+        "watermark": watermark,
+        "radius_m": dedup.RADIUS_M,
+        "threshold": dedup.NAME_THRESHOLD,
+        "auto_tags": list(AUTO_TAGS),
+    }
     rows = parse_rows(None, report, coord_sys, phone_region=phone_region, records=records)
     while True:
         chunk = list(islice(rows, chunk_rows))
@@ -374,8 +418,13 @@ def _load_chunk(chunk: list[tuple[Any, ...]], report: ImportReport, params: dict
     for line, merchant_id, similarity, distance in connection.execute(
         MATCHES, {"n": MAX_REJECTS_KEPT - len(report.matches)}
     ):
-        report.matches.append({"line": line, "merchant_id": merchant_id,
-                               "similarity": round(similarity, 3) if similarity is not None else None,
-                               "distance_m": round(distance, 1)})
+        report.matches.append(
+            {
+                "line": line,
+                "merchant_id": merchant_id,
+                "similarity": round(similarity, 3) if similarity is not None else None,
+                "distance_m": round(distance, 1),
+            }
+        )
     report.matched += connection.execute(text("SELECT count(*) FROM merchant_import WHERE matched")).scalar_one()
     connection.exec_driver_sql("DROP TABLE IF EXISTS merchant_import")

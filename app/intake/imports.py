@@ -53,9 +53,17 @@ def _check_mapping(mapping: dict[str, Any]) -> dict[str, str]:
     unknown = sorted(set(mapping) - set(MAPPABLE))
     bad = [k for k, v in mapping.items() if not isinstance(v, str) or not v.strip()]
     if unknown or bad:
-        raise ValidationFailed("The column mapping is invalid.", errors={"form": {
-            "mapping": [f"Keys are our columns ({', '.join(MAPPABLE)}) and values the file's column names."
-                        + (f" Unknown: {unknown}." if unknown else "")]}})
+        raise ValidationFailed(
+            "The column mapping is invalid.",
+            errors={
+                "form": {
+                    "mapping": [
+                        f"Keys are our columns ({', '.join(MAPPABLE)}) and values the file's column names."
+                        + (f" Unknown: {unknown}." if unknown else "")
+                    ]
+                }
+            },
+        )
     return {k: v.strip() for k, v in mapping.items()}
 
 
@@ -75,8 +83,16 @@ def max_bytes() -> int:
     return current_app.config["IMPORT_MAX_BYTES"]
 
 
-def start_import(user: User, data: bytes, *, filename: str, source: str, coord_sys: CoordSys,
-                 mapping: dict[str, Any] | None, file_format: str | None) -> MerchantImport:
+def start_import(
+    user: User,
+    data: bytes,
+    *,
+    filename: str,
+    source: str,
+    coord_sys: CoordSys,
+    mapping: dict[str, Any] | None,
+    file_format: str | None,
+) -> MerchantImport:
     limit = max_bytes()
     if len(data) > limit:
         raise PayloadTooLarge(f"Import files are limited to {limit // (1024 * 1024)} MB.")
@@ -89,9 +105,20 @@ def start_import(user: User, data: bytes, *, filename: str, source: str, coord_s
     except (UnreadableFile, csv.Error) as exc:
         raise BadFile(f"The file cannot be imported: {exc}", errors={"files": {"file": [str(exc)]}}) from exc
     record = MerchantImport(
-        tenant_id=user.tenant_id, created_by_id=user.id, status=ImportStatus.QUEUED, filename=filename[:200],
-        file_format=kind, source=source, coord_sys=coord_sys.value, mapping=checked, content=data,
-        rows_total=total, rows_done=0, counts={}, rejects=[], matches=[],
+        tenant_id=user.tenant_id,
+        created_by_id=user.id,
+        status=ImportStatus.QUEUED,
+        filename=filename[:200],
+        file_format=kind,
+        source=source,
+        coord_sys=coord_sys.value,
+        mapping=checked,
+        content=data,
+        rows_total=total,
+        rows_done=0,
+        counts={},
+        rejects=[],
+        matches=[],
     )
     db.session.add(record)
     db.session.flush()
@@ -109,13 +136,24 @@ def get_import(import_id: int) -> MerchantImport:
 
 def status(record: MerchantImport) -> dict[str, Any]:
     return {
-        "id": record.id, "status": record.status.value, "filename": record.filename, "format": record.file_format,
-        "source": record.source, "coord_sys": record.coord_sys, "mapping": record.mapping,
-        "rows_total": record.rows_total, "rows_done": record.rows_done,
-        "counts": {key: record.counts.get(key, 0) for key in
-                   ("inserted", "updated", "unchanged", "matched", "rejected")},
-        "rejects": record.rejects, "matches": record.matches, "error": record.error,
-        "created_at": record.created_at, "started_at": record.started_at, "finished_at": record.finished_at,
+        "id": record.id,
+        "status": record.status.value,
+        "filename": record.filename,
+        "format": record.file_format,
+        "source": record.source,
+        "coord_sys": record.coord_sys,
+        "mapping": record.mapping,
+        "rows_total": record.rows_total,
+        "rows_done": record.rows_done,
+        "counts": {
+            key: record.counts.get(key, 0) for key in ("inserted", "updated", "unchanged", "matched", "rejected")
+        },
+        "rejects": record.rejects,
+        "matches": record.matches,
+        "error": record.error,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
     }
 
 
@@ -125,7 +163,11 @@ def parse_mapping(raw: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise ValidationFailed("The mapping is not JSON.", errors={"form": {"mapping": ["Send a JSON object, e.g. {\"name\": \"店名\"}."]}}) from exc
+        raise ValidationFailed(
+            "The mapping is not JSON.", errors={"form": {"mapping": ['Send a JSON object, e.g. {"name": "店名"}.']}}
+        ) from exc
     if not isinstance(value, dict):
-        raise ValidationFailed("The mapping is not a JSON object.", errors={"form": {"mapping": ["Send a JSON object."]}})
+        raise ValidationFailed(
+            "The mapping is not a JSON object.", errors={"form": {"mapping": ["Send a JSON object."]}}
+        )
     return value

@@ -22,13 +22,22 @@ def enqueue_import(import_id: int) -> None:
     """Outbox entry point: hand the import to its own RQ job (it commits chunk by chunk, which the outbox's
     transaction must not)."""
     redis_conn.queue("default").enqueue(
-        run_import, import_id, job_id=f"merchant-import-{import_id}", job_timeout=3600, failure_ttl=redis_conn.FAILED_JOB_TTL_S
+        run_import,
+        import_id,
+        job_id=f"merchant-import-{import_id}",
+        job_timeout=3600,
+        failure_ttl=redis_conn.FAILED_JOB_TTL_S,
     )
 
 
 def _counts(report: ImportReport) -> dict[str, int]:
-    return {"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged,
-            "matched": report.matched, "rejected": report.rejected_count}
+    return {
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "matched": report.matched,
+        "rejected": report.rejected_count,
+    }
 
 
 def run_import(import_id: int) -> str:
@@ -51,9 +60,15 @@ def run_import(import_id: int) -> str:
         try:
             stream = content if record.file_format == "geojson" else io.StringIO(decode_csv(content), newline="")
             report = import_merchants(
-                stream, tenant_id, source=record.source, coord_sys=CoordSys(record.coord_sys),
-                created_by_id=record.created_by_id, mapping=record.mapping, file_format=record.file_format,
-                chunk_rows=JOB_CHUNK_ROWS, on_chunk=progress,
+                stream,
+                tenant_id,
+                source=record.source,
+                coord_sys=CoordSys(record.coord_sys),
+                created_by_id=record.created_by_id,
+                mapping=record.mapping,
+                file_format=record.file_format,
+                chunk_rows=JOB_CHUNK_ROWS,
+                on_chunk=progress,
             )
         except (UnreadableFile, ValueError) as exc:
             _fail(session, record, str(exc))
@@ -76,7 +91,7 @@ def run_import(import_id: int) -> str:
         db.session.remove()
 
 
-def _fail(session, record: MerchantImport, error: str) -> None:  # noqa: ANN001
+def _fail(session, record: MerchantImport, error: str) -> None:
     session.rollback()  # the chunk that failed; the chunks before it are committed and stay
     record.status, record.error, record.finished_at = ImportStatus.FAILED, error[:2000], clock.now()
     record.content = None
@@ -87,4 +102,3 @@ def _fail(session, record: MerchantImport, error: str) -> None:  # noqa: ANN001
 def compute_tags(tenant_id: int | None = None) -> int:
     """Nightly (all tenants) and after each import (its tenant)."""
     return tags.compute(tenant_id)
-

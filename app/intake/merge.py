@@ -96,16 +96,22 @@ def merge_into(gone_id: int, survivor_id: int, tenant_id: int, actor: User) -> d
     moved["sales_monthly"] = session.execute(text(_MERGE_SALES[0]), params).rowcount
     session.execute(text(_MERGE_SALES[1]), params)
     moved["competitor_records"] = sum(
-        session.execute(text(statement), params).rowcount for statement in _MERGE_COMPETITORS[:2])
+        session.execute(text(statement), params).rowcount for statement in _MERGE_COMPETITORS[:2]
+    )
     session.execute(text(_MERGE_COMPETITORS[2]), params)
     lead_outcome = _merge_leads(params)
     for statement in _FINISH:
         session.execute(text(statement), params)
-    session.add(LeadEvent(
-        merchant_id=survivor_id, tenant_id=tenant_id, action="merge", actor_id=actor.id,
-        reason=f"merchant {gone_id} merged into this one",
-        details={"merged_id": gone_id, "lead": lead_outcome, **{k: v for k, v in moved.items() if v}},
-    ))
+    session.add(
+        LeadEvent(
+            merchant_id=survivor_id,
+            tenant_id=tenant_id,
+            action="merge",
+            actor_id=actor.id,
+            reason=f"merchant {gone_id} merged into this one",
+            details={"merged_id": gone_id, "lead": lead_outcome, **{k: v for k, v in moved.items() if v}},
+        )
+    )
     touch(survivor_id, gone_id)
     return moved
 

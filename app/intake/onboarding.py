@@ -54,8 +54,10 @@ def onboarding_assignee(tenant_id: int, point: tuple[float, float] | None) -> li
     every active ops user (admins if none).
     """
     if point is not None:
-        managers = list(db.session.scalars(text(
-            """
+        managers = list(
+            db.session.scalars(
+                text(
+                    """
             SELECT DISTINCT u.id FROM territories t
             JOIN org_units o ON o.id = t.team_id
             JOIN users u ON u.tenant_id = t.tenant_id AND u.is_active AND u.role = 'manager'
@@ -63,14 +65,21 @@ def onboarding_assignee(tenant_id: int, point: tuple[float, float] | None) -> li
             WHERE t.tenant_id = :tenant_id
               AND ST_Covers(t.boundary, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)::geography)
             ORDER BY u.id
-            """), {"tenant_id": tenant_id, "lat": point[0], "lng": point[1]}))
+            """
+                ),
+                {"tenant_id": tenant_id, "lat": point[0], "lng": point[1]},
+            )
+        )
         if managers:
             return managers
     for roles in ((Role.OPS,), (Role.ADMIN,)):
-        users = list(db.session.scalars(
-            select(User.id).where(User.tenant_id == tenant_id, User.role.in_(roles), User.is_active.is_(True))
-            .order_by(User.id)
-        ))
+        users = list(
+            db.session.scalars(
+                select(User.id)
+                .where(User.tenant_id == tenant_id, User.role.in_(roles), User.is_active.is_(True))
+                .order_by(User.id)
+            )
+        )
         if users:
             return users
     return []
@@ -85,15 +94,23 @@ def _tenant(slug: str) -> Tenant:
 
 def _match(tenant_id: int, fields: dict[str, Any], keys: list[str], point: tuple[float, float] | None) -> int | None:
     if point is not None:
-        found = dedup.candidates(tenant_id, dedup.Probe(point[0], point[1], name_key(fields["business_name"]),
-                                                        tuple(keys), branch_key(fields["business_name"])), limit=1)
+        found = dedup.candidates(
+            tenant_id,
+            dedup.Probe(
+                point[0], point[1], name_key(fields["business_name"]), tuple(keys), branch_key(fields["business_name"])
+            ),
+            limit=1,
+        )
         return found[0]["id"] if found else None
     if not keys:
         return None
-    return db.session.execute(text(
-        "SELECT id FROM merchants WHERE tenant_id = :t AND phone_keys && CAST(:k AS varchar(20)[]) "
-        "AND audit_status NOT IN ('rejected', 'merged') ORDER BY id LIMIT 1"
-    ), {"t": tenant_id, "k": keys}).scalar()
+    return db.session.execute(
+        text(
+            "SELECT id FROM merchants WHERE tenant_id = :t AND phone_keys && CAST(:k AS varchar(20)[]) "
+            "AND audit_status NOT IN ('rejected', 'merged') ORDER BY id LIMIT 1"
+        ),
+        {"t": tenant_id, "k": keys},
+    ).scalar()
 
 
 def submit(fields: dict[str, Any]) -> dict[str, str]:
@@ -115,12 +132,20 @@ def submit(fields: dict[str, Any]) -> dict[str, str]:
     elif point is not None:
         merchant_id = _create(tenant, fields, keys, point)
     submission = {k: fields.get(k) for k in ("business_name", "contact_name", "phone", "address", "category")}
-    submission.update({"lat": point[0] if point else None, "lng": point[1] if point else None,
-                       "linked": merchant_id is not None})
+    submission.update(
+        {"lat": point[0] if point else None, "lng": point[1] if point else None, "linked": merchant_id is not None}
+    )
     today = clock.now().astimezone(tenant.zone).date().isoformat()
     for user_id in onboarding_assignee(tenant.id, point):
-        remind(tenant.id, user_id, "self_onboarding", f"Self-onboarded: {fields['business_name']}", merchant_id,
-               f"onboarding:{keys[0]}:{today}:{user_id}", submission)
+        remind(
+            tenant.id,
+            user_id,
+            "self_onboarding",
+            f"Self-onboarded: {fields['business_name']}",
+            merchant_id,
+            f"onboarding:{keys[0]}:{today}:{user_id}",
+            submission,
+        )
     db.session.flush()
     return RECEIVED
 
@@ -129,9 +154,17 @@ def _contact(merchant_id: int, tenant_id: int, fields: dict[str, Any], keys: lis
     known = db.session.scalars(select(Contact.phones).where(Contact.merchant_id == merchant_id)).all()
     if any(set(phone_keys(";".join(phones))) & set(keys) for phones in known):
         return
-    db.session.add(Contact(merchant_id=merchant_id, tenant_id=tenant_id, name=fields["contact_name"],
-                           role=ContactRole.DECISION_MAKER, phones=[fields["phone"]], is_key_person=True,
-                           notes="Self-onboarded"))
+    db.session.add(
+        Contact(
+            merchant_id=merchant_id,
+            tenant_id=tenant_id,
+            name=fields["contact_name"],
+            role=ContactRole.DECISION_MAKER,
+            phones=[fields["phone"]],
+            is_key_person=True,
+            notes="Self-onboarded",
+        )
+    )
 
 
 def _link(merchant_id: int, fields: dict[str, Any], keys: list[str]) -> None:
@@ -144,10 +177,19 @@ def _link(merchant_id: int, fields: dict[str, Any], keys: list[str]) -> None:
 def _create(tenant: Tenant, fields: dict[str, Any], keys: list[str], point: tuple[float, float]) -> int:
     name = fields["business_name"]
     merchant = Merchant(
-        tenant_id=tenant.id, name=name, name_key=name_key(name), branch_key=branch_key(name),
-        category=fields.get("category") or "", address=fields["address"], phone=fields["phone"], phone_keys=keys,
-        phone_normalized=keys[0], location=geo_sql.point_value(point[0], point[1]),
-        source="self_onboarding", audit_status=AuditStatus.PENDING, self_onboarded=True,
+        tenant_id=tenant.id,
+        name=name,
+        name_key=name_key(name),
+        branch_key=branch_key(name),
+        category=fields.get("category") or "",
+        address=fields["address"],
+        phone=fields["phone"],
+        phone_keys=keys,
+        phone_normalized=keys[0],
+        location=geo_sql.point_value(point[0], point[1]),
+        source="self_onboarding",
+        audit_status=AuditStatus.PENDING,
+        self_onboarded=True,
     )
     db.session.add(merchant)
     db.session.flush()

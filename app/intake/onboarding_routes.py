@@ -16,11 +16,11 @@ from app.intake.schemas import OnboardingReceivedSchema, OnboardingSchema
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="Public (no sign-in)")
 
 
-def ip_limited(func):  # noqa: ANN001, ANN201
+def ip_limited(func):
     """Counted before the body is validated: invalid submissions count too."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args, **kwargs):
         onboarding.limit_ip(request.remote_addr)
         return func(*args, **kwargs)
 
@@ -33,12 +33,18 @@ class Onboarding(MethodView):
 
     @blp.arguments(OnboardingSchema, example=ONBOARDING_EXAMPLE)
     @blp.response(202, OnboardingReceivedSchema, example=onboarding.RECEIVED)
-    @document_errors(blp, (
-        *VALIDATION_ERRORS,
-        TenantNotFound,
-        InvalidPhone,
-        (RateLimited, "too many submissions from this network (10 an hour) or for this phone (3 a day); see `retry_after`"),
-    ))
+    @document_errors(
+        blp,
+        (
+            *VALIDATION_ERRORS,
+            TenantNotFound,
+            InvalidPhone,
+            (
+                RateLimited,
+                "too many submissions from this network (10 an hour) or for this phone (3 a day); see `retry_after`",
+            ),
+        ),
+    )
     def post(self, fields):
         """A merchant signs up: creates or updates its record and a to-do for our team. No sign-in."""
         return onboarding.submit(fields)

@@ -29,8 +29,11 @@ QUEUE_SQL = text(
 
 def pending(tenant_id: int, coord_sys: CoordSys, limit: int, cursor: str | None) -> dict[str, Any]:
     after_id = decode_cursor(cursor, "audit-queue", (int,))[0] if cursor else None
-    rows = db.session.execute(QUEUE_SQL, {"tenant_id": tenant_id, "after_id": after_id,
-                                          "limit": limit + 1}).mappings().all()
+    rows = (
+        db.session.execute(QUEUE_SQL, {"tenant_id": tenant_id, "after_id": after_id, "limit": limit + 1})
+        .mappings()
+        .all()
+    )
     items = []
     for row in rows[:limit]:
         lat, lng = from_wgs84(row["lat"], row["lng"], coord_sys)

@@ -39,22 +39,29 @@ from app.org.models import Role
 blp = Blueprint("intake", __name__, url_prefix="/api/v1/merchants", description="Lead intake: new merchants and audit")
 
 
-
 class DuplicateErrorSchema(ErrorSchema):
-    candidates = ma.fields.List(ma.fields.Nested(CandidateSchema), required=True, metadata={
-        "description": "Strongest first: phone matches, then name similarity, then distance"})
-
+    candidates = ma.fields.List(
+        ma.fields.Nested(CandidateSchema),
+        required=True,
+        metadata={"description": "Strongest first: phone matches, then name similarity, then distance"},
+    )
 
 
 @blp.route("")
 class Merchants(MethodView):
-    @authenticated(blp, Role.BD, Role.MANAGER, Role.OPS, Role.ADMIN,
-                   errors=(*VALIDATION_ERRORS, InvalidPhone, UnknownPhotos))
+    @authenticated(
+        blp, Role.BD, Role.MANAGER, Role.OPS, Role.ADMIN, errors=(*VALIDATION_ERRORS, InvalidPhone, UnknownPhotos)
+    )
     @blp.arguments(MerchantCreateSchema, example=CREATE_EXAMPLE)
-    @blp.alt_response(409, schema=DuplicateErrorSchema, examples={
-        "POSSIBLE_DUPLICATE": {"summary": "POSSIBLE_DUPLICATE", "value": DUPLICATE_ERROR_EXAMPLE}}, description=(
-        "Conflict. `POSSIBLE_DUPLICATE`: similar merchants exist within 150 m, or one shares a store phone; "
-        "show `candidates`, then open one or resend with `force: true`"))
+    @blp.alt_response(
+        409,
+        schema=DuplicateErrorSchema,
+        examples={"POSSIBLE_DUPLICATE": {"summary": "POSSIBLE_DUPLICATE", "value": DUPLICATE_ERROR_EXAMPLE}},
+        description=(
+            "Conflict. `POSSIBLE_DUPLICATE`: similar merchants exist within 150 m, or one shares a store phone; "
+            "show `candidates`, then open one or resend with `force: true`"
+        ),
+    )
     @blp.response(201, MerchantCreatedSchema, example=CREATED_EXAMPLE)
     def post(self, fields):
         """Add a merchant found in the street; checked for duplicates first, then pending audit."""
@@ -63,22 +70,37 @@ class Merchants(MethodView):
 
 @blp.route("/<id:merchant_id>/audit")
 class Audit(MethodView):
-    @authenticated(blp, Role.OPS, Role.ADMIN,
-                   errors=(*VALIDATION_ERRORS, MerchantNotFound, MergeTargetNotFound, NotPendingAudit, MergeIntoSelf))
+    @authenticated(
+        blp,
+        Role.OPS,
+        Role.ADMIN,
+        errors=(*VALIDATION_ERRORS, MerchantNotFound, MergeTargetNotFound, NotPendingAudit, MergeIntoSelf),
+    )
     @blp.arguments(AuditSchema, example={"action": "merge", "into_id": 1042, "note": "Same shop as 老王面馆"})
     @blp.response(200, AuditResultSchema, example=AUDIT_EXAMPLE)
     def post(self, fields, merchant_id):
         """Approve, reject, or merge a new merchant into an existing one (ops)."""
-        return service.audit(current_user(), merchant_id, fields["action"], fields.get("into_id"),
-                             fields["coord_sys"], fields.get("note"))
+        return service.audit(
+            current_user(),
+            merchant_id,
+            fields["action"],
+            fields.get("into_id"),
+            fields["coord_sys"],
+            fields.get("note"),
+        )
 
 
 @blp.route("/audit-queue")
 class AuditQueue(MethodView):
-    @authenticated(blp, Role.OPS, Role.ADMIN, errors=(
-        (ValidationFailed, "a query parameter is invalid"),
-        InvalidCursor,
-    ))
+    @authenticated(
+        blp,
+        Role.OPS,
+        Role.ADMIN,
+        errors=(
+            (ValidationFailed, "a query parameter is invalid"),
+            InvalidCursor,
+        ),
+    )
     @blp.arguments(AuditQueueQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, AuditQueueSchema, example={"items": [AUDIT_QUEUE_ITEM], "next_cursor": None})
     def get(self, coord_sys, limit, cursor=None):

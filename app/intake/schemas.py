@@ -9,7 +9,7 @@ from marshmallow import validate
 from app.schemas import ID, PersonRefSchema, coord_sys_field
 
 
-def _text(max_length: int, **kwargs):  # noqa: ANN003, ANN202
+def _text(max_length: int, **kwargs):
     return ma.fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
 
 
@@ -23,24 +23,44 @@ class MerchantCreateSchema(ma.Schema):
     lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     coord_sys = coord_sys_field()
     category = ma.fields.String(load_default="", validate=validate.Length(max=300))
-    phone = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100), metadata={
-        "description": "One or more numbers separated by `;`, any format; checked against the tenant's phone region"})
+    phone = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "One or more numbers separated by `;`, any format; checked against the tenant's phone region"
+        },
+    )
     address = ma.fields.String(load_default="", validate=validate.Length(max=500))
-    photo_ids = ma.fields.List(ma.fields.UUID(), load_default=list, validate=validate.Length(max=9), metadata={
-        "description": "Ids from `POST /uploads`"})
-    force = ma.fields.Boolean(load_default=False, metadata={
-        "description": "Create even though `POSSIBLE_DUPLICATE` listed candidates (the merchant is flagged for audit)"})
-    attributes = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(min=1, max=60)), load_default=dict,
-                                metadata={"description": "Values of the business line's custom fields "
-                                          "(`custom_fields` in `GET /tenant/settings`); required ones must be given",
-                                          "example": {"seats": 120, "cuisine": "hangbang"}})
+    photo_ids = ma.fields.List(
+        ma.fields.UUID(),
+        load_default=list,
+        validate=validate.Length(max=9),
+        metadata={"description": "Ids from `POST /uploads`"},
+    )
+    force = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Create even though `POSSIBLE_DUPLICATE` listed candidates "
+            "(the merchant is flagged for audit)"
+        },
+    )
+    attributes = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(min=1, max=60)),
+        load_default=dict,
+        metadata={
+            "description": "Values of the business line's custom fields "
+            "(`custom_fields` in `GET /tenant/settings`); required ones must be given",
+            "example": {"seats": 120, "cuisine": "hangbang"},
+        },
+    )
 
     @ma.pre_load
-    def strip(self, data, **kwargs):  # noqa: ANN001, ANN201
+    def strip(self, data, **kwargs):
         return _stripped(data, ("name", "phone", "address", "category")) if isinstance(data, dict) else data
 
     @ma.validates("name")
-    def name_not_blank(self, value: str, **kwargs) -> None:  # noqa: ANN003
+    def name_not_blank(self, value: str, **kwargs) -> None:
         if not value.strip():
             raise ma.ValidationError("Must not be blank.")
 
@@ -53,8 +73,9 @@ class CandidateSchema(ma.Schema):
     lat = ma.fields.Float(required=True)
     lng = ma.fields.Float(required=True)
     distance_m = ma.fields.Float(required=True, metadata={"description": "Metres from the position sent"})
-    similarity = ma.fields.Float(required=True, metadata={
-        "description": "Trigram similarity of the normalised names, 0..1"})
+    similarity = ma.fields.Float(
+        required=True, metadata={"description": "Trigram similarity of the normalised names, 0..1"}
+    )
     phone_match = ma.fields.Boolean(required=True, metadata={"description": "Shares a store phone number"})
 
 
@@ -72,10 +93,14 @@ class _MerchantBasicsSchema(ma.Schema):
 
 class MerchantCreatedSchema(_MerchantBasicsSchema):
     coord_sys = ma.fields.String(required=True)
-    audit_status = ma.fields.String(required=True, validate=validate.OneOf(
-        ["approved", "pending_audit", "rejected", "merged"]))
-    audit_flags = ma.fields.List(ma.fields.String(), required=True, metadata={
-        "description": "`possible_duplicate` when created with force over candidates"})
+    audit_status = ma.fields.String(
+        required=True, validate=validate.OneOf(["approved", "pending_audit", "rejected", "merged"])
+    )
+    audit_flags = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={"description": "`possible_duplicate` when created with force over candidates"},
+    )
     merged_into_id = ma.fields.Integer(allow_none=True, required=True)
     self_onboarded = ma.fields.Boolean(required=True)
     duplicate_candidates = ma.fields.List(ma.fields.Nested(CandidateSchema), required=True)
@@ -83,48 +108,74 @@ class MerchantCreatedSchema(_MerchantBasicsSchema):
 
 class AuditSchema(ma.Schema):
     action = ma.fields.String(required=True, validate=validate.OneOf(["approve", "reject", "merge"]))
-    into_id = ma.fields.Integer(load_default=None, allow_none=True, validate=ID, metadata={
-        "description": "The surviving merchant (merge only)"})
-    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={
-        "description": "Shown to the BD who created the merchant"})
+    into_id = ma.fields.Integer(
+        load_default=None, allow_none=True, validate=ID, metadata={"description": "The surviving merchant (merge only)"}
+    )
+    note = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=500),
+        metadata={"description": "Shown to the BD who created the merchant"},
+    )
     coord_sys = coord_sys_field()
 
 
 class AuditResultSchema(MerchantCreatedSchema):
     action = ma.fields.String(required=True)
-    audited_id = ma.fields.Integer(required=True, metadata={
-        "description": "The merchant audited; after a merge the body describes the survivor"})
+    audited_id = ma.fields.Integer(
+        required=True, metadata={"description": "The merchant audited; after a merge the body describes the survivor"}
+    )
 
 
 # --- imports -------------------------------------------------------------------------------------
 
 
 class ImportFormSchema(ma.Schema):
-    source = ma.fields.String(load_default="import", validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"),
-                              metadata={"description": "Name of the data source; re-imports match rows on it "
-                                                       "and on `source_id`"})
+    source = ma.fields.String(
+        load_default="import",
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"),
+        metadata={"description": "Name of the data source; re-imports match rows on it and on `source_id`"},
+    )
     coord_sys = ma.fields.String(load_default="wgs84", validate=validate.OneOf(["wgs84", "gcj02", "bd09"]))
-    format = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["csv", "geojson"]),
-                              metadata={"description": "Default: from the file name / content"})
-    mapping = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000), metadata={
-        "description": 'JSON object: our column -> the file\'s column, e.g. `{"name": "店名", "lat": "纬度", '
-                       '"lng": "经度", "phone": "电话"}`. Our columns: name, lat, lng, category, phone, address, '
-                       "source_id, city, brand, tags. Other columns are kept as attributes."})
+    format = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["csv", "geojson"]),
+        metadata={"description": "Default: from the file name / content"},
+    )
+    mapping = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=4000),
+        metadata={
+            "description": 'JSON object: our column -> the file\'s column, e.g. `{"name": "店名", "lat": "纬度", '
+            '"lng": "经度", "phone": "电话"}`. Our columns: name, lat, lng, category, phone, address, '
+            "source_id, city, brand, tags. Other columns are kept as attributes."
+        },
+    )
 
 
 class ImportFileSchema(ma.Schema):
-    file = Upload(required=True, metadata={"description":
-                         "UTF-8 CSV with a header row (at least name, lat, lon/lng) or a GeoJSON FeatureCollection "
-                         "of Points; at most 8 MB"})
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "UTF-8 CSV with a header row (at least name, lat, lon/lng) or a GeoJSON FeatureCollection "
+            "of Points; at most 8 MB"
+        },
+    )
 
 
 class ImportCountsSchema(ma.Schema):
     inserted = ma.fields.Integer(required=True)
     updated = ma.fields.Integer(required=True, metadata={"description": "Existing merchants changed by a row"})
     unchanged = ma.fields.Integer(required=True)
-    matched = ma.fields.Integer(required=True, metadata={
-        "description": "Rows matched to a merchant already there from another source (its gaps filled, no new "
-                       "merchant); a re-import of the row updates the same merchant"})
+    matched = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Rows matched to a merchant already there from another source (its gaps filled, no new "
+            "merchant); a re-import of the row updates the same merchant"
+        },
+    )
     rejected = ma.fields.Integer(required=True)
 
 
@@ -151,10 +202,16 @@ class ImportStatusSchema(ma.Schema):
     rows_total = ma.fields.Integer(allow_none=True, required=True)
     rows_done = ma.fields.Integer(required=True)
     counts = ma.fields.Nested(ImportCountsSchema, required=True)
-    rejects = ma.fields.List(ma.fields.Nested(ImportRejectSchema), required=True, metadata={
-        "description": "The first 1,000 rejected rows with their reasons"})
-    matches = ma.fields.List(ma.fields.Nested(ImportMatchSchema), required=True, metadata={
-        "description": "The first 1,000 rows matched to existing merchants"})
+    rejects = ma.fields.List(
+        ma.fields.Nested(ImportRejectSchema),
+        required=True,
+        metadata={"description": "The first 1,000 rejected rows with their reasons"},
+    )
+    matches = ma.fields.List(
+        ma.fields.Nested(ImportMatchSchema),
+        required=True,
+        metadata={"description": "The first 1,000 rows matched to existing merchants"},
+    )
     error = ma.fields.String(allow_none=True, required=True, metadata={"description": "Why a failed import failed"})
     created_at = ma.fields.DateTime(required=True)
     started_at = ma.fields.DateTime(allow_none=True, required=True)
@@ -165,8 +222,12 @@ class ImportStatusSchema(ma.Schema):
 
 
 class TopBrandsSchema(ma.Schema):
-    brands = ma.fields.List(_text(200), required=True, validate=validate.Length(max=1000), metadata={
-        "description": "Brand names (any script or spelling: matched on normalised names)"})
+    brands = ma.fields.List(
+        _text(200),
+        required=True,
+        validate=validate.Length(max=1000),
+        metadata={"description": "Brand names (any script or spelling: matched on normalised names)"},
+    )
 
 
 # --- self-onboarding -----------------------------------------------------------------------------
@@ -175,8 +236,11 @@ _NO_CONTROL = validate.Regexp(r"^[^\x00-\x1f\x7f<>]*$", error="Must not contain 
 
 
 class OnboardingSchema(ma.Schema):
-    tenant = ma.fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$"), metadata={
-        "description": "The business line's slug (the app or web form knows it)"})
+    tenant = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$"),
+        metadata={"description": "The business line's slug (the app or web form knows it)"},
+    )
     business_name = ma.fields.String(required=True, validate=[validate.Length(min=2, max=100), _NO_CONTROL])
     contact_name = ma.fields.String(required=True, validate=[validate.Length(min=1, max=50), _NO_CONTROL])
     phone = ma.fields.String(required=True, validate=validate.Length(min=5, max=30))
@@ -187,12 +251,15 @@ class OnboardingSchema(ma.Schema):
     category = ma.fields.String(load_default="", validate=[validate.Length(max=100), _NO_CONTROL])
 
     @ma.pre_load
-    def strip(self, data, **kwargs):  # noqa: ANN001, ANN201
-        return _stripped(data, ("tenant", "business_name", "contact_name", "phone", "address", "category")) \
-            if isinstance(data, dict) else data
+    def strip(self, data, **kwargs):
+        return (
+            _stripped(data, ("tenant", "business_name", "contact_name", "phone", "address", "category"))
+            if isinstance(data, dict)
+            else data
+        )
 
     @ma.validates_schema
-    def location_pair(self, data: dict, **kwargs) -> None:  # noqa: ANN003
+    def location_pair(self, data: dict, **kwargs) -> None:
         if (data.get("lat") is None) != (data.get("lng") is None):
             raise ma.ValidationError("Send both lat and lng, or neither.", "lat")
 
@@ -215,8 +282,11 @@ class PendingMerchantSchema(_MerchantBasicsSchema):
     source = ma.fields.String(required=True, metadata={"description": "`field`, `self_onboarding`, an import's source"})
     audit_flags = ma.fields.List(ma.fields.String(), required=True)
     self_onboarded = ma.fields.Boolean(required=True)
-    candidates = ma.fields.List(ma.fields.Integer(), required=True, metadata={
-        "description": "Ids of the possible duplicates shown to the BD who forced the creation"})
+    candidates = ma.fields.List(
+        ma.fields.Integer(),
+        required=True,
+        metadata={"description": "Ids of the possible duplicates shown to the BD who forced the creation"},
+    )
     created_at = ma.fields.DateTime(required=True)
     created_by = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
 

@@ -38,8 +38,10 @@ DUPLICATE_FLAG = "possible_duplicate"
 def _lock_tenant_creations(tenant_id: int) -> None:
     # Two BDs adding the same shop at the same moment would each miss the other's row; creations in a
     # tenant are few, so they queue on one transaction-scoped lock.
-    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('merchant-create'), CAST(:t AS int))"),
-                       {"t": tenant_id % 2_000_000_000})
+    db.session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('merchant-create'), CAST(:t AS int))"),
+        {"t": tenant_id % 2_000_000_000},
+    )
 
 
 def check_phone(raw: str | None, region: str) -> None:
@@ -85,12 +87,20 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     if found:
         attributes["duplicate_candidates"] = [c["id"] for c in found]
     merchant = Merchant(
-        tenant_id=tenant.id, name=fields["name"], category=fields.get("category") or "",
-        address=fields.get("address") or "", phone=fields.get("phone") or None, name_key=name_key(fields["name"]),
+        tenant_id=tenant.id,
+        name=fields["name"],
+        category=fields.get("category") or "",
+        address=fields.get("address") or "",
+        phone=fields.get("phone") or None,
+        name_key=name_key(fields["name"]),
         branch_key=branch_key(fields["name"]),
-        phone_keys=keys, phone_normalized=keys[0] if keys else None,
-        location=geo_sql.point_value(lat, lng), source="field",
-        attributes=attributes, audit_status=AuditStatus.PENDING, audit_flags=[DUPLICATE_FLAG] if found else [],
+        phone_keys=keys,
+        phone_normalized=keys[0] if keys else None,
+        location=geo_sql.point_value(lat, lng),
+        source="field",
+        attributes=attributes,
+        audit_status=AuditStatus.PENDING,
+        audit_flags=[DUPLICATE_FLAG] if found else [],
         created_by_id=user.id,
     )
     db.session.add(merchant)
@@ -98,27 +108,38 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     return summary(merchant, lat, lng, coord_sys, [positioned(c, coord_sys) for c in found])
 
 
-def summary(merchant: Merchant, lat: float, lng: float, coord_sys: CoordSys,
-            candidates: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def summary(
+    merchant: Merchant, lat: float, lng: float, coord_sys: CoordSys, candidates: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     out_lat, out_lng = from_wgs84(lat, lng, coord_sys)
     return {
-        "id": merchant.id, "name": merchant.name, "category": merchant.category, "address": merchant.address,
-        "phone": merchant.phone, "lat": round(out_lat, 7), "lng": round(out_lng, 7), "coord_sys": coord_sys.value,
-        "audit_status": merchant.audit_status.value, "audit_flags": list(merchant.audit_flags or []),
-        "merged_into_id": merchant.merged_into_id, "self_onboarded": merchant.self_onboarded,
+        "id": merchant.id,
+        "name": merchant.name,
+        "category": merchant.category,
+        "address": merchant.address,
+        "phone": merchant.phone,
+        "lat": round(out_lat, 7),
+        "lng": round(out_lng, 7),
+        "coord_sys": coord_sys.value,
+        "audit_status": merchant.audit_status.value,
+        "audit_flags": list(merchant.audit_flags or []),
+        "merged_into_id": merchant.merged_into_id,
+        "self_onboarded": merchant.self_onboarded,
         "duplicate_candidates": candidates or [],
     }
 
 
 def _position(merchant_id: int) -> tuple[float, float]:  # WGS84 lat, lng
-    row = db.session.execute(text(
-        "SELECT ST_Y(location::geometry), ST_X(location::geometry) FROM merchants WHERE id = :id"
-    ), {"id": merchant_id}).one()
+    row = db.session.execute(
+        text("SELECT ST_Y(location::geometry), ST_X(location::geometry) FROM merchants WHERE id = :id"),
+        {"id": merchant_id},
+    ).one()
     return row[0], row[1]
 
 
-def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_sys: CoordSys,
-          note: str | None = None) -> dict[str, Any]:
+def audit(
+    user: User, merchant_id: int, action: str, into_id: int | None, coord_sys: CoordSys, note: str | None = None
+) -> dict[str, Any]:
     """Ops decide on a pending merchant: approve, reject, or merge it into an existing one."""
     # Both rows of a merge locked at once, in id order: two merges crossing each other wait, not deadlock.
     ids = sorted({merchant_id, into_id} if action == "merge" and into_id else {merchant_id})
@@ -129,10 +150,15 @@ def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_
     if merchant is None or merchant.audit_status in HIDDEN:
         raise MerchantNotFound()
     if action in ("approve", "reject") and merchant.audit_status != AuditStatus.PENDING:
-        raise NotPendingAudit(f"This merchant is {merchant.audit_status.value}, not pending audit.", extra={"audit_status": merchant.audit_status.value})
+        raise NotPendingAudit(
+            f"This merchant is {merchant.audit_status.value}, not pending audit.",
+            extra={"audit_status": merchant.audit_status.value},
+        )
     if action == "merge":
         if into_id is None:
-            raise ValidationFailed("Say which merchant to merge into.", errors={"json": {"into_id": ["Required when action is merge."]}})
+            raise ValidationFailed(
+                "Say which merchant to merge into.", errors={"json": {"into_id": ["Required when action is merge."]}}
+            )
         if into_id == merchant.id:
             raise MergeIntoSelf(errors={"json": {"into_id": ["Must be another merchant."]}})
         survivor = db.get(Merchant, into_id)
@@ -141,10 +167,15 @@ def audit(user: User, merchant_id: int, action: str, into_id: int | None, coord_
         if survivor is None or survivor.audit_status in HIDDEN:
             raise MergeTargetNotFound()
         moved = merge_into(merchant.id, survivor.id, merchant.tenant_id, user)
-        audit_log.record_audit(audit_log.MERCHANT_MERGE, actor=user, subject_type="merchant", subject_id=merchant.id,
-                               before={"id": merchant.id, "name": merchant.name, "audit_status": "pending"},
-                               after={"merged_into": survivor.id, "moved": moved, "note": note},
-                               tenant_id=merchant.tenant_id)
+        audit_log.record_audit(
+            audit_log.MERCHANT_MERGE,
+            actor=user,
+            subject_type="merchant",
+            subject_id=merchant.id,
+            before={"id": merchant.id, "name": merchant.name, "audit_status": "pending"},
+            after={"merged_into": survivor.id, "moved": moved, "note": note},
+            tenant_id=merchant.tenant_id,
+        )
         result = survivor
     else:
         merchant.audit_status = AuditStatus.APPROVED if action == "approve" else AuditStatus.REJECTED
@@ -164,6 +195,12 @@ def _tell_creator(merchant: Merchant, action: str, into_id: int | None, note: st
     if merchant.created_by_id is None:
         return
     verb = {"approve": "approved", "reject": "rejected", "merge": "merged into an existing merchant"}[action]
-    remind(merchant.tenant_id, merchant.created_by_id, "audit_result", f"{merchant.name}: {verb}",
-           into_id or merchant.id, f"audit:{merchant.id}:{action}",
-           {"merchant_id": merchant.id, "action": action, "into_id": into_id, "note": note})
+    remind(
+        merchant.tenant_id,
+        merchant.created_by_id,
+        "audit_result",
+        f"{merchant.name}: {verb}",
+        into_id or merchant.id,
+        f"audit:{merchant.id}:{action}",
+        {"merchant_id": merchant.id, "action": action, "into_id": into_id, "note": note},
+    )

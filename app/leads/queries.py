@@ -21,14 +21,17 @@ def lead_view(lead: Lead, tenant: Tenant) -> dict[str, Any]:
     owner = db.get(User, lead.owner_id) if lead.owner_id else None
     private = lead.state == LeadState.PRIVATE
     return {
-        "merchant_id": lead.merchant_id, "state": lead.state.value,
+        "merchant_id": lead.merchant_id,
+        "state": lead.state.value,
         "owner": _person(owner) if lead.state != LeadState.PUBLIC else None,
         "claimed_at": lead.claimed_at if lead.state != LeadState.PUBLIC else None,
         "last_visit_at": lead.last_visit_at if private else None,
-        "drops_at": lead.drops_at if private else None, "drop_reason": lead.drop_reason if private else None,
+        "drops_at": lead.drops_at if private else None,
+        "drop_reason": lead.drop_reason if private else None,
         "extensions_used": lead.extensions_used if private else 0,
         "extensions_left": max(0, tenant.setting("pool", "max_extensions") - lead.extensions_used) if private else 0,
-        "signed_at": lead.signed_at, "contract_no": lead.contract_no,
+        "signed_at": lead.signed_at,
+        "contract_no": lead.contract_no,
     }
 
 
@@ -43,8 +46,12 @@ def my_leads(user: User, tenant: Tenant) -> dict[str, Any]:
     for row in rows:
         view = lead_view(row.Lead, tenant)
         view["owner"] = _person(user)
-        view["merchant"] = {"id": row.Lead.merchant_id, "name": row.name, "category": row.category,
-                            "address": row.address}
+        view["merchant"] = {
+            "id": row.Lead.merchant_id,
+            "name": row.name,
+            "category": row.category,
+            "address": row.address,
+        }
         items.append(view)
     return {"items": items, "total": len(items), "cap": tenant.setting("pool", "claim_cap")}
 
@@ -59,8 +66,18 @@ def history(merchant_id: int) -> dict[str, Any]:
         .where(LeadEvent.merchant_id == merchant_id)
         .order_by(LeadEvent.created_at, LeadEvent.id)
     ).all()
-    return {"items": [
-        {"id": event.id, "action": event.action, "at": event.created_at, "actor": _person(a),
-         "from_owner": _person(f), "to_owner": _person(t), "reason": event.reason, "details": event.details}
-        for event, a, f, t in rows
-    ]}
+    return {
+        "items": [
+            {
+                "id": event.id,
+                "action": event.action,
+                "at": event.created_at,
+                "actor": _person(a),
+                "from_owner": _person(f),
+                "to_owner": _person(t),
+                "reason": event.reason,
+                "details": event.details,
+            }
+            for event, a, f, t in rows
+        ]
+    }

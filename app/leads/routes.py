@@ -39,14 +39,15 @@ from app.org.models import Role
 blp = Blueprint("leads", __name__, url_prefix="/api/v1/leads", description="The lead pool")
 
 
-
-def _lead(lead):  # noqa: ANN001, ANN202
+def _lead(lead):
     return json_response(queries.lead_view(lead, current_tenant()))
 
 
 @blp.route("/<id:merchant_id>/claim")
 class Claim(MethodView):
-    @authenticated(blp, errors=(MerchantNotFound, LeadTaken, ClaimCapReached, ReclaimCooldown, AlreadyPartner, AlreadyYours))
+    @authenticated(
+        blp, errors=(MerchantNotFound, LeadTaken, ClaimCapReached, ReclaimCooldown, AlreadyPartner, AlreadyYours)
+    )
     @blp.response(200, LeadSchema)
     def post(self, merchant_id):
         """Claim a public lead into your private pool (BDs only)."""
@@ -74,15 +75,22 @@ class Extend(MethodView):
 
 @blp.route("/<id:merchant_id>/assign")
 class Assign(MethodView):
-    @authenticated(blp, Role.MANAGER, Role.OPS, Role.ADMIN, errors=(
-        *VALIDATION_ERRORS, MerchantNotFound, ClaimCapReached, AlreadyYours,
-        UserNotFound, NotInScope))
+    @authenticated(
+        blp,
+        Role.MANAGER,
+        Role.OPS,
+        Role.ADMIN,
+        errors=(*VALIDATION_ERRORS, MerchantNotFound, ClaimCapReached, AlreadyYours, UserNotFound, NotInScope),
+    )
     @blp.arguments(AssignSchema, example={"user_id": 42, "force": False, "reason": "Territory handover"})
     @blp.response(200, LeadSchema)
     def post(self, body, merchant_id):
         """Assign or transfer a lead to a BD you manage, with fresh clocks (beyond their cap only with `force`)."""
-        return _lead(service.assign(current_user(), current_tenant(), merchant_id, body["user_id"], body["force"],
-                                    body["reason"]))
+        return _lead(
+            service.assign(
+                current_user(), current_tenant(), merchant_id, body["user_id"], body["force"], body["reason"]
+            )
+        )
 
 
 @blp.route("/<id:merchant_id>/sign")
@@ -92,8 +100,9 @@ class Sign(MethodView):
     @blp.response(200, LeadSchema)
     def post(self, body, merchant_id):
         """Sign your lead: it becomes your partner, with no drop clock."""
-        return _lead(service.sign(current_user(), current_tenant(), merchant_id, body["contract_no"],
-                                  body["signed_at"]))
+        return _lead(
+            service.sign(current_user(), current_tenant(), merchant_id, body["contract_no"], body["signed_at"])
+        )
 
 
 @blp.route("/mine")
@@ -113,12 +122,21 @@ class PublicNearMe(MethodView):
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
         """Public-pool merchants near a position, nearest first (nearby with `sea=public`)."""
         query = merchants.NearbyQuery(
-            lat=lat, lng=lng, coord_sys=coord_sys, radius_m=radius_m, limit=limit, cursor=cursor,
-            filters=merchants.MerchantFilters(sea="public", category=filters.get("category"),
-                                              tags=tuple(filters.get("tag") or ()), q=filters.get("q"),
-                                              unvisited_days=filters.get("unvisited_days"),
-                                              in_my_territory=filters.get("in_my_territory", False),
-                                              attrs=tuple(sorted((filters.get("attr") or {}).items()))),
+            lat=lat,
+            lng=lng,
+            coord_sys=coord_sys,
+            radius_m=radius_m,
+            limit=limit,
+            cursor=cursor,
+            filters=merchants.MerchantFilters(
+                sea="public",
+                category=filters.get("category"),
+                tags=tuple(filters.get("tag") or ()),
+                q=filters.get("q"),
+                unvisited_days=filters.get("unvisited_days"),
+                in_my_territory=filters.get("in_my_territory", False),
+                attrs=tuple(sorted((filters.get("attr") or {}).items())),
+            ),
         )
         return json_response(merchants.nearby(current_user(), current_tenant(), query))
 

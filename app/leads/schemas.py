@@ -12,12 +12,20 @@ class LeadSchema(ma.Schema):
     state = ma.fields.String(required=True, validate=validate.OneOf(["public", "private", "partner"]))
     owner = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
     claimed_at = ma.fields.DateTime(allow_none=True, required=True)
-    last_visit_at = ma.fields.DateTime(allow_none=True, required=True, metadata={
-        "description": "The owner's last verified visit"})
-    drops_at = ma.fields.DateTime(allow_none=True, required=True, metadata={
-        "description": "When the lead returns to the public pool (private leads only)"})
-    drop_reason = ma.fields.String(allow_none=True, required=True, validate=validate.OneOf(
-        ["term_end", "no_visit", "no_signing"]), metadata={"description": "Which clock fires at `drops_at`"})
+    last_visit_at = ma.fields.DateTime(
+        allow_none=True, required=True, metadata={"description": "The owner's last verified visit"}
+    )
+    drops_at = ma.fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "When the lead returns to the public pool (private leads only)"},
+    )
+    drop_reason = ma.fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(["term_end", "no_visit", "no_signing"]),
+        metadata={"description": "Which clock fires at `drops_at`"},
+    )
     extensions_used = ma.fields.Integer(required=True)
     extensions_left = ma.fields.Integer(required=True)
     signed_at = ma.fields.DateTime(allow_none=True, required=True)
@@ -36,8 +44,9 @@ class MyLeadSchema(LeadSchema):
 
 
 class MyLeadsSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(MyLeadSchema), required=True, metadata={
-        "description": "Private leads, soonest drop first"})
+    items = ma.fields.List(
+        ma.fields.Nested(MyLeadSchema), required=True, metadata={"description": "Private leads, soonest drop first"}
+    )
     total = ma.fields.Integer(required=True)
     cap = ma.fields.Integer(required=True, metadata={"description": "How many private leads you may hold"})
 
@@ -64,11 +73,14 @@ class PublicLeadsQueryArgsSchema(NearbyQueryArgsSchema):
 
 class LeadEventSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
-    action = ma.fields.String(required=True, validate=validate.OneOf(
-        ["claim", "release", "drop", "extend", "assign", "transfer", "sign", "merge"]))
+    action = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["claim", "release", "drop", "extend", "assign", "transfer", "sign", "merge"]),
+    )
     at = ma.fields.DateTime(required=True)
-    actor = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True, metadata={
-        "description": "null for the system (the sweeper)"})
+    actor = ma.fields.Nested(
+        PersonRefSchema, allow_none=True, required=True, metadata={"description": "null for the system (the sweeper)"}
+    )
     from_owner = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
     to_owner = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
     reason = ma.fields.String(allow_none=True, required=True)

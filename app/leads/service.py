@@ -60,13 +60,29 @@ def _private_count(user_id: int) -> int:
     )
 
 
-def _record(lead_merchant_id: int, tenant_id: int, action: str, *, actor: User | None, from_owner: int | None,
-            to_owner: int | None, reason: str | None = None, **details: Any) -> None:
-    db.session.add(LeadEvent(
-        merchant_id=lead_merchant_id, tenant_id=tenant_id, action=action, from_owner_id=from_owner,
-        to_owner_id=to_owner, actor_id=actor.id if actor else None, reason=reason,
-        details={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in details.items()},
-    ))
+def _record(
+    lead_merchant_id: int,
+    tenant_id: int,
+    action: str,
+    *,
+    actor: User | None,
+    from_owner: int | None,
+    to_owner: int | None,
+    reason: str | None = None,
+    **details: Any,
+) -> None:
+    db.session.add(
+        LeadEvent(
+            merchant_id=lead_merchant_id,
+            tenant_id=tenant_id,
+            action=action,
+            from_owner_id=from_owner,
+            to_owner_id=to_owner,
+            actor_id=actor.id if actor else None,
+            reason=reason,
+            details={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in details.items()},
+        )
+    )
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:
@@ -97,7 +113,8 @@ def _in_cooldown(user_id: int, merchant_id: int, now: datetime, rules: dict[str,
     """Until when the user may not re-claim this merchant (after it dropped from them or they released it)."""
     last = db.session.scalar(
         select(func.max(LeadEvent.created_at)).where(
-            LeadEvent.merchant_id == merchant_id, LeadEvent.from_owner_id == user_id,
+            LeadEvent.merchant_id == merchant_id,
+            LeadEvent.from_owner_id == user_id,
             LeadEvent.action.in_(COOLDOWN_ACTIONS),
         )
     )
@@ -115,16 +132,29 @@ def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     if cooldown:
         raise ReclaimCooldown(extra={"until": cooldown.isoformat()})
     if _private_count(user.id) >= rules["claim_cap"]:
-        raise ClaimCapReached(f"You already hold {rules['claim_cap']} private leads.", extra={"cap": rules["claim_cap"]})
+        raise ClaimCapReached(
+            f"You already hold {rules['claim_cap']} private leads.", extra={"cap": rules["claim_cap"]}
+        )
     clock_ = drop_clock(now, None, 0, rules)
-    fresh = {"state": LeadState.PRIVATE, "owner_id": user.id, "claimed_at": now, "last_visit_at": None,
-             "extensions_used": 0, "extended_days": 0, "manager_extended_days": 0, "drops_at": clock_.drops_at,
-             "drop_reason": clock_.reason, "signed_at": None, "contract_no": None}
+    fresh = {
+        "state": LeadState.PRIVATE,
+        "owner_id": user.id,
+        "claimed_at": now,
+        "last_visit_at": None,
+        "extensions_used": 0,
+        "extended_days": 0,
+        "manager_extended_days": 0,
+        "drops_at": clock_.drops_at,
+        "drop_reason": clock_.reason,
+        "signed_at": None,
+        "contract_no": None,
+    }
     statement = (
         insert(Lead)
         .values(merchant_id=merchant.id, tenant_id=tenant.id, version=1, **fresh)
         .on_conflict_do_update(
-            index_elements=["merchant_id"], set_={**fresh, "version": Lead.version + 1},
+            index_elements=["merchant_id"],
+            set_={**fresh, "version": Lead.version + 1},
             where=Lead.state == LeadState.PUBLIC,
         )
         .returning(Lead)
@@ -156,8 +186,15 @@ def release(user: User, merchant_id: int, reason: str) -> Lead:
     before = _snapshot(lead)
     _to_public(lead)
     _record(merchant.id, lead.tenant_id, "release", actor=user, from_owner=previous, to_owner=None, reason=reason)
-    audit.record_audit(audit.LEAD_RELEASE, actor=user, subject_type="merchant", subject_id=merchant.id,
-                       before=before, after={**_snapshot(lead), "reason": reason}, tenant_id=lead.tenant_id)
+    audit.record_audit(
+        audit.LEAD_RELEASE,
+        actor=user,
+        subject_type="merchant",
+        subject_id=merchant.id,
+        before=before,
+        after={**_snapshot(lead), "reason": reason},
+        tenant_id=lead.tenant_id,
+    )
     touch(merchant.id)
     db.session.flush()
     return lead
@@ -191,15 +228,26 @@ def extend(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     lead.extended_days += rules["extension_days"]
     before = lead.drops_at
     _recompute(lead, rules)
-    _record(merchant.id, tenant.id, "extend", actor=user, from_owner=lead.owner_id, to_owner=lead.owner_id,
-            by_manager=by_manager, days=rules["extension_days"], drops_at_before=before, drops_at=lead.drops_at)
+    _record(
+        merchant.id,
+        tenant.id,
+        "extend",
+        actor=user,
+        from_owner=lead.owner_id,
+        to_owner=lead.owner_id,
+        by_manager=by_manager,
+        days=rules["extension_days"],
+        drops_at_before=before,
+        drops_at=lead.drops_at,
+    )
     touch(merchant.id)
     db.session.flush()
     return lead
 
 
-def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force: bool = False,
-           reason: str | None = None) -> Lead:
+def assign(
+    manager: User, tenant: Tenant, merchant_id: int, user_id: int, force: bool = False, reason: str | None = None
+) -> Lead:
     """Give a lead (public, someone's private lead, or a partner account) to a BD the manager manages."""
     if manager.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
         raise Forbidden("Only managers assign leads.")
@@ -217,8 +265,10 @@ def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force:
         raise AlreadyYours("The lead already belongs to that BD.")
     partner = lead is not None and lead.state == LeadState.PARTNER
     if not partner and not force and _private_count(target.id) >= rules["claim_cap"]:
-        raise ClaimCapReached(f"That BD already holds {rules['claim_cap']} private leads; "
-                              "send force=true to assign anyway.", extra={"cap": rules["claim_cap"]})
+        raise ClaimCapReached(
+            f"That BD already holds {rules['claim_cap']} private leads; send force=true to assign anyway.",
+            extra={"cap": rules["claim_cap"]},
+        )
     if lead is None:
         lead = Lead(merchant_id=merchant.id, tenant_id=tenant.id, state=LeadState.PUBLIC, version=0)
         db.session.add(lead)
@@ -230,11 +280,25 @@ def assign(manager: User, tenant: Tenant, merchant_id: int, user_id: int, force:
     else:
         lead.state = LeadState.PRIVATE
         _reset_clocks(lead, now, rules)
-    _record(merchant.id, tenant.id, "transfer" if previous else "assign", actor=manager, from_owner=previous,
-            to_owner=target.id, reason=reason, forced=force)
-    audit.record_audit(audit.LEAD_TRANSFER if previous else audit.LEAD_ASSIGN, actor=manager,
-                       subject_type="merchant", subject_id=merchant.id, before=before,
-                       after={**_snapshot(lead), "reason": reason, "forced": force}, tenant_id=tenant.id)
+    _record(
+        merchant.id,
+        tenant.id,
+        "transfer" if previous else "assign",
+        actor=manager,
+        from_owner=previous,
+        to_owner=target.id,
+        reason=reason,
+        forced=force,
+    )
+    audit.record_audit(
+        audit.LEAD_TRANSFER if previous else audit.LEAD_ASSIGN,
+        actor=manager,
+        subject_type="merchant",
+        subject_id=merchant.id,
+        before=before,
+        after={**_snapshot(lead), "reason": reason, "forced": force},
+        tenant_id=tenant.id,
+    )
     touch(merchant.id)
     db.session.flush()
     return lead
@@ -246,16 +310,26 @@ def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_
     _ensure_live(lead, clock.now())
     if lead is not None and lead.state == LeadState.PARTNER:
         raise AlreadyPartner("This merchant is already a signed partner.")
-    owner_or_manager = lead is not None and lead.state == LeadState.PRIVATE and (
-        lead.owner_id == user.id or manages(user, lead.owner_id)
+    owner_or_manager = (
+        lead is not None
+        and lead.state == LeadState.PRIVATE
+        and (lead.owner_id == user.id or manages(user, lead.owner_id))
     )
     if not owner_or_manager:
         raise NotOwner("Only the lead's owner (or their manager) can sign it; claim it first.")
     lead.state, lead.signed_at, lead.contract_no = LeadState.PARTNER, signed_at, contract_no
     lead.drops_at = lead.drop_reason = None
     lead.version += 1
-    _record(merchant.id, tenant.id, "sign", actor=user, from_owner=lead.owner_id, to_owner=lead.owner_id,
-            contract_no=contract_no, signed_at=signed_at)
+    _record(
+        merchant.id,
+        tenant.id,
+        "sign",
+        actor=user,
+        from_owner=lead.owner_id,
+        to_owner=lead.owner_id,
+        contract_no=contract_no,
+        signed_at=signed_at,
+    )
     touch(merchant.id)
     db.session.flush()
     return lead

@@ -59,8 +59,12 @@ class Merchant(TenantScoped, Timestamped, Base):
         Index("ix_merchants_hidden", "tenant_id", postgresql_where=text("audit_status IN ('rejected', 'merged')")),
         # dashboards: merchants a BD created on a day
         Index("ix_merchants_created_by", "created_by_id", "created_at"),
-        Index("ix_merchants_attributes", "attributes", postgresql_using="gin",
-              postgresql_ops={"attributes": "jsonb_path_ops"}),
+        Index(
+            "ix_merchants_attributes",
+            "attributes",
+            postgresql_using="gin",
+            postgresql_ops={"attributes": "jsonb_path_ops"},
+        ),
         # duplicate detection: any shared store phone (app/intake/dedup.py)
         Index("ix_merchants_phone_keys", "phone_keys", postgresql_using="gin"),
         # re-importing a source's file updates rows instead of duplicating them
@@ -148,11 +152,18 @@ class Lead(TenantScoped, Base):
         # the sweeper scans only leads that can drop
         Index("ix_leads_drops_at", "drops_at", postgresql_where=text("state = 'private'")),
         # "my private pool, soonest drop first"
-        Index("ix_leads_tenant_state_drops", "tenant_id", "owner_id", "drops_at",
-              postgresql_where=text("state = 'private'")),
+        Index(
+            "ix_leads_tenant_state_drops",
+            "tenant_id",
+            "owner_id",
+            "drops_at",
+            postgresql_where=text("state = 'private'"),
+        ),
     )
 
-    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
     state: Mapped[LeadState] = mapped_column(
         Enum(LeadState, name="lead_state", values_callable=enum_values), default=LeadState.PUBLIC
     )

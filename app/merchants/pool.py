@@ -48,9 +48,9 @@ def in_cooldown(merchant_id: ColumnElement[int], user_id: int, since: datetime) 
 
 def private_lead_count(user_id: int) -> int:
     return db.session.scalar(
-        select(func.count()).select_from(leads).where(
-            leads.c.owner_id == user_id, leads.c.state == LeadState.PRIVATE.value
-        )
+        select(func.count())
+        .select_from(leads)
+        .where(leads.c.owner_id == user_id, leads.c.state == LeadState.PRIVATE.value)
     )
 
 

@@ -4,7 +4,8 @@ Nearby and map are the hottest endpoints of the app, so they run one Core statem
 build plain dicts for a fast serialiser. The tenant filter is explicit here because Core statements do
 not pass through the ORM tenant scope.
 
-The merchant detail payload is everything a BD needs to negotiate, in one response. Two statements build it, whatever the merchant's history size:
+The merchant detail payload is everything a BD needs to negotiate, in one response. Two statements build
+it, whatever the merchant's history size:
 
 - ``CALLER_SQL`` (every request): the merchant's version, pool state and owner, and what depends on who
   is asking (claimability inputs, the open tasks the caller may see, whether phones are shown).
@@ -99,8 +100,17 @@ def _expr(value: Any) -> ColumnElement[Any]:
 
 
 def _filter_conditions(
-    tenant_id: Any, user_id: Any, sea: str, *, category_pattern: Any = None, tags: Any = None, q: Any = None,
-    q_pattern: Any = None, unvisited_since: Any = None, attrs: Any = None, in_my_territory: bool = False,
+    tenant_id: Any,
+    user_id: Any,
+    sea: str,
+    *,
+    category_pattern: Any = None,
+    tags: Any = None,
+    q: Any = None,
+    q_pattern: Any = None,
+    unvisited_since: Any = None,
+    attrs: Any = None,
+    in_my_territory: bool = False,
 ) -> list[ColumnElement[bool]]:
     """The shared filters. Values may be plain values (one-off queries) or bind parameters (cached ones)."""
     conditions: list[ColumnElement[bool]] = [
@@ -161,12 +171,9 @@ def _filter_values(filters: MerchantFilters, tenant: Tenant) -> dict[str, Any]:
 
 
 def _with_pool(columns: list[Any]) -> Any:
-    return (
-        select(*columns)
-        .select_from(
-            merchants.outerjoin(leads, leads.c.merchant_id == merchants.c.id).outerjoin(
-                owners, owners.c.id == leads.c.owner_id
-            )
+    return select(*columns).select_from(
+        merchants.outerjoin(leads, leads.c.merchant_id == merchants.c.id).outerjoin(
+            owners, owners.c.id == leads.c.owner_id
         )
     )
 
@@ -229,15 +236,29 @@ def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[tuple
     rules = tenant.setting("pool")
     west, south, east, north = bbox_around(lat, lng, query.radius_m)
     params: dict[str, Any] = {
-        "lat": lat, "lng": lng, "radius_m": float(query.radius_m), "west": west, "south": south, "east": east,
-        "north": north, "tenant_id": tenant.id, "user_id": user.id, "is_bd": user.role == Role.BD,
-        "claim_cap": rules["claim_cap"], "cooldown_since": pool.cooldown_since(clock.now(), rules),
-        "fetch_n": query.limit + 1, "limit_n": query.limit + 1, **_filter_values(query.filters, tenant),
+        "lat": lat,
+        "lng": lng,
+        "radius_m": float(query.radius_m),
+        "west": west,
+        "south": south,
+        "east": east,
+        "north": north,
+        "tenant_id": tenant.id,
+        "user_id": user.id,
+        "is_bd": user.role == Role.BD,
+        "claim_cap": rules["claim_cap"],
+        "cooldown_since": pool.cooldown_since(clock.now(), rules),
+        "fetch_n": query.limit + 1,
+        "limit_n": query.limit + 1,
+        **_filter_values(query.filters, tenant),
     }
     if query.cursor:
         params["after_key"], params["after_id"] = decode_cursor(query.cursor, query_key, (float, int))
-    shape = (query.filters.sea, *(name in params for name in (
-        "category_pattern", "tags", "q", "unvisited_since", "after_key", "attrs")), query.filters.in_my_territory)
+    shape = (
+        query.filters.sea,
+        *(name in params for name in ("category_pattern", "tags", "q", "unvisited_since", "after_key", "attrs")),
+        query.filters.in_my_territory,
+    )
     return shape, params, query_key
 
 
@@ -247,8 +268,16 @@ def _nearby_sql(*shape: Any) -> db.Precompiled:
 
 
 @lru_cache(maxsize=256)
-def _nearby_template(sea: str, category: bool, tags: bool, q: bool, unvisited: bool, cursor: bool,
-                     attrs: bool = False, in_my_territory: bool = False) -> Any:
+def _nearby_template(
+    sea: str,
+    category: bool,
+    tags: bool,
+    q: bool,
+    unvisited: bool,
+    cursor: bool,
+    attrs: bool = False,
+    in_my_territory: bool = False,
+) -> Any:
     """One statement per query shape, with bind parameters: built once, and its SQL text stays the same, so
     SQLAlchemy's compiled cache and psycopg's prepared statements are reused across requests.
 
@@ -258,31 +287,62 @@ def _nearby_template(sea: str, category: bool, tags: bool, q: bool, unvisited: b
     planner would rather sort every merchant in the radius. ``FETCH ... WITH TIES`` keeps rows tied on
     distance together, so ordering the page by (distance, id) never splits a tie across pages.
     """
-    p = {name: bindparam(name, type_=kind) for name, kind in (
-        ("lat", Float()), ("lng", Float()), ("radius_m", Float()), ("west", Float()), ("south", Float()),
-        ("east", Float()), ("north", Float()), ("tenant_id", BigInteger()), ("user_id", BigInteger()),
-        ("is_bd", Boolean()), ("claim_cap", Integer()), ("cooldown_since", DateTime(timezone=True)),
-        ("fetch_n", Integer()), ("limit_n", Integer()), ("category_pattern", String()),
-        ("tags", ARRAY(String(64))), ("q", String()), ("q_pattern", String()),
-        ("unvisited_since", DateTime(timezone=True)), ("after_key", Float()), ("after_id", BigInteger()),
-        ("attrs", JSONB()),
-    )}
+    p = {
+        name: bindparam(name, type_=kind)
+        for name, kind in (
+            ("lat", Float()),
+            ("lng", Float()),
+            ("radius_m", Float()),
+            ("west", Float()),
+            ("south", Float()),
+            ("east", Float()),
+            ("north", Float()),
+            ("tenant_id", BigInteger()),
+            ("user_id", BigInteger()),
+            ("is_bd", Boolean()),
+            ("claim_cap", Integer()),
+            ("cooldown_since", DateTime(timezone=True)),
+            ("fetch_n", Integer()),
+            ("limit_n", Integer()),
+            ("category_pattern", String()),
+            ("tags", ARRAY(String(64))),
+            ("q", String()),
+            ("q_pattern", String()),
+            ("unvisited_since", DateTime(timezone=True)),
+            ("after_key", Float()),
+            ("after_id", BigInteger()),
+            ("attrs", JSONB()),
+        )
+    }
     origin = geo_sql.point(p["lat"], p["lng"])
     knn = geo_sql.knn_distance(merchants.c.location, origin)
     conditions = _filter_conditions(
-        p["tenant_id"], p["user_id"], sea,
-        category_pattern=p["category_pattern"] if category else None, tags=p["tags"] if tags else None,
-        q=p["q"] if q else None, q_pattern=p["q_pattern"], unvisited_since=p["unvisited_since"] if unvisited else None,
-        attrs=p["attrs"] if attrs else None, in_my_territory=in_my_territory,
+        p["tenant_id"],
+        p["user_id"],
+        sea,
+        category_pattern=p["category_pattern"] if category else None,
+        tags=p["tags"] if tags else None,
+        q=p["q"] if q else None,
+        q_pattern=p["q_pattern"],
+        unvisited_since=p["unvisited_since"] if unvisited else None,
+        attrs=p["attrs"] if attrs else None,
+        in_my_territory=in_my_territory,
     )
     conditions.append(geo_sql.in_box(merchants.c.location, geo_sql.box(p["west"], p["south"], p["east"], p["north"])))
     if cursor:
         conditions.append(or_(knn > p["after_key"], and_(knn == p["after_key"], merchants.c.id > p["after_id"])))
     candidates = (
-        _with_pool([
-            merchants.c.id, merchants.c.location, knn.label("knn"), leads.c.state, leads.c.owner_id,
-            leads.c.drops_at, _owner_name().label("owner_name"),
-        ])
+        _with_pool(
+            [
+                merchants.c.id,
+                merchants.c.location,
+                knn.label("knn"),
+                leads.c.state,
+                leads.c.owner_id,
+                leads.c.drops_at,
+                _owner_name().label("owner_name"),
+            ]
+        )
         .where(*conditions)
         .order_by(knn)
         .fetch(p["fetch_n"], with_ties=True)
@@ -291,20 +351,32 @@ def _nearby_template(sea: str, category: bool, tags: bool, q: bool, unvisited: b
     row = candidates.c
     claimable = and_(
         p["is_bd"],
-        select(func.count()).select_from(leads).where(
-            leads.c.owner_id == p["user_id"], leads.c.state == LeadState.PRIVATE.value
-        ).scalar_subquery() < p["claim_cap"],
+        select(func.count())
+        .select_from(leads)
+        .where(leads.c.owner_id == p["user_id"], leads.c.state == LeadState.PRIVATE.value)
+        .scalar_subquery()
+        < p["claim_cap"],
         pool.is_public(row.state),
         ~pool.in_cooldown(row.id, p["user_id"], p["cooldown_since"]),
     )
     return (
         select(
-            row.id, merchants.c.name, merchants.c.category, merchants.c.address, merchants.c.tags,
+            row.id,
+            merchants.c.name,
+            merchants.c.category,
+            merchants.c.address,
+            merchants.c.tags,
             merchants.c.last_visit_at,
-            geo_sql.latitude(row.location).label("lat"), geo_sql.longitude(row.location).label("lng"),
+            geo_sql.latitude(row.location).label("lat"),
+            geo_sql.longitude(row.location).label("lng"),
             geo_sql.geodesic_distance(row.location, origin).label("distance_m"),
             geo_sql.bearing_deg(origin, row.location).label("bearing_deg"),
-            row.knn, row.state, row.owner_id, row.drops_at, row.owner_name, claimable.label("claimable"),
+            row.knn,
+            row.state,
+            row.owner_id,
+            row.drops_at,
+            row.owner_name,
+            claimable.label("claimable"),
         )
         .select_from(candidates.join(merchants, merchants.c.id == row.id))
         .where(geo_sql.within(row.location, origin, p["radius_m"]))
@@ -346,14 +418,19 @@ def box_size_m(west: float, south: float, east: float, north: float) -> tuple[fl
     middle = (south + north) / 2
     width, height = distance_m(middle, west, middle, east), distance_m(south, west, north, west)
     if max(width, height) > MAX_BBOX_SIDE_M:
-        raise BboxTooLarge(f"The box is {max(width, height) / 1000:.0f} km across; zoom in to at most "
-                           f"{MAX_BBOX_SIDE_M // 1000} km.",
-                           errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}})
+        raise BboxTooLarge(
+            f"The box is {max(width, height) / 1000:.0f} km across; zoom in to at most {MAX_BBOX_SIDE_M // 1000} km.",
+            errors={"query": {"bbox": [f"At most {MAX_BBOX_SIDE_M // 1000} km across."]}},
+        )
     return width, height
 
 
 def map_view(
-    user: User, tenant: Tenant, bbox: tuple[float, float, float, float], zoom: int, coord_sys: CoordSys,
+    user: User,
+    tenant: Tenant,
+    bbox: tuple[float, float, float, float],
+    zoom: int,
+    coord_sys: CoordSys,
     filters: MerchantFilters,
 ) -> dict[str, Any]:
     """Pins when at most 500 merchants match in the box, otherwise grid clusters sized by zoom."""
@@ -361,8 +438,9 @@ def map_view(
     box_size_m(west, south, east, north)
     middle = (south + north) / 2
     conditions = [
-        *_filter_conditions(tenant.id, user.id, filters.sea, in_my_territory=filters.in_my_territory,
-                            **_filter_values(filters, tenant)),
+        *_filter_conditions(
+            tenant.id, user.id, filters.sea, in_my_territory=filters.in_my_territory, **_filter_values(filters, tenant)
+        ),
         geo_sql.within_box(merchants.c.location, west, south, east, north),
     ]
     matching = db.session.scalar(
@@ -370,12 +448,19 @@ def map_view(
     )
     if matching <= MAX_PINS:
         rows = db.session.execute(
-            _with_pool([
-                merchants.c.id, merchants.c.name, merchants.c.category,
-                geo_sql.latitude(merchants.c.location).label("lat"),
-                geo_sql.longitude(merchants.c.location).label("lng"),
-                leads.c.state, leads.c.owner_id,
-            ]).where(*conditions).order_by(merchants.c.id)
+            _with_pool(
+                [
+                    merchants.c.id,
+                    merchants.c.name,
+                    merchants.c.category,
+                    geo_sql.latitude(merchants.c.location).label("lat"),
+                    geo_sql.longitude(merchants.c.location).label("lng"),
+                    leads.c.state,
+                    leads.c.owner_id,
+                ]
+            )
+            .where(*conditions)
+            .order_by(merchants.c.id)
         ).all()
         pins = [_pin(row, user.id, coord_sys) for row in rows]
         return {"mode": "pins", "total": len(pins), "pins": pins, "clusters": [], "cell_deg": None}
@@ -386,8 +471,13 @@ def _pin(row: Any, user_id: int, coord_sys: CoordSys) -> dict[str, Any]:
     lat, lng = from_wgs84(row.lat, row.lng, coord_sys)
     state = row.state or LeadState.PUBLIC.value
     return {
-        "id": row.id, "name": row.name, "category": row.category, "lat": round(lat, 7), "lng": round(lng, 7),
-        "sea_state": state, "mine": state != LeadState.PUBLIC.value and row.owner_id == user_id,
+        "id": row.id,
+        "name": row.name,
+        "category": row.category,
+        "lat": round(lat, 7),
+        "lng": round(lng, 7),
+        "sea_state": state,
+        "mine": state != LeadState.PUBLIC.value and row.owner_id == user_id,
     }
 
 
@@ -401,11 +491,18 @@ def _clusters(
     user: User, conditions: list[ColumnElement[bool]], zoom: int, middle_lat: float, coord_sys: CoordSys
 ) -> dict[str, Any]:
     cell_lng, cell_lat = cell_size_deg(zoom, middle_lat)
-    located = _with_pool([
-        geo_sql.latitude(merchants.c.location).label("lat"),
-        geo_sql.longitude(merchants.c.location).label("lng"),
-        leads.c.state.label("state"), leads.c.owner_id.label("owner_id"),
-    ]).where(*conditions).subquery()
+    located = (
+        _with_pool(
+            [
+                geo_sql.latitude(merchants.c.location).label("lat"),
+                geo_sql.longitude(merchants.c.location).label("lng"),
+                leads.c.state.label("state"),
+                leads.c.owner_id.label("owner_id"),
+            ]
+        )
+        .where(*conditions)
+        .subquery()
+    )
     state = located.c.state
     private = state == LeadState.PRIVATE.value
     partner = state == LeadState.PARTNER.value
@@ -426,10 +523,14 @@ def _clusters(
     clusters = []
     for row in db.session.execute(statement):
         lat, lng = from_wgs84(row.lat, row.lng, coord_sys)
-        clusters.append({
-            "lat": round(lat, 7), "lng": round(lng, 7), "count": row.count,
-            "by_state": {"public": row.public, "private": row.private, "partner": row.partner, "mine": row.mine},
-        })
+        clusters.append(
+            {
+                "lat": round(lat, 7),
+                "lng": round(lng, 7),
+                "count": row.count,
+                "by_state": {"public": row.public, "private": row.private, "partner": row.partner, "mine": row.mine},
+            }
+        )
     total = sum(cluster["count"] for cluster in clusters)
     return {"mode": "clusters", "total": total, "pins": [], "clusters": clusters, "cell_deg": cell_lng}
 
@@ -437,8 +538,10 @@ def _clusters(
 def territories_covering(viewer: User, merchant_id: int) -> list[int]:
     """Ids of the (visible) territories whose boundary covers a merchant (GiST on territories.boundary)."""
     statement = (
-        select(Territory.id).join(Merchant, func.ST_Covers(Territory.boundary, Merchant.location))
-        .where(Merchant.id == merchant_id).order_by(Territory.id)
+        select(Territory.id)
+        .join(Merchant, func.ST_Covers(Territory.boundary, Merchant.location))
+        .where(Merchant.id == merchant_id)
+        .order_by(Territory.id)
     )
     condition = territory_scope.visible_condition(viewer)
     if condition is not None:
@@ -599,11 +702,21 @@ def _store_aggregate(tenant_id: int, merchant_id: int, version: int, aggregate: 
 
 def _load_aggregate(tenant_id: int, merchant_id: int, today: date) -> dict[str, Any]:
     this_month = today.replace(day=1)
-    row = db.session.execute(AGGREGATE_SQL, {
-        "merchant_id": merchant_id, "tenant": tenant_id, "recent_visits": RECENT_VISITS,
-        "since_month": _months_ago(this_month, SALES_MONTHS - 1), "related_stores": RELATED_STORES,
-        "nearby_same_brand": NEARBY_SAME_BRAND,
-    }).mappings().one()
+    row = (
+        db.session.execute(
+            AGGREGATE_SQL,
+            {
+                "merchant_id": merchant_id,
+                "tenant": tenant_id,
+                "recent_visits": RECENT_VISITS,
+                "since_month": _months_ago(this_month, SALES_MONTHS - 1),
+                "related_stores": RELATED_STORES,
+                "nearby_same_brand": NEARBY_SAME_BRAND,
+            },
+        )
+        .mappings()
+        .one()
+    )
     aggregate = dict(row)
     aggregate["this_month"] = this_month.isoformat()
     return aggregate
@@ -628,11 +741,18 @@ def merchant_detail(
 ) -> dict[str, Any]:
     now = clock.now()
     rules = tenant.setting("pool")
-    lead = db.session.execute(CALLER_SQL, {
-        "merchant_id": merchant_id, "tenant": tenant.id, "caller": caller.id, "caller_unit": caller.org_unit_id,
-        "cooldown_since": pool.cooldown_since(now, rules),
-        "sees_all": caller.role in (Role.OPS, Role.ADMIN), "is_manager": caller.role == Role.MANAGER,
-    }).one_or_none()
+    lead = db.session.execute(
+        CALLER_SQL,
+        {
+            "merchant_id": merchant_id,
+            "tenant": tenant.id,
+            "caller": caller.id,
+            "caller_unit": caller.org_unit_id,
+            "cooldown_since": pool.cooldown_since(now, rules),
+            "sees_all": caller.role in (Role.OPS, Role.ADMIN),
+            "is_manager": caller.role == Role.MANAGER,
+        },
+    ).one_or_none()
     if lead is None:
         raise MerchantNotFound()
     if lead.merged_into_id is not None and not _following_alias:
@@ -675,24 +795,36 @@ def _audit_reveal(caller: User, tenant_id: int, merchant_id: int, aggregate: dic
     merchant_phone = bool(aggregate["merchant"].get("phone"))
     if not contacts and not merchant_phone:
         return
-    key = (f"audit:reveal:{tenant_id}:{caller.id}:{merchant_id}:{clock.now().date().isoformat()}:"
-           f"{int(merchant_phone)}:{','.join(map(str, contacts))}")
+    key = (
+        f"audit:reveal:{tenant_id}:{caller.id}:{merchant_id}:{clock.now().date().isoformat()}:"
+        f"{int(merchant_phone)}:{','.join(map(str, contacts))}"
+    )
     try:
         client = redis_conn.client()
         if client.exists(key):
             return
     except RedisError:
         client = None
-    audit.record_audit(audit.PHONES_REVEALED, actor=caller, subject_type="merchant", subject_id=merchant_id,
-                       after={"merchant_phone": merchant_phone, "contact_ids": contacts}, tenant_id=tenant_id)
+    audit.record_audit(
+        audit.PHONES_REVEALED,
+        actor=caller,
+        subject_type="merchant",
+        subject_id=merchant_id,
+        after={"merchant_phone": merchant_phone, "contact_ids": contacts},
+        tenant_id=tenant_id,
+    )
     if client is not None:
         db.on_commit(lambda: client.set(key, 1, ex=REVEAL_LOGGED_TTL_S))
 
 
 def _positioned(item: dict[str, Any], coord_sys: CoordSys) -> dict[str, Any]:
     lat, lng = from_wgs84(item["lat"], item["lng"], coord_sys)
-    return {**item, "lat": round(lat, 7), "lng": round(lng, 7), **(
-        {"distance_m": round(item["distance_m"], 1)} if "distance_m" in item else {})}
+    return {
+        **item,
+        "lat": round(lat, 7),
+        "lng": round(lng, 7),
+        **({"distance_m": round(item["distance_m"], 1)} if "distance_m" in item else {}),
+    }
 
 
 def _merchant_section(merchant: dict[str, Any], coord_sys: CoordSys, show_phones: bool) -> dict[str, Any]:
@@ -756,26 +888,42 @@ def _competitors_section(records: list[dict[str, Any]], our_deals: list[dict[str
         for deal in record["deals"] or []:
             their_price = float(deal["price"])
             ours = max(our_deals, key=lambda d: _similarity(d["title"], deal["title"]), default=None)
-            comparison = {"their_title": deal["title"], "their_price": their_price,
-                          "monthly_sales": deal.get("monthly_sales")}
+            comparison = {
+                "their_title": deal["title"],
+                "their_price": their_price,
+                "monthly_sales": deal.get("monthly_sales"),
+            }
             if ours is not None:
                 our_price = float(ours["price"])
-                comparison.update({
-                    "our_deal_id": ours["id"], "our_title": ours["title"], "our_price": our_price,
-                    "difference": round(our_price - their_price, 2),
-                    "price_disadvantage": their_price < our_price,
-                })
+                comparison.update(
+                    {
+                        "our_deal_id": ours["id"],
+                        "our_title": ours["title"],
+                        "our_price": our_price,
+                        "difference": round(our_price - their_price, 2),
+                        "price_disadvantage": their_price < our_price,
+                    }
+                )
             else:
-                comparison.update({"our_deal_id": None, "our_title": None, "our_price": None, "difference": None,
-                                   "price_disadvantage": False})
+                comparison.update(
+                    {
+                        "our_deal_id": None,
+                        "our_title": None,
+                        "our_price": None,
+                        "difference": None,
+                        "price_disadvantage": False,
+                    }
+                )
             comparisons.append(comparison)
-        section.append({
-            "platform": record["platform"],
-            "online": record["online"],
-            "captured_at": record["captured_at"],
-            "deals": comparisons,
-            "price_disadvantage": any(c["price_disadvantage"] for c in comparisons),
-        })
+        section.append(
+            {
+                "platform": record["platform"],
+                "online": record["online"],
+                "captured_at": record["captured_at"],
+                "deals": comparisons,
+                "price_disadvantage": any(c["price_disadvantage"] for c in comparisons),
+            }
+        )
     return section
 
 
@@ -783,8 +931,10 @@ def _sea_section(lead: Any, caller: User, rules: dict[str, Any]) -> dict[str, An
     view = pool.sea_view(lead.state, lead.owner_id, lead.owner_name, lead.drops_at, caller.id)
     private = view["state"] == "private"
     claimable = (
-        caller.role == Role.BD and view["state"] == "public"
-        and lead.caller_private < rules["claim_cap"] and not lead.caller_in_cooldown
+        caller.role == Role.BD
+        and view["state"] == "public"
+        and lead.caller_private < rules["claim_cap"]
+        and not lead.caller_in_cooldown
     )
     return {
         **view,

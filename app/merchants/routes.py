@@ -35,7 +35,6 @@ from app.merchants.schemas import (
 blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants", description="Merchants (POIs)")
 
 
-
 def _filters(args: dict) -> queries.MerchantFilters:
     return queries.MerchantFilters(
         sea=args["sea"].value,
@@ -56,7 +55,12 @@ class Nearby(MethodView):
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
         """Merchants nearest to a position, with lead status, nearest first (keyset paging)."""
         query = queries.NearbyQuery(
-            lat=lat, lng=lng, coord_sys=coord_sys, radius_m=radius_m, limit=limit, cursor=cursor,
+            lat=lat,
+            lng=lng,
+            coord_sys=coord_sys,
+            radius_m=radius_m,
+            limit=limit,
+            cursor=cursor,
             filters=_filters(filters),
         )
         return json_response(queries.nearby(current_user(), current_tenant(), query))
@@ -66,24 +70,36 @@ class Nearby(MethodView):
 class MerchantMap(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, BboxTooLarge))
     @blp.arguments(MapQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, MapSchema, examples={
-        "clusters": {"summary": "A dense box at zoom 15", "value": MAP_CLUSTERS_EXAMPLE},
-        "pins": {"summary": "At most 500 merchants match", "value": MAP_PINS_EXAMPLE},
-    })
+    @blp.response(
+        200,
+        MapSchema,
+        examples={
+            "clusters": {"summary": "A dense box at zoom 15", "value": MAP_CLUSTERS_EXAMPLE},
+            "pins": {"summary": "At most 500 merchants match", "value": MAP_PINS_EXAMPLE},
+        },
+    )
     def get(self, bbox, zoom, coord_sys, **filters):
         """Merchants in a map box: up to 500 pins, or server-side clusters sized by zoom."""
-        return json_response(queries.map_view(current_user(), current_tenant(), bbox, zoom, coord_sys, _filters(filters)))
-
-
+        return json_response(
+            queries.map_view(current_user(), current_tenant(), bbox, zoom, coord_sys, _filters(filters))
+        )
 
 
 @blp.route("/<id:merchant_id>")
 class MerchantDetail(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound))
     @blp.arguments(DetailQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, MerchantDetailSchema, example=DETAIL_EXAMPLE, headers={
-        "ETag": {"description": "Send it back as `If-None-Match` to get a 304 when nothing changed",
-                 "schema": {"type": "string"}}})
+    @blp.response(
+        200,
+        MerchantDetailSchema,
+        example=DETAIL_EXAMPLE,
+        headers={
+            "ETag": {
+                "description": "Send it back as `If-None-Match` to get a 304 when nothing changed",
+                "schema": {"type": "string"},
+            }
+        },
+    )
     @blp.alt_response(304, description="Not modified since the ETag sent in `If-None-Match`")
     def get(self, merchant_id, coord_sys):
         """Everything about one merchant: info, contacts, visits, sales, competitors, pool status, tasks."""
@@ -96,9 +112,16 @@ class MerchantDetail(MethodView):
 @blp.route("/<id:merchant_id>/contacts")
 class Contacts(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound, NotAllowedForLead))
-    @blp.arguments(ContactCreateSchema, example={
-        "name": "王芳", "title": "店长", "role": "decision_maker", "phones": ["+86 138 1234 5678"],
-        "is_key_person": True})
+    @blp.arguments(
+        ContactCreateSchema,
+        example={
+            "name": "王芳",
+            "title": "店长",
+            "role": "decision_maker",
+            "phones": ["+86 138 1234 5678"],
+            "is_key_person": True,
+        },
+    )
     @blp.response(201, ContactSchema)
     def post(self, fields, merchant_id):
         """Add a key person (the lead's owner, their managers, ops)."""
@@ -112,8 +135,9 @@ class MerchantAttributes(MethodView):
     @blp.response(200, MerchantAttributesResultSchema, example={"id": 812, "attributes": {"seats": 140}})
     def patch(self, fields, merchant_id):
         """Set or clear the merchant's custom-field values (validated against the business line's schema)."""
-        return service.update_attributes(current_user(), current_tenant().settings or {}, merchant_id,
-                                          fields["attributes"])
+        return service.update_attributes(
+            current_user(), current_tenant().settings or {}, merchant_id, fields["attributes"]
+        )
 
 
 @blp.route("/<id:merchant_id>/contacts/<id:contact_id>")

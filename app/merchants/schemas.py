@@ -28,16 +28,21 @@ class MerchantFilterQueryArgsSchema(ma.Schema):
 
     coord_sys = coord_sys_field()
     sea = ma.fields.Enum(
-        SeaFilter, by_value=True, load_default=SeaFilter.ALL,
-        metadata={"description": "`public`: claimable pool; `mine`: my private leads; `others`: colleagues' private "
-                                 "leads; `partner`: signed partners"},
+        SeaFilter,
+        by_value=True,
+        load_default=SeaFilter.ALL,
+        metadata={
+            "description": "`public`: claimable pool; `mine`: my private leads; `others`: colleagues' private "
+            "leads; `partner`: signed partners"
+        },
     )
     category = ma.fields.String(
         validate=validate.Length(min=1, max=300),
         metadata={"description": "Prefix of the category path, e.g. `餐饮服务` or `amenity=restaurant`"},
     )
     tag = ma.fields.List(
-        ma.fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=10),
+        ma.fields.String(validate=validate.Length(min=1, max=64)),
+        validate=validate.Length(max=10),
         metadata={"description": "Repeatable (`tag=a&tag=b`): the merchant has every tag given"},
     )
     q = ma.fields.String(
@@ -45,7 +50,8 @@ class MerchantFilterQueryArgsSchema(ma.Schema):
         metadata={"description": "Name search: substring or trigram similarity; works for Chinese names"},
     )
     unvisited_days = ma.fields.Integer(
-        validate=validate.Range(min=1, max=3650), strict=False,
+        validate=validate.Range(min=1, max=3650),
+        strict=False,
         metadata={"description": "Street-sweep mode: only merchants with no verified visit by anyone in N days"},
     )
     in_my_territory = ma.fields.Boolean(
@@ -56,11 +62,15 @@ class MerchantFilterQueryArgsSchema(ma.Schema):
     attr = ma.fields.Dict(
         keys=ma.fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$")),
         values=ma.fields.String(validate=validate.Length(min=1, max=200)),
-        validate=validate.Length(max=5), load_default=dict,
-        metadata={"description": "Custom-field filters, sent as `attr.<key>=value` (e.g. `attr.cuisine=sichuan`, "
-                                 "`attr.seats=40`, `attr.delivery=true`), at most 5; the value is read in the "
-                                 "field's type from the tenant's schema. Unknown keys: 422 "
-                                 "`INVALID_ATTRIBUTE_FILTER`.", "x-query-prefix": "attr."},
+        validate=validate.Length(max=5),
+        load_default=dict,
+        metadata={
+            "description": "Custom-field filters, sent as `attr.<key>=value` (e.g. `attr.cuisine=sichuan`, "
+            "`attr.seats=40`, `attr.delivery=true`), at most 5; the value is read in the "
+            "field's type from the tenant's schema. Unknown keys: 422 "
+            "`INVALID_ATTRIBUTE_FILTER`.",
+            "x-query-prefix": "attr.",
+        },
     )
     PREFIXED_PARAMS = {"attr.": "attr"}
 
@@ -80,7 +90,7 @@ class NearbyQueryArgsSchema(MerchantFilterQueryArgsSchema):
 class BBox(ma.fields.Field):
     """``min_lng,min_lat,max_lng,max_lat``."""
 
-    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN202
+    def _deserialize(self, value, attr, data, **kwargs):
         try:
             parts = [float(p) for p in str(value).split(",")]
         except ValueError as exc:
@@ -94,8 +104,14 @@ class BBox(ma.fields.Field):
 
 
 class MapQueryArgsSchema(MerchantFilterQueryArgsSchema):
-    bbox = BBox(required=True, metadata={"type": "string", "example": "24.93,60.165,24.96,60.175",
-                                         "description": "min_lng,min_lat,max_lng,max_lat in `coord_sys`"})
+    bbox = BBox(
+        required=True,
+        metadata={
+            "type": "string",
+            "example": "24.93,60.165,24.96,60.175",
+            "description": "min_lng,min_lat,max_lng,max_lat in `coord_sys`",
+        },
+    )
     zoom = ma.fields.Integer(
         required=True, validate=validate.Range(min=3, max=21), metadata={"description": "Map zoom level (3-21)"}
     )
@@ -180,7 +196,9 @@ class MapSchema(ma.Schema):
     total = ma.fields.Integer(required=True, metadata={"description": "Merchants in the box matching the filters"})
     pins = ma.fields.List(ma.fields.Nested(PinSchema), required=True)
     clusters = ma.fields.List(ma.fields.Nested(ClusterSchema), required=True)
-    cell_deg = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Grid cell (longitude degrees)"})
+    cell_deg = ma.fields.Float(
+        allow_none=True, required=True, metadata={"description": "Grid cell (longitude degrees)"}
+    )
 
 
 # --- detail -------------------------------------------------------------------------------------------
@@ -205,8 +223,9 @@ class MerchantInfoSchema(ma.Schema):
     attributes = ma.fields.Dict(required=True, metadata={"description": "Custom attributes (imported columns)"})
     source = ma.fields.String(required=True)
     source_id = ma.fields.String(allow_none=True, required=True)
-    audit_status = ma.fields.String(required=True, validate=validate.OneOf(
-        ["approved", "pending_audit", "rejected", "merged"]))
+    audit_status = ma.fields.String(
+        required=True, validate=validate.OneOf(["approved", "pending_audit", "rejected", "merged"])
+    )
     audit_flags = ma.fields.List(ma.fields.String(), required=True)
     self_onboarded = ma.fields.Boolean(required=True)
     created_at = ma.fields.DateTime(required=True)
@@ -280,15 +299,19 @@ class RelatedStoreSchema(ma.Schema):
 
 class RelatedStoresSchema(ma.Schema):
     count = ma.fields.Integer(required=True, metadata={"description": "Other stores of the same brand"})
-    stores = ma.fields.List(ma.fields.Nested(RelatedStoreSchema), required=True, metadata={
-        "description": "Top 20 by GMV over 12 months"})
+    stores = ma.fields.List(
+        ma.fields.Nested(RelatedStoreSchema), required=True, metadata={"description": "Top 20 by GMV over 12 months"}
+    )
 
 
 class SalesSectionSchema(ma.Schema):
     active_deals = ma.fields.List(ma.fields.Nested(DealSchema), required=True)
     totals = ma.fields.Nested(SalesTotalsSchema, required=True)
-    months = ma.fields.List(ma.fields.Nested(SalesMonthSchema), required=True, metadata={
-        "description": "The last 12 months, oldest first, zero-filled"})
+    months = ma.fields.List(
+        ma.fields.Nested(SalesMonthSchema),
+        required=True,
+        metadata={"description": "The last 12 months, oldest first, zero-filled"},
+    )
     related_stores = ma.fields.Nested(RelatedStoresSchema, required=True)
 
 
@@ -307,16 +330,23 @@ class CompetitorSchema(ma.Schema):
     platform = ma.fields.String(required=True)
     online = ma.fields.Boolean(required=True)
     captured_at = ma.fields.DateTime(required=True)
-    deals = ma.fields.List(ma.fields.Nested(PriceComparisonSchema), required=True, metadata={
-        "description": "Each of their deals against our most comparable active deal (by title)"})
+    deals = ma.fields.List(
+        ma.fields.Nested(PriceComparisonSchema),
+        required=True,
+        metadata={"description": "Each of their deals against our most comparable active deal (by title)"},
+    )
     price_disadvantage = ma.fields.Boolean(required=True)
 
 
 class DetailSeaSchema(SeaSchema):
     claimed_at = ma.fields.DateTime(allow_none=True, required=True)
     drops_at = ma.fields.DateTime(allow_none=True, required=True)
-    drop_reason = ma.fields.String(allow_none=True, required=True, validate=validate.OneOf(
-        ["term_end", "no_visit", "no_signing"]), metadata={"description": "The clock that will fire at `drops_at`"})
+    drop_reason = ma.fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(["term_end", "no_visit", "no_signing"]),
+        metadata={"description": "The clock that will fire at `drops_at`"},
+    )
     extensions_left = ma.fields.Integer(allow_none=True, required=True)
     claimable = ma.fields.Boolean(required=True)
 
@@ -349,11 +379,18 @@ class MerchantDetailSchema(ma.Schema):
     sales = ma.fields.Nested(SalesSectionSchema, required=True)
     competitors = ma.fields.List(ma.fields.Nested(CompetitorSchema), required=True)
     sea = ma.fields.Nested(DetailSeaSchema, required=True)
-    tasks = ma.fields.List(ma.fields.Nested(DetailTaskSchema), required=True, metadata={
-        "description": "Open assignments about this merchant that the caller may see"})
+    tasks = ma.fields.List(
+        ma.fields.Nested(DetailTaskSchema),
+        required=True,
+        metadata={"description": "Open assignments about this merchant that the caller may see"},
+    )
     nearby_same_brand = ma.fields.List(ma.fields.Nested(SameBrandStoreSchema), required=True)
-    phones_masked = ma.fields.Boolean(required=True, metadata={
-        "description": "Phone numbers are shown in full only to the lead's owner, their managers, ops and admins"})
+    phones_masked = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Phone numbers are shown in full only to the lead's owner, their managers, ops and admins"
+        },
+    )
 
 
 # --- contacts -----------------------------------------------------------------------------------------
@@ -383,9 +420,13 @@ class ContactUpdateSchema(ma.Schema):
 
 class MerchantAttributesSchema(ma.Schema):
     attributes = ma.fields.Dict(
-        keys=ma.fields.String(validate=validate.Length(min=1, max=60)), required=True,
-        metadata={"description": "Custom-field values to set; `null` clears an optional field; fields not sent are "
-                                 "kept", "example": {"seats": 140, "cuisine": None}})
+        keys=ma.fields.String(validate=validate.Length(min=1, max=60)),
+        required=True,
+        metadata={
+            "description": "Custom-field values to set; `null` clears an optional field; fields not sent are kept",
+            "example": {"seats": 140, "cuisine": None},
+        },
+    )
 
 
 class MerchantAttributesResultSchema(ma.Schema):

@@ -37,7 +37,9 @@ def _get_contact(merchant: Merchant, contact_id: int) -> Contact:
 def create_contact(caller: User, merchant_id: int, fields: dict[str, Any]) -> Contact:
     merchant = get_merchant(merchant_id)
     ensure_can_edit(caller, merchant)
-    contact = Contact(merchant_id=merchant.id, tenant_id=merchant.tenant_id, **{**fields, "role": ContactRole(fields["role"])})
+    contact = Contact(
+        merchant_id=merchant.id, tenant_id=merchant.tenant_id, **{**fields, "role": ContactRole(fields["role"])}
+    )
     db.session.add(contact)
     touch(merchant.id)
     db.session.flush()
@@ -63,8 +65,9 @@ def delete_contact(caller: User, merchant_id: int, contact_id: int) -> None:
     db.session.flush()
 
 
-def update_attributes(caller: User, tenant_settings: dict[str, Any], merchant_id: int,
-                      changes: dict[str, Any]) -> dict[str, Any]:
+def update_attributes(
+    caller: User, tenant_settings: dict[str, Any], merchant_id: int, changes: dict[str, Any]
+) -> dict[str, Any]:
     """Set or clear custom-field values (validated against the business line's schema); returns them all.
 
     Only the keys of the current schema are returned: values of removed fields stay stored (a field that

@@ -18,14 +18,16 @@ def manages(manager: User, user_id: int) -> bool:
         return True
     if manager.org_unit_id is None or user.org_unit_id is None:
         return False
-    paths = dict(db.session.execute(
-        select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_((manager.org_unit_id, user.org_unit_id)))
-    ).all())
+    paths = dict(
+        db.session.execute(
+            select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_((manager.org_unit_id, user.org_unit_id)))
+        ).all()
+    )
     manager_path, user_path = paths.get(manager.org_unit_id), paths.get(user.org_unit_id)
     return bool(manager_path and user_path and user_path.startswith(manager_path))
 
 
-def managed_user_ids(manager: User):  # noqa: ANN201 - a select of user ids, to embed in other queries
+def managed_user_ids(manager: User):
     """Users a manager manages: direct reports and everyone in the manager's org subtree."""
     subtree = select(OrgUnit.path).where(OrgUnit.id == manager.org_unit_id).scalar_subquery()
     in_subtree = User.org_unit_id.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(subtree)))
@@ -35,7 +37,7 @@ def managed_user_ids(manager: User):  # noqa: ANN201 - a select of user ids, to 
     return select(User.id).where(condition, User.id != manager.id)
 
 
-def visible_user_ids(viewer: User):  # noqa: ANN201
+def visible_user_ids(viewer: User):
     """Whose activity a viewer may list: BDs themselves, managers their people, ops and admins everyone."""
     if viewer.role in (Role.OPS, Role.ADMIN):
         return select(User.id)
@@ -58,7 +60,7 @@ def manages_unit(manager: User, unit: OrgUnit) -> bool:
     return bool(path and unit.path.startswith(path))
 
 
-def managed_unit_ids(manager: User):  # noqa: ANN201 - a select of org unit ids
+def managed_unit_ids(manager: User):
     """The org units of a manager's subtree (nothing for a manager outside the tree)."""
     subtree = select(OrgUnit.path).where(OrgUnit.id == manager.org_unit_id).scalar_subquery()
     return select(OrgUnit.id).where(OrgUnit.path.startswith(subtree))

@@ -73,9 +73,16 @@ def add_user(
     """The one way a user is made (the admin API, the CLI, the demo seed): a hashed password, a unique name."""
     if len(password) < 8:
         raise ValidationFailed(errors={"password": ["At least 8 characters."]})
-    user = User(tenant_id=tenant_id, username=username, display_name=display_name or username,
-                password_hash=passwords.hash_password(password), role=role, org_unit_id=org_unit_id,
-                manager_id=manager_id, phone=phone)
+    user = User(
+        tenant_id=tenant_id,
+        username=username,
+        display_name=display_name or username,
+        password_hash=passwords.hash_password(password),
+        role=role,
+        org_unit_id=org_unit_id,
+        manager_id=manager_id,
+        phone=phone,
+    )
     db.session.add(user)
     db.flush_unique(UserExists, f"User {username!r} already exists.")
     return user
@@ -102,9 +109,15 @@ def provision_user(
         if manager is None:
             raise ManagerNotFound(f"No user {manager_username!r} in {tenant.slug!r}.")
     unit = _find_team(tenant.id, team) if team else None
-    user = add_user(tenant.id, username, password, role, display_name=display_name,
-                    org_unit_id=unit.id if unit else (manager.org_unit_id if manager else None),
-                    manager_id=manager.id if manager else None)
+    user = add_user(
+        tenant.id,
+        username,
+        password,
+        role,
+        display_name=display_name,
+        org_unit_id=unit.id if unit else (manager.org_unit_id if manager else None),
+        manager_id=manager.id if manager else None,
+    )
     if unit is not None and role == Role.MANAGER and unit.manager_id is None:
         unit.manager_id = user.id
     session.flush()

@@ -55,12 +55,19 @@ def _job_id(message_id: int) -> str:
 def _push(message_id: int, queue_name: str, redis_url: str) -> bool:
     try:
         connection = redis_conn.client(redis_url)
-        existing = Job.fetch(_job_id(message_id), connection=connection) if Job.exists(_job_id(message_id), connection) else None
+        existing = (
+            Job.fetch(_job_id(message_id), connection=connection)
+            if Job.exists(_job_id(message_id), connection)
+            else None
+        )
         if existing is not None and existing.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED):
             return True
         # the job's log lines carry the id of the request that caused it (None when the sweep re-enqueues)
         redis_conn.queue(queue_name, redis_url).enqueue(
-            dispatch, message_id, job_id=_job_id(message_id), failure_ttl=redis_conn.FAILED_JOB_TTL_S,
+            dispatch,
+            message_id,
+            job_id=_job_id(message_id),
+            failure_ttl=redis_conn.FAILED_JOB_TTL_S,
             meta={"request_id": request_id.current()},
         )
         return True

@@ -20,8 +20,13 @@ def push_reminder(reminder_id: int, attempt: int = 1, device_ids: list[int] | No
         "channel_id": "reminders",
     }
     return push.deliver(
-        tenant_id=reminder.tenant_id, users=[reminder.user_id], message=message, attempt=attempt,
-        device_ids=device_ids, log_fields=lambda device: {"reminder_id": reminder.id},
-        retry=lambda delay, ids: push.retry_later(push_reminder, delay, reminder_id=reminder.id, attempt=attempt + 1,
-                                              device_ids=ids),
+        tenant_id=reminder.tenant_id,
+        users=[reminder.user_id],
+        message=message,
+        attempt=attempt,
+        device_ids=device_ids,
+        log_fields=lambda device: {"reminder_id": reminder.id},
+        retry=lambda delay, ids: push.retry_later(
+            push_reminder, delay, reminder_id=reminder.id, attempt=attempt + 1, device_ids=ids
+        ),
     )

@@ -17,7 +17,10 @@ class Deal(TenantScoped, Timestamped, Base):
     """A product we sell at the merchant (a group-buying voucher, a room package...)."""
 
     __tablename__ = "deals"
-    __table_args__ = (UniqueConstraint("tenant_id", "external_id"), Index("ix_deals_merchant_status", "merchant_id", "status"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id"),
+        Index("ix_deals_merchant_status", "merchant_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), index=True)

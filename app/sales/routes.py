@@ -51,8 +51,14 @@ class Deals(MethodView):
 @blp.route("/<id:merchant_id>/competitors")
 class Competitors(MethodView):
     @authenticated(blp, *OPS, errors=ERRORS)
-    @blp.arguments(CompetitorCreateSchema, example={
-        "platform": "Meituan", "online": True, "deals": [{"title": "双人套餐", "price": 88, "monthly_sales": 320}]})
+    @blp.arguments(
+        CompetitorCreateSchema,
+        example={
+            "platform": "Meituan",
+            "online": True,
+            "deals": [{"title": "双人套餐", "price": 88, "monthly_sales": 320}],
+        },
+    )
     @blp.response(200, MerchantCompetitorSchema)
     def post(self, body, merchant_id):
         """Replace what one competitor platform offers at a merchant."""

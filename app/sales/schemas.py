@@ -7,8 +7,11 @@ MONEY = {"as_string": False, "places": 2, "validate": validate.Range(min=0, max=
 
 
 class SalesMonthCreateSchema(ma.Schema):
-    month = ma.fields.String(required=True, validate=validate.Regexp(r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"),
-                             metadata={"example": "2026-10", "description": "YYYY-MM, years 1900 to 2999"})
+    month = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"),
+        metadata={"example": "2026-10", "description": "YYYY-MM, years 1900 to 2999"},
+    )
     orders = ma.fields.Integer(required=True, validate=validate.Range(min=0, max=2**31 - 1))
     gmv = ma.fields.Decimal(required=True, **MONEY)
 
@@ -24,8 +27,10 @@ class DealCreateSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=300))
     price = ma.fields.Decimal(required=True, **MONEY)
     status = ma.fields.String(load_default="active", validate=validate.OneOf(["active", "paused", "ended"]))
-    external_id = ma.fields.String(validate=validate.Length(min=1, max=120), metadata={
-        "description": "The deal's id in the selling system; sending it again updates that deal"})
+    external_id = ma.fields.String(
+        validate=validate.Length(min=1, max=120),
+        metadata={"description": "The deal's id in the selling system; sending it again updates that deal"},
+    )
     started_at = ma.fields.Date(allow_none=True)
     ended_at = ma.fields.Date(allow_none=True)
 
@@ -50,8 +55,7 @@ class CompetitorDealSchema(ma.Schema):
 class CompetitorCreateSchema(ma.Schema):
     platform = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
     online = ma.fields.Boolean(required=True)
-    deals = ma.fields.List(ma.fields.Nested(CompetitorDealSchema), load_default=list,
-                           validate=validate.Length(max=50))
+    deals = ma.fields.List(ma.fields.Nested(CompetitorDealSchema), load_default=list, validate=validate.Length(max=50))
     captured_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
 
 

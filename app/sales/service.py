@@ -28,8 +28,9 @@ BATCH = 2000
 def upsert_month(merchant: Merchant, month: date, orders: int, gmv: Decimal) -> SalesMonth:
     statement = (
         insert(SalesMonth)
-        .values(tenant_id=merchant.tenant_id, merchant_id=merchant.id, month=month.replace(day=1), orders=orders,
-                gmv=gmv)
+        .values(
+            tenant_id=merchant.tenant_id, merchant_id=merchant.id, month=month.replace(day=1), orders=orders, gmv=gmv
+        )
         .on_conflict_do_update(index_elements=["merchant_id", "month"], set_={"orders": orders, "gmv": gmv})
         .returning(SalesMonth.id)
     )
@@ -57,8 +58,9 @@ def save_deal(merchant: Merchant, fields: dict[str, Any]) -> Deal:
     return deal
 
 
-def save_competitor(merchant: Merchant, platform: str, online: bool, deals: list[dict[str, Any]],
-                    captured_at: datetime | None = None) -> CompetitorRecord:
+def save_competitor(
+    merchant: Merchant, platform: str, online: bool, deals: list[dict[str, Any]], captured_at: datetime | None = None
+) -> CompetitorRecord:
     """Replace the snapshot of one competitor platform at a merchant."""
     values = {"online": online, "deals": deals, "captured_at": captured_at or clock.now()}
     statement = (
@@ -150,21 +152,30 @@ class _MerchantResolver:
         by_id = {int(r["merchant_id"]) for r in rows if (r.get("merchant_id") or "").strip().isdigit()}
         by_source = {r["source_id"].strip() for r in rows if (r.get("source_id") or "").strip()}
         # a merged duplicate's id is an alias of the merchant it was merged into
-        known_ids = dict(db.session.execute(
-            select(Merchant.id, func.coalesce(Merchant.merged_into_id, Merchant.id))
-            .where(Merchant.tenant_id == self.tenant_id, Merchant.id.in_(by_id))
-        ).all()) if by_id else {}
+        known_ids = (
+            dict(
+                db.session.execute(
+                    select(Merchant.id, func.coalesce(Merchant.merged_into_id, Merchant.id)).where(
+                        Merchant.tenant_id == self.tenant_id, Merchant.id.in_(by_id)
+                    )
+                ).all()
+            )
+            if by_id
+            else {}
+        )
         sources: dict[tuple[str, str], int] = {}
         if by_source:
             for merchant_id, source, source_id in db.session.execute(
-                select(Merchant.id, Merchant.source, Merchant.source_id)
-                .where(Merchant.tenant_id == self.tenant_id, Merchant.source_id.in_(by_source))
+                select(Merchant.id, Merchant.source, Merchant.source_id).where(
+                    Merchant.tenant_id == self.tenant_id, Merchant.source_id.in_(by_source)
+                )
             ):
                 sources[(source, source_id)] = merchant_id
             # ids of rows matched to another merchant by a merchant import, or of merged duplicates
             for merchant_id, source, source_id in db.session.execute(
-                select(MerchantSourceId.merchant_id, MerchantSourceId.source, MerchantSourceId.source_id)
-                .where(MerchantSourceId.tenant_id == self.tenant_id, MerchantSourceId.source_id.in_(by_source))
+                select(MerchantSourceId.merchant_id, MerchantSourceId.source, MerchantSourceId.source_id).where(
+                    MerchantSourceId.tenant_id == self.tenant_id, MerchantSourceId.source_id.in_(by_source)
+                )
             ):
                 sources.setdefault((source, source_id), merchant_id)
         result: dict[int, int | str] = {}
@@ -186,9 +197,13 @@ class _MerchantResolver:
         return result
 
 
-def _import(stream: IO[str], tenant_id: int, required: tuple[str, ...],
-            parse: Callable[[dict[str, str]], Any], flush: Callable[[list[tuple[int, Any]]], tuple[int, int]]
-            ) -> ImportReport:
+def _import(
+    stream: IO[str],
+    tenant_id: int,
+    required: tuple[str, ...],
+    parse: Callable[[dict[str, str]], Any],
+    flush: Callable[[list[tuple[int, Any]]], tuple[int, int]],
+) -> ImportReport:
     reader, _ = _read(stream, required)
     report = ImportReport()
     resolver = _MerchantResolver(tenant_id)
@@ -259,9 +274,12 @@ def _parse_month(row: dict[str, str]) -> dict[str, Any]:
 
 def _flush_months(tenant_id: int) -> Callable[[list[tuple[int, Any]]], tuple[int, int]]:
     def flush(rows: list[tuple[int, Any]]) -> tuple[int, int]:
-        unique = {(merchant_id, data["month"]): {"tenant_id": tenant_id, "merchant_id": merchant_id, **data}
-                  for merchant_id, data in rows}
+        unique = {
+            (merchant_id, data["month"]): {"tenant_id": tenant_id, "merchant_id": merchant_id, **data}
+            for merchant_id, data in rows
+        }
         return _upsert(SalesMonth, list(unique.values()), ["merchant_id", "month"], ["orders", "gmv"])
+
     return flush
 
 
@@ -273,19 +291,31 @@ def _parse_deal(row: dict[str, str]) -> dict[str, Any]:
     status = (row.get("status") or "active").strip().lower()
     if status not in ("active", "paused", "ended"):
         raise RowError(f"status {status!r} is not active/paused/ended")
-    return {"external_id": external_id[:120], "title": title[:300], "price": _money(row["price"], "price"),
-            "status": status, "started_at": _optional_date(row.get("started_at"), "started_at"),
-            "ended_at": _optional_date(row.get("ended_at"), "ended_at")}
+    return {
+        "external_id": external_id[:120],
+        "title": title[:300],
+        "price": _money(row["price"], "price"),
+        "status": status,
+        "started_at": _optional_date(row.get("started_at"), "started_at"),
+        "ended_at": _optional_date(row.get("ended_at"), "ended_at"),
+    }
 
 
 def _flush_deals(tenant_id: int) -> Callable[[list[tuple[int, Any]]], tuple[int, int]]:
     def flush(rows: list[tuple[int, Any]]) -> tuple[int, int]:
-        unique = {data["external_id"]: {"tenant_id": tenant_id, "merchant_id": merchant_id, **data}
-                  for merchant_id, data in rows}
+        unique = {
+            data["external_id"]: {"tenant_id": tenant_id, "merchant_id": merchant_id, **data}
+            for merchant_id, data in rows
+        }
         moved = db.session.scalars(select(Deal.merchant_id).where(Deal.external_id.in_(unique))).all()
         touch(*set(moved))  # a deal re-attributed to another store changes both details
-        return _upsert(Deal, list(unique.values()), ["tenant_id", "external_id"],
-                       ["merchant_id", "title", "price", "status", "started_at", "ended_at"])
+        return _upsert(
+            Deal,
+            list(unique.values()),
+            ["tenant_id", "external_id"],
+            ["merchant_id", "title", "price", "status", "started_at", "ended_at"],
+        )
+
     return flush
 
 
@@ -309,23 +339,40 @@ def _parse_competitor(row: dict[str, str]) -> dict[str, Any]:
     if (row.get("deal_title") or "").strip():
         price = _money(row.get("deal_price") or "", "deal_price")
         sales = row.get("monthly_sales") or ""
-        deal = {"title": row["deal_title"].strip()[:300], "price": float(price),
-                "monthly_sales": _count(sales, "monthly_sales") if sales.strip() else None}
-    return {"platform": platform, "online": _flag(row.get("online", ""), "online"), "captured_at": captured_at,
-            "deal": deal}
+        deal = {
+            "title": row["deal_title"].strip()[:300],
+            "price": float(price),
+            "monthly_sales": _count(sales, "monthly_sales") if sales.strip() else None,
+        }
+    return {
+        "platform": platform,
+        "online": _flag(row.get("online", ""), "online"),
+        "captured_at": captured_at,
+        "deal": deal,
+    }
 
 
 def _flush_competitors(tenant_id: int) -> Callable[[list[tuple[int, Any]]], tuple[int, int]]:
     def flush(rows: list[tuple[int, Any]]) -> tuple[int, int]:
         snapshots: dict[tuple[int, str], dict[str, Any]] = {}
         for merchant_id, data in rows:
-            snapshot = snapshots.setdefault((merchant_id, data["platform"]), {
-                "tenant_id": tenant_id, "merchant_id": merchant_id, "platform": data["platform"],
-                "online": data["online"], "captured_at": data["captured_at"], "deals": []})
+            snapshot = snapshots.setdefault(
+                (merchant_id, data["platform"]),
+                {
+                    "tenant_id": tenant_id,
+                    "merchant_id": merchant_id,
+                    "platform": data["platform"],
+                    "online": data["online"],
+                    "captured_at": data["captured_at"],
+                    "deals": [],
+                },
+            )
             if data["deal"]:
                 snapshot["deals"].append(data["deal"])
-        return _upsert(CompetitorRecord, list(snapshots.values()), ["merchant_id", "platform"],
-                       ["online", "captured_at", "deals"])
+        return _upsert(
+            CompetitorRecord, list(snapshots.values()), ["merchant_id", "platform"], ["online", "captured_at", "deals"]
+        )
+
     return flush
 
 
@@ -335,7 +382,7 @@ class _Rewound:
     def __init__(self, first: str, rest: IO[str]) -> None:
         self._first, self._rest = first, rest
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         if self._first:
             yield self._first
         yield from self._rest

@@ -33,7 +33,13 @@ def push_many(task_ids: list[int]) -> dict[str, int]:
     """Queue the push of each task of a bulk creation (one outbox row for all of them)."""
     queue = redis_conn.queue("push")
     for task_id in task_ids:
-        queue.enqueue(push_assignments, task_id=task_id, attempt=1, failure_ttl=redis_conn.FAILED_JOB_TTL_S, retry=push.ABANDONED_RETRY)
+        queue.enqueue(
+            push_assignments,
+            task_id=task_id,
+            attempt=1,
+            failure_ttl=redis_conn.FAILED_JOB_TTL_S,
+            retry=push.ABANDONED_RETRY,
+        )
     return {"tasks": len(task_ids)}
 
 
@@ -47,16 +53,27 @@ def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | Non
         TaskAssignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.ACCEPTED)),
     )
     if device_ids is None:
-        targets = list(db.session.scalars(select(Device.id).where(
-            Device.user_id.in_(open_assignments.with_only_columns(TaskAssignment.assignee_id)),
-            Device.disabled_at.is_(None),
-        ).order_by(Device.id)))
+        targets = list(
+            db.session.scalars(
+                select(Device.id)
+                .where(
+                    Device.user_id.in_(open_assignments.with_only_columns(TaskAssignment.assignee_id)),
+                    Device.disabled_at.is_(None),
+                )
+                .order_by(Device.id)
+            )
+        )
         if len(targets) > CHUNK_DEVICES:
             queue = redis_conn.queue("push")
             for start in range(0, len(targets), CHUNK_DEVICES):
-                queue.enqueue(push_assignments, task_id=task.id, attempt=1,
-                              device_ids=targets[start:start + CHUNK_DEVICES], failure_ttl=redis_conn.FAILED_JOB_TTL_S,
-                              retry=push.ABANDONED_RETRY)
+                queue.enqueue(
+                    push_assignments,
+                    task_id=task.id,
+                    attempt=1,
+                    device_ids=targets[start : start + CHUNK_DEVICES],
+                    failure_ttl=redis_conn.FAILED_JOB_TTL_S,
+                    retry=push.ABANDONED_RETRY,
+                )
             return {"chunks": -(-len(targets) // CHUNK_DEVICES)}
     assignments = dict(db.session.execute(open_assignments).all())
     message = {
@@ -66,8 +83,13 @@ def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | Non
         "collapse_key": f"task-{task.id}",
     }
     return push.deliver(
-        tenant_id=task.tenant_id, users=list(assignments), message=message, attempt=attempt, device_ids=device_ids,
+        tenant_id=task.tenant_id,
+        users=list(assignments),
+        message=message,
+        attempt=attempt,
+        device_ids=device_ids,
         log_fields=lambda device: {"task_id": task.id, "assignment_id": assignments[device.user_id]},
-        retry=lambda delay, ids: push.retry_later(push_assignments, delay, task_id=task.id, attempt=attempt + 1,
-                                              device_ids=ids),
+        retry=lambda delay, ids: push.retry_later(
+            push_assignments, delay, task_id=task.id, attempt=attempt + 1, device_ids=ids
+        ),
     )

@@ -57,9 +57,16 @@ def _progress(task_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:
 
 def _task_summary(task: Task, progress: dict[str, int], now: datetime) -> dict[str, Any]:
     return {
-        "id": task.id, "title": task.title, "body": task.body, "kind": task.kind.value, "priority": task.priority,
-        "merchant_id": task.merchant_id, "due_at": task.due_at, "created_at": task.created_at,
-        "creator_id": task.creator_id, "progress": progress,
+        "id": task.id,
+        "title": task.title,
+        "body": task.body,
+        "kind": task.kind.value,
+        "priority": task.priority,
+        "merchant_id": task.merchant_id,
+        "due_at": task.due_at,
+        "created_at": task.created_at,
+        "creator_id": task.creator_id,
+        "progress": progress,
         "overdue": bool(task.due_at and task.due_at < now and progress["assigned"] + progress["accepted"]),
     }
 
@@ -89,10 +96,14 @@ def _may_see(user: User, task: Task, assignee_ids: set[int]) -> bool:
     if user.role in (Role.OPS, Role.ADMIN) or task.creator_id == user.id or user.id in assignee_ids:
         return True
     if user.role == Role.MANAGER:
-        return db.session.scalar(
-            select(func.count()).select_from(User)
-            .where(User.id.in_(assignee_ids), User.id.in_(managed_user_ids(user)))
-        ) > 0
+        return (
+            db.session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.id.in_(assignee_ids), User.id.in_(managed_user_ids(user)))
+            )
+            > 0
+        )
     return False
 
 
@@ -101,8 +112,10 @@ def task_detail(user: User, task_id: int) -> dict[str, Any]:
     if task is None:
         raise TaskNotFound()
     rows = db.session.execute(
-        select(TaskAssignment, User).join(User, User.id == TaskAssignment.assignee_id)
-        .where(TaskAssignment.task_id == task.id).order_by(TaskAssignment.id)
+        select(TaskAssignment, User)
+        .join(User, User.id == TaskAssignment.assignee_id)
+        .where(TaskAssignment.task_id == task.id)
+        .order_by(TaskAssignment.id)
     ).all()
     if not _may_see(user, task, {a.assignee_id for a, _ in rows}):
         raise TaskNotFound()
@@ -112,9 +125,18 @@ def task_detail(user: User, task_id: int) -> dict[str, Any]:
     deliveries = _delivery_counts(task.id)
     summary = _task_summary(task, _progress([task.id], now)[task.id], now)
     summary["assignments"] = [
-        {"id": a.id, "assignee": _person(u), "status": a.status.value, "merchant_id": a.merchant_id,
-         "payload": a.payload, "feedback": a.feedback, "accepted_at": a.accepted_at, "completed_at": a.completed_at,
-         "overdue": _overdue(task.due_at, a.status in OPEN, now), "deliveries": deliveries.get(a.id, _no_deliveries())}
+        {
+            "id": a.id,
+            "assignee": _person(u),
+            "status": a.status.value,
+            "merchant_id": a.merchant_id,
+            "payload": a.payload,
+            "feedback": a.feedback,
+            "accepted_at": a.accepted_at,
+            "completed_at": a.completed_at,
+            "overdue": _overdue(task.due_at, a.status in OPEN, now),
+            "deliveries": deliveries.get(a.id, _no_deliveries()),
+        }
         for a, u in rows
     ]
     summary["deliveries"] = _sum_deliveries(deliveries.values()) if user.role != Role.BD else None
@@ -167,21 +189,43 @@ def _todo_items(user: User, now: datetime) -> list[dict[str, Any]]:
         .where(TaskAssignment.assignee_id == user.id, TaskAssignment.status.in_(OPEN))
     ).all()
     reminders = db.session.execute(
-        select(Reminder, Merchant.name).outerjoin(Merchant, Merchant.id == Reminder.merchant_id)
+        select(Reminder, Merchant.name)
+        .outerjoin(Merchant, Merchant.id == Reminder.merchant_id)
         .where(Reminder.user_id == user.id, Reminder.done_at.is_(None))
     ).all()
     items = [
-        {"id": f"a{a.id}", "type": "task", "kind": t.kind.value, "title": t.title, "body": t.body,
-         "due_at": t.due_at, "overdue": _overdue(t.due_at, True, now), "status": a.status.value,
-         "priority": t.priority, "task_id": t.id, "payload": a.payload,
-         "merchant": {"id": a.merchant_id, "name": name} if a.merchant_id else None,
-         "actions": ["accept", "done", "reject"] if a.status == AssignmentStatus.ASSIGNED else ["done", "reject"]}
+        {
+            "id": f"a{a.id}",
+            "type": "task",
+            "kind": t.kind.value,
+            "title": t.title,
+            "body": t.body,
+            "due_at": t.due_at,
+            "overdue": _overdue(t.due_at, True, now),
+            "status": a.status.value,
+            "priority": t.priority,
+            "task_id": t.id,
+            "payload": a.payload,
+            "merchant": {"id": a.merchant_id, "name": name} if a.merchant_id else None,
+            "actions": ["accept", "done", "reject"] if a.status == AssignmentStatus.ASSIGNED else ["done", "reject"],
+        }
         for a, t, name in assignments
     ] + [
-        {"id": f"r{r.id}", "type": "reminder", "kind": r.kind, "title": r.title, "body": "",
-         "due_at": r.due_at, "overdue": r.due_at < now, "status": "open", "priority": 0, "task_id": None,
-         "payload": r.payload, "merchant": {"id": r.merchant_id, "name": name} if r.merchant_id else None,
-         "actions": ["done"]}
+        {
+            "id": f"r{r.id}",
+            "type": "reminder",
+            "kind": r.kind,
+            "title": r.title,
+            "body": "",
+            "due_at": r.due_at,
+            "overdue": r.due_at < now,
+            "status": "open",
+            "priority": 0,
+            "task_id": None,
+            "payload": r.payload,
+            "merchant": {"id": r.merchant_id, "name": name} if r.merchant_id else None,
+            "actions": ["done"],
+        }
         for r, name in reminders
     ]
     items.sort(key=_todo_key)

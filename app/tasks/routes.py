@@ -56,13 +56,24 @@ TODO_ERRORS = (
 
 @blp.route("/tasks")
 class Tasks(MethodView):
-    @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, NotInScope, *TARGET_ERRORS,
-                                            MerchantNotFound))
-    @blp.arguments(TaskCreateSchema, example={
-        "title": "Visit the new openings on Nanshan Road", "body": "Check in at each and collect the owner's phone.",
-        "kind": "visit", "due_at": "2026-11-25T18:00:00+08:00", "priority": 1, "user_ids": [4, 5]})
-    @blp.response(201, TaskSummarySchema, description="The task with its progress counts; the assignments are at "
-                                                       "`GET /tasks/{id}` (a city-wide task has thousands)")
+    @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, NotInScope, *TARGET_ERRORS, MerchantNotFound))
+    @blp.arguments(
+        TaskCreateSchema,
+        example={
+            "title": "Visit the new openings on Nanshan Road",
+            "body": "Check in at each and collect the owner's phone.",
+            "kind": "visit",
+            "due_at": "2026-11-25T18:00:00+08:00",
+            "priority": 1,
+            "user_ids": [4, 5],
+        },
+    )
+    @blp.response(
+        201,
+        TaskSummarySchema,
+        description="The task with its progress counts; the assignments are at "
+        "`GET /tasks/{id}` (a city-wide task has thousands)",
+    )
     def post(self, body):
         """Create a task for BDs (by user ids, a team, a territory, or merchants' lead owners); they get a push."""
         task = service.create_task(current_user(), body)
@@ -79,9 +90,15 @@ class Tasks(MethodView):
 @blp.route("/tasks/bulk")
 class BulkTasks(MethodView):
     @authenticated(blp, *CREATORS, errors=(*VALIDATION_ERRORS, NotInScope, UnknownMerchants))
-    @blp.arguments(TaskBulkSchema, example={
-        "title": "Match the competitor's price", "kind": "price_adjust", "due_at": "2026-11-30T18:00:00+08:00",
-        "items": [{"merchant_id": 17, "payload": {"competitor": "Meituan", "their_price": "88.00"}}]})
+    @blp.arguments(
+        TaskBulkSchema,
+        example={
+            "title": "Match the competitor's price",
+            "kind": "price_adjust",
+            "due_at": "2026-11-30T18:00:00+08:00",
+            "items": [{"merchant_id": 17, "payload": {"competitor": "Meituan", "their_price": "88.00"}}],
+        },
+    )
     @blp.response(201, BulkResultSchema)
     def post(self, body):
         """Headquarters strategy: one task per merchant with its own payload, sent to each lead's owner."""
@@ -123,7 +140,7 @@ def _parse_todo_id(todo_id: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def _todo_action(todo_id: str, action: str, feedback: str | None):  # noqa: ANN202
+def _todo_action(todo_id: str, action: str, feedback: str | None):
     kind, number = _parse_todo_id(todo_id)
     user = current_user()
     if kind == "a":
@@ -136,16 +153,20 @@ def _todo_action(todo_id: str, action: str, feedback: str | None):  # noqa: ANN2
     return json_response({"id": todo_id, "status": status, "closed": status in ("done", "rejected")})
 
 
-for _action, _doc in (("accept", "Accept a task: you will do it."),
-                      ("done", "Mark a task or reminder done (with optional feedback)."),
-                      ("reject", "Reject a task, saying why in `feedback`.")):
-    def _make(action: str, doc: str):  # noqa: ANN202
+for _action, _doc in (
+    ("accept", "Accept a task: you will do it."),
+    ("done", "Mark a task or reminder done (with optional feedback)."),
+    ("reject", "Reject a task, saying why in `feedback`."),
+):
+
+    def _make(action: str, doc: str):
         class TodoAction(MethodView):
             @authenticated(blp, errors=(*VALIDATION_ERRORS, *TODO_ERRORS))
             @blp.arguments(FeedbackSchema, example={"feedback": "Owner agreed to 10% off"})
             @blp.response(200, TodoActionResultSchema)
             def post(self, body, todo_id):
                 return _todo_action(todo_id, action, body.get("feedback"))
+
         TodoAction.post.__doc__ = doc
         TodoAction.__name__ = f"Todo{action.title()}"
         return TodoAction

@@ -13,23 +13,32 @@ class TaskBaseSchema(ma.Schema):
     body = ma.fields.String(load_default="", validate=validate.Length(max=4000))
     kind = ma.fields.String(required=True, validate=validate.OneOf(KINDS))
     due_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
-    priority = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=3), metadata={
-        "description": "0 normal ... 3 urgent"})
+    priority = ma.fields.Integer(
+        load_default=0, validate=validate.Range(min=0, max=3), metadata={"description": "0 normal ... 3 urgent"}
+    )
 
 
 class TaskCreateSchema(TaskBaseSchema):
-    merchant_id = ma.fields.Integer(load_default=None, allow_none=True, validate=ID, metadata={
-        "description": "The merchant the task is about, if any"})
+    merchant_id = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=ID,
+        metadata={"description": "The merchant the task is about, if any"},
+    )
     user_ids = ma.fields.List(ma.fields.Integer(validate=ID), validate=validate.Length(min=1, max=10_000))
     team_id = ma.fields.Integer(validate=ID, metadata={"description": "Every active BD of the team's subtree"})
-    territory_id = ma.fields.Integer(validate=ID, metadata={
-        "description": "Every active BD assigned to the territory (managers: a territory of their subtree)"})
-    merchant_ids = ma.fields.List(ma.fields.Integer(validate=ID), validate=validate.Length(min=1, max=10_000),
-                                  metadata={"description": "Each merchant's lead owner (the creating manager for "
-                                                           "public-pool merchants)"})
+    territory_id = ma.fields.Integer(
+        validate=ID,
+        metadata={"description": "Every active BD assigned to the territory (managers: a territory of their subtree)"},
+    )
+    merchant_ids = ma.fields.List(
+        ma.fields.Integer(validate=ID),
+        validate=validate.Length(min=1, max=10_000),
+        metadata={"description": "Each merchant's lead owner (the creating manager for public-pool merchants)"},
+    )
 
     @ma.validates_schema
-    def one_assignee_form(self, data, **kwargs):  # noqa: ANN001, ANN201
+    def one_assignee_form(self, data, **kwargs):
         given = [k for k in ("user_ids", "team_id", "territory_id", "merchant_ids") if data.get(k) is not None]
         if len(given) != 1:
             raise ma.ValidationError("Give exactly one of user_ids, team_id, territory_id, merchant_ids.")
@@ -37,13 +46,15 @@ class TaskCreateSchema(TaskBaseSchema):
 
 class BulkItemSchema(ma.Schema):
     merchant_id = ma.fields.Integer(required=True, validate=ID)
-    payload = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(max=60)), load_default=dict,
-                             metadata={"description": "Shown to the BD with the task, e.g. the competitor price"})
+    payload = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(max=60)),
+        load_default=dict,
+        metadata={"description": "Shown to the BD with the task, e.g. the competitor price"},
+    )
 
 
 class TaskBulkSchema(TaskBaseSchema):
-    items = ma.fields.List(ma.fields.Nested(BulkItemSchema), required=True,
-                           validate=validate.Length(min=1, max=1000))
+    items = ma.fields.List(ma.fields.Nested(BulkItemSchema), required=True, validate=validate.Length(min=1, max=1000))
 
 
 class BulkResultSchema(ma.Schema):
@@ -54,9 +65,13 @@ class BulkResultSchema(ma.Schema):
 
 class ProgressSchema(ma.Schema):
     total = ma.fields.Integer(required=True, metadata={"description": "queued + assigned + accepted + done + rejected"})
-    queued = ma.fields.Integer(required=True, metadata={
-        "description": "Assignments of a large task (over 500 BDs) still being written in the background; they "
-                       "become `assigned`, and are pushed, within seconds"})
+    queued = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Assignments of a large task (over 500 BDs) still being written in the background; they "
+            "become `assigned`, and are pushed, within seconds"
+        },
+    )
     assigned = ma.fields.Integer(required=True)
     accepted = ma.fields.Integer(required=True)
     done = ma.fields.Integer(required=True)
@@ -111,8 +126,12 @@ class AssignmentSchema(ma.Schema):
 
 class TaskDetailSchema(TaskSummarySchema):
     assignments = ma.fields.List(ma.fields.Nested(AssignmentSchema), required=True)
-    deliveries = ma.fields.Nested(DeliveriesSchema, allow_none=True, required=True, metadata={
-        "description": "Push delivery totals (not shown to BDs)"})
+    deliveries = ma.fields.Nested(
+        DeliveriesSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "Push delivery totals (not shown to BDs)"},
+    )
 
 
 class PageQueryArgsSchema(ma.Schema):
@@ -126,11 +145,16 @@ class TodoMerchantSchema(ma.Schema):
 
 
 class TodoSchema(ma.Schema):
-    id = ma.fields.String(required=True, metadata={"description": "`a<n>` for a task, `r<n>` for a reminder",
-                                                   "example": "a812"})
+    id = ma.fields.String(
+        required=True, metadata={"description": "`a<n>` for a task, `r<n>` for a reminder", "example": "a812"}
+    )
     type = ma.fields.String(required=True, validate=validate.OneOf(["task", "reminder"]))
-    kind = ma.fields.String(required=True, metadata={
-        "description": "Task kind, or reminder kind: lead_dropping, planned_visit, task_feedback, audit_result"})
+    kind = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Task kind, or reminder kind: lead_dropping, planned_visit, task_feedback, audit_result"
+        },
+    )
     title = ma.fields.String(required=True)
     body = ma.fields.String(required=True)
     due_at = ma.fields.DateTime(allow_none=True, required=True)

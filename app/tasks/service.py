@@ -85,21 +85,23 @@ def _scope_check(creator: User, user_ids: set[int]) -> None:
     """A manager assigns only inside their org subtree."""
     if creator.role != Role.MANAGER or not user_ids:
         return
-    allowed = set(db.session.scalars(
-        select(User.id).where(User.id.in_(user_ids), User.id.in_(managed_user_ids(creator)))
-    ))
+    allowed = set(
+        db.session.scalars(select(User.id).where(User.id.in_(user_ids), User.id.in_(managed_user_ids(creator))))
+    )
     outside = sorted(user_ids - allowed - {creator.id})
     if outside:
         raise NotInScope(f"Users outside your team: {outside}.")
 
 
 def _active_bds(user_ids: list[int]) -> list[int]:
-    found = set(db.session.scalars(
-        select(User.id).where(User.id.in_(user_ids), User.is_active.is_(True), User.role == Role.BD)
-    ))
+    found = set(
+        db.session.scalars(select(User.id).where(User.id.in_(user_ids), User.is_active.is_(True), User.role == Role.BD))
+    )
     missing = [uid for uid in user_ids if uid not in found]
     if missing:
-        raise UnknownUsers("Unknown or inactive BDs.", errors={"json": {"user_ids": [f"Not active BDs: {missing[:20]}"]}})
+        raise UnknownUsers(
+            "Unknown or inactive BDs.", errors={"json": {"user_ids": [f"Not active BDs: {missing[:20]}"]}}
+        )
     return user_ids
 
 
@@ -111,10 +113,13 @@ def _team_members(creator: User, team_id: int) -> list[int]:
         creator_path = db.session.scalar(select(OrgUnit.path).where(OrgUnit.id == creator.org_unit_id))
         if not creator_path or not unit.path.startswith(creator_path):
             raise NotInScope("That team is outside your subtree.")
-    return list(db.session.scalars(
-        select(User.id).join(OrgUnit, OrgUnit.id == User.org_unit_id)
-        .where(OrgUnit.path.startswith(unit.path), User.role == Role.BD, User.is_active.is_(True))
-    ))
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .join(OrgUnit, OrgUnit.id == User.org_unit_id)
+            .where(OrgUnit.path.startswith(unit.path), User.role == Role.BD, User.is_active.is_(True))
+        )
+    )
 
 
 def _territory_members(creator: User, territory_id: int) -> list[int]:
@@ -133,10 +138,13 @@ def merchant_assignees(creator: User, merchant_ids: list[int]) -> dict[int, int 
     missing = [mid for mid in merchant_ids if mid not in merchants]
     if missing:
         raise UnknownMerchants(errors={"json": {"merchant_ids": [f"No such merchants: {missing}"]}})
-    owners = dict(db.session.execute(
-        select(Lead.merchant_id, Lead.owner_id)
-        .where(Lead.merchant_id.in_(merchant_ids), Lead.state != LeadState.PUBLIC)
-    ).all())
+    owners = dict(
+        db.session.execute(
+            select(Lead.merchant_id, Lead.owner_id).where(
+                Lead.merchant_id.in_(merchant_ids), Lead.state != LeadState.PUBLIC
+            )
+        ).all()
+    )
     fallback = creator.id if creator.role == Role.MANAGER else None
     return {mid: owners.get(mid) or fallback for mid in merchant_ids}
 
@@ -145,7 +153,10 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
     _ensure_creator(creator)
     target = {k: fields[k] for k in TARGET_FORMS if fields.get(k) is not None}
     if len(target) != 1:
-        raise ValidationFailed("Give exactly one of user_ids, team_id, territory_id, merchant_ids.", errors={"json": {"_schema": ["Exactly one assignee form."]}})
+        raise ValidationFailed(
+            "Give exactly one of user_ids, team_id, territory_id, merchant_ids.",
+            errors={"json": {"_schema": ["Exactly one assignee form."]}},
+        )
     if fields.get("merchant_id") is not None and db.get(Merchant, fields["merchant_id"]) is None:
         raise MerchantNotFound()
     # assignee id -> merchant ids this assignment is about
@@ -163,9 +174,17 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
     _scope_check(creator, set(per_user))
     if not per_user:
         raise NoAssignees()
-    task = Task(tenant_id=creator.tenant_id, creator_id=creator.id, title=fields["title"], body=fields["body"],
-                kind=TaskKind(fields["kind"]), merchant_id=fields.get("merchant_id"), due_at=fields.get("due_at"),
-                priority=fields["priority"], target=target)
+    task = Task(
+        tenant_id=creator.tenant_id,
+        creator_id=creator.id,
+        title=fields["title"],
+        body=fields["body"],
+        kind=TaskKind(fields["kind"]),
+        merchant_id=fields.get("merchant_id"),
+        due_at=fields.get("due_at"),
+        priority=fields["priority"],
+        target=target,
+    )
     db.session.add(task)
     db.session.flush()
     assignees = list(per_user)
@@ -175,21 +194,31 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
         _write_assignments(task, assignees, merchants, payloads)
         enqueue_after_commit(PUSH_JOB, queue="push", task_id=task.id)
     else:
-        db.session.add(TaskFanout(task_id=task.id, tenant_id=task.tenant_id, assignees=assignees,
-                                  merchants=merchants, payloads=payloads))
+        db.session.add(
+            TaskFanout(
+                task_id=task.id, tenant_id=task.tenant_id, assignees=assignees, merchants=merchants, payloads=payloads
+            )
+        )
         enqueue_after_commit(FANOUT_JOB, queue="push", task_id=task.id)
     touch(*(m for m in {task.merchant_id, *merchants} if m))
     db.session.flush()
     return task
 
 
-def _write_assignments(task: Task, assignees: list[int], merchants: list[int | None],
-                       payloads: list[dict[str, Any]]) -> None:
+def _write_assignments(
+    task: Task, assignees: list[int], merchants: list[int | None], payloads: list[dict[str, Any]]
+) -> None:
     # One statement over arrays: a task for a whole city's BDs must not cost one statement per BD.
-    db.session.execute(ASSIGN_SQL, {
-        "task_id": task.id, "tenant_id": task.tenant_id, "assignees": assignees, "merchants": merchants,
-        "payloads": [Jsonb(p) for p in payloads],
-    })
+    db.session.execute(
+        ASSIGN_SQL,
+        {
+            "task_id": task.id,
+            "tenant_id": task.tenant_id,
+            "assignees": assignees,
+            "merchants": merchants,
+            "payloads": [Jsonb(p) for p in payloads],
+        },
+    )
 
 
 def expand_fanout(task_id: int) -> int:
@@ -223,23 +252,44 @@ def create_bulk(creator: User, fields: dict[str, Any]) -> dict[str, Any]:
     owners = merchant_assignees(creator, [item["merchant_id"] for item in items])
     _scope_check(creator, {o for o in owners.values() if o})
     kept = [item for item in items if owners[item["merchant_id"]] is not None]
-    skipped = [{"merchant_id": item["merchant_id"], "reason": "public pool and no manager to dispatch it"}
-               for item in items if owners[item["merchant_id"]] is None]
+    skipped = [
+        {"merchant_id": item["merchant_id"], "reason": "public pool and no manager to dispatch it"}
+        for item in items
+        if owners[item["merchant_id"]] is None
+    ]
     if not kept:
         return {"created": 0, "task_ids": [], "skipped": skipped}
     # ids drawn first, so each item's task and assignment pair up without relying on RETURNING order
-    task_ids = list(db.session.scalars(text(
-        "SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, :n)"), {"n": len(kept)}))
+    task_ids = list(
+        db.session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, :n)"), {"n": len(kept)}
+        )
+    )
     merchants = [item["merchant_id"] for item in kept]
-    db.session.execute(BULK_TASKS_SQL, {
-        "ids": task_ids, "merchants": merchants, "tenant_id": creator.tenant_id, "creator_id": creator.id,
-        "title": fields["title"], "body": fields["body"], "kind": TaskKind(fields["kind"]).value,
-        "due_at": fields.get("due_at"), "priority": fields["priority"],
-    })
-    db.session.execute(BULK_ASSIGN_SQL, {
-        "tasks": task_ids, "tenant_id": creator.tenant_id, "merchants": merchants,
-        "assignees": [owners[m] for m in merchants], "payloads": [Jsonb(item.get("payload") or {}) for item in kept],
-    })
+    db.session.execute(
+        BULK_TASKS_SQL,
+        {
+            "ids": task_ids,
+            "merchants": merchants,
+            "tenant_id": creator.tenant_id,
+            "creator_id": creator.id,
+            "title": fields["title"],
+            "body": fields["body"],
+            "kind": TaskKind(fields["kind"]).value,
+            "due_at": fields.get("due_at"),
+            "priority": fields["priority"],
+        },
+    )
+    db.session.execute(
+        BULK_ASSIGN_SQL,
+        {
+            "tasks": task_ids,
+            "tenant_id": creator.tenant_id,
+            "merchants": merchants,
+            "assignees": [owners[m] for m in merchants],
+            "payloads": [Jsonb(item.get("payload") or {}) for item in kept],
+        },
+    )
     touch(*merchants)
     enqueue_after_commit(PUSH_MANY_JOB, queue="push", task_ids=task_ids)
     db.session.flush()
@@ -254,7 +304,10 @@ def transition(user: User, assignment_id: int, action: str, feedback: str | None
         raise TodoNotFound()
     allowed_from, to = TRANSITIONS[action]
     if assignment.status not in allowed_from:
-        raise InvalidTransition(f"Cannot {action} a task that is {assignment.status.value}.", extra={"current_status": assignment.status.value})
+        raise InvalidTransition(
+            f"Cannot {action} a task that is {assignment.status.value}.",
+            extra={"current_status": assignment.status.value},
+        )
     if action == "reject" and not (feedback or "").strip():
         raise ValidationFailed(errors={"json": {"feedback": ["Say why the task is rejected."]}})
     now = clock.now()
@@ -273,10 +326,16 @@ def transition(user: User, assignment_id: int, action: str, feedback: str | None
 def _notify_creator(assignment: TaskAssignment, by: User, action: str, now: datetime) -> None:
     task = db.get(Task, assignment.task_id)
     verb = "done" if action == "done" else "rejected"
-    remind(task.tenant_id, task.creator_id, "task_feedback", f"{by.name} {verb}: {task.title}",
-           assignment.merchant_id, f"task-feedback:{assignment.id}:{action}",
-           {"task_id": task.id, "assignment_id": assignment.id, "status": verb, "feedback": assignment.feedback},
-           due_at=now)
+    remind(
+        task.tenant_id,
+        task.creator_id,
+        "task_feedback",
+        f"{by.name} {verb}: {task.title}",
+        assignment.merchant_id,
+        f"task-feedback:{assignment.id}:{action}",
+        {"task_id": task.id, "assignment_id": assignment.id, "status": verb, "feedback": assignment.feedback},
+        due_at=now,
+    )
 
 
 def complete_reminder(user: User, reminder_id: int) -> Reminder:

@@ -35,8 +35,12 @@ def _coerce(field: dict[str, Any], value: Any) -> Any:
             raise ValueError(f"A string of at most {MAX_STRING} characters.")
         return value
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
-                float("inf"), float("-inf")):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or value != value
+            or value in (float("inf"), float("-inf"))
+        ):
             raise ValueError("A finite number.")
         return value
     if kind == "bool":
@@ -55,8 +59,9 @@ def _coerce(field: dict[str, Any], value: Any) -> Any:
         raise ValueError("A date as YYYY-MM-DD.") from None
 
 
-def validate_custom_attributes(tenant_settings: dict[str, Any], attrs: dict[str, Any], *,
-                               partial: bool = False) -> dict[str, Any]:
+def validate_custom_attributes(
+    tenant_settings: dict[str, Any], attrs: dict[str, Any], *, partial: bool = False
+) -> dict[str, Any]:
     """Check custom-field values against the tenant's schema and return them as they should be stored.
 
     ``partial`` (updates): required fields not sent are not reported. ``None`` clears an optional field

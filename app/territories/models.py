@@ -37,5 +37,6 @@ class TerritoryMember(TenantScoped, Timestamped, Base):
     __table_args__ = (Index("ix_territory_members_user", "user_id", "territory_id"),)
 
     territory_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("territories.id", ondelete="CASCADE"), primary_key=True)
+        BigInteger, ForeignKey("territories.id", ondelete="CASCADE"), primary_key=True
+    )
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

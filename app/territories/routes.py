@@ -24,7 +24,12 @@ blp = Blueprint("territories", __name__, url_prefix="/api/v1/territories", descr
 
 EDITORS = (Role.MANAGER, Role.ADMIN)
 TERRITORY_EXAMPLE = {
-    "id": 7, "name": "West Lake", "team_id": 3, "area_m2": 14_412_345.6, "vertices": 4, "member_ids": [11, 12],
+    "id": 7,
+    "name": "West Lake",
+    "team_id": 3,
+    "area_m2": 14_412_345.6,
+    "vertices": 4,
+    "member_ids": [11, 12],
     "created_at": "2026-11-20T09:00:00+00:00",
     "geometry": {"type": "MultiPolygon", "coordinates": [POLYGON_EXAMPLE["coordinates"]]},
     "overlaps": [{"id": 5, "name": "Hubin", "overlap_m2": 120_340.0}],
@@ -56,7 +61,9 @@ class TerritoryItem(MethodView):
         """One territory with its boundary and BDs."""
         return json_response(service.view(service.get_visible(current_user(), territory_id)))
 
-    @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, TerritoryNotFound, InvalidGeometry, TeamNotFound, TerritoryExists))
+    @authenticated(
+        blp, *EDITORS, errors=(*VALIDATION_ERRORS, TerritoryNotFound, InvalidGeometry, TeamNotFound, TerritoryExists)
+    )
     @blp.arguments(TerritoryUpdateSchema, example={"geometry": POLYGON_EXAMPLE})
     @blp.response(200, TerritorySchema, example=TERRITORY_EXAMPLE)
     def patch(self, fields, territory_id):

@@ -18,11 +18,15 @@ class GeoJSONField(ma.fields.Dict):
 
 
 def _geometry(required: bool) -> GeoJSONField:
-    return GeoJSONField(required=required, metadata={
-        "description": "GeoJSON Polygon or MultiPolygon in WGS84, positions `[lng, lat]`, rings closed. Validated: "
-                       "a valid simple geometry, at most the tenant's `territory.max_vertices` vertices and "
-                       "`territory.max_area_km2` area; split shapes crossing 180° into a MultiPolygon.",
-        "example": POLYGON_EXAMPLE})
+    return GeoJSONField(
+        required=required,
+        metadata={
+            "description": "GeoJSON Polygon or MultiPolygon in WGS84, positions `[lng, lat]`, rings closed. Validated: "
+            "a valid simple geometry, at most the tenant's `territory.max_vertices` vertices and "
+            "`territory.max_area_km2` area; split shapes crossing 180° into a MultiPolygon.",
+            "example": POLYGON_EXAMPLE,
+        },
+    )
 
 
 class TerritoryCreateSchema(ma.Schema):
@@ -38,8 +42,12 @@ class TerritoryUpdateSchema(ma.Schema):
 
 
 class MembersSchema(ma.Schema):
-    user_ids = ma.fields.List(ma.fields.Integer(validate=ID), required=True, validate=validate.Length(max=1000),
-                              metadata={"description": "The territory's BDs (replaces the list; [] clears it)"})
+    user_ids = ma.fields.List(
+        ma.fields.Integer(validate=ID),
+        required=True,
+        validate=validate.Length(max=1000),
+        metadata={"description": "The territory's BDs (replaces the list; [] clears it)"},
+    )
 
 
 class TerritoryQueryArgsSchema(ma.Schema):
@@ -65,9 +73,13 @@ class TerritorySummarySchema(ma.Schema):
 
 class TerritorySchema(TerritorySummarySchema):
     geometry = ma.fields.Dict(required=True, metadata={"description": "GeoJSON MultiPolygon"})
-    overlaps = ma.fields.List(ma.fields.Nested(OverlapSchema), metadata={
-        "description": "Other territories of the same team overlapping this one (create and update only); "
-                       "overlaps are allowed, this is a warning"})
+    overlaps = ma.fields.List(
+        ma.fields.Nested(OverlapSchema),
+        metadata={
+            "description": "Other territories of the same team overlapping this one (create and update only); "
+            "overlaps are allowed, this is a warning"
+        },
+    )
 
 
 class TerritoryPageSchema(ma.Schema):
@@ -89,8 +101,9 @@ class VisitCountsSchema(ma.Schema):
 
 class TerritoryStatsSchema(ma.Schema):
     territory_id = ma.fields.Integer(required=True)
-    merchants = ma.fields.Nested(PoolCountsSchema, required=True, metadata={
-        "description": "Merchants the boundary covers, by pool state"})
+    merchants = ma.fields.Nested(
+        PoolCountsSchema, required=True, metadata={"description": "Merchants the boundary covers, by pool state"}
+    )
     week_start = ma.fields.DateTime(required=True, metadata={"description": "Monday 00:00, tenant time"})
     visits_this_week = ma.fields.Nested(VisitCountsSchema, required=True)
     signings_this_week = ma.fields.Integer(required=True)

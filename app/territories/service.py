@@ -86,7 +86,11 @@ def _shape(tenant: Tenant, geometry: Any) -> TerritoryShape:
     try:
         return validate_territory(geometry, max_vertices=rules["max_vertices"], max_area_km2=rules["max_area_km2"])
     except TerritoryGeometryError as exc:
-        raise InvalidGeometry(f"The territory's geometry is invalid: {exc.reason}", errors={"json": {"geometry": [exc.reason]}}, extra={"geometry_error": exc.as_dict()}) from exc
+        raise InvalidGeometry(
+            f"The territory's geometry is invalid: {exc.reason}",
+            errors={"json": {"geometry": [exc.reason]}},
+            extra={"geometry_error": exc.as_dict()},
+        ) from exc
 
 
 def overlaps(territory: Territory) -> list[dict[str, Any]]:
@@ -97,12 +101,19 @@ def overlaps(territory: Territory) -> list[dict[str, Any]]:
     rows = db.session.execute(
         select(other.c.id, other.c.name, overlap.label("overlap_m2"))
         .select_from(mine.join(other, func.ST_Intersects(mine.c.boundary, other.c.boundary)))
-        .where(mine.c.id == territory.id, other.c.id != territory.id, other.c.team_id == territory.team_id,
-               other.c.tenant_id == territory.tenant_id)
+        .where(
+            mine.c.id == territory.id,
+            other.c.id != territory.id,
+            other.c.team_id == territory.team_id,
+            other.c.tenant_id == territory.tenant_id,
+        )
         .order_by(overlap.desc())
     ).all()
-    return [{"id": r.id, "name": r.name, "overlap_m2": round(r.overlap_m2, 1)} for r in rows
-            if r.overlap_m2 >= MIN_OVERLAP_M2]
+    return [
+        {"id": r.id, "name": r.name, "overlap_m2": round(r.overlap_m2, 1)}
+        for r in rows
+        if r.overlap_m2 >= MIN_OVERLAP_M2
+    ]
 
 
 def _apply_shape(territory: Territory, shape: TerritoryShape) -> None:
@@ -148,39 +159,59 @@ def set_members(editor: User, territory_id: int, user_ids: list[int]) -> dict[st
     found = set(db.session.scalars(candidates))
     missing = [uid for uid in wanted if uid not in found]
     if missing:
-        raise UnknownUsers("Unknown, inactive or out-of-scope BDs.", errors={"json": {"user_ids": [f"Not active BDs you manage: {missing[:20]}"]}})
-    db.session.execute(delete(TerritoryMember).where(TerritoryMember.territory_id == territory.id,
-                                                     TerritoryMember.user_id.not_in(wanted)))
+        raise UnknownUsers(
+            "Unknown, inactive or out-of-scope BDs.",
+            errors={"json": {"user_ids": [f"Not active BDs you manage: {missing[:20]}"]}},
+        )
+    db.session.execute(
+        delete(TerritoryMember).where(
+            TerritoryMember.territory_id == territory.id, TerritoryMember.user_id.not_in(wanted)
+        )
+    )
     if wanted:
-        db.session.execute(insert(TerritoryMember).values([
-            {"territory_id": territory.id, "user_id": uid, "tenant_id": territory.tenant_id} for uid in wanted
-        ]).on_conflict_do_nothing())
+        db.session.execute(
+            insert(TerritoryMember)
+            .values(
+                [{"territory_id": territory.id, "user_id": uid, "tenant_id": territory.tenant_id} for uid in wanted]
+            )
+            .on_conflict_do_nothing()
+        )
     db.session.flush()
     return view(territory)
 
 
 def member_ids(territory_id: int) -> list[int]:
-    return list(db.session.scalars(
-        select(TerritoryMember.user_id).where(TerritoryMember.territory_id == territory_id)
-        .order_by(TerritoryMember.user_id)
-    ))
+    return list(
+        db.session.scalars(
+            select(TerritoryMember.user_id)
+            .where(TerritoryMember.territory_id == territory_id)
+            .order_by(TerritoryMember.user_id)
+        )
+    )
 
 
 def active_member_bds(viewer: User, territory_id: int) -> list[int]:
     """The active BDs assigned to a territory the viewer can see (task targeting)."""
     territory = get_visible(viewer, territory_id)
-    return list(db.session.scalars(
-        select(User.id).join(TerritoryMember, TerritoryMember.user_id == User.id)
-        .where(TerritoryMember.territory_id == territory.id, User.role == Role.BD, User.is_active.is_(True))
-        .order_by(User.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .join(TerritoryMember, TerritoryMember.user_id == User.id)
+            .where(TerritoryMember.territory_id == territory.id, User.role == Role.BD, User.is_active.is_(True))
+            .order_by(User.id)
+        )
+    )
 
 
 def view(territory: Territory, *, with_overlaps: bool = False, with_geometry: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": territory.id, "name": territory.name, "team_id": territory.team_id,
-        "area_m2": round(territory.area_m2, 1), "vertices": territory.vertices,
-        "member_ids": member_ids(territory.id), "created_at": territory.created_at,
+        "id": territory.id,
+        "name": territory.name,
+        "team_id": territory.team_id,
+        "area_m2": round(territory.area_m2, 1),
+        "vertices": territory.vertices,
+        "member_ids": member_ids(territory.id),
+        "created_at": territory.created_at,
     }
     if with_geometry:
         body["geometry"] = TerritoryShape(to_shape(territory.boundary), territory.area_m2, territory.vertices).geojson()
@@ -197,7 +228,8 @@ def list_territories(viewer: User, team_id: int | None = None, user_id: int | No
     if team_id is not None:
         statement = statement.where(Territory.team_id == team_id)
     if user_id is not None:
-        statement = statement.where(Territory.id.in_(
-            select(TerritoryMember.territory_id).where(TerritoryMember.user_id == user_id)))
+        statement = statement.where(
+            Territory.id.in_(select(TerritoryMember.territory_id).where(TerritoryMember.user_id == user_id))
+        )
     items = [view(t, with_geometry=False) for t in db.session.scalars(statement)]
     return {"items": items, "total": len(items)}

@@ -15,12 +15,15 @@ blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="
 
 @blp.route("")
 class Uploads(MethodView):
-    @authenticated(blp, errors=(
-        (PayloadTooLarge, "the photo is over 5 MB"),
-        (UnsupportedMediaType, "the content is not a JPEG, PNG or HEIC image"),
-        (ValidationFailed, "no `file` part in the multipart body"),
-        EmptyFile,
-    ))
+    @authenticated(
+        blp,
+        errors=(
+            (PayloadTooLarge, "the photo is over 5 MB"),
+            (UnsupportedMediaType, "the content is not a JPEG, PNG or HEIC image"),
+            (ValidationFailed, "no `file` part in the multipart body"),
+            EmptyFile,
+        ),
+    )
     @blp.arguments(UploadCreateSchema, location="files")
     @blp.response(201, UploadSchema)
     def post(self, files):

@@ -45,8 +45,7 @@ def store(user: User, data: bytes) -> Upload:
         partial = path.with_suffix(".part")
         partial.write_bytes(data)
         partial.replace(path)  # atomic: a crash never leaves a half photo under the final name
-    upload = Upload(user_id=user.id, tenant_id=user.tenant_id, sha256=digest, content_type=content_type,
-                    size=len(data))
+    upload = Upload(user_id=user.id, tenant_id=user.tenant_id, sha256=digest, content_type=content_type, size=len(data))
     db.session.add(upload)
     db.session.flush()
     return upload

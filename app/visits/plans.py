@@ -31,11 +31,22 @@ def save_plan(user: User, tenant: Tenant, day: date, start: dict[str, Any], merc
     positions = [(p.y, p.x) for p in (to_shape(m.location) for m in ordered)]
     order, legs = route.plan((start_lat, start_lng), positions)
     stops = [{"merchant_id": ordered[i].id, "leg_m": round(leg, 1)} for i, leg in zip(order, legs, strict=True)]
-    values = {"tenant_id": tenant.id, "user_id": user.id, "plan_date": day, "start_lat": start_lat,
-              "start_lng": start_lng, "stops": stops, "total_m": round(sum(legs), 1)}
-    db.session.execute(insert(VisitPlan).values(**values).on_conflict_do_update(
-        index_elements=["user_id", "plan_date"], set_={k: v for k, v in values.items() if k not in ("user_id",)}
-    ))
+    values = {
+        "tenant_id": tenant.id,
+        "user_id": user.id,
+        "plan_date": day,
+        "start_lat": start_lat,
+        "start_lng": start_lng,
+        "stops": stops,
+        "total_m": round(sum(legs), 1),
+    }
+    db.session.execute(
+        insert(VisitPlan)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["user_id", "plan_date"], set_={k: v for k, v in values.items() if k not in ("user_id",)}
+        )
+    )
     db.session.flush()
     return get_plan(user, tenant, day, coord_sys)
 
@@ -47,12 +58,17 @@ def get_plan(user: User, tenant: Tenant, day: date, coord_sys: CoordSys = CoordS
     ids = [stop["merchant_id"] for stop in plan.stops]
     merchants = {m.id: m for m in db.session.scalars(select(Merchant).where(Merchant.id.in_(ids)))}
     start, end = tenant.day_bounds(day)
-    visited = set(db.session.scalars(
-        select(Visit.merchant_id).where(
-            Visit.user_id == user.id, Visit.merchant_id.in_(ids), Visit.verified.is_(True),
-            Visit.client_time >= start, Visit.client_time < end,
+    visited = set(
+        db.session.scalars(
+            select(Visit.merchant_id).where(
+                Visit.user_id == user.id,
+                Visit.merchant_id.in_(ids),
+                Visit.verified.is_(True),
+                Visit.client_time >= start,
+                Visit.client_time < end,
+            )
         )
-    ))
+    )
     stops = []
     for position, stop in enumerate(plan.stops, start=1):
         merchant = merchants.get(stop["merchant_id"])
@@ -60,15 +76,27 @@ def get_plan(user: User, tenant: Tenant, day: date, coord_sys: CoordSys = CoordS
             continue
         point = to_shape(merchant.location)
         lat, lng = from_wgs84(point.y, point.x, coord_sys)
-        stops.append({
-            "order": position, "merchant": {"id": merchant.id, "name": merchant.name, "address": merchant.address,
-                                            "lat": round(lat, 7), "lng": round(lng, 7)},
-            "leg_m": stop["leg_m"], "visited": merchant.id in visited,
-        })
+        stops.append(
+            {
+                "order": position,
+                "merchant": {
+                    "id": merchant.id,
+                    "name": merchant.name,
+                    "address": merchant.address,
+                    "lat": round(lat, 7),
+                    "lng": round(lng, 7),
+                },
+                "leg_m": stop["leg_m"],
+                "visited": merchant.id in visited,
+            }
+        )
     start_lat, start_lng = from_wgs84(plan.start_lat, plan.start_lng, coord_sys)
     return {
-        "date": day.isoformat(), "coord_sys": coord_sys.value,
+        "date": day.isoformat(),
+        "coord_sys": coord_sys.value,
         "start": {"lat": round(start_lat, 7), "lng": round(start_lng, 7)},
-        "total_m": plan.total_m, "stops": stops,
-        "visited": sum(1 for s in stops if s["visited"]), "remaining": sum(1 for s in stops if not s["visited"]),
+        "total_m": plan.total_m,
+        "stops": stops,
+        "visited": sum(1 for s in stops if s["visited"]),
+        "remaining": sum(1 for s in stops if not s["visited"]),
     }

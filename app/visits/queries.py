@@ -20,15 +20,25 @@ from app.visits.models import Visit
 
 
 def list_visits(
-    viewer: User, *, user_id: int | None, merchant_id: int | None, since: datetime | None, until: datetime | None,
-    limit: int, cursor: str | None,
+    viewer: User,
+    *,
+    user_id: int | None,
+    merchant_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
 ) -> dict[str, Any]:
     """Newest first, keyset-paged. BDs see their own visits; managers their people's; ops and admins all."""
     visible = visible_user_ids(viewer)
     if user_id is not None and db.session.scalar(visible.where(User.id == user_id).limit(1)) is None:
         raise NotInScope("You may not see this user's visits.")
-    params = {"user_id": user_id, "merchant_id": merchant_id, "from": since.isoformat() if since else None,
-              "to": until.isoformat() if until else None}
+    params = {
+        "user_id": user_id,
+        "merchant_id": merchant_id,
+        "from": since.isoformat() if since else None,
+        "to": until.isoformat() if until else None,
+    }
     query_key = fingerprint(params)
     conditions = [Visit.user_id.in_(visible)]
     if user_id is not None:
@@ -63,13 +73,26 @@ def _visit_item(row: Any) -> dict[str, Any]:
     visit: Visit = row.Visit
     position = to_shape(visit.location)
     return {
-        "id": visit.id, "merchant": {"id": visit.merchant_id, "name": row.name},
+        "id": visit.id,
+        "merchant": {"id": visit.merchant_id, "name": row.name},
         "user": {"id": visit.user_id, "name": row.display_name or row.username},
-        "client_time": visit.client_time, "received_at": visit.created_at, "lat": position.y, "lng": position.x,
-        "accuracy_m": visit.accuracy_m, "distance_m": visit.distance_m, "verified": visit.verified,
-        "flags": visit.flags, "offline": visit.offline, "purpose": visit.purpose, "photo_ids": visit.photo_ids,
-        "checkout_at": visit.checkout_at, "duration_s": visit.duration_s, "result": visit.result,
-        "notes": visit.notes, "contact_ids": visit.contact_ids, "next_visit_at": visit.next_visit_at,
+        "client_time": visit.client_time,
+        "received_at": visit.created_at,
+        "lat": position.y,
+        "lng": position.x,
+        "accuracy_m": visit.accuracy_m,
+        "distance_m": visit.distance_m,
+        "verified": visit.verified,
+        "flags": visit.flags,
+        "offline": visit.offline,
+        "purpose": visit.purpose,
+        "photo_ids": visit.photo_ids,
+        "checkout_at": visit.checkout_at,
+        "duration_s": visit.duration_s,
+        "result": visit.result,
+        "notes": visit.notes,
+        "contact_ids": visit.contact_ids,
+        "next_visit_at": visit.next_visit_at,
     }
 
 

@@ -62,9 +62,20 @@ CHECK_OUT_ERRORS = (
 class Visits(MethodView):
     @authenticated(blp, errors=CHECK_IN_ERRORS)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
-    @blp.arguments(CheckInSchema, example={
-        "merchant_id": 17, "lat": 30.25612, "lng": 120.17489, "coord_sys": "gcj02", "accuracy_m": 12.0,
-        "client_time": "2026-11-22T10:15:03+08:00", "mock_location": False, "photo_ids": [], "purpose": "first pitch"})
+    @blp.arguments(
+        CheckInSchema,
+        example={
+            "merchant_id": 17,
+            "lat": 30.25612,
+            "lng": 120.17489,
+            "coord_sys": "gcj02",
+            "accuracy_m": 12.0,
+            "client_time": "2026-11-22T10:15:03+08:00",
+            "mock_location": False,
+            "photo_ids": [],
+            "purpose": "first pitch",
+        },
+    )
     @blp.response(201, CheckInResultSchema, description="Recorded (or, for a replayed key, the original result)")
     def post(self, headers, body):
         """Check in at a merchant: verified against its position, idempotent per `Idempotency-Key`."""
@@ -74,24 +85,39 @@ class Visits(MethodView):
         response.headers["Idempotent-Replayed"] = "true" if replayed else "false"
         return response
 
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, NotInScope,
-                                InvalidCursor))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, NotInScope, InvalidCursor))
     @blp.arguments(VisitQueryArgsSchema, location="query")
     @blp.response(200, VisitPageSchema)
     def get(self, args):
         """Visits, newest first: yours as a BD, your people's as a manager, everyone's for ops."""
-        return json_response(queries.list_visits(
-            current_user(), user_id=args.get("user_id"), merchant_id=args.get("merchant_id"),
-            since=args.get("from_"), until=args.get("to"), limit=args["limit"], cursor=args.get("cursor"),
-        ))
+        return json_response(
+            queries.list_visits(
+                current_user(),
+                user_id=args.get("user_id"),
+                merchant_id=args.get("merchant_id"),
+                since=args.get("from_"),
+                until=args.get("to"),
+                limit=args["limit"],
+                cursor=args.get("cursor"),
+            )
+        )
 
 
 @blp.route("/visits/<id:visit_id>/checkout")
 class CheckOut(MethodView):
     @authenticated(blp, errors=CHECK_OUT_ERRORS)
-    @blp.arguments(CheckOutSchema, example={
-        "result": "follow_up", "notes": "Owner wants a lunch deal", "contact_ids": [], "lat": 30.2561, "lng": 120.1749,
-        "coord_sys": "gcj02", "next_visit_at": "2026-11-25T14:00:00+08:00"})
+    @blp.arguments(
+        CheckOutSchema,
+        example={
+            "result": "follow_up",
+            "notes": "Owner wants a lunch deal",
+            "contact_ids": [],
+            "lat": 30.2561,
+            "lng": 120.1749,
+            "coord_sys": "gcj02",
+            "next_visit_at": "2026-11-25T14:00:00+08:00",
+        },
+    )
     @blp.response(200, VisitSchema)
     def post(self, body, visit_id):
         """Check out of your visit once: result, notes, contacts met, and the next visit's date."""
@@ -114,14 +140,20 @@ class TeamVisits(MethodView):
 @blp.route("/visit-plans")
 class VisitPlans(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, UnknownMerchants))
-    @blp.arguments(PlanCreateSchema, example={
-        "date": "2026-11-23", "start": {"lat": 30.2561, "lng": 120.1749, "coord_sys": "gcj02"},
-        "merchant_ids": [17, 23, 311, 42]})
+    @blp.arguments(
+        PlanCreateSchema,
+        example={
+            "date": "2026-11-23",
+            "start": {"lat": 30.2561, "lng": 120.1749, "coord_sys": "gcj02"},
+            "merchant_ids": [17, 23, 311, 42],
+        },
+    )
     @blp.response(201, PlanSchema)
     def post(self, body):
         """Plan a day: the order of up to 100 stops that minimises walking (re-planning a day replaces it)."""
-        return json_response(plans.save_plan(current_user(), current_tenant(), body["date"], body["start"],
-                                        body["merchant_ids"]), 201)
+        return json_response(
+            plans.save_plan(current_user(), current_tenant(), body["date"], body["start"], body["merchant_ids"]), 201
+        )
 
 
 @blp.route("/visit-plans/<day>")
@@ -136,4 +168,3 @@ class VisitPlanDay(MethodView):
         except ValueError as exc:
             raise ValidationFailed(errors={"path": {"day": ["A date: YYYY-MM-DD."]}}) from exc
         return json_response(plans.get_plan(current_user(), current_tenant(), parsed, args["coord_sys"]))
-

@@ -11,7 +11,9 @@ FLAGS = ["too_far", "low_accuracy", "mock_location", "impossible_speed", "clock_
 
 class IdempotencyHeaderSchema(ma.Schema):
     idempotency_key = ma.fields.String(
-        data_key="Idempotency-Key", required=True, validate=validate.Length(min=8, max=120),
+        data_key="Idempotency-Key",
+        required=True,
+        validate=validate.Length(min=8, max=120),
         metadata={"description": "A UUID the app generates when the BD taps check-in, reused on every retry"},
     )
 
@@ -21,12 +23,20 @@ class CheckInSchema(ma.Schema):
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     coord_sys = coord_sys_field()
-    accuracy_m = ma.fields.Float(required=True, validate=validate.Range(min=0, max=100_000), metadata={
-        "description": "The position's accuracy radius as the phone reports it"})
-    client_time = ma.fields.AwareDateTime(required=True, metadata={
-        "description": "When the BD checked in, by the phone's clock (with timezone); orders offline check-ins"})
-    mock_location = ma.fields.Boolean(load_default=False, metadata={
-        "description": "The phone's mock-location flag (Android `isMock`)"})
+    accuracy_m = ma.fields.Float(
+        required=True,
+        validate=validate.Range(min=0, max=100_000),
+        metadata={"description": "The position's accuracy radius as the phone reports it"},
+    )
+    client_time = ma.fields.AwareDateTime(
+        required=True,
+        metadata={
+            "description": "When the BD checked in, by the phone's clock (with timezone); orders offline check-ins"
+        },
+    )
+    mock_location = ma.fields.Boolean(
+        load_default=False, metadata={"description": "The phone's mock-location flag (Android `isMock`)"}
+    )
     photo_ids = ma.fields.List(ma.fields.UUID(), load_default=list, validate=validate.Length(max=9))
     purpose = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
@@ -34,22 +44,32 @@ class CheckInSchema(ma.Schema):
 class LeadClockSchema(ma.Schema):
     state = ma.fields.String(required=True)
     mine = ma.fields.Boolean(required=True)
-    drops_at = ma.fields.DateTime(allow_none=True, required=True, metadata={
-        "description": "The lead's drop date after this visit (your own private leads only)"})
+    drops_at = ma.fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The lead's drop date after this visit (your own private leads only)"},
+    )
     drop_reason = ma.fields.String(allow_none=True, required=True)
 
 
 class CheckInResultSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     merchant_id = ma.fields.Integer(required=True)
-    verified = ma.fields.Boolean(required=True, metadata={
-        "description": "No flags. Unverified visits are kept but do not keep a lead private"})
+    verified = ma.fields.Boolean(
+        required=True, metadata={"description": "No flags. Unverified visits are kept but do not keep a lead private"}
+    )
     flags = ma.fields.List(ma.fields.String(validate=validate.OneOf(FLAGS)), required=True)
     distance_m = ma.fields.Float(required=True, metadata={"description": "Geodesic metres to the merchant"})
-    offline = ma.fields.Boolean(required=True, metadata={"description": "It arrived minutes or hours after `client_time`"})
+    offline = ma.fields.Boolean(
+        required=True, metadata={"description": "It arrived minutes or hours after `client_time`"}
+    )
     client_time = ma.fields.DateTime(required=True)
-    lead = ma.fields.Nested(LeadClockSchema, allow_none=True, required=True, metadata={
-        "description": "null when the merchant is in the public pool"})
+    lead = ma.fields.Nested(
+        LeadClockSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "null when the merchant is in the public pool"},
+    )
 
 
 class CheckOutSchema(ma.Schema):
@@ -59,13 +79,17 @@ class CheckOutSchema(ma.Schema):
     result = ma.fields.String(required=True, validate=validate.OneOf(RESULTS))
     notes = ma.fields.String(load_default="", validate=validate.Length(max=4000))
     contact_ids = ma.fields.List(ma.fields.Integer(validate=ID), load_default=list, validate=validate.Length(max=20))
-    next_visit_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={
-        "description": "Puts a reminder in the BD's to-do list"})
-    client_time = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={
-        "description": "When the BD checked out by the phone's clock (default: now)"})
+    next_visit_at = ma.fields.AwareDateTime(
+        load_default=None, allow_none=True, metadata={"description": "Puts a reminder in the BD's to-do list"}
+    )
+    client_time = ma.fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "When the BD checked out by the phone's clock (default: now)"},
+    )
 
     @ma.validates_schema
-    def both_or_neither(self, data, **kwargs):  # noqa: ANN001, ANN201
+    def both_or_neither(self, data, **kwargs):
         if ("lat" in data) != ("lng" in data):
             raise ma.ValidationError("Send both lat and lng, or neither.", field_name="lat")
 
@@ -123,8 +147,12 @@ class TeamMemberSchema(ma.Schema):
     flags = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
     first_check_in = ma.fields.DateTime(allow_none=True, required=True)
     last_check_in = ma.fields.DateTime(allow_none=True, required=True)
-    track = ma.fields.Nested(TrackSchema, allow_none=True, required=True, metadata={
-        "description": "The day's check-ins in time order, as GeoJSON"})
+    track = ma.fields.Nested(
+        TrackSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The day's check-ins in time order, as GeoJSON"},
+    )
 
 
 class TeamDaySchema(ma.Schema):
@@ -142,8 +170,9 @@ class PlanStartSchema(ma.Schema):
 class PlanCreateSchema(ma.Schema):
     date = ma.fields.Date(required=True)
     start = ma.fields.Nested(PlanStartSchema, required=True)
-    merchant_ids = ma.fields.List(ma.fields.Integer(validate=ID), required=True,
-                                  validate=validate.Length(min=1, max=100))
+    merchant_ids = ma.fields.List(
+        ma.fields.Integer(validate=ID), required=True, validate=validate.Length(min=1, max=100)
+    )
 
 
 class PlanQueryArgsSchema(ma.Schema):

@@ -47,9 +47,23 @@ SPEED_MIN_DISTANCE_M = 250.0  # GPS jitter between two quick check-ins is not tr
 # The check-in's statements, built once with bind parameters (as the caller lookup is): building them on
 # every request is pure Python overhead on the hottest write. The ORM ones still get the tenant filter (db.py).
 _VISIT_COLUMNS = (
-    "tenant_id", "merchant_id", "user_id", "idempotency_key", "request_hash", "client_time", "location",
-    "coord_sys", "accuracy_m", "distance_m", "verified", "flags", "offline", "mock_location", "purpose",
-    "photo_ids", "details",
+    "tenant_id",
+    "merchant_id",
+    "user_id",
+    "idempotency_key",
+    "request_hash",
+    "client_time",
+    "location",
+    "coord_sys",
+    "accuracy_m",
+    "distance_m",
+    "verified",
+    "flags",
+    "offline",
+    "mock_location",
+    "purpose",
+    "photo_ids",
+    "details",
 )
 _INSERT_VISIT = (
     insert(Visit)
@@ -80,8 +94,16 @@ def _position(geography: Any) -> tuple[float, float]:
 
 
 def verify(
-    *, user_id: int, merchant: Merchant, lat: float, lng: float, accuracy_m: float, client_time: datetime,
-    mock_location: bool, rules: dict[str, Any], now: datetime,
+    *,
+    user_id: int,
+    merchant: Merchant,
+    lat: float,
+    lng: float,
+    accuracy_m: float,
+    client_time: datetime,
+    mock_location: bool,
+    rules: dict[str, Any],
+    now: datetime,
 ) -> tuple[list[str], float]:
     """The verification flags of a check-in (empty: verified) and its distance to the merchant."""
     merchant_lat, merchant_lng = _position(merchant.location)
@@ -114,12 +136,14 @@ def _implied_speed_kmh(user_id: int, lat: float, lng: float, client_time: dateti
 def _check_photos(user: User, photo_ids: list[str]) -> None:
     if not photo_ids:
         return
-    known = {str(u) for u in db.session.scalars(
-        select(Upload.id).where(Upload.id.in_(photo_ids), Upload.user_id == user.id)
-    )}
+    known = {
+        str(u) for u in db.session.scalars(select(Upload.id).where(Upload.id.in_(photo_ids), Upload.user_id == user.id))
+    }
     unknown = [p for p in photo_ids if p not in known]
     if unknown:
-        raise UnknownPhotos("Unknown photo ids.", errors={"json": {"photo_ids": [f"Not uploaded by you: {', '.join(unknown)}"]}})
+        raise UnknownPhotos(
+            "Unknown photo ids.", errors={"json": {"photo_ids": [f"Not uploaded by you: {', '.join(unknown)}"]}}
+        )
 
 
 def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -134,28 +158,52 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
     rules = tenant.setting("checkin")
     lat, lng = to_wgs84(body["lat"], body["lng"], body["coord_sys"])
     flags, distance = verify(
-        user_id=user.id, merchant=merchant, lat=lat, lng=lng, accuracy_m=body["accuracy_m"],
-        client_time=body["client_time"], mock_location=body["mock_location"], rules=rules, now=now,
+        user_id=user.id,
+        merchant=merchant,
+        lat=lat,
+        lng=lng,
+        accuracy_m=body["accuracy_m"],
+        client_time=body["client_time"],
+        mock_location=body["mock_location"],
+        rules=rules,
+        now=now,
     )
     # The lead's clock first (its row lock also orders concurrent retries of one key): the response, stored
     # with the visit for replays, is then complete before the INSERT, and a conflict rolls it all back.
     lead = _advance_clocks(user, tenant, merchant, verified=not flags, at=body["client_time"])
     response = {
-        "merchant_id": merchant.id, "verified": not flags, "flags": flags, "distance_m": round(distance, 1),
-        "offline": now - body["client_time"] > OFFLINE_AFTER, "client_time": body["client_time"].astimezone(UTC),
+        "merchant_id": merchant.id,
+        "verified": not flags,
+        "flags": flags,
+        "distance_m": round(distance, 1),
+        "offline": now - body["client_time"] > OFFLINE_AFTER,
+        "client_time": body["client_time"].astimezone(UTC),
         "lead": lead,
     }
     # one UPDATE of the merchant with the visit time _advance_clocks may have set (what detail.touch does)
     merchant.detail_version = Merchant.detail_version + 1
-    visit_id = db.session.execute(_INSERT_VISIT, {
-        "tenant_id": tenant.id, "merchant_id": merchant.id, "user_id": user.id, "idempotency_key": key,
-        "request_hash": fingerprint, "client_time": body["client_time"],
-        "location": geo_sql.point_value(lat, lng), "coord_sys": CoordSys(body["coord_sys"]).value,
-        "accuracy_m": body["accuracy_m"], "distance_m": round(distance, 2), "verified": not flags, "flags": flags,
-        "offline": response["offline"], "mock_location": body["mock_location"],
-        "purpose": body.get("purpose"), "photo_ids": body.get("photo_ids") or [],
-        "details": {"response": orjson.loads(orjson.dumps(response))},
-    }).scalar_one_or_none()
+    visit_id = db.session.execute(
+        _INSERT_VISIT,
+        {
+            "tenant_id": tenant.id,
+            "merchant_id": merchant.id,
+            "user_id": user.id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "client_time": body["client_time"],
+            "location": geo_sql.point_value(lat, lng),
+            "coord_sys": CoordSys(body["coord_sys"]).value,
+            "accuracy_m": body["accuracy_m"],
+            "distance_m": round(distance, 2),
+            "verified": not flags,
+            "flags": flags,
+            "offline": response["offline"],
+            "mock_location": body["mock_location"],
+            "purpose": body.get("purpose"),
+            "photo_ids": body.get("photo_ids") or [],
+            "details": {"response": orjson.loads(orjson.dumps(response))},
+        },
+    ).scalar_one_or_none()
     if visit_id is None:
         # A concurrent retry with this key committed first. What this one changed is what the winner changed
         # (the lead row lock made it wait and re-read): at most one more detail_version bump.
@@ -176,8 +224,9 @@ def _replay(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
     return {"id": visit.id, **visit.details["response"]}
 
 
-def _advance_clocks(user: User, tenant: Tenant, merchant: Merchant, *, verified: bool, at: datetime
-                    ) -> dict[str, Any] | None:
+def _advance_clocks(
+    user: User, tenant: Tenant, merchant: Merchant, *, verified: bool, at: datetime
+) -> dict[str, Any] | None:
     """A verified visit is the merchant's latest visit, and the owner's resets the lead's no-visit clock."""
     # Lead row first, merchant row second, as claims, releases and the sweeper do: changing the merchant
     # before this SELECT would flush its UPDATE first, and two check-ins on one merchant would deadlock.
@@ -193,9 +242,12 @@ def _advance_clocks(user: User, tenant: Tenant, merchant: Merchant, *, verified:
             lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
             lead.version += 1
     mine = lead.owner_id == user.id
-    return {"state": lead.state.value, "mine": mine,
-            "drops_at": lead.drops_at if mine and lead.state == LeadState.PRIVATE else None,
-            "drop_reason": lead.drop_reason if mine and lead.state == LeadState.PRIVATE else None}
+    return {
+        "state": lead.state.value,
+        "mine": mine,
+        "drops_at": lead.drops_at if mine and lead.state == LeadState.PRIVATE else None,
+        "drop_reason": lead.drop_reason if mine and lead.state == LeadState.PRIVATE else None,
+    }
 
 
 def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -> Visit:
@@ -208,9 +260,11 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
         raise AlreadyCheckedOut()
     merchant = db.get(Merchant, visit.merchant_id)
     contact_ids = list(dict.fromkeys(body.get("contact_ids") or []))
-    contacts = db.session.scalars(
-        select(Contact).where(Contact.id.in_(contact_ids), Contact.merchant_id == merchant.id)
-    ).all() if contact_ids else []
+    contacts = (
+        db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids), Contact.merchant_id == merchant.id)).all()
+        if contact_ids
+        else []
+    )
     if len(contacts) != len(contact_ids):
         unknown = sorted(set(contact_ids) - {c.id for c in contacts})
         raise UnknownContact(errors={"json": {"contact_ids": [f"Not contacts of this merchant: {unknown}"]}})
@@ -237,8 +291,17 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
             merchant.audit_status = AuditStatus.PENDING
     if visit.next_visit_at is not None:
         # a planned visit shows in the to-do center on its day; the phone schedules its own alarm
-        remind(tenant.id, user.id, "planned_visit", f"Visit {merchant.name}", merchant.id, f"visit:{visit.id}:next",
-               {"visit_id": visit.id}, due_at=visit.next_visit_at, push=False)
+        remind(
+            tenant.id,
+            user.id,
+            "planned_visit",
+            f"Visit {merchant.name}",
+            merchant.id,
+            f"visit:{visit.id}:next",
+            {"visit_id": visit.id},
+            due_at=visit.next_visit_at,
+            push=False,
+        )
     touch(merchant.id)
     db.session.flush()
     return visit

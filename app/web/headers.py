@@ -10,8 +10,10 @@ from flask import Flask, Response, request
 from flask_cors import CORS
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+)
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -40,7 +42,12 @@ def _secure(response: Response, hsts: bool) -> Response:
 def init_app(app: Flask) -> None:
     origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
     if origins:
-        CORS(app, resources={r"/api/*": {"origins": origins}}, expose_headers=["X-Request-ID", "ETag", "Retry-After"],
-             allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"], max_age=600)
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": origins}},
+            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"],
+            max_age=600,
+        )
     hsts = bool(app.config.get("HSTS_ENABLED"))
     app.after_request(lambda response: _secure(response, hsts))

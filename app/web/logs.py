@@ -25,7 +25,7 @@ class _Handler(logging.StreamHandler):
     """
 
     @property
-    def stream(self):  # noqa: ANN201
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -42,9 +42,12 @@ def configure_logging(fmt: str = "json", level: int | str = logging.INFO) -> Non
     if fmt == "text":
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     else:
-        handler.setFormatter(JsonFormatter(
-            JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            json_ensure_ascii=False,
-        ))
+        handler.setFormatter(
+            JsonFormatter(
+                JSON_FIELDS,
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                json_ensure_ascii=False,
+            )
+        )
     root.addHandler(handler)
     root.setLevel(level)

@@ -42,12 +42,19 @@ def entries(**filters):
 def test_assign_transfer_and_release_are_audited_with_before_and_after(client, org):
     shop = org["shop"]
     headers = auth_headers(org["manager"])
-    assert client.post(f"/api/v1/leads/{shop.id}/assign", json={"user_id": org["bd"].id}, headers=headers).status_code == 200
-    response = client.post(f"/api/v1/leads/{shop.id}/assign", json={"user_id": org["bd2"].id, "reason": "handover"},
-                           headers={**headers, "X-Request-ID": "req-transfer-0001"})
+    assert (
+        client.post(f"/api/v1/leads/{shop.id}/assign", json={"user_id": org["bd"].id}, headers=headers).status_code
+        == 200
+    )
+    response = client.post(
+        f"/api/v1/leads/{shop.id}/assign",
+        json={"user_id": org["bd2"].id, "reason": "handover"},
+        headers={**headers, "X-Request-ID": "req-transfer-0001"},
+    )
     assert response.status_code == 200
-    released = client.post(f"/api/v1/leads/{shop.id}/release", json={"reason": "not interested"},
-                           headers=auth_headers(org["bd2"]))
+    released = client.post(
+        f"/api/v1/leads/{shop.id}/release", json={"reason": "not interested"}, headers=auth_headers(org["bd2"])
+    )
     assert released.status_code == 200, released.json
     assign, transfer, release = entries(subject_id=shop.id)
     assert assign.action == "lead.assign" and assign.actor_id == org["manager"].id
@@ -63,8 +70,9 @@ def test_assign_transfer_and_release_are_audited_with_before_and_after(client, o
 
 
 def test_a_refused_change_leaves_no_audit_entry(client, org):
-    response = client.post(f"/api/v1/leads/{org['shop'].id}/release", json={"reason": "x"},
-                           headers=auth_headers(org["bd"]))
+    response = client.post(
+        f"/api/v1/leads/{org['shop'].id}/release", json={"reason": "x"}, headers=auth_headers(org["bd"])
+    )
     assert response.status_code == 409
     assert entries(subject_id=org["shop"].id) == []
 
@@ -82,12 +90,24 @@ def test_full_phone_reveal_is_audited_masked_view_is_not(client, org):
 
 
 def test_record_audit_joins_the_callers_transaction(org, session):
-    audit.record_audit(audit.SETTINGS_CHANGE, actor=org["admin"], subject_type="tenant",
-                       subject_id=org["tenant"].id, before={"claim_cap": 100}, after={"claim_cap": 80})
+    audit.record_audit(
+        audit.SETTINGS_CHANGE,
+        actor=org["admin"],
+        subject_type="tenant",
+        subject_id=org["tenant"].id,
+        before={"claim_cap": 100},
+        after={"claim_cap": 80},
+    )
     session.rollback()
     assert entries(action=audit.SETTINGS_CHANGE) == []
-    audit.record_audit(audit.MERCHANT_MERGE, actor=None, subject_type="merchant", subject_id=org["shop"].id,
-                       after={"merged_into": 1, "when": clock.now()}, tenant_id=org["tenant"].id)
+    audit.record_audit(
+        audit.MERCHANT_MERGE,
+        actor=None,
+        subject_type="merchant",
+        subject_id=org["shop"].id,
+        after={"merged_into": 1, "when": clock.now()},
+        tenant_id=org["tenant"].id,
+    )
     session.commit()
     (merge,) = entries(action=audit.MERCHANT_MERGE)
     assert merge.actor_id is None and isinstance(merge.after["when"], str)
@@ -126,17 +146,26 @@ def test_filters_and_paging(client, org):
         if not cursor:
             break
     assert seen == [shop.id for shop in reversed(shops)]
-    by_subject = client.get(AUDIT, query_string={"subject_type": "merchant", "subject_id": shops[2].id},
-                            headers=headers).json["items"]
+    by_subject = client.get(
+        AUDIT, query_string={"subject_type": "merchant", "subject_id": shops[2].id}, headers=headers
+    ).json["items"]
     assert [item["subject_id"] for item in by_subject] == [shops[2].id]
     by_actor = client.get(AUDIT, query_string={"actor_id": org["admin"].id}, headers=headers).json["items"]
     assert [item["action"] for item in by_actor] == ["tenant.settings_change"]
-    window = {"since": (start + timedelta(minutes=1)).isoformat(), "until": (start + timedelta(minutes=3)).isoformat(),
-              "action": "lead.assign"}
+    window = {
+        "since": (start + timedelta(minutes=1)).isoformat(),
+        "until": (start + timedelta(minutes=3)).isoformat(),
+        "action": "lead.assign",
+    }
     assert [i["subject_id"] for i in client.get(AUDIT, query_string=window, headers=headers).json["items"]] == [
-        shops[2].id, shops[1].id]
-    other_query = client.get(AUDIT, query_string={"action": "lead.release", "cursor": cursor or page_cursor(
-        client, headers)}, headers=headers)
+        shops[2].id,
+        shops[1].id,
+    ]
+    other_query = client.get(
+        AUDIT,
+        query_string={"action": "lead.release", "cursor": cursor or page_cursor(client, headers)},
+        headers=headers,
+    )
     assert other_query.status_code == 422 and other_query.json["error_code"] == "INVALID_CURSOR"
 
 
@@ -154,8 +183,7 @@ def test_settings_changes_deactivations_and_merges_are_audited(client, org):
     assert setting.actor_id == org["admin"].id and setting.subject_id == org["tenant"].id
     assert setting.after["pool"]["claim_cap"] == 42 and (setting.before["pool"] or {}).get("claim_cap") != 42
 
-    gone = client.post(f"/api/v1/users/{org['bd2'].id}/deactivate", json={"reason": "left the company"},
-                       headers=admin)
+    gone = client.post(f"/api/v1/users/{org['bd2'].id}/deactivate", json={"reason": "left the company"}, headers=admin)
     assert gone.status_code == 200, gone.json
     (deactivation,) = entries(action="user.deactivate")
     assert deactivation.subject_id == org["bd2"].id and deactivation.after["reason"] == "left the company"
@@ -164,8 +192,11 @@ def test_settings_changes_deactivations_and_merges_are_audited(client, org):
 
     duplicate = MerchantFactory(tenant=org["tenant"], name="Dup", audit_status=AuditStatus.PENDING)
     ops = UserFactory(tenant=org["tenant"], role=Role.OPS)
-    merged = client.post(f"/api/v1/merchants/{duplicate.id}/audit", json={"action": "merge", "into_id": org["shop"].id},
-                         headers=auth_headers(ops))
+    merged = client.post(
+        f"/api/v1/merchants/{duplicate.id}/audit",
+        json={"action": "merge", "into_id": org["shop"].id},
+        headers=auth_headers(ops),
+    )
     assert merged.status_code == 200, merged.json
     (merge,) = entries(action="merchant.merge")
     assert merge.actor_id == ops.id and merge.subject_id == duplicate.id

@@ -186,8 +186,13 @@ def test_tokens_missing_a_claim_are_invalid(client, app, drop):
     import jwt
 
     user = UserFactory()
-    claims = {"sub": str(user.id), "type": "access", "sid": "00000000-0000-0000-0000-000000000000",
-              "exp": 4102444800, "jti": "x"}
+    claims = {
+        "sub": str(user.id),
+        "type": "access",
+        "sid": "00000000-0000-0000-0000-000000000000",
+        "exp": 4102444800,
+        "jti": "x",
+    }
     del claims[drop]
     token = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
     response = client.get("/api/v1/me", headers=bearer(token))
@@ -208,8 +213,18 @@ def test_token_signed_with_another_key_is_rejected(client):
 
     user = UserFactory()
     forged = jwt.encode(
-        {"sub": str(user.id), "type": "access", "tid": user.tenant_id, "sid": "00000000-0000-0000-0000-000000000000",
-         "role": "admin", "exp": 4102444800, "iat": 1700000000, "nbf": 1700000000, "jti": "x", "fresh": False},
+        {
+            "sub": str(user.id),
+            "type": "access",
+            "tid": user.tenant_id,
+            "sid": "00000000-0000-0000-0000-000000000000",
+            "role": "admin",
+            "exp": 4102444800,
+            "iat": 1700000000,
+            "nbf": 1700000000,
+            "jti": "x",
+            "fresh": False,
+        },
         "some-other-secret-that-is-long-enough-for-hs256",
         algorithm="HS256",
     )

@@ -34,18 +34,36 @@ def world(session):
         ops = UserFactory(tenant=tenant, role=Role.OPS)
         shops = [MerchantFactory(tenant=tenant, lat=30.26 + i * 0.001, lng=120.16) for i in range(6)]
         far = MerchantFactory(tenant=tenant, lat=30.30, lng=120.25)
-        created = MerchantFactory(tenant=tenant, created_by_id=bd1.id, lat=30.261, lng=120.159,
-                                  created_at=NOW - timedelta(hours=2))
+        created = MerchantFactory(
+            tenant=tenant, created_by_id=bd1.id, lat=30.261, lng=120.159, created_at=NOW - timedelta(hours=2)
+        )
         yesterday = NOW - timedelta(days=1)
 
         def event(shop, action, user, when):
-            session.add(LeadEvent(tenant_id=tenant.id, merchant_id=shop.id, action=action, to_owner_id=user.id,
-                                  actor_id=user.id, created_at=when))
+            session.add(
+                LeadEvent(
+                    tenant_id=tenant.id,
+                    merchant_id=shop.id,
+                    action=action,
+                    to_owner_id=user.id,
+                    actor_id=user.id,
+                    created_at=when,
+                )
+            )
 
         def visit(shop, user, when, verified=True):
-            session.add(Visit(tenant_id=tenant.id, merchant_id=shop.id, user_id=user.id, client_time=when,
-                              idempotency_key=f"{shop.id}-{user.id}-{when.timestamp()}", request_hash="x",
-                              location=point(30.26, 120.16), verified=verified))
+            session.add(
+                Visit(
+                    tenant_id=tenant.id,
+                    merchant_id=shop.id,
+                    user_id=user.id,
+                    client_time=when,
+                    idempotency_key=f"{shop.id}-{user.id}-{when.timestamp()}",
+                    request_hash="x",
+                    location=point(30.26, 120.16),
+                    verified=verified,
+                )
+            )
 
         # bd1 today: claims 3, visits 2 verified + 1 not, signs 1; bd2: one claim yesterday, a visit of the outsider's
         for shop in shops[:3]:
@@ -60,19 +78,43 @@ def world(session):
         session.add(Lead(tenant_id=tenant.id, merchant_id=shops[3].id, state=LeadState.PRIVATE, owner_id=bd2.id))
         visit(shops[3], bd2, yesterday)
         visit(far, outsider, NOW - timedelta(hours=1))
-        task = Task(tenant_id=tenant.id, creator_id=manager.id, title="t", kind=TaskKind.VISIT,
-                    due_at=NOW - timedelta(hours=5), target={})
+        task = Task(
+            tenant_id=tenant.id,
+            creator_id=manager.id,
+            title="t",
+            kind=TaskKind.VISIT,
+            due_at=NOW - timedelta(hours=5),
+            target={},
+        )
         session.add(task)
         session.flush()
-        session.add_all([
-            TaskAssignment(tenant_id=tenant.id, task_id=task.id, assignee_id=bd1.id, status=AssignmentStatus.DONE,
-                           completed_at=NOW - timedelta(hours=1)),
-            TaskAssignment(tenant_id=tenant.id, task_id=task.id, assignee_id=bd2.id,
-                           status=AssignmentStatus.ASSIGNED),
-        ])
+        session.add_all(
+            [
+                TaskAssignment(
+                    tenant_id=tenant.id,
+                    task_id=task.id,
+                    assignee_id=bd1.id,
+                    status=AssignmentStatus.DONE,
+                    completed_at=NOW - timedelta(hours=1),
+                ),
+                TaskAssignment(
+                    tenant_id=tenant.id, task_id=task.id, assignee_id=bd2.id, status=AssignmentStatus.ASSIGNED
+                ),
+            ]
+        )
         session.commit()
-    return {"tenant": tenant, "team": team, "other_team": other_team, "manager": manager, "bd1": bd1, "bd2": bd2,
-            "outsider": outsider, "ops": ops, "shops": shops, "created": created}
+    return {
+        "tenant": tenant,
+        "team": team,
+        "other_team": other_team,
+        "manager": manager,
+        "bd1": bd1,
+        "bd2": bd2,
+        "outsider": outsider,
+        "ops": ops,
+        "shops": shops,
+        "created": created,
+    }
 
 
 def get(client, user, path, **params):
@@ -87,8 +129,15 @@ def test_the_teams_day_per_bd(client, world):
     rows = {row["user_id"]: row for row in body["items"]}
     assert set(rows) == {world["bd1"].id, world["bd2"].id}  # not the outsider
     assert rows[world["bd1"].id] == {
-        "user_id": world["bd1"].id, "name": "Li", "visits": {"verified": 2, "unverified": 1}, "new_merchants": 1,
-        "claims": 3, "signings": 1, "tasks_done": 1, "overdue": 0}
+        "user_id": world["bd1"].id,
+        "name": "Li",
+        "visits": {"verified": 2, "unverified": 1},
+        "new_merchants": 1,
+        "claims": 3,
+        "signings": 1,
+        "tasks_done": 1,
+        "overdue": 0,
+    }
     assert rows[world["bd2"].id]["claims"] == 0 and rows[world["bd2"].id]["overdue"] == 1
     assert body["totals"]["visits"] == {"verified": 2, "unverified": 1} and body["totals"]["claims"] == 3
     yesterday = get(client, world["manager"], "team", date=(DAY - timedelta(days=1)).isoformat()).json
@@ -133,17 +182,20 @@ def test_the_funnel(client, world, session):
     # hidden merchants count nowhere, whether or not someone holds their lead
     MerchantFactory(tenant=world["tenant"], audit_status=AuditStatus.REJECTED)
     merged = MerchantFactory(tenant=world["tenant"], audit_status=AuditStatus.MERGED)
-    session.add(Lead(tenant_id=world["tenant"].id, merchant_id=merged.id, state=LeadState.PRIVATE,
-                     owner_id=world["outsider"].id))
+    session.add(
+        Lead(
+            tenant_id=world["tenant"].id, merchant_id=merged.id, state=LeadState.PRIVATE, owner_id=world["outsider"].id
+        )
+    )
     session.commit()
-    response = get(client, world["manager"], "funnel", **{"from": (DAY - timedelta(days=6)).isoformat(),
-                                                           "to": DAY.isoformat()})
+    response = get(
+        client, world["manager"], "funnel", **{"from": (DAY - timedelta(days=6)).isoformat(), "to": DAY.isoformat()}
+    )
     assert response.status_code == 200, response.json
     body = FunnelSchema().load(response.json)
     # 8 merchants, 4 with non-public leads
     assert body["stages"] == {"public": 4, "private": 4, "visited": 3, "signed": 1}
-    assert body["conversion"] == {"visited_of_private": 0.75, "signed_of_private": 0.25,
-                                  "signed_of_visited": 0.3333}
+    assert body["conversion"] == {"visited_of_private": 0.75, "signed_of_private": 0.25, "signed_of_visited": 0.3333}
     today = get(client, world["manager"], "funnel", **{"from": DAY.isoformat(), "to": DAY.isoformat()}).json
     assert today["stages"]["private"] == 3
     bad = get(client, world["manager"], "funnel", **{"from": DAY.isoformat(), "to": "2026-01-01"})
@@ -173,12 +225,15 @@ def test_the_heatmap_grid(client, world):
     assert {k: v for k, v in small_dense.items() if k != "lng"} == {k: v for k, v in dense.items() if k != "lng"}
 
 
-@pytest.mark.parametrize("params, code", [
-    ({"bbox": "119,29,121,31", "cell_m": 5000}, "BBOX_TOO_LARGE"),
-    ({"bbox": "120.0,30.0,120.4,30.4", "cell_m": 50}, "TOO_MANY_CELLS"),
-    ({"bbox": "120.0,30.0", "cell_m": 500}, "VALIDATION_ERROR"),
-    ({"bbox": "120.0,30.0,120.1,30.1", "cell_m": 10}, "VALIDATION_ERROR"),
-])
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({"bbox": "119,29,121,31", "cell_m": 5000}, "BBOX_TOO_LARGE"),
+        ({"bbox": "120.0,30.0,120.4,30.4", "cell_m": 50}, "TOO_MANY_CELLS"),
+        ({"bbox": "120.0,30.0", "cell_m": 500}, "VALIDATION_ERROR"),
+        ({"bbox": "120.0,30.0,120.1,30.1", "cell_m": 10}, "VALIDATION_ERROR"),
+    ],
+)
 def test_bad_heatmap_queries(client, world, params, code):
     response = get(client, world["manager"], "heatmap", **params)
     assert response.status_code == 422 and response.json["error_code"] == code

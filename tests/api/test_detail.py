@@ -47,59 +47,142 @@ def world(session):
     team = OrgUnitFactory(tenant=tenant, name="West Lake", parent_id=city.id)
     other_team = OrgUnitFactory(tenant=tenant, name="Binjiang")
     manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=city.id, display_name="Manager Li")
-    owner = UserFactory(tenant=tenant, role=Role.BD, org_unit_id=team.id, manager_id=manager.id,
-                        display_name="Owner Wang")
+    owner = UserFactory(
+        tenant=tenant, role=Role.BD, org_unit_id=team.id, manager_id=manager.id, display_name="Owner Wang"
+    )
     colleague = UserFactory(tenant=tenant, role=Role.BD, org_unit_id=team.id, manager_id=manager.id)
     stranger_manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=other_team.id)
     ops = UserFactory(tenant=tenant, role=Role.OPS)
     admin = UserFactory(tenant=tenant, role=Role.ADMIN)
-    shop = MerchantFactory(tenant=tenant, name="外婆家(湖滨店)", brand="外婆家", phone="0571-87654321",
-                           lat=30.2585, lng=120.1700, attributes={"seats": "120"}, created_by_id=owner.id)
+    shop = MerchantFactory(
+        tenant=tenant,
+        name="外婆家(湖滨店)",
+        brand="外婆家",
+        phone="0571-87654321",
+        lat=30.2585,
+        lng=120.1700,
+        attributes={"seats": "120"},
+        created_by_id=owner.id,
+    )
     siblings = [
         MerchantFactory(tenant=tenant, name=f"外婆家 {i}", brand="外婆家", lat=30.2585 + 0.001 * i, lng=120.1700)
         for i in range(1, 8)
     ]
     now = clock.now()
-    session.add(Lead(merchant_id=shop.id, tenant_id=tenant.id, state=LeadState.PRIVATE, owner_id=owner.id,
-                     claimed_at=now - timedelta(days=3), drops_at=now + timedelta(days=12), drop_reason="no_visit",
-                     extensions_used=1))
-    ContactFactory(merchant=shop, name="王芳", title="店长", role="decision_maker", is_key_person=True,
-                   phones=["+86 138 1234 5678"])
+    session.add(
+        Lead(
+            merchant_id=shop.id,
+            tenant_id=tenant.id,
+            state=LeadState.PRIVATE,
+            owner_id=owner.id,
+            claimed_at=now - timedelta(days=3),
+            drops_at=now + timedelta(days=12),
+            drop_reason="no_visit",
+            extensions_used=1,
+        )
+    )
+    ContactFactory(
+        merchant=shop,
+        name="王芳",
+        title="店长",
+        role="decision_maker",
+        is_key_person=True,
+        phones=["+86 138 1234 5678"],
+    )
     ContactFactory(merchant=shop, name="李雷", phones=["13912345678", "0571-11112222"])
     for i in range(15):
-        session.add(Visit(tenant_id=tenant.id, merchant_id=shop.id, user_id=owner.id if i % 2 else colleague.id,
-                          idempotency_key=f"k{i}", request_hash="h", client_time=now - timedelta(days=i),
-                          location=point(30.2585, 120.1700), verified=i % 3 != 0, flags=[] if i % 3 else ["too_far"],
-                          distance_m=12.5 + i, result="follow_up", notes=f"visit {i}"))
-    session.add_all([
-        Deal(tenant_id=tenant.id, merchant_id=shop.id, title="双人套餐", price=Decimal("98.00"), status="active"),
-        Deal(tenant_id=tenant.id, merchant_id=shop.id, title="四人套餐", price=Decimal("188.00"), status="active"),
-        Deal(tenant_id=tenant.id, merchant_id=shop.id, title="Old deal", price=Decimal("50.00"), status="ended"),
-    ])
+        session.add(
+            Visit(
+                tenant_id=tenant.id,
+                merchant_id=shop.id,
+                user_id=owner.id if i % 2 else colleague.id,
+                idempotency_key=f"k{i}",
+                request_hash="h",
+                client_time=now - timedelta(days=i),
+                location=point(30.2585, 120.1700),
+                verified=i % 3 != 0,
+                flags=[] if i % 3 else ["too_far"],
+                distance_m=12.5 + i,
+                result="follow_up",
+                notes=f"visit {i}",
+            )
+        )
+    session.add_all(
+        [
+            Deal(tenant_id=tenant.id, merchant_id=shop.id, title="双人套餐", price=Decimal("98.00"), status="active"),
+            Deal(tenant_id=tenant.id, merchant_id=shop.id, title="四人套餐", price=Decimal("188.00"), status="active"),
+            Deal(tenant_id=tenant.id, merchant_id=shop.id, title="Old deal", price=Decimal("50.00"), status="ended"),
+        ]
+    )
     for n in range(14):
-        session.add(SalesMonth(tenant_id=tenant.id, merchant_id=shop.id, month=months_back(n), orders=100 + n,
-                               gmv=Decimal("1000.50") + n))
-    session.add(SalesMonth(tenant_id=tenant.id, merchant_id=siblings[2].id, month=months_back(1), orders=5,
-                           gmv=Decimal("99999")))
-    session.add_all([
-        CompetitorRecord(tenant_id=tenant.id, merchant_id=shop.id, platform="Meituan", online=True,
-                         deals=[{"title": "双人套餐", "price": 88, "monthly_sales": 320}]),
-        CompetitorRecord(tenant_id=tenant.id, merchant_id=shop.id, platform="Eleme", online=False,
-                         deals=[{"title": "四人套餐 豪华", "price": 199, "monthly_sales": 12}]),
-    ])
+        session.add(
+            SalesMonth(
+                tenant_id=tenant.id,
+                merchant_id=shop.id,
+                month=months_back(n),
+                orders=100 + n,
+                gmv=Decimal("1000.50") + n,
+            )
+        )
+    session.add(
+        SalesMonth(
+            tenant_id=tenant.id, merchant_id=siblings[2].id, month=months_back(1), orders=5, gmv=Decimal("99999")
+        )
+    )
+    session.add_all(
+        [
+            CompetitorRecord(
+                tenant_id=tenant.id,
+                merchant_id=shop.id,
+                platform="Meituan",
+                online=True,
+                deals=[{"title": "双人套餐", "price": 88, "monthly_sales": 320}],
+            ),
+            CompetitorRecord(
+                tenant_id=tenant.id,
+                merchant_id=shop.id,
+                platform="Eleme",
+                online=False,
+                deals=[{"title": "四人套餐 豪华", "price": 199, "monthly_sales": 12}],
+            ),
+        ]
+    )
     session.flush()
-    task = Task(tenant_id=tenant.id, creator_id=manager.id, title="Match Meituan's price", kind=TaskKind.PRICE_ADJUST,
-                merchant_id=shop.id, due_at=now - timedelta(days=1), target={})
+    task = Task(
+        tenant_id=tenant.id,
+        creator_id=manager.id,
+        title="Match Meituan's price",
+        kind=TaskKind.PRICE_ADJUST,
+        merchant_id=shop.id,
+        due_at=now - timedelta(days=1),
+        target={},
+    )
     session.add(task)
     session.flush()
-    session.add_all([
-        TaskAssignment(task_id=task.id, tenant_id=tenant.id, assignee_id=owner.id, merchant_id=shop.id),
-        TaskAssignment(task_id=task.id, tenant_id=tenant.id, assignee_id=colleague.id, merchant_id=shop.id,
-                       status=AssignmentStatus.DONE),
-    ])
+    session.add_all(
+        [
+            TaskAssignment(task_id=task.id, tenant_id=tenant.id, assignee_id=owner.id, merchant_id=shop.id),
+            TaskAssignment(
+                task_id=task.id,
+                tenant_id=tenant.id,
+                assignee_id=colleague.id,
+                merchant_id=shop.id,
+                status=AssignmentStatus.DONE,
+            ),
+        ]
+    )
     session.commit()
-    return {"tenant": tenant, "shop": shop, "siblings": siblings, "owner": owner, "colleague": colleague,
-            "manager": manager, "stranger_manager": stranger_manager, "ops": ops, "admin": admin}
+    return {
+        "tenant": tenant,
+        "shop": shop,
+        "siblings": siblings,
+        "owner": owner,
+        "colleague": colleague,
+        "manager": manager,
+        "stranger_manager": stranger_manager,
+        "ops": ops,
+        "admin": admin,
+    }
 
 
 def get_detail(client, world, who="owner", **params):
@@ -157,8 +240,14 @@ def test_every_section(client, world):
 
 @pytest.mark.parametrize(
     ("who", "masked"),
-    [("owner", False), ("manager", False), ("ops", False), ("admin", False), ("colleague", True),
-     ("stranger_manager", True)],
+    [
+        ("owner", False),
+        ("manager", False),
+        ("ops", False),
+        ("admin", False),
+        ("colleague", True),
+        ("stranger_manager", True),
+    ],
 )
 def test_phones_are_masked_for_those_without_a_claim_on_the_lead(client, world, who, masked):
     body = get_detail(client, world, who).json
@@ -218,10 +307,19 @@ def count_statements(app):
 def test_statement_count_is_bounded_whatever_the_history(client, world, session, count_statements):
     shop, owner = world["shop"], world["owner"]
     for i in range(500):
-        session.add(Visit(tenant_id=shop.tenant_id, merchant_id=shop.id, user_id=owner.id, idempotency_key=f"x{i}",
-                          request_hash="h", client_time=clock.now() - timedelta(hours=i), location=shop.location,
-                          verified=True))
-    for i in range(18):
+        session.add(
+            Visit(
+                tenant_id=shop.tenant_id,
+                merchant_id=shop.id,
+                user_id=owner.id,
+                idempotency_key=f"x{i}",
+                request_hash="h",
+                client_time=clock.now() - timedelta(hours=i),
+                location=shop.location,
+                verified=True,
+            )
+        )
+    for _ in range(18):
         ContactFactory(merchant=shop)
     session.commit()
     headers = auth_headers(owner)
@@ -286,13 +384,19 @@ def test_sales_and_deal_and_competitor_endpoints_are_visible_at_once(client, wor
     headers = auth_headers(world["ops"])
     base = f"/api/v1/merchants/{world['shop'].id}"
     this_month = months_back(0).isoformat()[:7]
-    assert client.post(f"{base}/sales", json={"month": this_month, "orders": 7, "gmv": 70},
-                       headers=headers).status_code == 200
+    assert (
+        client.post(f"{base}/sales", json={"month": this_month, "orders": 7, "gmv": 70}, headers=headers).status_code
+        == 200
+    )
     assert read()["sales"]["months"][-1] == {"month": this_month, "orders": 7, "gmv": 70.0}
     assert client.post(f"{base}/deals", json={"title": "单人午餐", "price": 29.9}, headers=headers).status_code == 201
     assert "单人午餐" in [d["title"] for d in read()["sales"]["active_deals"]]
-    assert client.post(f"{base}/competitors", json={"platform": "Douyin", "online": True, "deals": []},
-                       headers=headers).status_code == 200
+    assert (
+        client.post(
+            f"{base}/competitors", json={"platform": "Douyin", "online": True, "deals": []}, headers=headers
+        ).status_code
+        == 200
+    )
     assert "Douyin" in [c["platform"] for c in read()["competitors"]]
 
 
@@ -329,41 +433,63 @@ def test_visit_lead_and_task_writes_through_the_api_are_visible_at_once(client, 
     read = fresh(client, world, None)
     shop, owner, colleague, manager = world["shop"], world["owner"], world["colleague"], world["manager"]
     total = read()["visits"]["total"]
-    visit = client.post("/api/v1/visits", json={"merchant_id": shop.id, "lat": 30.2585, "lng": 120.1700,
-                                                "accuracy_m": 10, "client_time": clock.now().isoformat()},
-                        headers={**auth_headers(owner), "Idempotency-Key": "fresh-visit-1"})
+    visit = client.post(
+        "/api/v1/visits",
+        json={
+            "merchant_id": shop.id,
+            "lat": 30.2585,
+            "lng": 120.1700,
+            "accuracy_m": 10,
+            "client_time": clock.now().isoformat(),
+        },
+        headers={**auth_headers(owner), "Idempotency-Key": "fresh-visit-1"},
+    )
     assert visit.status_code == 201, visit.json
     after_visit = read()
     assert after_visit["visits"]["total"] == total + 1
     assert after_visit["visits"]["recent"][0]["id"] == visit.json["id"]
 
-    assert client.post(f"/api/v1/leads/{shop.id}/release", json={"reason": "not my area"},
-                       headers=auth_headers(owner)).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/leads/{shop.id}/release", json={"reason": "not my area"}, headers=auth_headers(owner)
+        ).status_code
+        == 200
+    )
     assert read()["sea"]["state"] == "public"
     assert client.post(f"/api/v1/leads/{shop.id}/claim", headers=auth_headers(colleague)).status_code == 200
     sea = get_detail(client, world, "colleague").json["sea"]
     assert sea["state"] == "private" and sea["mine"] is True
 
     open_before = {t["task_id"] for t in get_detail(client, world, "colleague").json["tasks"]}
-    created = client.post("/api/v1/tasks", json={"title": "Photograph the menu", "kind": "collect_info",
-                                                 "merchant_ids": [shop.id]}, headers=auth_headers(manager))
+    created = client.post(
+        "/api/v1/tasks",
+        json={"title": "Photograph the menu", "kind": "collect_info", "merchant_ids": [shop.id]},
+        headers=auth_headers(manager),
+    )
     assert created.status_code == 201, created.json
     tasks = get_detail(client, world, "colleague").json["tasks"]
     assert {t["task_id"] for t in tasks} - open_before == {created.json["id"]}
     assignment = next(t for t in tasks if t["task_id"] == created.json["id"])["assignment_id"]
-    assert client.post(f"/api/v1/todos/a{assignment}/done", json={"feedback": "done"},
-                       headers=auth_headers(colleague)).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/todos/a{assignment}/done", json={"feedback": "done"}, headers=auth_headers(colleague)
+        ).status_code
+        == 200
+    )
     assert created.json["id"] not in {t["task_id"] for t in get_detail(client, world, "colleague").json["tasks"]}
 
 
 # --- writes: permissions and validation -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("who", "status"), [("owner", 201), ("manager", 201), ("ops", 201), ("admin", 201),
-                                             ("colleague", 403), ("stranger_manager", 403)])
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("owner", 201), ("manager", 201), ("ops", 201), ("admin", 201), ("colleague", 403), ("stranger_manager", 403)],
+)
 def test_who_may_add_contacts(client, world, who, status):
-    response = client.post(f"/api/v1/merchants/{world['shop'].id}/contacts", json={"name": "X"},
-                           headers=auth_headers(world[who]))
+    response = client.post(
+        f"/api/v1/merchants/{world['shop'].id}/contacts", json={"name": "X"}, headers=auth_headers(world[who])
+    )
     assert response.status_code == status
     if status == 403:
         assert response.json["error_code"] == "NOT_ALLOWED_FOR_LEAD"
@@ -371,39 +497,56 @@ def test_who_may_add_contacts(client, world, who, status):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"name": ""}, {"name": "X", "role": "boss"}, {"name": "X", "phones": ["call me"]},
-     {"name": "X", "phones": "13800000000"}, {"name": "X", "last_contacted_at": "2026-01-01T10:00:00"},
-     {"name": "X", "extra": 1}],
+    [
+        {},
+        {"name": ""},
+        {"name": "X", "role": "boss"},
+        {"name": "X", "phones": ["call me"]},
+        {"name": "X", "phones": "13800000000"},
+        {"name": "X", "last_contacted_at": "2026-01-01T10:00:00"},
+        {"name": "X", "extra": 1},
+    ],
 )
 def test_contact_validation(client, world, body):
-    response = client.post(f"/api/v1/merchants/{world['shop'].id}/contacts", json=body,
-                           headers=auth_headers(world["owner"]))
+    response = client.post(
+        f"/api/v1/merchants/{world['shop'].id}/contacts", json=body, headers=auth_headers(world["owner"])
+    )
     assert response.status_code == 422 and response.json["error_code"] == "VALIDATION_ERROR"
 
 
 def test_contact_of_another_merchant_is_404(client, world):
     other = ContactFactory(merchant=world["siblings"][0])
-    response = client.patch(f"/api/v1/merchants/{world['shop'].id}/contacts/{other.id}", json={"title": "x"},
-                            headers=auth_headers(world["owner"]))
+    response = client.patch(
+        f"/api/v1/merchants/{world['shop'].id}/contacts/{other.id}",
+        json={"title": "x"},
+        headers=auth_headers(world["owner"]),
+    )
     assert response.status_code == 404 and response.json["error_code"] == "CONTACT_NOT_FOUND"
 
 
 @pytest.mark.parametrize("who", ["owner", "manager", "colleague"])
 def test_sales_endpoints_are_for_ops(client, world, who):
-    response = client.post(f"/api/v1/merchants/{world['shop'].id}/deals", json={"title": "x", "price": 1},
-                           headers=auth_headers(world[who]))
+    response = client.post(
+        f"/api/v1/merchants/{world['shop'].id}/deals", json={"title": "x", "price": 1}, headers=auth_headers(world[who])
+    )
     assert response.status_code == 403 and response.json["error_code"] == "FORBIDDEN"
 
 
 @pytest.mark.parametrize(
     ("path", "body"),
-    [("sales", {"month": "2026-13", "orders": 1, "gmv": 1}), ("sales", {"month": "2026-10", "orders": -1, "gmv": 1}),
-     ("sales", {"month": "2026-10", "orders": 1, "gmv": "NaN"}), ("deals", {"title": "x", "price": -5}),
-     ("competitors", {"platform": "X", "online": "maybe"}),
-     ("competitors", {"platform": "X", "online": True, "deals": [{"title": "a"}]})],
+    [
+        ("sales", {"month": "2026-13", "orders": 1, "gmv": 1}),
+        ("sales", {"month": "2026-10", "orders": -1, "gmv": 1}),
+        ("sales", {"month": "2026-10", "orders": 1, "gmv": "NaN"}),
+        ("deals", {"title": "x", "price": -5}),
+        ("competitors", {"platform": "X", "online": "maybe"}),
+        ("competitors", {"platform": "X", "online": True, "deals": [{"title": "a"}]}),
+    ],
 )
 def test_sales_validation(client, world, path, body):
-    response = client.post(f"/api/v1/merchants/{world['shop'].id}/{path}", json=body, headers=auth_headers(world["ops"]))
+    response = client.post(
+        f"/api/v1/merchants/{world['shop'].id}/{path}", json=body, headers=auth_headers(world["ops"])
+    )
     assert response.status_code == 422, response.json
 
 
@@ -420,8 +563,12 @@ def test_sales_import_reports_bad_rows(world, session):
         f"{shop.id},2026-01,11,110\n"
     )
     report = sales.import_sales(io.StringIO(csv_text), shop.tenant_id)
-    assert report.rejected == [(3, "month '2026-13' is not YYYY-MM"), (4, "orders 'ten' is not a whole number"),
-                               (5, "gmv '-1' is out of range"), (6, "no merchant with id '999999999'")]
+    assert report.rejected == [
+        (3, "month '2026-13' is not YYYY-MM"),
+        (4, "orders 'ten' is not a whole number"),
+        (5, "gmv '-1' is out of range"),
+        (6, "no merchant with id '999999999'"),
+    ]
     stored = session.query(SalesMonth).filter_by(merchant_id=shop.id, month=date(2026, 1, 1)).one()
     assert stored.orders == 11  # the last row for a month wins
 

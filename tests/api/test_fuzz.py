@@ -27,8 +27,12 @@ def world(session):
         "ops": UserFactory(tenant=tenant, role=Role.OPS, username="fuzz-ops"),
         "admin": UserFactory(tenant=tenant, role=Role.ADMIN, username="fuzz-admin"),
     }
-    shops = [MerchantFactory(tenant=tenant, name=f"Fuzz shop {i}", lat=60.17 + i * 0.0002, lng=24.94,
-                             phone="+358 9 123 4567") for i in range(3)]
+    shops = [
+        MerchantFactory(
+            tenant=tenant, name=f"Fuzz shop {i}", lat=60.17 + i * 0.0002, lng=24.94, phone="+358 9 123 4567"
+        )
+        for i in range(3)
+    ]
     contact = ContactFactory(merchant=shops[0])
     return {"users": users, "shops": shops, "contact": contact}
 

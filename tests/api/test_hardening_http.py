@@ -18,7 +18,7 @@ from tests.factories import MerchantFactory, TenantFactory, UserFactory, auth_he
 SQLISH = [
     "' OR '1'='1",
     "'; DROP TABLE merchants; --",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "1); DELETE FROM leads WHERE (1=1",
     "%' UNION SELECT password_hash, username FROM users --",
     "\\'; SELECT pg_sleep(5); --",
@@ -28,8 +28,11 @@ SQLISH = [
 
 
 def test_security_headers_on_every_kind_of_response(client):
-    for response in (client.get("/api/v1/health"), client.get("/api/v1/no-such-thing"),
-                     client.post("/api/v1/auth/login", json={})):
+    for response in (
+        client.get("/api/v1/health"),
+        client.get("/api/v1/no-such-thing"),
+        client.post("/api/v1/auth/login", json={}),
+    ):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -43,12 +46,13 @@ def test_security_headers_on_every_kind_of_response(client):
 def test_cors_is_closed_by_default(client):
     response = client.get("/api/v1/health", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
-    preflight = client.options("/api/v1/merchants/nearby", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    preflight = client.options(
+        "/api/v1/merchants/nearby", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
     assert "Access-Control-Allow-Origin" not in preflight.headers
 
 
-def _bare_app(**config):  # noqa: ANN003, ANN202
+def _bare_app(**config):
     """The headers module on a bare Flask app: create_app would re-initialise the shared engine."""
     app = Flask(__name__)
     app.config.update({"CORS_ORIGINS": "", "HSTS_ENABLED": False, **config})
@@ -60,19 +64,31 @@ def _bare_app(**config):  # noqa: ANN003, ANN202
 
 def test_cors_allows_only_configured_origins():
     client = _bare_app(CORS_ORIGINS="https://admin.example.com, https://ops.example.com").test_client()
-    allowed = client.options("/api/v1/merchants/nearby", headers={
-        "Origin": "https://ops.example.com", "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Headers": "Authorization"})
+    allowed = client.options(
+        "/api/v1/merchants/nearby",
+        headers={
+            "Origin": "https://ops.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Authorization",
+        },
+    )
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://ops.example.com"
     assert "authorization" in allowed.headers["Access-Control-Allow-Headers"].lower()
     other = client.get("/api/v1/health", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     assert client.get("/api/v1/health", headers={"Origin": "https://admin.example.com"}).headers[
-        "Access-Control-Expose-Headers"]
+        "Access-Control-Expose-Headers"
+    ]
 
 
 def test_hsts_when_enabled():
-    assert _bare_app(HSTS_ENABLED=True).test_client().get("/api/v1/health").headers["Strict-Transport-Security"].startswith("max-age=")
+    assert (
+        _bare_app(HSTS_ENABLED=True)
+        .test_client()
+        .get("/api/v1/health")
+        .headers["Strict-Transport-Security"]
+        .startswith("max-age=")
+    )
 
 
 def test_every_response_has_a_request_id(client):
@@ -81,13 +97,16 @@ def test_every_response_has_a_request_id(client):
     assert len(first) == 32 and first != second
 
 
-@pytest.mark.parametrize(("incoming", "kept"), [
-    ("lb-7f3a9c2e-44b1-4c1e-9a0d-0123456789ab", True),
-    ("short", False),
-    ("bad id with spaces and\ttabs", False),
-    ("x" * 200, False),
-    ("<script>alert(1)</script>", False),
-])
+@pytest.mark.parametrize(
+    ("incoming", "kept"),
+    [
+        ("lb-7f3a9c2e-44b1-4c1e-9a0d-0123456789ab", True),
+        ("short", False),
+        ("bad id with spaces and\ttabs", False),
+        ("x" * 200, False),
+        ("<script>alert(1)</script>", False),
+    ],
+)
 def test_incoming_request_id_kept_only_when_well_formed(client, incoming, kept):
     returned = client.get("/api/v1/health", headers={HEADER: incoming}).headers[HEADER]
     assert (returned == incoming) is kept
@@ -183,8 +202,11 @@ def test_fuzz_findings_stay_fixed(client, session):
     tenant = TenantFactory()
     ops = UserFactory(tenant=tenant, role=Role.OPS)
     shop = MerchantFactory(tenant=tenant)
-    response = client.post(f"/api/v1/merchants/{shop.id}/sales", json={"month": "0000-01", "orders": 1, "gmv": 1},
-                           headers=auth_headers(ops))
+    response = client.post(
+        f"/api/v1/merchants/{shop.id}/sales",
+        json={"month": "0000-01", "orders": 1, "gmv": 1},
+        headers=auth_headers(ops),
+    )
     assert response.status_code == 422 and "month" in response.json["errors"]["json"]
     # JSONB hands back integers beyond 64 bits that a client stored in a free-form payload
     assert json.loads(dumps_bytes({"n": 10**23, "nested": [2**70]})) == {"n": 10**23, "nested": [2**70]}
@@ -200,6 +222,7 @@ def test_forwarded_for_believed_only_behind_configured_proxies(hops, seen):
     app.config["TRUSTED_PROXIES"] = hops
     app.add_url_rule("/ip", "ip", lambda: request.remote_addr)
     proxy.init_app(app)
-    response = app.test_client().get("/ip", headers={"X-Forwarded-For": "203.0.113.7"},
-                                     environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    response = app.test_client().get(
+        "/ip", headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "10.0.0.9"}
+    )
     assert response.get_data(as_text=True) == seen

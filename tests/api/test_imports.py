@@ -49,8 +49,15 @@ def merchants_of(tenant_id):
 
 
 def test_import_runs_in_the_background_with_progress_rejects_and_matches(client, ops, session, redis_client):
-    existing = MerchantFactory(tenant_id=ops.tenant_id, name="麦当劳(庆春店)", name_key=name_key("麦当劳(庆春店)"),
-                               lat=30.26005, lng=120.17005, source="manual", phone=None)
+    existing = MerchantFactory(
+        tenant_id=ops.tenant_id,
+        name="麦当劳(庆春店)",
+        name_key=name_key("麦当劳(庆春店)"),
+        lat=30.26005,
+        lng=120.17005,
+        source="manual",
+        phone=None,
+    )
     response = upload(client, ops, CSV, source="amap", mapping=json.dumps(MAPPING))
     assert response.status_code == 202, response.json
     body = ImportStatusSchema().load(response.json)
@@ -62,8 +69,10 @@ def test_import_runs_in_the_background_with_progress_rejects_and_matches(client,
     ImportStatusSchema().load(status)
     assert status["status"] == "done" and status["rows_done"] == 5
     assert status["counts"] == {"inserted": 2, "updated": 1, "unchanged": 0, "matched": 1, "rejected": 2}
-    assert status["rejects"] == [{"line": 4, "reason": "name is empty"},
-                                 {"line": 5, "reason": "lat/lon is out of range"}]
+    assert status["rejects"] == [
+        {"line": 4, "reason": "name is empty"},
+        {"line": 5, "reason": "lat/lon is out of range"},
+    ]
     assert [(m["line"], m["merchant_id"]) for m in status["matches"]] == [(6, existing.id)]
 
     rows = merchants_of(ops.tenant_id)
@@ -86,14 +95,21 @@ def test_import_runs_in_the_background_with_progress_rejects_and_matches(client,
 
 def test_geojson_import(client, ops, redis_client):
     features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.94, 60.17]},
-         "properties": {"name": "Kahvila Oy", "id": "n1", "phone": "+358 40 1234567"}},
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
-         "properties": {"name": "Road"}},
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [24.94, 60.17]},
+            "properties": {"name": "Kahvila Oy", "id": "n1", "phone": "+358 40 1234567"},
+        },
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+            "properties": {"name": "Road"},
+        },
     ]
     content = json.dumps({"type": "FeatureCollection", "features": features})
-    response = upload(client, ops, content, filename="shops.geojson", source="osm",
-                      mapping=json.dumps({"source_id": "id"}))
+    response = upload(
+        client, ops, content, filename="shops.geojson", source="osm", mapping=json.dumps({"source_id": "id"})
+    )
     assert response.status_code == 202, response.json
     run_jobs(redis_client)
     status = client.get(f"/api/v1/imports/{response.json['id']}", headers=auth_headers(ops)).json
@@ -102,16 +118,19 @@ def test_geojson_import(client, ops, redis_client):
     assert merchants_of(ops.tenant_id)["n1"].name == "Kahvila Oy"
 
 
-@pytest.mark.parametrize(("content", "form", "status", "code"), [
-    ("", {}, 422, "EMPTY_FILE"),
-    ("name,lat\nx,1\n", {}, 422, "BAD_FILE"),
-    ("店名,lat,lng\nx,1,2\n", {"mapping": json.dumps({"name": "名称"})}, 422, "BAD_FILE"),
-    ("name,lat,lng\nx,1,2\n", {"mapping": "[1]"}, 422, "VALIDATION_ERROR"),
-    ("name,lat,lng\nx,1,2\n", {"mapping": json.dumps({"owner": "x"})}, 422, "VALIDATION_ERROR"),
-    ("name,lat,lng\nx,1,2\n", {"source": "Bad Source!"}, 422, "VALIDATION_ERROR"),
-    ("name,lat,lng\n老王,1,2\n".encode("gbk"), {}, 422, "BAD_ENCODING"),
-    ('{"type": "Feature"}', {}, 422, "BAD_FILE"),
-])
+@pytest.mark.parametrize(
+    ("content", "form", "status", "code"),
+    [
+        ("", {}, 422, "EMPTY_FILE"),
+        ("name,lat\nx,1\n", {}, 422, "BAD_FILE"),
+        ("店名,lat,lng\nx,1,2\n", {"mapping": json.dumps({"name": "名称"})}, 422, "BAD_FILE"),
+        ("name,lat,lng\nx,1,2\n", {"mapping": "[1]"}, 422, "VALIDATION_ERROR"),
+        ("name,lat,lng\nx,1,2\n", {"mapping": json.dumps({"owner": "x"})}, 422, "VALIDATION_ERROR"),
+        ("name,lat,lng\nx,1,2\n", {"source": "Bad Source!"}, 422, "VALIDATION_ERROR"),
+        ("name,lat,lng\n老王,1,2\n".encode("gbk"), {}, 422, "BAD_ENCODING"),
+        ('{"type": "Feature"}', {}, 422, "BAD_FILE"),
+    ],
+)
 def test_bad_uploads_are_refused_at_once(client, ops, content, form, status, code):
     response = upload(client, ops, content, **form)
     assert (response.status_code, response.json["error_code"]) == (status, code), response.json
@@ -137,8 +156,9 @@ def test_progress_is_reported_per_chunk(session):
     db.scope_to_tenant(tenant.id)
     seen = []
     lines = "name,lat,lng\n" + "".join(f"shop {i},30.{i:04d},120.1\n" for i in range(1, 6))
-    report = import_csv(io.StringIO(lines), tenant.id, chunk_rows=2,
-                        on_chunk=lambda r: seen.append((r.rows, r.inserted)))
+    report = import_csv(
+        io.StringIO(lines), tenant.id, chunk_rows=2, on_chunk=lambda r: seen.append((r.rows, r.inserted))
+    )
     assert seen == [(2, 2), (4, 4), (5, 5)] and isinstance(report, ImportReport)
 
 
@@ -175,7 +195,8 @@ def test_reimport_keeps_computed_tags_and_changes_nothing(session):
     tenant = TenantFactory()
     db.scope_to_tenant(tenant.id)
     lines = "name,lat,lng,tags,source_id\n" + "".join(
-        f"沙县小吃({road}),30.2{i},120.1,夜宵;小吃,s{i}\n" for i, road in enumerate(("文三路", "解放路", "延安路")))
+        f"沙县小吃({road}),30.2{i},120.1,夜宵;小吃,s{i}\n" for i, road in enumerate(("文三路", "解放路", "延安路"))
+    )
     assert import_csv(io.StringIO(lines), tenant.id).inserted == 3
     assert tags.compute(tenant.id) == 3
     session.commit()
@@ -183,4 +204,5 @@ def test_reimport_keeps_computed_tags_and_changes_nothing(session):
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
     db.session.expire_all()
     assert {tuple(m.tags) for m in session.scalars(select(Merchant).where(Merchant.tenant_id == tenant.id))} == {
-        ("multi_store", "夜宵", "小吃")}
+        ("multi_store", "夜宵", "小吃")
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -29,8 +29,17 @@ M = 1 / 111_320
 
 def shop(tenant, name, lat=LAT, lng=LNG, phone=None, **kwargs):
     keys = phone_keys(phone)
-    return MerchantFactory(tenant=tenant, name=name, lat=lat, lng=lng, phone=phone, name_key=name_key(name),
-                           branch_key=branch_key(name), phone_keys=keys, **kwargs)
+    return MerchantFactory(
+        tenant=tenant,
+        name=name,
+        lat=lat,
+        lng=lng,
+        phone=phone,
+        name_key=name_key(name),
+        branch_key=branch_key(name),
+        phone_keys=keys,
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -54,13 +63,16 @@ def duplicate(response):
     return response.json["candidates"]
 
 
-@pytest.mark.parametrize(("existing", "typed"), [
-    ("老王麵館(清泰街店)", "老王面馆"),          # traditional script, branch in brackets
-    ("老王面馆", "老王 面馆 分店"),              # spaces, branch suffix
-    ("真功夫（杭州火车站店）", "真功夫【火车站】"),  # full-width and other brackets
-    ("Starbucks Coffee (West Lake)", "STARBUCKS  coffee"),
-    ("McDonald's", "Mcdonalds"),
-])
+@pytest.mark.parametrize(
+    ("existing", "typed"),
+    [
+        ("老王麵館(清泰街店)", "老王面馆"),  # traditional script, branch in brackets
+        ("老王面馆", "老王 面馆 分店"),  # spaces, branch suffix
+        ("真功夫（杭州火车站店）", "真功夫【火车站】"),  # full-width and other brackets
+        ("Starbucks Coffee (West Lake)", "STARBUCKS  coffee"),
+        ("McDonald's", "Mcdonalds"),
+    ],
+)
 def test_name_variants_nearby_are_possible_duplicates(client, team, existing, typed):
     original = shop(team["tenant"], existing)
     candidates = duplicate(create(client, team["bd"], name=typed, lat=LAT + 40 * M))
@@ -132,18 +144,24 @@ def test_coordinates_in_gcj02_are_stored_as_wgs84(client, team, session):
     response = create(client, team["bd"], name="新开的店", lat=lat, lng=lng, coord_sys="gcj02")
     assert response.status_code == 201
     assert abs(response.json["lat"] - lat) < 1e-6
-    stored = session.execute(select(func.ST_Y(func.ST_GeomFromWKB(func.ST_AsBinary(Merchant.location))))
-                             .where(Merchant.id == response.json["id"])).scalar_one()
+    stored = session.execute(
+        select(func.ST_Y(func.ST_GeomFromWKB(func.ST_AsBinary(Merchant.location)))).where(
+            Merchant.id == response.json["id"]
+        )
+    ).scalar_one()
     assert abs(stored - LAT) < 1e-5
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ({"phone": "12345"}, "INVALID_PHONE"),
-    ({"name": "   "}, "VALIDATION_ERROR"),
-    ({"lat": 91}, "VALIDATION_ERROR"),
-    ({"photo_ids": [str(uuid.uuid4())]}, "UNKNOWN_PHOTOS"),
-    ({"nickname": "x"}, "VALIDATION_ERROR"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"phone": "12345"}, "INVALID_PHONE"),
+        ({"name": "   "}, "VALIDATION_ERROR"),
+        ({"lat": 91}, "VALIDATION_ERROR"),
+        ({"photo_ids": [str(uuid.uuid4())]}, "UNKNOWN_PHOTOS"),
+        ({"nickname": "x"}, "VALIDATION_ERROR"),
+    ],
+)
 def test_bad_input(client, team, body, code):
     response = create(client, team["bd"], **body)
     assert response.status_code == 422 and response.json["error_code"] == code
@@ -167,8 +185,9 @@ def test_approve_and_reject(client, team, session):
     todos = session.scalars(select(Reminder).where(Reminder.user_id == team["bd"].id).order_by(Reminder.id)).all()
     assert [(t.kind, t.payload["action"]) for t in todos] == [("audit_result", "approve"), ("audit_result", "reject")]
     assert todos[1].payload["note"] == "closed"
-    nearby = client.get(f"/api/v1/merchants/nearby?lat={LAT}&lng={LNG}&radius_m=2000",
-                        headers=auth_headers(team["bd"])).json
+    nearby = client.get(
+        f"/api/v1/merchants/nearby?lat={LAT}&lng={LNG}&radius_m=2000", headers=auth_headers(team["bd"])
+    ).json
     assert [item["id"] for item in nearby["items"]] == [first]
 
 
@@ -186,9 +205,16 @@ def test_merge_errors(client, team):
 
 
 def _visit(merchant, user, key):
-    return Visit(tenant_id=merchant.tenant_id, merchant_id=merchant.id, user_id=user.id, idempotency_key=key,
-                 request_hash="x", client_time=datetime(2026, 11, 1, tzinfo=timezone.utc),
-                 location=point(LAT, LNG), verified=True)
+    return Visit(
+        tenant_id=merchant.tenant_id,
+        merchant_id=merchant.id,
+        user_id=user.id,
+        idempotency_key=key,
+        request_hash="x",
+        client_time=datetime(2026, 11, 1, tzinfo=UTC),
+        location=point(LAT, LNG),
+        verified=True,
+    )
 
 
 def test_merge_moves_every_related_row_and_keeps_an_alias(client, team, session):
@@ -196,24 +222,51 @@ def test_merge_moves_every_related_row_and_keeps_an_alias(client, team, session)
     survivor = shop(tenant, "老王面馆", phone="0571-87806201", source="amap", source_id="hz1")
     gone = shop(tenant, "老王麵館", lat=LAT + 20 * M, phone="13812345678", source="amap", source_id="hz2")
     ContactFactory(merchant=gone, name="王老板")
-    session.add_all([
-        _visit(gone, bd, "k1"), _visit(gone, bd, "k2"), _visit(survivor, bd, "k3"),
-        Deal(tenant_id=tenant.id, merchant_id=gone.id, title="双人餐", price=Decimal("59.00")),
-        SalesMonth(tenant_id=tenant.id, merchant_id=gone.id, month=date(2026, 10, 1), orders=3, gmv=Decimal("100")),
-        SalesMonth(tenant_id=tenant.id, merchant_id=gone.id, month=date(2026, 9, 1), orders=1, gmv=Decimal("10")),
-        SalesMonth(tenant_id=tenant.id, merchant_id=survivor.id, month=date(2026, 10, 1), orders=2,
-                   gmv=Decimal("50")),
-        CompetitorRecord(tenant_id=tenant.id, merchant_id=gone.id, platform="meituan", online=True,
-                         captured_at=datetime(2026, 11, 1, tzinfo=timezone.utc)),
-        CompetitorRecord(tenant_id=tenant.id, merchant_id=survivor.id, platform="meituan", online=False,
-                         captured_at=datetime(2026, 10, 1, tzinfo=timezone.utc)),
-        CompetitorRecord(tenant_id=tenant.id, merchant_id=gone.id, platform="eleme", online=True),
-        Lead(tenant_id=tenant.id, merchant_id=gone.id, state=LeadState.PRIVATE, owner_id=bd.id,
-             claimed_at=datetime(2026, 11, 1, tzinfo=timezone.utc)),
-        LeadEvent(tenant_id=tenant.id, merchant_id=gone.id, action="claim", to_owner_id=bd.id, actor_id=bd.id),
-        Reminder(tenant_id=tenant.id, user_id=bd.id, kind="lead_dropping", title="x", merchant_id=gone.id,
-                 due_at=datetime(2026, 11, 20, tzinfo=timezone.utc), dedupe_key="r1"),
-    ])
+    session.add_all(
+        [
+            _visit(gone, bd, "k1"),
+            _visit(gone, bd, "k2"),
+            _visit(survivor, bd, "k3"),
+            Deal(tenant_id=tenant.id, merchant_id=gone.id, title="双人餐", price=Decimal("59.00")),
+            SalesMonth(tenant_id=tenant.id, merchant_id=gone.id, month=date(2026, 10, 1), orders=3, gmv=Decimal("100")),
+            SalesMonth(tenant_id=tenant.id, merchant_id=gone.id, month=date(2026, 9, 1), orders=1, gmv=Decimal("10")),
+            SalesMonth(
+                tenant_id=tenant.id, merchant_id=survivor.id, month=date(2026, 10, 1), orders=2, gmv=Decimal("50")
+            ),
+            CompetitorRecord(
+                tenant_id=tenant.id,
+                merchant_id=gone.id,
+                platform="meituan",
+                online=True,
+                captured_at=datetime(2026, 11, 1, tzinfo=UTC),
+            ),
+            CompetitorRecord(
+                tenant_id=tenant.id,
+                merchant_id=survivor.id,
+                platform="meituan",
+                online=False,
+                captured_at=datetime(2026, 10, 1, tzinfo=UTC),
+            ),
+            CompetitorRecord(tenant_id=tenant.id, merchant_id=gone.id, platform="eleme", online=True),
+            Lead(
+                tenant_id=tenant.id,
+                merchant_id=gone.id,
+                state=LeadState.PRIVATE,
+                owner_id=bd.id,
+                claimed_at=datetime(2026, 11, 1, tzinfo=UTC),
+            ),
+            LeadEvent(tenant_id=tenant.id, merchant_id=gone.id, action="claim", to_owner_id=bd.id, actor_id=bd.id),
+            Reminder(
+                tenant_id=tenant.id,
+                user_id=bd.id,
+                kind="lead_dropping",
+                title="x",
+                merchant_id=gone.id,
+                due_at=datetime(2026, 11, 20, tzinfo=UTC),
+                dedupe_key="r1",
+            ),
+        ]
+    )
     session.flush()
     task = Task(tenant_id=tenant.id, creator_id=ops.id, title="拜访", kind=TaskKind.VISIT, merchant_id=gone.id)
     session.add(task)
@@ -226,20 +279,27 @@ def test_merge_moves_every_related_row_and_keeps_an_alias(client, team, session)
     assert response.json["id"] == survivor.id and response.json["audited_id"] == gone.id
 
     session.expire_all()
-    def on(model, merchant):  # noqa: E306
+
+    def on(model, merchant):
         return session.scalar(select(func.count()).select_from(model).where(model.merchant_id == merchant.id))
+
     for model in (Visit, Contact, Deal, SalesMonth, CompetitorRecord, Task, TaskAssignment, Reminder, Lead):
         assert on(model, gone) == 0, model
     assert on(Visit, survivor) == 3 and on(Contact, survivor) == 1 and on(Deal, survivor) == 1
-    months = {s.month: (s.orders, s.gmv) for s in session.scalars(select(SalesMonth).where(
-        SalesMonth.merchant_id == survivor.id))}
+    months = {
+        s.month: (s.orders, s.gmv)
+        for s in session.scalars(select(SalesMonth).where(SalesMonth.merchant_id == survivor.id))
+    }
     assert months == {date(2026, 10, 1): (5, Decimal("150.00")), date(2026, 9, 1): (1, Decimal("10.00"))}
-    competitors = {c.platform: c.online for c in session.scalars(select(CompetitorRecord).where(
-        CompetitorRecord.merchant_id == survivor.id))}
+    competitors = {
+        c.platform: c.online
+        for c in session.scalars(select(CompetitorRecord).where(CompetitorRecord.merchant_id == survivor.id))
+    }
     assert competitors == {"meituan": True, "eleme": True}  # the newer meituan capture won
     assert session.get(Lead, survivor.id).owner_id == bd.id  # the private claim beats the public pool
-    actions = session.scalars(select(LeadEvent.action).where(LeadEvent.merchant_id == survivor.id)
-                              .order_by(LeadEvent.id)).all()
+    actions = session.scalars(
+        select(LeadEvent.action).where(LeadEvent.merchant_id == survivor.id).order_by(LeadEvent.id)
+    ).all()
     assert actions == ["claim", "merge"]
     merged, kept = session.get(Merchant, gone.id), session.get(Merchant, survivor.id)
     assert merged.audit_status.value == "merged" and merged.merged_into_id == survivor.id
@@ -254,21 +314,35 @@ def test_merge_moves_every_related_row_and_keeps_an_alias(client, team, session)
     nearby = client.get(f"/api/v1/merchants/nearby?lat={LAT}&lng={LNG}", headers=auth_headers(bd)).json
     assert [item["id"] for item in nearby["items"]] == [survivor.id]
     # writes through the old id land on the survivor: an offline check-in queued before the merge, a claim
-    visit = client.post("/api/v1/visits", json={
-        "merchant_id": gone.id, "lat": LAT, "lng": LNG, "accuracy_m": 10,
-        "client_time": datetime.now(timezone.utc).isoformat(),
-    }, headers={**auth_headers(bd), "Idempotency-Key": str(uuid.uuid4())})
+    visit = client.post(
+        "/api/v1/visits",
+        json={
+            "merchant_id": gone.id,
+            "lat": LAT,
+            "lng": LNG,
+            "accuracy_m": 10,
+            "client_time": datetime.now(UTC).isoformat(),
+        },
+        headers={**auth_headers(bd), "Idempotency-Key": str(uuid.uuid4())},
+    )
     assert visit.status_code == 201, visit.json
     assert visit.json["merchant_id"] == survivor.id
     # sales data keyed by the duplicate's id or by its source id lands on the survivor too
     from app.sales import service as sales
-    assert sales.import_sales(io.StringIO(f"merchant_id,month,orders,gmv\n{gone.id},2026-08,1,2\n"),
-                              tenant.id).inserted == 1
-    assert sales.import_sales(io.StringIO("source,source_id,month,orders,gmv\namap,hz2,2026-07,1,2\n"),
-                              tenant.id).inserted == 1
+
+    assert (
+        sales.import_sales(io.StringIO(f"merchant_id,month,orders,gmv\n{gone.id},2026-08,1,2\n"), tenant.id).inserted
+        == 1
+    )
+    assert (
+        sales.import_sales(io.StringIO("source,source_id,month,orders,gmv\namap,hz2,2026-07,1,2\n"), tenant.id).inserted
+        == 1
+    )
     db.session.commit()
-    assert db.session.scalar(select(func.count()).select_from(SalesMonth).where(
-        SalesMonth.merchant_id == survivor.id)) == 4
+    assert (
+        db.session.scalar(select(func.count()).select_from(SalesMonth).where(SalesMonth.merchant_id == survivor.id))
+        == 4
+    )
     claim = client.post(f"/api/v1/leads/{gone.id}/claim", headers=auth_headers(bd))
     assert claim.json["error_code"] == "ALREADY_YOURS"  # the survivor's lead, which came over from the duplicate
     # merging once more is refused: the duplicate is gone
@@ -293,8 +367,9 @@ def test_audit_queue_lists_pending_merchants_oldest_first(client, team):
     page = client.get("/api/v1/merchants/audit-queue?limit=1", headers=auth_headers(team["ops"])).json
     assert [i["id"] for i in page["items"]] == [forced]
     assert page["items"][0]["candidates"] == [original.id] and page["items"][0]["created_by"]["id"] == team["bd"].id
-    rest = client.get(f"/api/v1/merchants/audit-queue?cursor={page['next_cursor']}",
-                      headers=auth_headers(team["ops"])).json
+    rest = client.get(
+        f"/api/v1/merchants/audit-queue?cursor={page['next_cursor']}", headers=auth_headers(team["ops"])
+    ).json
     assert [i["id"] for i in rest["items"]] == [fresh] and rest["next_cursor"] is None
     bad = client.get("/api/v1/merchants/audit-queue?cursor=xyz", headers=auth_headers(team["ops"]))
     assert bad.json["error_code"] == "INVALID_CURSOR"

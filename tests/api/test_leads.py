@@ -30,8 +30,15 @@ def pool(session):
     colleague = UserFactory(tenant=tenant, org_unit_id=team.id, manager_id=manager.id)
     outsider = UserFactory(tenant=tenant)
     shops = [MerchantFactory(tenant=tenant, name=f"Shop {i}", lat=30.25 + i * 0.0001, lng=120.17) for i in range(6)]
-    return {"tenant": tenant, "manager": manager, "bd": bd, "colleague": colleague, "outsider": outsider,
-            "shops": shops, "shop": shops[0]}
+    return {
+        "tenant": tenant,
+        "manager": manager,
+        "bd": bd,
+        "colleague": colleague,
+        "outsider": outsider,
+        "shops": shops,
+        "shop": shops[0],
+    }
 
 
 def act(client, user, merchant, action, body=None):
@@ -79,8 +86,12 @@ def test_claim_cap(client, pool, session):
     body = refusal(act(client, pool["bd"], pool["shops"][2], "claim"), "CLAIM_CAP_REACHED")
     assert body["cap"] == 2
     # partners do not count
-    assert act(client, pool["bd"], pool["shops"][0], "sign", {"contract_no": "C-1",
-                                                             "signed_at": clock.now().isoformat()}).status_code == 200
+    assert (
+        act(
+            client, pool["bd"], pool["shops"][0], "sign", {"contract_no": "C-1", "signed_at": clock.now().isoformat()}
+        ).status_code
+        == 200
+    )
     assert act(client, pool["bd"], pool["shops"][2], "claim").status_code == 200
 
 
@@ -120,16 +131,21 @@ def test_self_extensions(client, pool):
 def test_assign_and_transfer(client, pool, session):
     response = act(client, pool["manager"], pool["shop"], "assign", {"user_id": pool["bd"].id})
     assert response.status_code == 200 and response.json["owner"]["id"] == pool["bd"].id
-    response = act(client, pool["manager"], pool["shop"], "assign", {"user_id": pool["colleague"].id,
-                                                                      "reason": "handover"})
+    response = act(
+        client, pool["manager"], pool["shop"], "assign", {"user_id": pool["colleague"].id, "reason": "handover"}
+    )
     assert response.json["owner"]["id"] == pool["colleague"].id
     forbidden = act(client, pool["manager"], pool["shop"], "assign", {"user_id": pool["outsider"].id})
     assert forbidden.status_code == 403 and forbidden.json["error_code"] == "NOT_IN_SCOPE"
     assert act(client, pool["bd"], pool["shop"], "assign", {"user_id": pool["bd"].id}).status_code == 403
     missing = act(client, pool["manager"], pool["shop"], "assign", {"user_id": 999999999})
     assert missing.status_code == 404 and missing.json["error_code"] == "USER_NOT_FOUND"
-    actions = [(e.action, e.from_owner_id, e.to_owner_id) for e in session.scalars(
-        select(LeadEvent).where(LeadEvent.merchant_id == pool["shop"].id).order_by(LeadEvent.id))]
+    actions = [
+        (e.action, e.from_owner_id, e.to_owner_id)
+        for e in session.scalars(
+            select(LeadEvent).where(LeadEvent.merchant_id == pool["shop"].id).order_by(LeadEvent.id)
+        )
+    ]
     assert actions == [("assign", None, pool["bd"].id), ("transfer", pool["bd"].id, pool["colleague"].id)]
 
 
@@ -144,11 +160,14 @@ def test_assign_beyond_the_cap_needs_force(client, pool, session):
 
 
 def test_sign_makes_a_partner_without_clocks(client, pool):
-    refusal(act(client, pool["bd"], pool["shop"], "sign", {"contract_no": "C-9",
-                                                          "signed_at": clock.now().isoformat()}), "NOT_OWNER")
+    refusal(
+        act(client, pool["bd"], pool["shop"], "sign", {"contract_no": "C-9", "signed_at": clock.now().isoformat()}),
+        "NOT_OWNER",
+    )
     act(client, pool["bd"], pool["shop"], "claim")
-    response = act(client, pool["bd"], pool["shop"], "sign", {"contract_no": "C-9",
-                                                              "signed_at": clock.now().isoformat()})
+    response = act(
+        client, pool["bd"], pool["shop"], "sign", {"contract_no": "C-9", "signed_at": clock.now().isoformat()}
+    )
     assert response.status_code == 200
     assert response.json["state"] == "partner" and response.json["drops_at"] is None
     assert response.json["contract_no"] == "C-9"
@@ -167,10 +186,13 @@ def test_mine_and_public_and_history(client, pool):
     MyLeadsSchema().load(mine)
     assert [item["merchant"]["id"] for item in mine["items"]] == [pool["shops"][1].id, pool["shops"][2].id]
     assert mine["total"] == 2 and mine["cap"] == 100
-    public = client.get("/api/v1/leads/public", query_string={"lat": 30.25, "lng": 120.17},
-                        headers=auth_headers(pool["colleague"])).json
+    public = client.get(
+        "/api/v1/leads/public", query_string={"lat": 30.25, "lng": 120.17}, headers=auth_headers(pool["colleague"])
+    ).json
     assert {item["id"] for item in public["items"]} == {s.id for s in pool["shops"]} - {
-        pool["shops"][1].id, pool["shops"][2].id}
+        pool["shops"][1].id,
+        pool["shops"][2].id,
+    }
     assert all(item["claimable"] for item in public["items"])
     history = client.get(f"/api/v1/leads/{pool['shops'][2].id}/history", headers=auth_headers(pool["manager"])).json
     LeadHistorySchema().load(history)
@@ -180,8 +202,14 @@ def test_mine_and_public_and_history(client, pool):
 
 @pytest.mark.parametrize(
     ("action", "body"),
-    [("release", {}), ("release", {"reason": ""}), ("assign", {}), ("assign", {"user_id": "x"}),
-     ("sign", {"contract_no": "C"}), ("sign", {"contract_no": "C", "signed_at": "2026-01-01"})],
+    [
+        ("release", {}),
+        ("release", {"reason": ""}),
+        ("assign", {}),
+        ("assign", {"user_id": "x"}),
+        ("sign", {"contract_no": "C"}),
+        ("sign", {"contract_no": "C", "signed_at": "2026-01-01"}),
+    ],
 )
 def test_bad_bodies_are_422(client, pool, action, body):
     who = pool["manager"] if action == "assign" else pool["bd"]
@@ -199,8 +227,11 @@ def test_unknown_or_foreign_merchant_is_404(client, pool):
 
 
 def check_in(client, user, merchant, at):
-    return client.post("/api/v1/visits", headers={**auth_headers(user), "Idempotency-Key": str(uuid.uuid4())}, json={
-        "merchant_id": merchant.id, "lat": 30.25, "lng": 120.17, "accuracy_m": 5, "client_time": at.isoformat()})
+    return client.post(
+        "/api/v1/visits",
+        headers={**auth_headers(user), "Idempotency-Key": str(uuid.uuid4())},
+        json={"merchant_id": merchant.id, "lat": 30.25, "lng": 120.17, "accuracy_m": 5, "client_time": at.isoformat()},
+    )
 
 
 def test_no_visit_clock_drops_after_15_days(client, pool):
@@ -212,8 +243,9 @@ def test_no_visit_clock_drops_after_15_days(client, pool):
         assert sweep_due_leads() == 1
     dropped = lead(pool["shop"])
     assert dropped.state == LeadState.PUBLIC and dropped.owner_id is None
-    event = db.session.scalars(select(LeadEvent).where(LeadEvent.merchant_id == pool["shop"].id,
-                                                       LeadEvent.action == "drop")).one()
+    event = db.session.scalars(
+        select(LeadEvent).where(LeadEvent.merchant_id == pool["shop"].id, LeadEvent.action == "drop")
+    ).one()
     assert event.from_owner_id == pool["bd"].id and event.reason == "no_visit"
 
 
@@ -240,9 +272,17 @@ def test_unverified_visits_do_not_save_a_lead(client, pool):
     t0 = clock.now()
     act(client, pool["bd"], pool["shop"], "claim")
     with freeze_time(t0 + 10 * DAY):
-        far = client.post("/api/v1/visits", headers={**auth_headers(pool["bd"]), "Idempotency-Key": str(uuid.uuid4())},
-                          json={"merchant_id": pool["shop"].id, "lat": 30.30, "lng": 120.17, "accuracy_m": 5,
-                                "client_time": clock.now().isoformat()})
+        far = client.post(
+            "/api/v1/visits",
+            headers={**auth_headers(pool["bd"]), "Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "merchant_id": pool["shop"].id,
+                "lat": 30.30,
+                "lng": 120.17,
+                "accuracy_m": 5,
+                "client_time": clock.now().isoformat(),
+            },
+        )
         assert far.json["verified"] is False
     with freeze_time(t0 + 15 * DAY + timedelta(minutes=1)):
         assert sweep_due_leads() == 1
@@ -273,8 +313,9 @@ def test_sweep_is_idempotent_and_batched(client, pool):
     with freeze_time(t0 + 20 * DAY):
         assert sweep_due_leads(batch=2) == 6
         assert sweep_due_leads(batch=2) == 0
-    drops = db.session.scalars(select(LeadEvent).where(LeadEvent.action == "drop",
-                                                       LeadEvent.from_owner_id == pool["bd"].id)).all()
+    drops = db.session.scalars(
+        select(LeadEvent).where(LeadEvent.action == "drop", LeadEvent.from_owner_id == pool["bd"].id)
+    ).all()
     assert len(drops) == 6
 
 
@@ -289,7 +330,8 @@ def test_reminders_three_days_and_one_day_before_each_once(client, pool):
     with freeze_time(t0 + 14 * DAY + timedelta(hours=1)):
         assert remind_dropping_leads() == 1
         assert remind_dropping_leads() == 0
-    reminders = db.session.scalars(select(Reminder).where(Reminder.user_id == pool["bd"].id)
-                                   .order_by(Reminder.id)).all()
+    reminders = db.session.scalars(
+        select(Reminder).where(Reminder.user_id == pool["bd"].id).order_by(Reminder.id)
+    ).all()
     assert [r.title.split(":")[0] for r in reminders] == ["Lead drops in 3 days", "Lead drops in 1 day"]
     assert all(r.kind == "lead_dropping" and r.merchant_id == pool["shop"].id for r in reminders)

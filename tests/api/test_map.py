@@ -105,8 +105,10 @@ def test_gcj02_box_and_pins(client, session):
     assert [p["name"] for p in pins] == ["西湖店"]
     assert (pins[0]["lat"], pins[0]["lng"]) == pytest.approx(wgs84_to_gcj02(30.2585, 120.1700), abs=1e-6)
     # the same WGS84 box read as GCJ-02 is ~500 m off and misses it
-    assert get(client, auth_headers(me), (120.1690, 30.2575, 120.1710, 30.2595), zoom=18,
-               coord_sys="gcj02").json["total"] == 0
+    assert (
+        get(client, auth_headers(me), (120.1690, 30.2575, 120.1710, 30.2595), zoom=18, coord_sys="gcj02").json["total"]
+        == 0
+    )
 
 
 def test_other_tenants_are_invisible_on_the_map(client, session, street):

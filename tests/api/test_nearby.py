@@ -36,9 +36,11 @@ def get(client, headers, **params):
 @pytest.fixture
 def reference(hangzhou, hangzhou_rows, session):
     """(db id, lat, lng) of every Hangzhou merchant, from the CSV's own WGS84 columns."""
-    ids = dict(session.execute(
-        select(Merchant.source_id, Merchant.id).where(Merchant.tenant_id == hangzhou["tenant_id"])
-    ).all())
+    ids = dict(
+        session.execute(
+            select(Merchant.source_id, Merchant.id).where(Merchant.tenant_id == hangzhou["tenant_id"])
+        ).all()
+    )
     return [(ids[row["source_id"]], float(row["lat"]), float(row["lon"])) for row in hangzhou_rows]
 
 
@@ -62,7 +64,10 @@ def test_first_page_is_the_nearest_merchants_with_geodesic_distances(client, han
         expected_distance, expected_bearing = truth[item["id"]]
         assert item["distance_m"] == pytest.approx(expected_distance, abs=0.5)
         if expected_distance > 1:
-            assert min(abs(item["bearing_deg"] - expected_bearing), 360 - abs(item["bearing_deg"] - expected_bearing)) < 0.1
+            assert (
+                min(abs(item["bearing_deg"] - expected_bearing), 360 - abs(item["bearing_deg"] - expected_bearing))
+                < 0.1
+            )
     distances = [item["distance_m"] for item in items]
     assert distances == sorted(distances)
     nearest = sorted(truth.items(), key=lambda kv: kv[1][0])
@@ -146,22 +151,49 @@ def pool(session):
     merchants = {
         "public": MerchantFactory(tenant=tenant, name="Kahvila Public", category="amenity=cafe", tags=["head"], **spot),
         "mine": MerchantFactory(tenant=tenant, name="Ravintola Mine", category="amenity=restaurant", **spot),
-        "others": MerchantFactory(tenant=tenant, name="Kirjakauppa Others", category="shop=books",
-                                  tags=["head", "has_deal"], **spot),
+        "others": MerchantFactory(
+            tenant=tenant, name="Kirjakauppa Others", category="shop=books", tags=["head", "has_deal"], **spot
+        ),
         "partner": MerchantFactory(tenant=tenant, name="杭州西湖小吃店", category="amenity=restaurant;chinese", **spot),
         "cooldown": MerchantFactory(tenant=tenant, name="Dropped Bakery", category="shop=bakery", **spot),
     }
     now = clock.now()
-    session.add_all([
-        Lead(merchant_id=merchants["mine"].id, tenant_id=tenant.id, state=LeadState.PRIVATE, owner_id=me.id,
-             claimed_at=now, drops_at=now + timedelta(days=15), drop_reason="no_visit"),
-        Lead(merchant_id=merchants["others"].id, tenant_id=tenant.id, state=LeadState.PRIVATE,
-             owner_id=colleague.id, claimed_at=now, drops_at=now + timedelta(days=9), drop_reason="no_visit"),
-        Lead(merchant_id=merchants["partner"].id, tenant_id=tenant.id, state=LeadState.PARTNER, owner_id=colleague.id,
-             signed_at=now),
-        LeadEvent(merchant_id=merchants["cooldown"].id, tenant_id=tenant.id, action="drop", from_owner_id=me.id,
-                  created_at=now - timedelta(days=2)),
-    ])
+    session.add_all(
+        [
+            Lead(
+                merchant_id=merchants["mine"].id,
+                tenant_id=tenant.id,
+                state=LeadState.PRIVATE,
+                owner_id=me.id,
+                claimed_at=now,
+                drops_at=now + timedelta(days=15),
+                drop_reason="no_visit",
+            ),
+            Lead(
+                merchant_id=merchants["others"].id,
+                tenant_id=tenant.id,
+                state=LeadState.PRIVATE,
+                owner_id=colleague.id,
+                claimed_at=now,
+                drops_at=now + timedelta(days=9),
+                drop_reason="no_visit",
+            ),
+            Lead(
+                merchant_id=merchants["partner"].id,
+                tenant_id=tenant.id,
+                state=LeadState.PARTNER,
+                owner_id=colleague.id,
+                signed_at=now,
+            ),
+            LeadEvent(
+                merchant_id=merchants["cooldown"].id,
+                tenant_id=tenant.id,
+                action="drop",
+                from_owner_id=me.id,
+                created_at=now - timedelta(days=2),
+            ),
+        ]
+    )
     merchants["public"].last_visit_at = now - timedelta(days=40)
     merchants["mine"].last_visit_at = now - timedelta(days=2)
     session.commit()
@@ -200,8 +232,11 @@ def test_sea_status_owner_and_claimable(client, pool):
     claimable = {name for name, item in by_name.items() if item["claimable"]}
     assert claimable == {"Kahvila Public"}  # the bakery dropped from me 2 days ago: cooldown
     # the colleague may claim the bakery; a manager claims nothing (managers assign)
-    colleague = {i["name"] for i in get(client, auth_headers(pool["colleague"]), lat=60.17, lng=24.94).json["items"]
-                 if i["claimable"]}
+    colleague = {
+        i["name"]
+        for i in get(client, auth_headers(pool["colleague"]), lat=60.17, lng=24.94).json["items"]
+        if i["claimable"]
+    }
     assert colleague == {"Kahvila Public", "Dropped Bakery"}
     manager = get(client, auth_headers(pool["manager"]), lat=60.17, lng=24.94).json["items"]
     assert not any(item["claimable"] for item in manager)
@@ -269,7 +304,7 @@ def test_the_query_uses_the_gist_index_for_ordering(hangzhou, session):
         compiled = statement.compile(dialect=session.bind.dialect)
         rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
         plan = "\n".join(row[0] for row in rows)
-        scan = plan[plan.index("Index Scan using ix_merchants_tenant_location"):]
+        scan = plan[plan.index("Index Scan using ix_merchants_tenant_location") :]
         # one index scan: the tenant and the radius box bound it, <-> orders it, the LIMIT stops it
         assert re.search(r"Index Cond: \(\(tenant_id = .*location && ", scan), plan
         assert re.search(r"Order By: \(location <-> ", scan), plan

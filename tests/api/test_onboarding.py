@@ -25,8 +25,17 @@ def line(session):
 
 
 def body(**overrides):
-    return {"tenant": "food", "business_name": "老王面馆", "contact_name": "王建国", "phone": "138 1234 5678",
-            "address": "清泰街 318 号", "lat": LAT, "lng": LNG, "category": "餐饮服务;中餐厅", **overrides}
+    return {
+        "tenant": "food",
+        "business_name": "老王面馆",
+        "contact_name": "王建国",
+        "phone": "138 1234 5678",
+        "address": "清泰街 318 号",
+        "lat": LAT,
+        "lng": LNG,
+        "category": "餐饮服务;中餐厅",
+        **overrides,
+    }
 
 
 def submit(client, ip="203.0.113.5", **overrides):
@@ -54,8 +63,9 @@ def test_creates_a_self_onboarded_merchant_and_a_todo_for_ops(client, line, sess
 
 
 def test_links_an_existing_merchant_and_answers_the_same(client, line, session):
-    existing = MerchantFactory(tenant=line["tenant"], name="老王麵館", name_key=name_key("老王麵館"),
-                               lat=LAT + 0.0002, lng=LNG, phone=None)
+    existing = MerchantFactory(
+        tenant=line["tenant"], name="老王麵館", name_key=name_key("老王麵館"), lat=LAT + 0.0002, lng=LNG, phone=None
+    )
     new_response = submit(client, business_name="另一家店", phone="139 0000 1111", lat=LAT + 0.01)
     linked_response = submit(client)
     assert linked_response.status_code == new_response.status_code == 202
@@ -63,13 +73,16 @@ def test_links_an_existing_merchant_and_answers_the_same(client, line, session):
     db.session.expire_all()
     assert session.get(Merchant, existing.id).self_onboarded
     assert session.scalar(select(Merchant.id).where(Merchant.name == "老王面馆")) is None
-    assert [r.merchant_id for r in todos(line["tenant"]) if r.payload["business_name"] == "老王面馆"] == \
-        [existing.id, existing.id]
+    assert [r.merchant_id for r in todos(line["tenant"]) if r.payload["business_name"] == "老王面馆"] == [
+        existing.id,
+        existing.id,
+    ]
 
 
 def test_without_position_links_by_phone_or_leaves_a_todo(client, line, session):
-    existing = MerchantFactory(tenant=line["tenant"], name="某某店", phone="0571-87806201",
-                               phone_keys=phone_keys("0571-87806201"))
+    existing = MerchantFactory(
+        tenant=line["tenant"], name="某某店", phone="0571-87806201", phone_keys=phone_keys("0571-87806201")
+    )
     assert submit(client, lat=None, lng=None, phone="+86 571 8780 6201").status_code == 202
     assert submit(client, lat=None, lng=None, phone="13700001111", business_name="新店").status_code == 202
     reminders = todos(line["tenant"])
@@ -77,18 +90,21 @@ def test_without_position_links_by_phone_or_leaves_a_todo(client, line, session)
     assert session.scalar(select(Merchant.id).where(Merchant.name == "新店")) is None
 
 
-@pytest.mark.parametrize(("overrides", "status", "code"), [
-    ({"tenant": "nope"}, 404, "TENANT_NOT_FOUND"),
-    ({"phone": "12345"}, 422, "INVALID_PHONE"),
-    ({"phone": "400-882-3823"}, 422, "INVALID_PHONE"),
-    ({"business_name": "x"}, 422, "VALIDATION_ERROR"),
-    ({"business_name": "<script>alert(1)</script>"}, 422, "VALIDATION_ERROR"),
-    ({"contact_name": "a\x00b"}, 422, "VALIDATION_ERROR"),
-    ({"lng": None}, 422, "VALIDATION_ERROR"),
-    ({"lat": 95}, 422, "VALIDATION_ERROR"),
-    ({"owner_id": 1}, 422, "VALIDATION_ERROR"),
-    ({"address": ""}, 422, "VALIDATION_ERROR"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"tenant": "nope"}, 404, "TENANT_NOT_FOUND"),
+        ({"phone": "12345"}, 422, "INVALID_PHONE"),
+        ({"phone": "400-882-3823"}, 422, "INVALID_PHONE"),
+        ({"business_name": "x"}, 422, "VALIDATION_ERROR"),
+        ({"business_name": "<script>alert(1)</script>"}, 422, "VALIDATION_ERROR"),
+        ({"contact_name": "a\x00b"}, 422, "VALIDATION_ERROR"),
+        ({"lng": None}, 422, "VALIDATION_ERROR"),
+        ({"lat": 95}, 422, "VALIDATION_ERROR"),
+        ({"owner_id": 1}, 422, "VALIDATION_ERROR"),
+        ({"address": ""}, 422, "VALIDATION_ERROR"),
+    ],
+)
 def test_strict_validation(client, line, overrides, status, code):
     response = submit(client, **overrides)
     assert (response.status_code, response.json["error_code"]) == (status, code), response.json
@@ -123,14 +139,23 @@ def test_the_to_do_goes_to_the_manager_of_the_territory_that_covers_the_shop(cli
     far_manager = UserFactory(tenant=line["tenant"], role=Role.MANAGER, org_unit_id=far_team.id)
     d = 0.01
     for unit, (lat, lng) in ((team, (LAT, LNG)), (far_team, (LAT + 1, LNG + 1))):
-        session.add(Territory(tenant_id=line["tenant"].id, team_id=unit.id, name=f"around {unit.id}", area_m2=1.0,
-                              vertices=4, boundary=f"SRID=4326;MULTIPOLYGON((({lng - d} {lat - d},{lng + d} {lat - d},"
-                                                   f"{lng + d} {lat + d},{lng - d} {lat + d},{lng - d} {lat - d})))"))
+        session.add(
+            Territory(
+                tenant_id=line["tenant"].id,
+                team_id=unit.id,
+                name=f"around {unit.id}",
+                area_m2=1.0,
+                vertices=4,
+                boundary=f"SRID=4326;MULTIPOLYGON((({lng - d} {lat - d},{lng + d} {lat - d},"
+                f"{lng + d} {lat + d},{lng - d} {lat + d},{lng - d} {lat - d})))",
+            )
+        )
     session.commit()
     assert submit(client).status_code == 202
     assert [r.user_id for r in todos(line["tenant"])] == [manager.id]
     assert far_manager.id not in [r.user_id for r in todos(line["tenant"])]
-    elsewhere = submit(client, ip="203.0.113.9", business_name="海边小卖部", phone="139 0000 1111",
-                       lat=LAT - 1, lng=LNG - 1)
+    elsewhere = submit(
+        client, ip="203.0.113.9", business_name="海边小卖部", phone="139 0000 1111", lat=LAT - 1, lng=LNG - 1
+    )
     assert elsewhere.status_code == 202
     assert sorted(r.user_id for r in todos(line["tenant"])[1:]) == sorted(u.id for u in line["ops"])  # no territory

@@ -8,8 +8,12 @@ import pytest
 
 from scripts.gen_api_docs import SPEC_PATH, render_spec
 
-PUBLIC = {("post", "/api/v1/auth/login"), ("get", "/api/v1/health"), ("post", "/api/v1/auth/refresh"),
-          ("post", "/api/v1/public/onboarding")}
+PUBLIC = {
+    ("post", "/api/v1/auth/login"),
+    ("get", "/api/v1/health"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/public/onboarding"),
+}
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,17 @@ def org(session):
     org = make_org()
     tenant, bd1, outsider = org["tenant"], org["bd1"], org["outsider"]
     shops = [MerchantFactory(tenant=tenant, name=f"Shop {i}") for i in range(3)]
-    session.add(Lead(merchant_id=shops[0].id, tenant_id=tenant.id, state=LeadState.PRIVATE, owner_id=bd1.id,
-                     claimed_at=clock.now(), drops_at=clock.now() + timedelta(days=10), drop_reason="no_visit"))
+    session.add(
+        Lead(
+            merchant_id=shops[0].id,
+            tenant_id=tenant.id,
+            state=LeadState.PRIVATE,
+            owner_id=bd1.id,
+            claimed_at=clock.now(),
+            drops_at=clock.now() + timedelta(days=10),
+            drop_reason="no_visit",
+        )
+    )
     session.add(Lead(merchant_id=shops[1].id, tenant_id=tenant.id, state=LeadState.PARTNER, owner_id=outsider.id))
     gone = UserFactory(tenant=tenant, org_unit_id=org["team"].id, is_active=False)
     session.commit()
@@ -51,7 +60,9 @@ def assignees(response):
 
 def test_by_user_ids(client, org):
     assert assignees(create(client, org["manager"], user_ids=[org["bd1"].id, org["bd2"].id])) == {
-        org["bd1"].id, org["bd2"].id}
+        org["bd1"].id,
+        org["bd2"].id,
+    }
 
 
 def test_by_team_includes_sub_teams_and_skips_inactive(client, org):
@@ -66,8 +77,11 @@ def test_by_merchants_goes_to_lead_owners_and_the_manager_for_public_ones(client
 
 
 def test_a_manager_assigns_only_inside_the_subtree(client, org):
-    for fields in ({"user_ids": [org["outsider"].id]}, {"team_id": org["other_team"].id},
-                   {"merchant_ids": [org["shops"][1].id]}):
+    for fields in (
+        {"user_ids": [org["outsider"].id]},
+        {"team_id": org["other_team"].id},
+        {"merchant_ids": [org["shops"][1].id]},
+    ):
         response = create(client, org["manager"], **fields)
         assert response.status_code == 403 and response.json["error_code"] == "NOT_IN_SCOPE", fields
     assert create(client, org["ops"], user_ids=[org["outsider"].id]).status_code == 201
@@ -79,11 +93,17 @@ def test_bds_do_not_create_tasks(client, org):
 
 @pytest.mark.parametrize(
     ("fields", "code"),
-    [({}, "VALIDATION_ERROR"), ({"user_ids": [1], "team_id": 1}, "VALIDATION_ERROR"),
-     ({"user_ids": []}, "VALIDATION_ERROR"), ({"user_ids": [987654321]}, "UNKNOWN_USERS"),
-     ({"team_id": 987654321}, "UNKNOWN_TEAM"), ({"merchant_ids": [987654321]}, "UNKNOWN_MERCHANTS"),
-     ({"user_ids": [1], "kind": "party"}, "VALIDATION_ERROR"), ({"user_ids": [1], "priority": 9}, "VALIDATION_ERROR"),
-     ({"user_ids": [1], "due_at": "tomorrow"}, "VALIDATION_ERROR")],
+    [
+        ({}, "VALIDATION_ERROR"),
+        ({"user_ids": [1], "team_id": 1}, "VALIDATION_ERROR"),
+        ({"user_ids": []}, "VALIDATION_ERROR"),
+        ({"user_ids": [987654321]}, "UNKNOWN_USERS"),
+        ({"team_id": 987654321}, "UNKNOWN_TEAM"),
+        ({"merchant_ids": [987654321]}, "UNKNOWN_MERCHANTS"),
+        ({"user_ids": [1], "kind": "party"}, "VALIDATION_ERROR"),
+        ({"user_ids": [1], "priority": 9}, "VALIDATION_ERROR"),
+        ({"user_ids": [1], "due_at": "tomorrow"}, "VALIDATION_ERROR"),
+    ],
 )
 def test_bad_tasks_are_422(client, org, fields, code):
     response = create(client, org["ops"], **fields)
@@ -105,14 +125,20 @@ def test_one_assignment_per_bd_and_a_push_after_commit(client, org, redis_client
 
 
 def test_bulk_strategy_tasks(client, org):
-    body = {"title": "Match the competitor", "kind": "price_adjust", "items": [
-        {"merchant_id": org["shops"][0].id, "payload": {"their_price": "88"}},
-        {"merchant_id": org["shops"][2].id, "payload": {"their_price": "20"}}]}
+    body = {
+        "title": "Match the competitor",
+        "kind": "price_adjust",
+        "items": [
+            {"merchant_id": org["shops"][0].id, "payload": {"their_price": "88"}},
+            {"merchant_id": org["shops"][2].id, "payload": {"their_price": "20"}},
+        ],
+    }
     response = client.post("/api/v1/tasks/bulk", json=body, headers=auth_headers(org["ops"]))
     assert response.status_code == 201
     assert response.json["created"] == 1
-    assert response.json["skipped"] == [{"merchant_id": org["shops"][2].id,
-                                         "reason": "public pool and no manager to dispatch it"}]
+    assert response.json["skipped"] == [
+        {"merchant_id": org["shops"][2].id, "reason": "public pool and no manager to dispatch it"}
+    ]
     assignment = db.session.scalar(select(TaskAssignment).where(TaskAssignment.task_id == response.json["task_ids"][0]))
     assert assignment.assignee_id == org["bd1"].id and assignment.payload == {"their_price": "88"}
 
@@ -121,8 +147,9 @@ def test_bulk_strategy_tasks(client, org):
 
 
 def todo(client, user, todo_id, action, feedback=None):
-    return client.post(f"/api/v1/todos/{todo_id}/{action}", json={"feedback": feedback} if feedback else {},
-                       headers=auth_headers(user))
+    return client.post(
+        f"/api/v1/todos/{todo_id}/{action}", json={"feedback": feedback} if feedback else {}, headers=auth_headers(user)
+    )
 
 
 def test_lifecycle_and_illegal_transitions(client, org):
@@ -153,12 +180,24 @@ def test_reject_needs_feedback_and_only_the_assignee_acts(client, org):
 
 def test_todos_sorted_by_due_time_with_reminders_and_count(client, org, session):
     now = clock.now()
-    create(client, org["manager"], user_ids=[org["bd1"].id], title="Later", due_at=(now + timedelta(days=3)).isoformat())
-    create(client, org["manager"], user_ids=[org["bd1"].id], title="Overdue", due_at=(now - timedelta(hours=2)).isoformat())
+    create(
+        client, org["manager"], user_ids=[org["bd1"].id], title="Later", due_at=(now + timedelta(days=3)).isoformat()
+    )
+    create(
+        client, org["manager"], user_ids=[org["bd1"].id], title="Overdue", due_at=(now - timedelta(hours=2)).isoformat()
+    )
     create(client, org["manager"], user_ids=[org["bd1"].id], title="Whenever")
-    session.add(Reminder(tenant_id=org["tenant"].id, user_id=org["bd1"].id, kind="lead_dropping",
-                         title="Lead drops in 1 day: Shop 0", merchant_id=org["shops"][0].id,
-                         due_at=now + timedelta(days=1), dedupe_key="t1"))
+    session.add(
+        Reminder(
+            tenant_id=org["tenant"].id,
+            user_id=org["bd1"].id,
+            kind="lead_dropping",
+            title="Lead drops in 1 day: Shop 0",
+            merchant_id=org["shops"][0].id,
+            due_at=now + timedelta(days=1),
+            dedupe_key="t1",
+        )
+    )
     session.commit()
     page = client.get("/api/v1/todos", headers=auth_headers(org["bd1"])).json
     TodoPageSchema().load(page)
@@ -174,20 +213,34 @@ def test_todos_sorted_by_due_time_with_reminders_and_count(client, org, session)
         if not cursor:
             break
     assert titles == ["Overdue", "Lead drops in 1 day: Shop 0", "Later", "Whenever"]
-    reminder_id = next(i["id"] for i in client.get("/api/v1/todos", headers=auth_headers(org["bd1"])).json["items"]
-                       if i["type"] == "reminder")
+    reminder_id = next(
+        i["id"]
+        for i in client.get("/api/v1/todos", headers=auth_headers(org["bd1"])).json["items"]
+        if i["type"] == "reminder"
+    )
     assert todo(client, org["bd1"], reminder_id, "accept").status_code == 409
     assert todo(client, org["bd1"], reminder_id, "done").json["closed"] is True
     assert client.get("/api/v1/todos/count", headers=auth_headers(org["bd1"])).json["total"] == 3
 
 
 def test_task_lists_and_visibility(client, org):
-    create(client, org["manager"], user_ids=[org["bd1"].id, org["bd2"].id], due_at=(
-        clock.now() - timedelta(hours=1)).isoformat())
+    create(
+        client,
+        org["manager"],
+        user_ids=[org["bd1"].id, org["bd2"].id],
+        due_at=(clock.now() - timedelta(hours=1)).isoformat(),
+    )
     page = client.get("/api/v1/tasks", headers=auth_headers(org["manager"])).json
     TaskPageSchema().load(page)
-    assert page["items"][0]["progress"] == {"total": 2, "queued": 0, "assigned": 2, "accepted": 0, "done": 0, "rejected": 0,
-                                            "overdue": 2}
+    assert page["items"][0]["progress"] == {
+        "total": 2,
+        "queued": 0,
+        "assigned": 2,
+        "accepted": 0,
+        "done": 0,
+        "rejected": 0,
+        "overdue": 2,
+    }
     task_id = page["items"][0]["id"]
     mine = client.get(f"/api/v1/tasks/{task_id}", headers=auth_headers(org["bd1"])).json
     TaskDetailSchema().load(mine)
@@ -205,8 +258,9 @@ def test_rolled_back_task_sends_nothing(client, org, session, redis_client, monk
 
     monkeypatch.setattr(service, "touch", fail)
     with pytest.raises(RuntimeError):
-        service.create_task(org["manager"], {"title": "x", "body": "", "kind": "visit", "priority": 0,
-                                             "user_ids": [org["bd1"].id]})
+        service.create_task(
+            org["manager"], {"title": "x", "body": "", "kind": "visit", "priority": 0, "user_ids": [org["bd1"].id]}
+        )
     db.session.rollback()
     assert Queue("push", connection=redis_client).count == 0
 
@@ -218,11 +272,13 @@ TOKEN = "dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx"
 
 def test_register_refresh_move_and_delete_devices(client, org):
     headers = auth_headers(org["bd1"])
-    first = client.post("/api/v1/devices", json={"token": TOKEN, "platform": "android", "app_version": "3.1"},
-                        headers=headers)
+    first = client.post(
+        "/api/v1/devices", json={"token": TOKEN, "platform": "android", "app_version": "3.1"}, headers=headers
+    )
     assert first.status_code == 200
-    again = client.post("/api/v1/devices", json={"token": TOKEN, "platform": "android", "app_version": "3.2"},
-                        headers=headers)
+    again = client.post(
+        "/api/v1/devices", json={"token": TOKEN, "platform": "android", "app_version": "3.2"}, headers=headers
+    )
     assert again.json["id"] == first.json["id"] and again.json["app_version"] == "3.2"
     # the phone changes hands: the token follows whoever signs in on it
     client.post("/api/v1/devices", json={"token": TOKEN, "platform": "android"}, headers=auth_headers(org["bd2"]))
@@ -243,8 +299,15 @@ def test_logout_removes_the_sessions_device(client, org):
     assert db.session.scalar(select(Device).where(Device.token == TOKEN)) is None
 
 
-@pytest.mark.parametrize("body", [{"token": "short", "platform": "android"}, {"token": TOKEN, "platform": "nokia"},
-                                  {"token": TOKEN + " <script>", "platform": "ios"}, {"platform": "ios"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"token": "short", "platform": "android"},
+        {"token": TOKEN, "platform": "nokia"},
+        {"token": TOKEN + " <script>", "platform": "ios"},
+        {"platform": "ios"},
+    ],
+)
 def test_bad_devices_are_422(client, org, body):
     assert client.post("/api/v1/devices", json=body, headers=auth_headers(org["bd1"])).status_code == 422
 

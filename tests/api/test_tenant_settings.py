@@ -43,8 +43,9 @@ def test_everyone_reads_the_effective_settings(client, people):
 def test_only_admins_change_them_and_sections_merge(client, people):
     for role in ("bd", "manager", "ops"):
         assert patch(client, people[role], {"phone_region": "FI"}).status_code == 403
-    response = patch(client, people["admin"], {"pool": {"on_deactivate": "manager"}, "phone_region": "FI",
-                                                "custom_fields": FIELDS})
+    response = patch(
+        client, people["admin"], {"pool": {"on_deactivate": "manager"}, "phone_region": "FI", "custom_fields": FIELDS}
+    )
     assert response.status_code == 200, response.json
     assert response.json["pool"]["on_deactivate"] == "manager"
     assert response.json["pool"]["claim_cap"] == 100  # untouched keys keep their value
@@ -54,19 +55,22 @@ def test_only_admins_change_them_and_sections_merge(client, people):
     assert client.get(URL, headers=auth_headers(people["bd"])).json["phone_region"] == "FI"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"phone_region": "XX"}, "phone_region"),
-    ({"timezone": "Mars/Olympus"}, "timezone"),
-    ({"pool": {"claim_cap": 0}}, "pool"),
-    ({"pool": {"on_deactivate": "nowhere"}}, "pool"),
-    ({"pool": {"surprise": 1}}, "pool"),
-    ({"custom_fields": [{"key": "x", "label": "X", "type": "enum"}]}, "custom_fields"),
-    ({"custom_fields": [{"key": "x", "label": "X", "type": "string", "options": ["a"]}]}, "custom_fields"),
-    ({"custom_fields": [{"key": "x", "label": "X", "type": "colour"}]}, "custom_fields"),
-    ({"custom_fields": [{"key": "Bad Key", "label": "X", "type": "string"}]}, "custom_fields"),
-    ({"custom_fields": [FIELDS[0], FIELDS[0]]}, "custom_fields"),
-    ({"unknown_section": {}}, "unknown_section"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"phone_region": "XX"}, "phone_region"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"pool": {"claim_cap": 0}}, "pool"),
+        ({"pool": {"on_deactivate": "nowhere"}}, "pool"),
+        ({"pool": {"surprise": 1}}, "pool"),
+        ({"custom_fields": [{"key": "x", "label": "X", "type": "enum"}]}, "custom_fields"),
+        ({"custom_fields": [{"key": "x", "label": "X", "type": "string", "options": ["a"]}]}, "custom_fields"),
+        ({"custom_fields": [{"key": "x", "label": "X", "type": "colour"}]}, "custom_fields"),
+        ({"custom_fields": [{"key": "Bad Key", "label": "X", "type": "string"}]}, "custom_fields"),
+        ({"custom_fields": [FIELDS[0], FIELDS[0]]}, "custom_fields"),
+        ({"unknown_section": {}}, "unknown_section"),
+    ],
+)
 def test_bad_settings_are_422_and_change_nothing(client, people, body, field):
     response = patch(client, people["admin"], body)
     assert response.status_code == 422 and response.json["error_code"] == "VALIDATION_ERROR"
@@ -75,12 +79,14 @@ def test_bad_settings_are_422_and_change_nothing(client, people, body, field):
 
 
 def test_custom_values_are_validated_and_normalised():
-    assert validate_custom_attributes(SETTINGS, {"cuisine": "sichuan", "seats": 40, "delivery": True,
-                                                 "opened": "2026-01-05", "owner_name": "王芳"}) == {
-        "cuisine": "sichuan", "seats": 40, "delivery": True, "opened": "2026-01-05", "owner_name": "王芳"}
+    assert validate_custom_attributes(
+        SETTINGS, {"cuisine": "sichuan", "seats": 40, "delivery": True, "opened": "2026-01-05", "owner_name": "王芳"}
+    ) == {"cuisine": "sichuan", "seats": 40, "delivery": True, "opened": "2026-01-05", "owner_name": "王芳"}
     with pytest.raises(ValidationFailed) as caught:
-        validate_custom_attributes(SETTINGS, {"seats": "forty", "delivery": "yes", "opened": "05/01/2026",
-                                              "cuisine": "french", "colour": "red"})
+        validate_custom_attributes(
+            SETTINGS,
+            {"seats": "forty", "delivery": "yes", "opened": "05/01/2026", "cuisine": "french", "colour": "red"},
+        )
     errors = caught.value.errors["json"]["attributes"]
     assert set(errors) == {"seats", "delivery", "opened", "cuisine", "colour"}
     assert caught.value.error_code == "INVALID_ATTRIBUTES" and caught.value.status == 422
@@ -113,8 +119,11 @@ def shops(client, people):
 
 
 def nearby(client, user, **params):
-    return client.get("/api/v1/merchants/nearby", headers=auth_headers(user),
-                      query_string={"lat": 30.26, "lng": 120.17, "radius_m": 2000, **params})
+    return client.get(
+        "/api/v1/merchants/nearby",
+        headers=auth_headers(user),
+        query_string={"lat": 30.26, "lng": 120.17, "radius_m": 2000, **params},
+    )
 
 
 def names(response):
@@ -122,14 +131,17 @@ def names(response):
     return {item["name"] for item in response.json["items"]}
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"attr.cuisine": "sichuan"}, {"Big Sichuan", "Small Sichuan"}),
-    ({"attr.seats": "80"}, {"Big Sichuan", "Zhejiang"}),  # 80 and 80.0 are the same number
-    ({"attr.seats": "80", "attr.cuisine": "zhejiang"}, {"Zhejiang"}),
-    ({"attr.delivery": "false"}, {"Small Sichuan"}),
-    ({"attr.opened": "2025-03-01"}, {"Zhejiang"}),
-    ({"attr.cuisine": "sichuan", "sea": "public", "q": "Big"}, {"Big Sichuan"}),
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"attr.cuisine": "sichuan"}, {"Big Sichuan", "Small Sichuan"}),
+        ({"attr.seats": "80"}, {"Big Sichuan", "Zhejiang"}),  # 80 and 80.0 are the same number
+        ({"attr.seats": "80", "attr.cuisine": "zhejiang"}, {"Zhejiang"}),
+        ({"attr.delivery": "false"}, {"Small Sichuan"}),
+        ({"attr.opened": "2025-03-01"}, {"Zhejiang"}),
+        ({"attr.cuisine": "sichuan", "sea": "public", "q": "Big"}, {"Big Sichuan"}),
+    ],
+)
 def test_nearby_filters_by_custom_fields(client, shops, params, expected):
     response = nearby(client, shops["bd"], **params)
     assert names(response) == expected
@@ -137,19 +149,25 @@ def test_nearby_filters_by_custom_fields(client, shops, params, expected):
 
 
 def test_map_filters_by_custom_fields_too(client, shops):
-    response = client.get("/api/v1/merchants/map", headers=auth_headers(shops["bd"]), query_string={
-        "bbox": "120.16,30.25,120.18,30.27", "zoom": 16, "attr.cuisine": "sichuan"})
+    response = client.get(
+        "/api/v1/merchants/map",
+        headers=auth_headers(shops["bd"]),
+        query_string={"bbox": "120.16,30.25,120.18,30.27", "zoom": 16, "attr.cuisine": "sichuan"},
+    )
     assert response.status_code == 200
     assert {pin["name"] for pin in response.json["pins"]} == {"Big Sichuan", "Small Sichuan"}
 
 
-@pytest.mark.parametrize("params, key", [
-    ({"attr.colour": "red"}, "attr.colour"),  # not in the schema (or removed from it)
-    ({"attr.website": "x"}, "attr.website"),  # an imported column, not a custom field
-    ({"attr.seats": "many"}, "attr.seats"),
-    ({"attr.cuisine": "french"}, "attr.cuisine"),
-    ({"attr.delivery": "maybe"}, "attr.delivery"),
-])
+@pytest.mark.parametrize(
+    "params, key",
+    [
+        ({"attr.colour": "red"}, "attr.colour"),  # not in the schema (or removed from it)
+        ({"attr.website": "x"}, "attr.website"),  # an imported column, not a custom field
+        ({"attr.seats": "many"}, "attr.seats"),
+        ({"attr.cuisine": "french"}, "attr.cuisine"),
+        ({"attr.delivery": "maybe"}, "attr.delivery"),
+    ],
+)
 def test_bad_attribute_filters_are_422(client, shops, params, key):
     response = nearby(client, shops["bd"], **params)
     assert response.status_code == 422 and response.json["error_code"] == "INVALID_ATTRIBUTE_FILTER"
@@ -159,8 +177,9 @@ def test_bad_attribute_filters_are_422(client, shops, params, key):
 def test_the_prefix_is_the_only_exception_to_strict_parsing(client, shops):
     assert nearby(client, shops["bd"], attrs="x").status_code == 422
     assert nearby(client, shops["bd"], **{"attr": "x"}).status_code == 422
-    repeated = client.get("/api/v1/merchants/nearby?lat=30.26&lng=120.17&attr.seats=1&attr.seats=2",
-                          headers=auth_headers(shops["bd"]))
+    repeated = client.get(
+        "/api/v1/merchants/nearby?lat=30.26&lng=120.17&attr.seats=1&attr.seats=2", headers=auth_headers(shops["bd"])
+    )
     assert repeated.status_code == 422
     too_many = {f"attr.k{i}": "1" for i in range(6)}
     assert nearby(client, shops["bd"], **too_many).status_code == 422
@@ -189,18 +208,30 @@ def test_custom_values_are_written_through_the_api_on_create_and_update(client, 
     assert missing.status_code == 422 and missing.json["error_code"] == "INVALID_ATTRIBUTES"  # cuisine is required
     bad = client.post("/api/v1/merchants", json={**shop, "attributes": {"cuisine": "french"}}, headers=auth_headers(bd))
     assert bad.status_code == 422 and "cuisine" in bad.json["errors"]["json"]["attributes"]
-    created = client.post("/api/v1/merchants", json={**shop, "attributes": {"cuisine": "zhejiang", "seats": 40}},
-                          headers=auth_headers(bd))
+    created = client.post(
+        "/api/v1/merchants", json={**shop, "attributes": {"cuisine": "zhejiang", "seats": 40}}, headers=auth_headers(bd)
+    )
     assert created.status_code == 201, created.json
     merchant_id = created.json["id"]
     detail = client.get(f"/api/v1/merchants/{merchant_id}", headers=auth_headers(people["ops"])).json
     assert detail["merchant"]["attributes"]["cuisine"] == "zhejiang" and detail["merchant"]["attributes"]["seats"] == 40
 
     url = f"/api/v1/merchants/{merchant_id}/attributes"
-    assert client.patch(url, json={"attributes": {"seats": 12}}, headers=auth_headers(bd)).json["error_code"] \
-        == "NOT_ALLOWED_FOR_LEAD"  # a public merchant: its owner, managers, ops and admins edit it
-    db.session.add(Lead(merchant_id=merchant_id, tenant_id=people["tenant"].id, state=LeadState.PRIVATE,
-                        owner_id=bd.id, claimed_at=clock.now(), drops_at=clock.now(), drop_reason="no_visit"))
+    assert (
+        client.patch(url, json={"attributes": {"seats": 12}}, headers=auth_headers(bd)).json["error_code"]
+        == "NOT_ALLOWED_FOR_LEAD"
+    )  # a public merchant: its owner, managers, ops and admins edit it
+    db.session.add(
+        Lead(
+            merchant_id=merchant_id,
+            tenant_id=people["tenant"].id,
+            state=LeadState.PRIVATE,
+            owner_id=bd.id,
+            claimed_at=clock.now(),
+            drops_at=clock.now(),
+            drop_reason="no_visit",
+        )
+    )
     db.session.commit()
     updated = client.patch(url, json={"attributes": {"seats": 12, "delivery": True}}, headers=auth_headers(bd))
     assert updated.status_code == 200, updated.json
@@ -211,6 +242,9 @@ def test_custom_values_are_written_through_the_api_on_create_and_update(client, 
     assert refused.status_code == 422 and set(refused.json["errors"]["json"]["attributes"]) == {"cuisine", "nope"}
     after = client.get(f"/api/v1/merchants/{merchant_id}", headers=auth_headers(bd)).json["merchant"]["attributes"]
     assert after["seats"] == 12 and after["cuisine"] == "zhejiang"  # the refused change changed nothing
-    found = client.get("/api/v1/merchants/nearby", query_string={"lat": 30.2741, "lng": 120.1551, "attr.seats": 12},
-                       headers=auth_headers(bd)).json["items"]
+    found = client.get(
+        "/api/v1/merchants/nearby",
+        query_string={"lat": 30.2741, "lng": 120.1551, "attr.seats": 12},
+        headers=auth_headers(bd),
+    ).json["items"]
     assert [item["id"] for item in found] == [merchant_id]

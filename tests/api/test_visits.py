@@ -39,13 +39,27 @@ def area(session):
     other_manager = UserFactory(tenant=tenant, role=Role.MANAGER)
     ops = UserFactory(tenant=tenant, role=Role.OPS)
     shop = MerchantFactory(tenant=tenant, name="外婆家", lat=SHOP[0], lng=SHOP[1])
-    return {"tenant": tenant, "manager": manager, "bd": bd, "colleague": colleague, "outsider": outsider,
-            "other_manager": other_manager, "ops": ops, "shop": shop}
+    return {
+        "tenant": tenant,
+        "manager": manager,
+        "bd": bd,
+        "colleague": colleague,
+        "outsider": outsider,
+        "other_manager": other_manager,
+        "ops": ops,
+        "shop": shop,
+    }
 
 
 def body(area, at=SHOP, **overrides):
-    payload = {"merchant_id": area["shop"].id, "lat": at[0], "lng": at[1], "accuracy_m": 10,
-               "client_time": clock.now().isoformat(), "mock_location": False}
+    payload = {
+        "merchant_id": area["shop"].id,
+        "lat": at[0],
+        "lng": at[1],
+        "accuracy_m": 10,
+        "client_time": clock.now().isoformat(),
+        "mock_location": False,
+    }
     payload.update(overrides)
     return payload
 
@@ -101,8 +115,9 @@ def test_impossible_speed_between_check_ins(client, area, session):
     start = clock.now() - timedelta(minutes=10)
     first = check_in(client, area["bd"], body(area, client_time=start.isoformat())).json
     assert first["verified"]
-    fast = body(area, at=(30.35, 120.17), merchant_id=far_shop.id,
-                client_time=(start + timedelta(minutes=2)).isoformat())
+    fast = body(
+        area, at=(30.35, 120.17), merchant_id=far_shop.id, client_time=(start + timedelta(minutes=2)).isoformat()
+    )
     assert check_in(client, area["bd"], fast).json["flags"] == ["impossible_speed"]
     slow = {**fast, "client_time": (start + timedelta(minutes=9)).isoformat()}  # ~68 km/h
     assert check_in(client, area["bd"], slow).json["flags"] == []
@@ -152,10 +167,17 @@ def test_idempotency_key_is_required(client, area, key):
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
-    [({"merchant_id": 0}, "merchant_id"), ({"lat": 91}, "lat"), ({"lng": "east"}, "lng"),
-     ({"accuracy_m": -1}, "accuracy_m"), ({"client_time": "2026-11-22T10:00:00"}, "client_time"),
-     ({"client_time": "yesterday"}, "client_time"), ({"coord_sys": "utm"}, "coord_sys"),
-     ({"photo_ids": ["nope"]}, "photo_ids"), ({"extra": 1}, "extra")],
+    [
+        ({"merchant_id": 0}, "merchant_id"),
+        ({"lat": 91}, "lat"),
+        ({"lng": "east"}, "lng"),
+        ({"accuracy_m": -1}, "accuracy_m"),
+        ({"client_time": "2026-11-22T10:00:00"}, "client_time"),
+        ({"client_time": "yesterday"}, "client_time"),
+        ({"coord_sys": "utm"}, "coord_sys"),
+        ({"photo_ids": ["nope"]}, "photo_ids"),
+        ({"extra": 1}, "extra"),
+    ],
 )
 def test_bad_check_ins_are_422(client, area, overrides, field):
     response = check_in(client, area["bd"], body(area, **overrides))
@@ -174,8 +196,13 @@ def test_concurrent_duplicates_of_one_key_make_exactly_one_visit(app, live):
     bd = UserFactory(tenant=tenant)
     shop = MerchantFactory(tenant=tenant, lat=SHOP[0], lng=SHOP[1])
     headers = {**auth_headers(bd), "Idempotency-Key": str(uuid.uuid4())}
-    payload = {"merchant_id": shop.id, "lat": SHOP[0], "lng": SHOP[1], "accuracy_m": 5,
-               "client_time": clock.now().isoformat()}
+    payload = {
+        "merchant_id": shop.id,
+        "lat": SHOP[0],
+        "lng": SHOP[1],
+        "accuracy_m": 5,
+        "client_time": clock.now().isoformat(),
+    }
     db.session.remove()
     results, barrier = [], threading.Barrier(8)
 
@@ -203,22 +230,41 @@ def test_concurrent_check_ins_on_one_merchant_never_deadlock(app, live):
     others = [UserFactory(tenant=tenant) for _ in range(7)]
     shop = MerchantFactory(tenant=tenant, lat=SHOP[0], lng=SHOP[1])
     now = clock.now()
-    db.session.add(Lead(merchant_id=shop.id, tenant_id=tenant.id, state=LeadState.PRIVATE, owner_id=owner.id,
-                        claimed_at=now - timedelta(days=3), drops_at=now + timedelta(days=10), drop_reason="no_visit"))
+    db.session.add(
+        Lead(
+            merchant_id=shop.id,
+            tenant_id=tenant.id,
+            state=LeadState.PRIVATE,
+            owner_id=owner.id,
+            claimed_at=now - timedelta(days=3),
+            drops_at=now + timedelta(days=10),
+            drop_reason="no_visit",
+        )
+    )
     db.session.commit()
     calls = []
     for round_no in range(4):
         for i, bd in enumerate([owner, *others]):
             far = i % 2 == 1  # every other one checks in 5 km away: unverified, leaves the merchant alone
-            calls.append((auth_headers(bd), {
-                "merchant_id": shop.id, "lat": SHOP[0] + (0.05 if far else 0), "lng": SHOP[1], "accuracy_m": 5,
-                "client_time": (now - timedelta(minutes=10 - round_no)).isoformat()}))
+            calls.append(
+                (
+                    auth_headers(bd),
+                    {
+                        "merchant_id": shop.id,
+                        "lat": SHOP[0] + (0.05 if far else 0),
+                        "lng": SHOP[1],
+                        "accuracy_m": 5,
+                        "client_time": (now - timedelta(minutes=10 - round_no)).isoformat(),
+                    },
+                )
+            )
     db.session.remove()
     results = []
 
     def send(headers, payload):
-        response = app.test_client().post("/api/v1/visits", json=payload,
-                                          headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
+        response = app.test_client().post(
+            "/api/v1/visits", json=payload, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+        )
         results.append(response.status_code)
 
     for start in range(0, len(calls), 8):
@@ -228,7 +274,7 @@ def test_concurrent_check_ins_on_one_merchant_never_deadlock(app, live):
             barrier.wait()
             send(headers, payload)
 
-        threads = [threading.Thread(target=run, args=call) for call in calls[start:start + 8]]
+        threads = [threading.Thread(target=run, args=call) for call in calls[start : start + 8]]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -244,8 +290,17 @@ def owned(area, session):
     claimed = clock.now() - timedelta(days=5)
     rules = DEFAULT_SETTINGS["pool"]
     clock_ = drop_clock(claimed, None, 0, rules)
-    session.add(Lead(merchant_id=area["shop"].id, tenant_id=area["tenant"].id, state=LeadState.PRIVATE,
-                     owner_id=area["bd"].id, claimed_at=claimed, drops_at=clock_.drops_at, drop_reason=clock_.reason))
+    session.add(
+        Lead(
+            merchant_id=area["shop"].id,
+            tenant_id=area["tenant"].id,
+            state=LeadState.PRIVATE,
+            owner_id=area["bd"].id,
+            claimed_at=claimed,
+            drops_at=clock_.drops_at,
+            drop_reason=clock_.reason,
+        )
+    )
     session.commit()
     return claimed
 
@@ -303,52 +358,75 @@ def test_check_out(client, area, session):
     start = clock.now() - timedelta(minutes=25)
     visit = check_in(client, area["bd"], body(area, client_time=start.isoformat())).json
     next_visit = clock.now() + timedelta(days=2)
-    response = client.post(f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["bd"]), json={
-        "result": "follow_up", "notes": "wants a lunch deal", "contact_ids": [contact.id],
-        "next_visit_at": next_visit.isoformat(), "lat": SHOP[0], "lng": SHOP[1]})
+    response = client.post(
+        f"/api/v1/visits/{visit['id']}/checkout",
+        headers=auth_headers(area["bd"]),
+        json={
+            "result": "follow_up",
+            "notes": "wants a lunch deal",
+            "contact_ids": [contact.id],
+            "next_visit_at": next_visit.isoformat(),
+            "lat": SHOP[0],
+            "lng": SHOP[1],
+        },
+    )
     assert response.status_code == 200, response.json
     out = response.json
     assert out["result"] == "follow_up" and 1490 <= out["duration_s"] <= 1520
     assert out["contact_ids"] == [contact.id] and out["notes"] == "wants a lunch deal"
     assert db.session.get(Contact, contact.id).last_contacted_at is not None
     reminder = db.session.scalar(select(Reminder).where(Reminder.user_id == area["bd"].id))
-    assert reminder.kind == "planned_visit" and reminder.due_at == next_visit and reminder.merchant_id == area["shop"].id
-    again = client.post(f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["bd"]),
-                        json={"result": "interested"})
+    assert (
+        reminder.kind == "planned_visit" and reminder.due_at == next_visit and reminder.merchant_id == area["shop"].id
+    )
+    again = client.post(
+        f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["bd"]), json={"result": "interested"}
+    )
     assert again.status_code == 409 and again.json["error_code"] == "ALREADY_CHECKED_OUT"
 
 
 def test_check_out_in_the_far_future_is_422(client, area):
     """Found by fuzzing: a year-5367 check-out overflowed the duration column (a 500)."""
     visit = check_in(client, area["bd"], body(area)).json
-    response = client.post(f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["bd"]),
-                           json={"result": "interested", "client_time": "5367-07-06T04:26:08-22:26"})
+    response = client.post(
+        f"/api/v1/visits/{visit['id']}/checkout",
+        headers=auth_headers(area["bd"]),
+        json={"result": "interested", "client_time": "5367-07-06T04:26:08-22:26"},
+    )
     assert response.status_code == 422 and "client_time" in response.json["errors"]["json"]
 
 
 def test_only_the_visits_bd_checks_out(client, area):
     visit = check_in(client, area["bd"], body(area)).json
-    response = client.post(f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["colleague"]),
-                           json={"result": "interested"})
+    response = client.post(
+        f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["colleague"]), json={"result": "interested"}
+    )
     assert response.status_code == 403 and response.json["error_code"] == "NOT_YOUR_VISIT"
     foreign = UserFactory(tenant=TenantFactory())
-    response = client.post(f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(foreign),
-                           json={"result": "interested"})
+    response = client.post(
+        f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(foreign), json={"result": "interested"}
+    )
     assert response.status_code == 404
 
 
 def test_store_closed_sends_the_merchant_to_audit(client, area):
     visit = check_in(client, area["bd"], body(area)).json
-    client.post(f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["bd"]),
-                json={"result": "store_closed"})
+    client.post(
+        f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["bd"]), json={"result": "store_closed"}
+    )
     merchant = db.session.get(Merchant, area["shop"].id)
     assert merchant.audit_status == AuditStatus.PENDING and "store_closed" in merchant.audit_flags
 
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"result": "bored"}, {"result": "interested", "lat": 30.0}, {"result": "interested", "contact_ids": [999999]},
-     {"result": "interested", "client_time": "2000-01-01T00:00:00+00:00"}],
+    [
+        {},
+        {"result": "bored"},
+        {"result": "interested", "lat": 30.0},
+        {"result": "interested", "contact_ids": [999999]},
+        {"result": "interested", "client_time": "2000-01-01T00:00:00+00:00"},
+    ],
 )
 def test_bad_check_outs_are_422(client, area, payload):
     visit = check_in(client, area["bd"], body(area)).json
@@ -366,8 +444,12 @@ HEIC = b"\x00\x00\x00\x18ftypheic" + b"\x00" * 100
 def upload(client, user, data, name="photo.jpg"):
     import io
 
-    return client.post("/api/v1/uploads", data={"file": (io.BytesIO(data), name)}, headers=auth_headers(user),
-                       content_type="multipart/form-data")
+    return client.post(
+        "/api/v1/uploads",
+        data={"file": (io.BytesIO(data), name)},
+        headers=auth_headers(user),
+        content_type="multipart/form-data",
+    )
 
 
 @pytest.mark.parametrize(("data", "content_type"), [(JPEG, "image/jpeg"), (PNG, "image/png"), (HEIC, "image/heic")])
@@ -376,20 +458,24 @@ def test_photo_types_are_checked_by_content(client, area, data, content_type):
     assert response.status_code == 201 and response.json["content_type"] == content_type
 
 
-@pytest.mark.parametrize(("data", "status", "code"), [
-    (b"GIF89a" + b"\x00" * 50, 415, "UNSUPPORTED_MEDIA_TYPE"),
-    (b"<?php echo 1; ?>", 415, "UNSUPPORTED_MEDIA_TYPE"),
-    (JPEG + b"\x00" * (5 * 1024 * 1024), 413, "PAYLOAD_TOO_LARGE"),
-    (b"", 422, "EMPTY_FILE"),
-])
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        (b"GIF89a" + b"\x00" * 50, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (b"<?php echo 1; ?>", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (JPEG + b"\x00" * (5 * 1024 * 1024), 413, "PAYLOAD_TOO_LARGE"),
+        (b"", 422, "EMPTY_FILE"),
+    ],
+)
 def test_bad_photos_are_refused(client, area, data, status, code):
     response = upload(client, area["bd"], data)
     assert response.status_code == status and response.json["error_code"] == code
 
 
 def test_missing_file_part_is_422(client, area):
-    response = client.post("/api/v1/uploads", data={}, headers=auth_headers(area["bd"]),
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/v1/uploads", data={}, headers=auth_headers(area["bd"]), content_type="multipart/form-data"
+    )
     assert response.status_code == 422
 
 
@@ -410,10 +496,12 @@ def visits_of(client, viewer, **params):
 def test_visit_lists_are_scoped_by_role(client, area):
     for user in ("bd", "colleague", "outsider"):
         check_in(client, area[user], body(area))
+
     def users(response):
         assert response.status_code == 200, response.json
         VisitPageSchema().load(response.json)
         return {item["user"]["id"] for item in response.json["items"]}
+
     assert users(visits_of(client, area["bd"])) == {area["bd"].id}
     assert users(visits_of(client, area["manager"])) == {area["bd"].id, area["colleague"].id}
     assert users(visits_of(client, area["ops"])) == {area["bd"].id, area["colleague"].id, area["outsider"].id}
@@ -436,8 +524,11 @@ def test_visit_list_filters_and_paging(client, area):
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 7
-    window = visits_of(client, area["bd"], **{"from": (base + timedelta(hours=2)).isoformat(),
-                                              "to": (base + timedelta(hours=4)).isoformat()}).json["items"]
+    window = visits_of(
+        client,
+        area["bd"],
+        **{"from": (base + timedelta(hours=2)).isoformat(), "to": (base + timedelta(hours=4)).isoformat()},
+    ).json["items"]
     assert len(window) == 2
     assert visits_of(client, area["bd"], merchant_id=987654).json["items"] == []
 
@@ -464,11 +555,16 @@ def test_team_day(client, area):
 
 
 def test_day_plan_orders_stops_and_tracks_visits(client, area, session):
-    stops = [MerchantFactory(tenant=area["tenant"], name=f"Stop {k}", lat=SHOP[0], lng=SHOP[1] + 0.001 * k)
-             for k in (3, 1, 4, 2)]
+    stops = [
+        MerchantFactory(tenant=area["tenant"], name=f"Stop {k}", lat=SHOP[0], lng=SHOP[1] + 0.001 * k)
+        for k in (3, 1, 4, 2)
+    ]
     day = clock.now().astimezone(area["tenant"].zone).date().isoformat()
-    response = client.post("/api/v1/visit-plans", headers=auth_headers(area["bd"]), json={
-        "date": day, "start": {"lat": SHOP[0], "lng": SHOP[1]}, "merchant_ids": [m.id for m in stops]})
+    response = client.post(
+        "/api/v1/visit-plans",
+        headers=auth_headers(area["bd"]),
+        json={"date": day, "start": {"lat": SHOP[0], "lng": SHOP[1]}, "merchant_ids": [m.id for m in stops]},
+    )
     assert response.status_code == 201, response.json
     plan = response.json
     assert [s["merchant"]["name"] for s in plan["stops"]] == ["Stop 1", "Stop 2", "Stop 3", "Stop 4"]
@@ -481,12 +577,20 @@ def test_day_plan_orders_stops_and_tracks_visits(client, area, session):
 
 @pytest.mark.parametrize(
     ("payload", "code"),
-    [({"merchant_ids": []}, "VALIDATION_ERROR"), ({"merchant_ids": list(range(1, 102))}, "VALIDATION_ERROR"),
-     ({"merchant_ids": [987654321]}, "UNKNOWN_MERCHANTS"), ({"date": "tomorrow"}, "VALIDATION_ERROR")],
+    [
+        ({"merchant_ids": []}, "VALIDATION_ERROR"),
+        ({"merchant_ids": list(range(1, 102))}, "VALIDATION_ERROR"),
+        ({"merchant_ids": [987654321]}, "UNKNOWN_MERCHANTS"),
+        ({"date": "tomorrow"}, "VALIDATION_ERROR"),
+    ],
 )
 def test_bad_plans_are_422(client, area, payload, code):
-    full = {"date": "2026-11-23", "start": {"lat": SHOP[0], "lng": SHOP[1]}, "merchant_ids": [area["shop"].id],
-            **payload}
+    full = {
+        "date": "2026-11-23",
+        "start": {"lat": SHOP[0], "lng": SHOP[1]},
+        "merchant_ids": [area["shop"].id],
+        **payload,
+    }
     response = client.post("/api/v1/visit-plans", json=full, headers=auth_headers(area["bd"]))
     assert response.status_code == 422 and response.json["error_code"] == code
 

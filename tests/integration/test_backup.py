@@ -19,8 +19,14 @@ RESTORE_URL = _test_db.set(database=f"{_test_db.database}_restore")
 
 def _run(script: str, *args: str, url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": url}
-    return subprocess.run(["bash", str(ROOT / "scripts" / script), *args], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _drop_scratch() -> None:
@@ -43,11 +49,13 @@ def _snapshot(url, tenant_id: int) -> dict:
         with engine.connect() as conn:
             return {
                 "tenant": conn.execute(text("SELECT slug, name FROM tenants WHERE id = :t"), {"t": tenant_id}).one(),
-                "merchants": conn.execute(text(
-                    "SELECT id, name, ST_AsText(location) FROM merchants WHERE tenant_id = :t ORDER BY id"),
-                    {"t": tenant_id}).all(),
-                "users": conn.execute(text("SELECT username, password_hash FROM users WHERE tenant_id = :t"),
-                                      {"t": tenant_id}).all(),
+                "merchants": conn.execute(
+                    text("SELECT id, name, ST_AsText(location) FROM merchants WHERE tenant_id = :t ORDER BY id"),
+                    {"t": tenant_id},
+                ).all(),
+                "users": conn.execute(
+                    text("SELECT username, password_hash FROM users WHERE tenant_id = :t"), {"t": tenant_id}
+                ).all(),
                 "revision": conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one(),
             }
     finally:

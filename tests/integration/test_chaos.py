@@ -17,12 +17,20 @@ from app.config import ROOT
 from scripts.chaos import PG_BIN
 
 
-@pytest.mark.skipif(not (PG_BIN / "initdb").exists() or not shutil.which("redis-server"),
-                    reason="needs PostgreSQL's initdb and redis-server on this machine")
+@pytest.mark.skipif(
+    not (PG_BIN / "initdb").exists() or not shutil.which("redis-server"),
+    reason="needs PostgreSQL's initdb and redis-server on this machine",
+)
 def test_every_fault_scenario_survives(tmp_path):
     figures = tmp_path / "chaos.json"
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "chaos"), "--quick", "--json", str(figures)],
-                            capture_output=True, text=True, timeout=600, env=dict(os.environ), check=False)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "chaos"), "--quick", "--json", str(figures)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ),
+        check=False,
+    )
     summary = [line for line in result.stdout.splitlines() if line.startswith("chaos ")]
     assert result.returncode == 0, "\n".join(summary) + "\n" + result.stderr[-3000:]
     report = json.loads(figures.read_text())

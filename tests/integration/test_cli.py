@@ -27,11 +27,37 @@ def run(cli, *args):
 def test_create_tenant_and_users(cli, session):
     assert run(cli, "create-tenant", "food", "--name", "Food Delivery").exit_code == 0
     assert "already exists" in run(cli, "create-tenant", "food", "--name", "Again").output
-    result = run(cli, "create-user", "--tenant", "food", "--username", "boss", "--password", "secret-pass",
-                 "--role", "manager", "--team", "Kallio")
+    result = run(
+        cli,
+        "create-user",
+        "--tenant",
+        "food",
+        "--username",
+        "boss",
+        "--password",
+        "secret-pass",
+        "--role",
+        "manager",
+        "--team",
+        "Kallio",
+    )
     assert result.exit_code == 0, result.output
-    result = run(cli, "create-user", "--tenant", "food", "--username", "bd7", "--password", "secret-pass",
-                 "--role", "bd", "--team", "Kallio", "--manager", "boss")
+    result = run(
+        cli,
+        "create-user",
+        "--tenant",
+        "food",
+        "--username",
+        "bd7",
+        "--password",
+        "secret-pass",
+        "--role",
+        "bd",
+        "--team",
+        "Kallio",
+        "--manager",
+        "boss",
+    )
     assert result.exit_code == 0, result.output
     tenant = session.scalar(select(Tenant).where(Tenant.slug == "food"))
     boss, bd = (session.scalar(select(User).where(User.username == name)) for name in ("boss", "bd7"))
@@ -80,9 +106,15 @@ def test_import_merchants_loads_good_rows_and_reports_bad_ones(cli, session, tmp
     result = run(cli, "import-merchants", str(path), "--tenant", "food")
     assert result.exit_code == 0, result.output
     assert "rows: 9, loaded: 2 (inserted 2, updated 0, unchanged 0), rejected: 7" in result.output
-    for line, reason in [(3, "name is empty"), (4, "lat/lon is missing"), (5, "out of range"), (6, "not a number"),
-                         (7, "0,0"), (8, "not a finite number"),
-                         (9, "duplicate source_id 'a1'")]:
+    for line, reason in [
+        (3, "name is empty"),
+        (4, "lat/lon is missing"),
+        (5, "out of range"),
+        (6, "not a number"),
+        (7, "0,0"),
+        (8, "not a finite number"),
+        (9, "duplicate source_id 'a1'"),
+    ]:
         assert any(f"line {line}:" in out and reason in out for out in result.output.splitlines()), (line, reason)
     cafe = session.scalar(select(Merchant).where(Merchant.source_id == "a1"))
     assert cafe.name == "Kahvila Kulma" and cafe.category == "amenity=cafe" and cafe.phone == "+358 9 123"
@@ -110,8 +142,7 @@ def test_import_converts_gcj02_input_to_wgs84(cli, session, tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("", "empty"), ("title,lat,lon\nx,1,2\n", "missing required column(s): name"),
-     ("name,lat\nx,1\n", "lon")],
+    [("", "empty"), ("title,lat,lon\nx,1,2\n", "missing required column(s): name"), ("name,lat\nx,1\n", "lon")],
 )
 def test_import_rejects_unusable_files(cli, tmp_path, content, message):
     run(cli, "create-tenant", "food", "--name", "Food")
@@ -124,8 +155,15 @@ def test_import_rejects_unusable_files(cli, tmp_path, content, message):
 def test_import_is_fast_enough_for_a_city(cli, session, tmp_path, shared_data):
     """The 12k-row Hangzhou file loads in one transaction (timings live in bench/, not here)."""
     run(cli, "create-tenant", "hz", "--name", "Hangzhou")
-    result = run(cli, "import-merchants", str(shared_data / "hangzhou_amap_poi86_2017_merchants.csv"),
-                 "--tenant", "hz", "--source", "amap")
+    result = run(
+        cli,
+        "import-merchants",
+        str(shared_data / "hangzhou_amap_poi86_2017_merchants.csv"),
+        "--tenant",
+        "hz",
+        "--source",
+        "amap",
+    )
     assert result.exit_code == 0, result.output
     assert "rows: 12186, loaded: 12186" in result.output
     tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == "hz"))

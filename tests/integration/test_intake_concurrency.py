@@ -16,15 +16,21 @@ def test_crossing_merges_do_not_deadlock_and_one_wins(app, live):
     ops = UserFactory(tenant=tenant, role=Role.OPS)
     a, b = MerchantFactory(tenant=tenant, name="甲店"), MerchantFactory(tenant=tenant, name="乙店")
     headers = auth_headers(ops)
-    results = run_concurrently(app, [
-        post(app, headers, f"/api/v1/merchants/{a.id}/audit", {"action": "merge", "into_id": b.id}),
-        post(app, headers, f"/api/v1/merchants/{b.id}/audit", {"action": "merge", "into_id": a.id}),
-    ])
-    assert sorted(results) in ([(200, None), (404, "MERCHANT_NOT_FOUND")],
-                               [(200, None), (404, "MERGE_TARGET_NOT_FOUND")])
+    results = run_concurrently(
+        app,
+        [
+            post(app, headers, f"/api/v1/merchants/{a.id}/audit", {"action": "merge", "into_id": b.id}),
+            post(app, headers, f"/api/v1/merchants/{b.id}/audit", {"action": "merge", "into_id": a.id}),
+        ],
+    )
+    assert sorted(results) in (
+        [(200, None), (404, "MERCHANT_NOT_FOUND")],
+        [(200, None), (404, "MERGE_TARGET_NOT_FOUND")],
+    )
     db.session.expire_all()
-    statuses = sorted(m.audit_status.value for m in db.session.scalars(select(Merchant).where(
-        Merchant.tenant_id == tenant.id)))
+    statuses = sorted(
+        m.audit_status.value for m in db.session.scalars(select(Merchant).where(Merchant.tenant_id == tenant.id))
+    )
     assert statuses == ["approved", "merged"]
 
 

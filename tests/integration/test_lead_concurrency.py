@@ -42,16 +42,20 @@ def post(app, headers, path, body=None):
     def call():
         response = app.test_client().post(path, headers=headers, json=body)
         return response.status_code, (response.json or {}).get("error_code")
+
     return call
 
 
 def replayed_state(merchant_id):
     """The (state, owner) that the recorded history implies."""
     state, owner = LeadState.PUBLIC, None
-    for event in db.session.scalars(select(LeadEvent).where(LeadEvent.merchant_id == merchant_id)
-                                    .order_by(LeadEvent.id)):
+    for event in db.session.scalars(
+        select(LeadEvent).where(LeadEvent.merchant_id == merchant_id).order_by(LeadEvent.id)
+    ):
         if event.action in ("claim", "assign", "transfer"):
-            state = LeadState.PARTNER if state == LeadState.PARTNER and event.action == "transfer" else LeadState.PRIVATE
+            state = (
+                LeadState.PARTNER if state == LeadState.PARTNER and event.action == "transfer" else LeadState.PRIVATE
+            )
             owner = event.to_owner_id
         elif event.action in ("release", "drop"):
             state, owner = LeadState.PUBLIC, None
@@ -97,8 +101,17 @@ def _due_leads(tenant, owner, count, due_in=timedelta(hours=-1)):
     shops = [MerchantFactory(tenant=tenant) for _ in range(count)]
     now = clock.now()
     for shop in shops:
-        db.session.add(Lead(merchant_id=shop.id, tenant_id=tenant.id, state=LeadState.PRIVATE, owner_id=owner.id,
-                            claimed_at=now - timedelta(days=20), drops_at=now + due_in, drop_reason="no_visit"))
+        db.session.add(
+            Lead(
+                merchant_id=shop.id,
+                tenant_id=tenant.id,
+                state=LeadState.PRIVATE,
+                owner_id=owner.id,
+                claimed_at=now - timedelta(days=20),
+                drops_at=now + due_in,
+                drop_reason="no_visit",
+            )
+        )
         db.session.add(LeadEvent(merchant_id=shop.id, tenant_id=tenant.id, action="claim", to_owner_id=owner.id))
     db.session.commit()
     return shops
@@ -107,6 +120,7 @@ def _due_leads(tenant, owner, count, due_in=timedelta(hours=-1)):
 def _sweep(app, **kwargs):
     def call():
         return sweep_due_leads(batch=3, **kwargs)
+
     return call
 
 
@@ -125,8 +139,10 @@ def test_claims_racing_the_sweeper(app, live):
     for shop in shops:
         assert_history_explains(shop.id)
     db.session.expire_all()
-    final = Counter((lead.state, lead.owner_id) for lead in db.session.scalars(
-        select(Lead).where(Lead.merchant_id.in_([s.id for s in shops]))))
+    final = Counter(
+        (lead.state, lead.owner_id)
+        for lead in db.session.scalars(select(Lead).where(Lead.merchant_id.in_([s.id for s in shops])))
+    )
     assert final[(LeadState.PRIVATE, rival.id)] == won
     assert final[(LeadState.PRIVATE, owner.id)] == 0  # every lead was due: none stays with its old owner
     assert swept == len(shops)  # each due lead dropped exactly once; a rival could only win after that

@@ -15,7 +15,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from app import models  # noqa: F401
+from app import models  # noqa: F401 - registers every table on the metadata compared below
 from app.config import ROOT
 from app.db import Base
 from app.migrate import alembic_config
@@ -68,8 +68,15 @@ def test_merchant_pages_keep_room_for_hot_updates(session):
 
 def _flask(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": SCRATCH_URL, "REDIS_URL": TEST_REDIS_URL}
-    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_flask_db_commands_migrate_the_database_url():

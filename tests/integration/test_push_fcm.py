@@ -72,9 +72,14 @@ def test_multicast_of_1200_goes_out_in_chunks_of_500_and_arrives_intact(app, con
     assert all(o.message_id == names[o.token] for o in outcomes)
     # the payload on the wire is exactly the documented task push, for every token
     for message in recorded["messages"]:
-        assert message["message"] == wire_json(build_task_message(message["token"], title=CONTENT.title,
-                                                                  body=CONTENT.body, data=DATA,
-                                                                  collapse_key="task-4711"))["message"]
+        assert (
+            message["message"]
+            == wire_json(
+                build_task_message(
+                    message["token"], title=CONTENT.title, body=CONTENT.body, data=DATA, collapse_key="task-4711"
+                )
+            )["message"]
+        )
         assert message["project"] == PROJECT
     stats = control.get("/stats").json()
     assert stats["requests"] == 1200 and set(stats["attempts"].values()) == {1}

@@ -26,7 +26,7 @@ def test_reads_autocommit_writes_commit_and_after_commit_hooks_still_run(app, li
 
     seen: list[tuple[str, bool]] = []
 
-    def record(conn, _cursor, _statement, _params, _context, _executemany):  # noqa: ANN001, ANN202
+    def record(conn, _cursor, _statement, _params, _context, _executemany):
         if flask.has_request_context():
             seen.append((flask.request.method, conn.connection.dbapi_connection.autocommit))
 
@@ -46,7 +46,8 @@ def test_reads_autocommit_writes_commit_and_after_commit_hooks_still_run(app, li
     # hook remembered it in Redis, so the second read did not audit again)
     db.session.remove()
     audited = db.session.scalar(
-        select(func.count()).select_from(AuditEntry)
+        select(func.count())
+        .select_from(AuditEntry)
         .where(AuditEntry.action == PHONES_REVEALED, AuditEntry.subject_id == shop_id)
     )
     assert audited == 1
@@ -58,10 +59,12 @@ def test_reads_autocommit_writes_commit_and_after_commit_hooks_still_run(app, li
 def _kill_idle_backends() -> int:
     """Terminate this database's idle server processes: what a restart or a firewall does to a pool."""
     with db.engine().connect() as conn:
-        killed = conn.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
-        )).scalar_one()
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+            )
+        ).scalar_one()
         conn.commit()
     return killed
 

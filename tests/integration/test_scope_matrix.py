@@ -122,8 +122,12 @@ POLICY = {
 # merchant's key persons (phones masked) and its visit history, so that two BDs do not pitch the same owner twice.
 SHARED_WITH_COLLEAGUES = {
     ("GET", "/api/v1/merchants/<id:merchant_id>"): {
-        "contacts[].name", "visits.last_visit.notes", "visits.last_visit.purpose", "visits.recent[].notes",
-        "visits.recent[].purpose"},
+        "contacts[].name",
+        "visits.last_visit.notes",
+        "visits.last_visit.purpose",
+        "visits.recent[].notes",
+        "visits.recent[].purpose",
+    },
 }
 SKIPPED_RULES = ("/static/", "/api/v1/docs/assets/", "/api/v1/_test/")
 # query strings for endpoints with required query parameters (around the world's merchants)
@@ -165,10 +169,20 @@ def world(client, session):
     city = OrgUnitFactory(tenant=a, kind=OrgKind.CITY, name=f"{TENANT_MARK} city")
     team1 = OrgUnitFactory(tenant=a, name=f"{TENANT_MARK}{PRIVATE_MARK} team1", parent_id=city.id)
     team2 = OrgUnitFactory(tenant=a, name=f"{TENANT_MARK} team2", parent_id=city.id)
-    m1 = UserFactory(tenant=a, role=Role.MANAGER, org_unit_id=team1.id, username=f"{TENANT_MARK}{PRIVATE_MARK}m1",
-                     display_name=f"{TENANT_MARK} M1")
-    bd1 = UserFactory(tenant=a, org_unit_id=team1.id, manager_id=m1.id, username=f"{TENANT_MARK}{PRIVATE_MARK}bd1",
-                      display_name=f"{TENANT_MARK} BD1")
+    m1 = UserFactory(
+        tenant=a,
+        role=Role.MANAGER,
+        org_unit_id=team1.id,
+        username=f"{TENANT_MARK}{PRIVATE_MARK}m1",
+        display_name=f"{TENANT_MARK} M1",
+    )
+    bd1 = UserFactory(
+        tenant=a,
+        org_unit_id=team1.id,
+        manager_id=m1.id,
+        username=f"{TENANT_MARK}{PRIVATE_MARK}bd1",
+        display_name=f"{TENANT_MARK} BD1",
+    )
     m2 = UserFactory(tenant=a, role=Role.MANAGER, org_unit_id=team2.id, username=f"{TENANT_MARK}m2")
     bd2 = UserFactory(tenant=a, org_unit_id=team2.id, manager_id=m2.id, username=f"{TENANT_MARK}bd2")
     ops = UserFactory(tenant=a, role=Role.OPS, username=f"{TENANT_MARK}ops")
@@ -176,40 +190,97 @@ def world(client, session):
     shop = MerchantFactory(tenant=a, name=f"{TENANT_MARK} shop", lat=30.26, lng=120.16)
     public_shop = MerchantFactory(tenant=a, name=f"{TENANT_MARK} public shop", lat=30.261, lng=120.161)
     now = clock.now()
-    session.add(Lead(merchant_id=shop.id, tenant_id=a.id, state=LeadState.PRIVATE, owner_id=bd1.id,
-                     claimed_at=now, drops_at=now + timedelta(days=10), drop_reason="no_visit"))
+    session.add(
+        Lead(
+            merchant_id=shop.id,
+            tenant_id=a.id,
+            state=LeadState.PRIVATE,
+            owner_id=bd1.id,
+            claimed_at=now,
+            drops_at=now + timedelta(days=10),
+            drop_reason="no_visit",
+        )
+    )
     contact = Contact(tenant_id=a.id, merchant_id=shop.id, name=f"{TENANT_MARK}{PRIVATE_MARK} contact", phones=[])
-    visit = Visit(tenant_id=a.id, merchant_id=shop.id, user_id=bd1.id, idempotency_key="world-visit-1",
-                  request_hash="x", client_time=now, location=point(30.26, 120.16), verified=True,
-                  notes=f"{TENANT_MARK}{PRIVATE_MARK} visit notes", purpose=f"{TENANT_MARK}{PRIVATE_MARK} purpose")
-    task = Task(tenant_id=a.id, creator_id=m1.id, title=f"{TENANT_MARK}{PRIVATE_MARK} task", kind=TaskKind.VISIT,
-                body="", priority=0, target={"user_ids": [bd1.id]})
-    territory = Territory(tenant_id=a.id, team_id=team1.id, name=f"{TENANT_MARK}{PRIVATE_MARK} territory",
-                          area_m2=1.0, vertices=4, created_by_id=m1.id,
-                          boundary="SRID=4326;MULTIPOLYGON(((120.15 30.25,120.17 30.25,120.17 30.27,120.15 30.27,"
-                                   "120.15 30.25)))")
+    visit = Visit(
+        tenant_id=a.id,
+        merchant_id=shop.id,
+        user_id=bd1.id,
+        idempotency_key="world-visit-1",
+        request_hash="x",
+        client_time=now,
+        location=point(30.26, 120.16),
+        verified=True,
+        notes=f"{TENANT_MARK}{PRIVATE_MARK} visit notes",
+        purpose=f"{TENANT_MARK}{PRIVATE_MARK} purpose",
+    )
+    task = Task(
+        tenant_id=a.id,
+        creator_id=m1.id,
+        title=f"{TENANT_MARK}{PRIVATE_MARK} task",
+        kind=TaskKind.VISIT,
+        body="",
+        priority=0,
+        target={"user_ids": [bd1.id]},
+    )
+    territory = Territory(
+        tenant_id=a.id,
+        team_id=team1.id,
+        name=f"{TENANT_MARK}{PRIVATE_MARK} territory",
+        area_m2=1.0,
+        vertices=4,
+        created_by_id=m1.id,
+        boundary="SRID=4326;MULTIPOLYGON(((120.15 30.25,120.17 30.25,120.17 30.27,120.15 30.27,120.15 30.25)))",
+    )
     device = Device(tenant_id=a.id, user_id=bd1.id, token=f"{TENANT_MARK}-device-token", platform="android")
-    merchant_import = MerchantImport(tenant_id=a.id, created_by_id=ops.id, filename=f"{TENANT_MARK}{PRIVATE_MARK}.csv",
-                                     file_format="csv", source=f"{TENANT_MARK}src", status=ImportStatus.DONE,
-                                     rejects=[{"line": 2, "reason": f"{TENANT_MARK}{PRIVATE_MARK} bad row"}])
+    merchant_import = MerchantImport(
+        tenant_id=a.id,
+        created_by_id=ops.id,
+        filename=f"{TENANT_MARK}{PRIVATE_MARK}.csv",
+        file_format="csv",
+        source=f"{TENANT_MARK}src",
+        status=ImportStatus.DONE,
+        rejects=[{"line": 2, "reason": f"{TENANT_MARK}{PRIVATE_MARK} bad row"}],
+    )
     session.add_all([contact, visit, task, territory, device, merchant_import])
     session.flush()
     session.add(TerritoryMember(tenant_id=a.id, territory_id=territory.id, user_id=bd1.id))
     assignment = TaskAssignment(tenant_id=a.id, task_id=task.id, assignee_id=bd1.id, merchant_id=shop.id, payload={})
     session.add(assignment)
     session.commit()
-    plan = client.post("/api/v1/visit-plans", headers=auth_headers(bd1), json={
-        "date": "2026-11-23", "start": {"lat": 30.26, "lng": 120.16}, "merchant_ids": [shop.id, public_shop.id]})
+    plan = client.post(
+        "/api/v1/visit-plans",
+        headers=auth_headers(bd1),
+        json={"date": "2026-11-23", "start": {"lat": 30.26, "lng": 120.16}, "merchant_ids": [shop.id, public_shop.id]},
+    )
     assert plan.status_code == 201, plan.json
     b = TenantFactory(name="B line")
     b_team = OrgUnitFactory(tenant=b, name="B team")
     b_users = {role: UserFactory(tenant=b, role=role, org_unit_id=b_team.id) for role in Role}
-    ids = {"merchant_id": shop.id, "contact_id": contact.id, "visit_id": visit.id, "task_id": task.id,
-           "territory_id": territory.id, "user_id": bd1.id, "unit_id": team1.id, "todo_id": f"a{assignment.id}",
-           "token": device.token, "day": "2026-11-23", "team_id": team1.id, "manager_id": m1.id,
-           "import_id": merchant_import.id}
-    callers = {"bd1": bd1, "m1": m1, "ops": ops, "admin": admin, "bd2": bd2, "m2": m2,
-               **{f"other_tenant_{role.value}": user for role, user in b_users.items()}}
+    ids = {
+        "merchant_id": shop.id,
+        "contact_id": contact.id,
+        "visit_id": visit.id,
+        "task_id": task.id,
+        "territory_id": territory.id,
+        "user_id": bd1.id,
+        "unit_id": team1.id,
+        "todo_id": f"a{assignment.id}",
+        "token": device.token,
+        "day": "2026-11-23",
+        "team_id": team1.id,
+        "manager_id": m1.id,
+        "import_id": merchant_import.id,
+    }
+    callers = {
+        "bd1": bd1,
+        "m1": m1,
+        "ops": ops,
+        "admin": admin,
+        "bd2": bd2,
+        "m2": m2,
+        **{f"other_tenant_{role.value}": user for role, user in b_users.items()},
+    }
     return {"tenant": a, "ids": ids, "headers": {name: auth_headers(user) for name, user in callers.items()}}
 
 
@@ -219,11 +290,16 @@ def fingerprint(tenant_id: int) -> dict[str, str]:
     for table in Base.metadata.sorted_tables:
         if "tenant_id" not in table.c or table.name == "auth_sessions":
             continue
-        digests[table.name] = db.session.execute(text(
-            f"SELECT md5(coalesce(string_agg(md5(t::text), '' ORDER BY md5(t::text)), '')) "  # noqa: S608
-            f"FROM {table.name} t WHERE tenant_id = :t"), {"t": tenant_id}).scalar()
-    digests["tenants"] = db.session.execute(text("SELECT md5(t::text) FROM tenants t WHERE id = :t"),
-                                            {"t": tenant_id}).scalar()
+        digests[table.name] = db.session.execute(
+            text(
+                f"SELECT md5(coalesce(string_agg(md5(t::text), '' ORDER BY md5(t::text)), '')) "
+                f"FROM {table.name} t WHERE tenant_id = :t"
+            ),
+            {"t": tenant_id},
+        ).scalar()
+    digests["tenants"] = db.session.execute(
+        text("SELECT md5(t::text) FROM tenants t WHERE id = :t"), {"t": tenant_id}
+    ).scalar()
     return digests
 
 
@@ -234,11 +310,17 @@ def _example(spec: dict, method: str, rule: str) -> dict | None:
     return copy.deepcopy(content.get("example"))
 
 
-def _point_ids_at(body, ids: dict):  # noqa: ANN001, ANN202
+def _point_ids_at(body, ids: dict):
     """Replace every id field of an example body with the world's ids."""
-    singular = {"merchant_id": ids["merchant_id"], "user_id": ids["user_id"], "team_id": ids["team_id"],
-                "territory_id": ids["territory_id"], "org_unit_id": ids["unit_id"], "parent_id": ids["unit_id"],
-                "manager_id": ids["manager_id"]}
+    singular = {
+        "merchant_id": ids["merchant_id"],
+        "user_id": ids["user_id"],
+        "team_id": ids["team_id"],
+        "territory_id": ids["territory_id"],
+        "org_unit_id": ids["unit_id"],
+        "parent_id": ids["unit_id"],
+        "manager_id": ids["manager_id"],
+    }
     plural = {"merchant_ids": ids["merchant_id"], "user_ids": ids["user_id"], "contact_ids": ids["contact_id"]}
     if isinstance(body, list):
         return [_point_ids_at(item, ids) for item in body]
@@ -255,7 +337,7 @@ def _point_ids_at(body, ids: dict):  # noqa: ANN001, ANN202
     return result
 
 
-def _marked_paths(value, mark: str, path: str = "") -> set[str]:  # noqa: ANN001
+def _marked_paths(value, mark: str, path: str = "") -> set[str]:
     """JSON paths (list indexes as ``[]``) of the strings containing ``mark``."""
     if isinstance(value, dict):
         return {p for key, item in value.items() for p in _marked_paths(item, mark, f"{path}.{key}" if path else key)}
@@ -264,10 +346,13 @@ def _marked_paths(value, mark: str, path: str = "") -> set[str]:  # noqa: ANN001
     return {path} if isinstance(value, str) and mark in value else set()
 
 
-def _references_world(body) -> bool:  # noqa: ANN001
-    return body is not None and bool(re.search(
-        r'"(merchant_id|user_id|team_id|territory_id|org_unit_id|parent_id|manager_id|merchant_ids|user_ids)"',
-        json.dumps(body)))
+def _references_world(body) -> bool:
+    return body is not None and bool(
+        re.search(
+            r'"(merchant_id|user_id|team_id|territory_id|org_unit_id|parent_id|manager_id|merchant_ids|user_ids)"',
+            json.dumps(body),
+        )
+    )
 
 
 REFUSED = {
@@ -295,8 +380,13 @@ def test_nothing_leaks(client, app, world, method, rule):
     for caller in (*refused, *(c for c in ALLOWED + REFUSED["subtree"] if c not in refused)):
         headers = {**world["headers"][caller], "Idempotency-Key": f"matrix-{caller}-0001"}
         before = fingerprint(world["tenant"].id) if caller in refused and method != "GET" else None
-        response = client.open(path, method=method, headers=headers, query_string=query,
-                               json=body if method in ("POST", "PUT", "PATCH") and body is not None else None)
+        response = client.open(
+            path,
+            method=method,
+            headers=headers,
+            query_string=query,
+            json=body if method in ("POST", "PUT", "PATCH") and body is not None else None,
+        )
         where = f"{method} {path} as {caller}: {response.status_code} {response.get_data(as_text=True)[:300]}"
         assert response.status_code < 500, where
         answer = response.get_data(as_text=True)

@@ -33,18 +33,27 @@ def test_every_rule(session):
     # head: top 10 % by 12-month GMV among the 13 Chinese restaurants in Hangzhou -> the best two (ceil(1.3))
     noodles = [shop(tenant, f"面馆{i}") for i in range(12)]
     for rank, merchant in enumerate(noodles[:3]):
-        session.add(SalesMonth(tenant_id=tenant.id, merchant_id=merchant.id, month=date(2026, 10, 1),
-                               orders=10, gmv=Decimal(1000 - rank * 100)))
+        session.add(
+            SalesMonth(
+                tenant_id=tenant.id,
+                merchant_id=merchant.id,
+                month=date(2026, 10, 1),
+                orders=10,
+                gmv=Decimal(1000 - rank * 100),
+            )
+        )
     old_sales = shop(tenant, "老店", category="餐饮服务;中餐厅;川菜")
-    session.add(SalesMonth(tenant_id=tenant.id, merchant_id=old_sales.id, month=date(2024, 1, 1), orders=1,
-                           gmv=Decimal(99999)))  # outside the 12 months
+    session.add(
+        SalesMonth(tenant_id=tenant.id, merchant_id=old_sales.id, month=date(2024, 1, 1), orders=1, gmv=Decimal(99999))
+    )  # outside the 12 months
     cafe = shop(tenant, "咖啡馆", category="餐饮服务;咖啡厅", tags=["imported"])
     session.add(SalesMonth(tenant_id=tenant.id, merchant_id=cafe.id, month=date(2026, 9, 1), orders=1, gmv=Decimal(5)))
     session.add(CompetitorRecord(tenant_id=tenant.id, merchant_id=cafe.id, platform="meituan", online=True))
     session.add(CompetitorRecord(tenant_id=tenant.id, merchant_id=noodles[5].id, platform="meituan", online=False))
     session.add(Deal(tenant_id=tenant.id, merchant_id=noodles[6].id, title="套餐", price=Decimal("9.9")))
-    session.add(Deal(tenant_id=tenant.id, merchant_id=noodles[7].id, title="旧套餐", price=Decimal("9.9"),
-                     status="ended"))
+    session.add(
+        Deal(tenant_id=tenant.id, merchant_id=noodles[7].id, title="旧套餐", price=Decimal("9.9"), status="ended")
+    )
     fast = "餐饮服务;快餐厅"
     chain = [shop(tenant, f"沙县小吃({road})", fast) for road in ("文三路", "解放路", "延安路")]
     pair = [shop(tenant, f"兰州拉面({road})", fast) for road in ("文三路", "解放路")]
@@ -92,8 +101,9 @@ def test_tags_feed_the_nearby_filter(client, session):
 def test_top_brand_list_endpoint(client, session, redis_client):
     tenant = TenantFactory()
     ops, bd = UserFactory(tenant=tenant, role=Role.OPS), UserFactory(tenant=tenant, role=Role.BD)
-    response = client.put("/api/v1/brands/top300", json={"brands": ["肯德基", " 肯德基 ", "Starbucks"]},
-                          headers=auth_headers(ops))
+    response = client.put(
+        "/api/v1/brands/top300", json={"brands": ["肯德基", " 肯德基 ", "Starbucks"]}, headers=auth_headers(ops)
+    )
     assert response.status_code == 200 and response.json == {"brands": ["肯德基", "Starbucks"]}
     assert client.get("/api/v1/brands/top300", headers=auth_headers(ops)).json == {"brands": ["肯德基", "Starbucks"]}
     assert client.get("/api/v1/brands/top300", headers=auth_headers(bd)).status_code == 403

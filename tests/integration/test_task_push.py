@@ -46,8 +46,9 @@ def team(session, client):
     bd2 = UserFactory(tenant=tenant, org_unit_id=unit.id, manager_id=boss.id)
     for user, names in ((bd1, ("bd1_phone", "bd1_tablet")), (bd2, ("bd2_phone",)), (boss, ("boss_phone",))):
         for name in names:
-            response = client.post("/api/v1/devices", json={"token": TOKENS[name], "platform": "android"},
-                                   headers=auth_headers(user))
+            response = client.post(
+                "/api/v1/devices", json={"token": TOKENS[name], "platform": "android"}, headers=auth_headers(user)
+            )
             assert response.status_code == 200
     return {"boss": boss, "bd1": bd1, "bd2": bd2}
 
@@ -80,8 +81,13 @@ def received(fcm, token=None):
 
 
 def create_task(client, team, **fields):
-    body = {"title": "Visit Nanshan Road", "body": "Three new openings", "kind": "visit",
-            "user_ids": [team["bd1"].id, team["bd2"].id], **fields}
+    body = {
+        "title": "Visit Nanshan Road",
+        "body": "Three new openings",
+        "kind": "visit",
+        "user_ids": [team["bd1"].id, team["bd2"].id],
+        **fields,
+    }
     response = client.post("/api/v1/tasks", json=body, headers=auth_headers(team["boss"]))
     assert response.status_code == 201, response.json
     return client.get(f"/api/v1/tasks/{response.json['id']}", headers=auth_headers(team["boss"])).json
@@ -163,8 +169,11 @@ def test_redis_down_at_creation_then_back(client, team, push_env, redis_client, 
 
 
 def test_a_token_that_moved_to_another_user_follows_them(client, team, push_env, redis_client):
-    client.post("/api/v1/devices", json={"token": TOKENS["bd1_tablet"], "platform": "android"},
-                headers=auth_headers(team["boss"]))
+    client.post(
+        "/api/v1/devices",
+        json={"token": TOKENS["bd1_tablet"], "platform": "android"},
+        headers=auth_headers(team["boss"]),
+    )
     create_task(client, team, user_ids=[team["bd1"].id])
     work(redis_client)
     assert [m["token"] for m in received(push_env)] == [TOKENS["bd1_phone"]]
@@ -174,8 +183,9 @@ def test_completion_pushes_the_creator(client, team, push_env, redis_client):
     task = create_task(client, team, user_ids=[team["bd1"].id])
     work(redis_client)
     assignment = task["assignments"][0]["id"]
-    client.post(f"/api/v1/todos/a{assignment}/done", json={"feedback": "Signed two of three"},
-                headers=auth_headers(team["bd1"]))
+    client.post(
+        f"/api/v1/todos/a{assignment}/done", json={"feedback": "Signed two of three"}, headers=auth_headers(team["bd1"])
+    )
     work(redis_client)
     boss = received(push_env, TOKENS["boss_phone"])
     assert len(boss) == 1 and boss[0]["message"]["data"]["type"] == "task_feedback"
@@ -213,12 +223,29 @@ def test_bulk_strategy_tasks_are_pushed_each_to_its_owner(client, team, push_env
     tenant_id = team["bd1"].tenant_id
     shops = [MerchantFactory(tenant_id=tenant_id, name=f"Strategy shop {i}") for i in range(3)]
     for shop, owner in zip(shops, (team["bd1"], team["bd2"], team["bd2"])):
-        session.add(Lead(merchant_id=shop.id, tenant_id=tenant_id, state=LeadState.PRIVATE, owner_id=owner.id,
-                         claimed_at=clock.now(), drops_at=clock.now() + timedelta(days=10), drop_reason="no_visit"))
+        session.add(
+            Lead(
+                merchant_id=shop.id,
+                tenant_id=tenant_id,
+                state=LeadState.PRIVATE,
+                owner_id=owner.id,
+                claimed_at=clock.now(),
+                drops_at=clock.now() + timedelta(days=10),
+                drop_reason="no_visit",
+            )
+        )
     session.commit()
-    response = client.post("/api/v1/tasks/bulk", headers=auth_headers(team["boss"]), json={
-        "title": "Match Meituan", "kind": "price_adjust",
-        "items": [{"merchant_id": shop.id, "payload": {"their_price": str(80 + i)}} for i, shop in enumerate(shops)]})
+    response = client.post(
+        "/api/v1/tasks/bulk",
+        headers=auth_headers(team["boss"]),
+        json={
+            "title": "Match Meituan",
+            "kind": "price_adjust",
+            "items": [
+                {"merchant_id": shop.id, "payload": {"their_price": str(80 + i)}} for i, shop in enumerate(shops)
+            ],
+        },
+    )
     assert response.status_code == 201, response.json
     task_ids = response.json["task_ids"]
     assert len(task_ids) == 3 and received(push_env) == []

@@ -102,11 +102,17 @@ def test_a_service_that_commits_fails_its_request(app, client, session, monkeypa
 
 def _commit_calls(path: Path) -> list[int]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [node.lineno for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "commit"]
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "commit"
+    ]
 
 
 def test_no_module_but_db_commits():
-    offenders = {str(path.relative_to(APP)): lines for path in APP.rglob("*.py")
-                 if path.name != "db.py" and (lines := _commit_calls(path))}
+    offenders = {
+        str(path.relative_to(APP)): lines
+        for path in APP.rglob("*.py")
+        if path.name != "db.py" and (lines := _commit_calls(path))
+    }
     assert offenders == {}, "services flush; db.atomic() (requests, jobs) and db.commit_chunk() commit"

@@ -38,12 +38,21 @@ def test_no_error_code_is_written_outside_the_catalogue():
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and any(k.arg in ("error_code", "status") for k in node.keywords):
-                if isinstance(node.func, ast.Name) and isinstance(getattr(errors, node.func.id, None), type) \
-                        and issubclass(getattr(errors, node.func.id), AppError):
+                if (
+                    isinstance(node.func, ast.Name)
+                    and isinstance(getattr(errors, node.func.id, None), type)
+                    and issubclass(getattr(errors, node.func.id), AppError)
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-            if isinstance(node, ast.Tuple) and len(node.elts) == 3 and isinstance(node.elts[0], ast.Constant) \
-                    and isinstance(node.elts[0].value, int) and 400 <= node.elts[0].value < 600 \
-                    and isinstance(node.elts[1], ast.Constant) and isinstance(node.elts[1].value, str):
+            if (
+                isinstance(node, ast.Tuple)
+                and len(node.elts) == 3
+                and isinstance(node.elts[0], ast.Constant)
+                and isinstance(node.elts[0].value, int)
+                and 400 <= node.elts[0].value < 600
+                and isinstance(node.elts[1], ast.Constant)
+                and isinstance(node.elts[1].value, str)
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
 

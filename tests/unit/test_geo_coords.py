@@ -85,9 +85,7 @@ def hangzhou() -> list[dict]:
 
 def _distances(got: list[tuple[float, float]], want: list[tuple[float, float]]) -> list[float]:
     """Geodesic metres between paired (lat, lng) points, in one vectorised call."""
-    return GEOD.inv(
-        [p[1] for p in got], [p[0] for p in got], [p[1] for p in want], [p[0] for p in want]
-    )[2]
+    return GEOD.inv([p[1] for p in got], [p[0] for p in got], [p[1] for p in want], [p[0] for p in want])[2]
 
 
 def _assert_all_rows_within(rows, convert, src: str, dst: str, tolerance_m: float) -> None:

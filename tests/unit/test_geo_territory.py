@@ -86,8 +86,9 @@ def test_a_ring_jumping_across_the_antimeridian_is_refused():
 def test_a_box_split_at_the_antimeridian_is_fine():
     east = [[179, -17], [180, -17], [180, -16], [179, -16], [179, -17]]
     west = [[-180, -17], [-179, -17], [-179, -16], [-180, -16], [-180, -17]]
-    shape = validate_territory({"type": "MultiPolygon", "coordinates": [[east], [west]]}, **{**LIMITS,
-                                                                                            "max_area_km2": 1e5})
+    shape = validate_territory(
+        {"type": "MultiPolygon", "coordinates": [[east], [west]]}, **{**LIMITS, "max_area_km2": 1e5}
+    )
     assert len(shape.geometry.geoms) == 2
 
 
@@ -96,24 +97,31 @@ def test_too_many_vertices():
     assert error.code == "TOO_MANY_VERTICES"
 
 
-@pytest.mark.parametrize("geojson, code", [
-    ({"type": "Point", "coordinates": [1, 2]}, "UNSUPPORTED_GEOMETRY"),
-    ("not even a dict", "UNSUPPORTED_GEOMETRY"),
-    (polygon([[0, 0], [1, 0], [1, "x"], [0, 0]]), "INVALID_POSITION"),
-    (polygon([[0, 0], [1, 0], [1, float("nan")], [0, 0]]), "INVALID_POSITION"),
-    (polygon([[30, 120], [31, 120], [31, 121], [30, 120]]), "OUT_OF_RANGE"),
-    ({"type": "Polygon", "coordinates": []}, "INVALID_POLYGON"),
-    ({"type": "MultiPolygon", "coordinates": "x"}, "INVALID_POLYGON"),
-    (polygon("abc"), "INVALID_RING"),
-])
+@pytest.mark.parametrize(
+    "geojson, code",
+    [
+        ({"type": "Point", "coordinates": [1, 2]}, "UNSUPPORTED_GEOMETRY"),
+        ("not even a dict", "UNSUPPORTED_GEOMETRY"),
+        (polygon([[0, 0], [1, 0], [1, "x"], [0, 0]]), "INVALID_POSITION"),
+        (polygon([[0, 0], [1, 0], [1, float("nan")], [0, 0]]), "INVALID_POSITION"),
+        (polygon([[30, 120], [31, 120], [31, 121], [30, 120]]), "OUT_OF_RANGE"),
+        ({"type": "Polygon", "coordinates": []}, "INVALID_POLYGON"),
+        ({"type": "MultiPolygon", "coordinates": "x"}, "INVALID_POLYGON"),
+        (polygon("abc"), "INVALID_RING"),
+    ],
+)
 def test_malformed_geojson(geojson, code):
     assert error_of(geojson).code == code
 
 
 def test_a_degenerate_polygon_has_no_area():
     flat = [[0, 0], [1, 0], [2, 0], [0, 0]]
-    assert error_of(polygon(flat)).code in ("TOO_FEW_POINTS", "SELF_INTERSECTION", "AREA_TOO_SMALL",
-                                            "RING_SELF_INTERSECTION")
+    assert error_of(polygon(flat)).code in (
+        "TOO_FEW_POINTS",
+        "SELF_INTERSECTION",
+        "AREA_TOO_SMALL",
+        "RING_SELF_INTERSECTION",
+    )
 
 
 def test_geodesic_area_of_a_degree_at_the_equator():

@@ -10,8 +10,9 @@ from push.messages import PushContent, wire_json
 from push.policy import DELETE_DEVICE, DISABLE_DEVICE, FAILED, RETRY, SENT
 
 TOKENS = [f"token-{i}:APA91bxxxxxxxxxxxxxxxx" for i in range(4)]
-CONTENT = PushContent("New task", "Visit Acme", {"type": "task", "id": "1", "deep_link": "fieldsales://tasks/1"},
-                      "task-1")
+CONTENT = PushContent(
+    "New task", "Visit Acme", {"type": "task", "id": "1", "deep_link": "fieldsales://tasks/1"}, "task-1"
+)
 
 
 @pytest.fixture

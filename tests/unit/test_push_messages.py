@@ -29,15 +29,23 @@ def task_message(**overrides):
 def test_task_push_wire_json_is_exactly_the_documented_body():
     body = wire_json(task_message())
 
-    assert body == {"message": {
-        "android": {"collapse_key": "task-4711", "notification": {"channel_id": "tasks"}, "priority": "high",
-                    "ttl": "86400s"},
-        "apns": {"headers": {"apns-priority": "10", "apns-collapse-id": "task-4711", "apns-push-type": "alert"},
-                 "payload": {"aps": {"sound": "default", "thread-id": "tasks"}}},
-        "data": {"type": "task", "id": "4711", "deep_link": "fieldsales://tasks/4711"},
-        "notification": {"body": "Visit Acme Ltd before Friday", "title": "New task"},
-        "token": TOKEN,
-    }}
+    assert body == {
+        "message": {
+            "android": {
+                "collapse_key": "task-4711",
+                "notification": {"channel_id": "tasks"},
+                "priority": "high",
+                "ttl": "86400s",
+            },
+            "apns": {
+                "headers": {"apns-priority": "10", "apns-collapse-id": "task-4711", "apns-push-type": "alert"},
+                "payload": {"aps": {"sound": "default", "thread-id": "tasks"}},
+            },
+            "data": {"type": "task", "id": "4711", "deep_link": "fieldsales://tasks/4711"},
+            "notification": {"body": "Visit Acme Ltd before Friday", "title": "New task"},
+            "token": TOKEN,
+        }
+    }
     # the key order the module docstring shows (what the mobile guide copies)
     assert list(body["message"]) == ["android", "apns", "data", "notification", "token"]
 
@@ -47,14 +55,16 @@ def test_dry_run_adds_validate_only():
 
 
 def test_options_reach_the_wire():
-    body = wire_json(task_message(channel_id="reminders", thread_id="visits", ttl_s=3600,
-                                  data={**DATA, "type": "reminder", "merchant": "m-1"}))["message"]
+    body = wire_json(
+        task_message(
+            channel_id="reminders", thread_id="visits", ttl_s=3600, data={**DATA, "type": "reminder", "merchant": "m-1"}
+        )
+    )["message"]
 
     assert body["android"]["notification"] == {"channel_id": "reminders"}
     assert body["android"]["ttl"] == "3600s"
     assert body["apns"]["payload"]["aps"]["thread-id"] == "visits"
-    assert body["data"] == {"type": "reminder", "id": "4711", "deep_link": "fieldsales://tasks/4711",
-                            "merchant": "m-1"}
+    assert body["data"] == {"type": "reminder", "id": "4711", "deep_link": "fieldsales://tasks/4711", "merchant": "m-1"}
 
 
 def test_data_routing_keys_come_first_whatever_the_callers_order():
@@ -62,13 +72,16 @@ def test_data_routing_keys_come_first_whatever_the_callers_order():
     assert list(message.data) == ["type", "id", "deep_link", "extra"]
 
 
-@pytest.mark.parametrize("data, error", [
-    ({"type": "task", "id": "1"}, "lacks deep_link"),
-    ({**DATA, "count": 3}, "must be strings"),
-    ({**DATA, "from": "x"}, "reserved"),
-    ({**DATA, "google.sent_time": "1"}, "reserved"),
-    ({**DATA, "gcm.n.e": "1"}, "reserved"),
-])
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        ({"type": "task", "id": "1"}, "lacks deep_link"),
+        ({**DATA, "count": 3}, "must be strings"),
+        ({**DATA, "from": "x"}, "reserved"),
+        ({**DATA, "google.sent_time": "1"}, "reserved"),
+        ({**DATA, "gcm.n.e": "1"}, "reserved"),
+    ],
+)
 def test_bad_data_is_refused_before_sending(data, error):
     with pytest.raises(ValueError, match=error):
         task_message(data=data)
@@ -92,9 +105,15 @@ def test_multicast_carries_the_same_parts_for_every_token():
     assert isinstance(multicast, messaging.MulticastMessage)
     assert multicast.tokens == tokens
     single = wire_json(task_message())["message"]
-    assert messaging._MessagingService.encode_message(messaging.Message(
-        data=multicast.data, notification=multicast.notification, android=multicast.android,
-        apns=multicast.apns, fid="x")) == {**{k: v for k, v in single.items() if k != "token"}, "fid": "x"}
+    assert messaging._MessagingService.encode_message(
+        messaging.Message(
+            data=multicast.data,
+            notification=multicast.notification,
+            android=multicast.android,
+            apns=multicast.apns,
+            fid="x",
+        )
+    ) == {**{k: v for k, v in single.items() if k != "token"}, "fid": "x"}
 
 
 @pytest.mark.parametrize("count", [0, 501])

@@ -57,41 +57,65 @@ class Fixed:
         return a + (b - a) * self.fraction
 
 
-@pytest.mark.parametrize("code, exc_type", [
-    ("UNREGISTERED", messaging.UnregisteredError),
-    ("SENDER_ID_MISMATCH", messaging.SenderIdMismatchError),
-    ("QUOTA_EXCEEDED", messaging.QuotaExceededError),
-    ("THIRD_PARTY_AUTH_ERROR", messaging.ThirdPartyAuthError),
-    ("INVALID_ARGUMENT", exceptions.InvalidArgumentError),
-    ("UNAVAILABLE", exceptions.UnavailableError),
-    ("INTERNAL", exceptions.InternalError),
-])
+@pytest.mark.parametrize(
+    "code, exc_type",
+    [
+        ("UNREGISTERED", messaging.UnregisteredError),
+        ("SENDER_ID_MISMATCH", messaging.SenderIdMismatchError),
+        ("QUOTA_EXCEEDED", messaging.QuotaExceededError),
+        ("THIRD_PARTY_AUTH_ERROR", messaging.ThirdPartyAuthError),
+        ("INVALID_ARGUMENT", exceptions.InvalidArgumentError),
+        ("UNAVAILABLE", exceptions.UnavailableError),
+        ("INTERNAL", exceptions.InternalError),
+    ],
+)
 def test_server_error_bodies_become_the_sdk_exceptions_of_fcm(code, exc_type):
     exc = fcm_error(code)
     assert type(exc) is exc_type
     assert error_code_of(exc) == code
 
 
-@pytest.mark.parametrize("exc, action, code", [
-    (None, SENT, None),
-    (fcm_error("UNREGISTERED"), DELETE_DEVICE, "UNREGISTERED"),
-    (fcm_error("INVALID_ARGUMENT", "The registration token is not a valid FCM registration token", "message.token"),
-     DELETE_DEVICE, "INVALID_ARGUMENT"),
-    (fcm_error("INVALID_ARGUMENT", "Message is too big"), FAILED, "INVALID_ARGUMENT"),
-    (fcm_error("INVALID_ARGUMENT", "Invalid value at 'message.data[0].value' (TYPE_STRING), 12",
-               "message.data[0].value"), FAILED, "INVALID_ARGUMENT"),
-    (fcm_error("SENDER_ID_MISMATCH"), DISABLE_DEVICE, "SENDER_ID_MISMATCH"),
-    (fcm_error("QUOTA_EXCEEDED"), RETRY, "QUOTA_EXCEEDED"),
-    (fcm_error("UNAVAILABLE"), RETRY, "UNAVAILABLE"),
-    (fcm_error("INTERNAL"), RETRY, "INTERNAL"),
-    (fcm_error("THIRD_PARTY_AUTH_ERROR"), FAILED, "THIRD_PARTY_AUTH_ERROR"),
-    (sdk_exception(401, {"error": {"code": 401, "message": "no", "status": "UNAUTHENTICATED"}}), FAILED,
-     "UNAUTHENTICATED"),
-    (sdk_exception(404, {"error": {"code": 404, "message": "no such project", "status": "NOT_FOUND"}}), FAILED,
-     "NOT_FOUND"),
-    (exceptions.UnknownError("boom"), FAILED, "UNKNOWN"),
-    (RuntimeError("not from the SDK"), FAILED, "UNKNOWN"),
-])
+@pytest.mark.parametrize(
+    "exc, action, code",
+    [
+        (None, SENT, None),
+        (fcm_error("UNREGISTERED"), DELETE_DEVICE, "UNREGISTERED"),
+        (
+            fcm_error(
+                "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token", "message.token"
+            ),
+            DELETE_DEVICE,
+            "INVALID_ARGUMENT",
+        ),
+        (fcm_error("INVALID_ARGUMENT", "Message is too big"), FAILED, "INVALID_ARGUMENT"),
+        (
+            fcm_error(
+                "INVALID_ARGUMENT",
+                "Invalid value at 'message.data[0].value' (TYPE_STRING), 12",
+                "message.data[0].value",
+            ),
+            FAILED,
+            "INVALID_ARGUMENT",
+        ),
+        (fcm_error("SENDER_ID_MISMATCH"), DISABLE_DEVICE, "SENDER_ID_MISMATCH"),
+        (fcm_error("QUOTA_EXCEEDED"), RETRY, "QUOTA_EXCEEDED"),
+        (fcm_error("UNAVAILABLE"), RETRY, "UNAVAILABLE"),
+        (fcm_error("INTERNAL"), RETRY, "INTERNAL"),
+        (fcm_error("THIRD_PARTY_AUTH_ERROR"), FAILED, "THIRD_PARTY_AUTH_ERROR"),
+        (
+            sdk_exception(401, {"error": {"code": 401, "message": "no", "status": "UNAUTHENTICATED"}}),
+            FAILED,
+            "UNAUTHENTICATED",
+        ),
+        (
+            sdk_exception(404, {"error": {"code": 404, "message": "no such project", "status": "NOT_FOUND"}}),
+            FAILED,
+            "NOT_FOUND",
+        ),
+        (exceptions.UnknownError("boom"), FAILED, "UNKNOWN"),
+        (RuntimeError("not from the SDK"), FAILED, "UNKNOWN"),
+    ],
+)
 def test_policy_table(exc, action, code):
     decision = classify(exc, 1, random.Random(1))
     assert (decision.action, decision.error_code) == (action, code)
@@ -100,11 +124,19 @@ def test_policy_table(exc, action, code):
 
 def test_a_real_fcm_invalid_token_answer_without_field_violation_is_about_the_token():
     # FCM's documented answer carries only the FcmError detail; the message names the token
-    exc = sdk_exception(400, {"error": {
-        "code": 400, "message": "The registration token is not a valid FCM registration token",
-        "status": "INVALID_ARGUMENT",
-        "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
-                     "errorCode": "INVALID_ARGUMENT"}]}})
+    exc = sdk_exception(
+        400,
+        {
+            "error": {
+                "code": 400,
+                "message": "The registration token is not a valid FCM registration token",
+                "status": "INVALID_ARGUMENT",
+                "details": [
+                    {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "INVALID_ARGUMENT"}
+                ],
+            }
+        },
+    )
     assert is_token_error(exc)
     assert classify(exc).action == DELETE_DEVICE
 
@@ -112,8 +144,10 @@ def test_a_real_fcm_invalid_token_answer_without_field_violation_is_about_the_to
 def test_sdk_exceptions_without_a_response_are_classified_by_type():
     assert classify(messaging.UnregisteredError("gone")).action == DELETE_DEVICE
     assert classify(messaging.SenderIdMismatchError("x")).action == DISABLE_DEVICE
-    assert classify(exceptions.InvalidArgumentError("The registration token is not a valid FCM registration "
-                                                    "token")).action == DELETE_DEVICE
+    assert (
+        classify(exceptions.InvalidArgumentError("The registration token is not a valid FCM registration token")).action
+        == DELETE_DEVICE
+    )
     assert classify(exceptions.InvalidArgumentError("Message is too big")).action == FAILED
     # a refused connection (UnavailableError) and a timeout (DeadlineExceededError) are transient
     assert classify(exceptions.UnavailableError("Failed to establish a connection")).action == RETRY

@@ -15,8 +15,10 @@ MESSAGE = {
     "notification": {"title": "New task", "body": "Visit Acme"},
     "data": {"type": "task", "id": "1", "deep_link": "fieldsales://tasks/1"},
     "android": {"collapse_key": "task-1", "priority": "high", "ttl": "86400s", "notification": {"channel_id": "tasks"}},
-    "apns": {"headers": {"apns-priority": "10", "apns-collapse-id": "task-1", "apns-push-type": "alert"},
-             "payload": {"aps": {"sound": "default", "thread-id": "tasks"}}},
+    "apns": {
+        "headers": {"apns-priority": "10", "apns-collapse-id": "task-1", "apns-push-type": "alert"},
+        "payload": {"aps": {"sound": "default", "thread-id": "tasks"}},
+    },
 }
 
 
@@ -90,13 +92,16 @@ def test_missing_or_empty_bearer_token_is_401_unauthenticated(client):
     assert client.get("/messages").json()["count"] == 0
 
 
-@pytest.mark.parametrize("token", [
-    "short:APA91b",  # under 20 characters
-    "x" * 4097,  # too long
-    "dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZ FBaFUH",  # space
-    "dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZ/FBaFUH",  # not base64url
-    "",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "short:APA91b",  # under 20 characters
+        "x" * 4097,  # too long
+        "dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZ FBaFUH",  # space
+        "dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZ/FBaFUH",  # not base64url
+        "",
+    ],
+)
 def test_malformed_token_is_invalid_argument_about_the_token(client, token):
     error = assert_fcm_error(send(client, with_changes(token=token)), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
     assert error["message"] == "The registration token is not a valid FCM registration token"
@@ -116,21 +121,28 @@ def test_exactly_one_target(client):
     assert send(client, with_changes(token=None, topic="news")).status_code == 200
     assert send(client, with_changes(token=None, condition="'a' in topics")).status_code == 200
     assert send(client, with_changes(token=None, fid="cAbCdEfGhIjKlMnOpQrStU")).status_code == 200
-    assert_fcm_error(send(client, with_changes(token=None, topic="bad topic")), 400, "INVALID_ARGUMENT",
-                     "INVALID_ARGUMENT")
+    assert_fcm_error(
+        send(client, with_changes(token=None, topic="bad topic")), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"
+    )
 
 
 def test_unknown_message_field_is_invalid_argument(client):
     error = assert_fcm_error(send(client, with_changes(priority="high")), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
-    assert error["message"] == ("Invalid JSON payload received. Unknown name \"priority\" at 'message': "
-                                "Cannot find field.")
-    assert_fcm_error(client.post(SEND, json={"message": MESSAGE, "dry_run": True}, headers=AUTH), 400,
-                     "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+    assert error["message"] == (
+        "Invalid JSON payload received. Unknown name \"priority\" at 'message': Cannot find field."
+    )
+    assert_fcm_error(
+        client.post(SEND, json={"message": MESSAGE, "dry_run": True}, headers=AUTH),
+        400,
+        "INVALID_ARGUMENT",
+        "INVALID_ARGUMENT",
+    )
 
 
 def test_non_string_data_value_is_invalid_argument(client):
-    error = assert_fcm_error(send(client, with_changes(data={"type": "task", "id": 1})), 400, "INVALID_ARGUMENT",
-                             "INVALID_ARGUMENT")
+    error = assert_fcm_error(
+        send(client, with_changes(data={"type": "task", "id": 1})), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"
+    )
     assert error["message"] == "Invalid value at 'message.data[1].value' (TYPE_STRING), 1"
     assert error["details"][1]["fieldViolations"][0]["field"] == "message.data[1].value"
 
@@ -142,43 +154,53 @@ def test_reserved_data_key_is_invalid_argument(client):
 
 @pytest.mark.parametrize("notification", [{"title": 1}, {"body": ["b"]}, {"subtitle": "s"}, "hello"])
 def test_notification_title_and_body_are_strings(client, notification):
-    assert_fcm_error(send(client, with_changes(notification=notification)), 400, "INVALID_ARGUMENT",
-                     "INVALID_ARGUMENT")
+    assert_fcm_error(send(client, with_changes(notification=notification)), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
 
 
-@pytest.mark.parametrize("android", [
-    {"priority": "urgent"},
-    {"ttl": "3600"},
-    {"ttl": 3600},
-    {"ttl": "2419201s"},
-    {"collapse_key": 7},
-    {"notification": {"channel_id": 1}},
-    {"notification": {"chanel_id": "tasks"}},
-    {"data": {"a": 1}},
-    {"colour": "red"},
-])
+@pytest.mark.parametrize(
+    "android",
+    [
+        {"priority": "urgent"},
+        {"ttl": "3600"},
+        {"ttl": 3600},
+        {"ttl": "2419201s"},
+        {"collapse_key": 7},
+        {"notification": {"channel_id": 1}},
+        {"notification": {"chanel_id": "tasks"}},
+        {"data": {"a": 1}},
+        {"colour": "red"},
+    ],
+)
 def test_android_config_is_validated(client, android):
     assert_fcm_error(send(client, with_changes(android=android)), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
 
 
-@pytest.mark.parametrize("android", [
-    {"priority": "normal", "ttl": "0s"}, {"priority": "HIGH", "ttl": "3600.5s"}, {"ttl": "2419200s"},
-])
+@pytest.mark.parametrize(
+    "android",
+    [
+        {"priority": "normal", "ttl": "0s"},
+        {"priority": "HIGH", "ttl": "3600.5s"},
+        {"ttl": "2419200s"},
+    ],
+)
 def test_android_config_accepts_fcm_values(client, android):
     assert send(client, with_changes(android=android)).status_code == 200
 
 
-@pytest.mark.parametrize("apns", [
-    {"headers": {"apns-priority": "7"}},
-    {"headers": {"apns-priority": 10}},
-    {"headers": {"apns-collapse-id": "x" * 65}},
-    {"headers": {"apns-push-type": "shout"}},
-    {"payload": {"aps": "alert"}},
-    {"payload": {"aps": {"badge": "1"}}},
-    {"payload": {"aps": {"thread-id": 5}}},
-    {"payload": {"aps": {"sound": 1}}},
-    {"priority": "10"},
-])
+@pytest.mark.parametrize(
+    "apns",
+    [
+        {"headers": {"apns-priority": "7"}},
+        {"headers": {"apns-priority": 10}},
+        {"headers": {"apns-collapse-id": "x" * 65}},
+        {"headers": {"apns-push-type": "shout"}},
+        {"payload": {"aps": "alert"}},
+        {"payload": {"aps": {"badge": "1"}}},
+        {"payload": {"aps": {"thread-id": 5}}},
+        {"payload": {"aps": {"sound": 1}}},
+        {"priority": "10"},
+    ],
+)
 def test_apns_config_is_validated(client, apns):
     assert_fcm_error(send(client, with_changes(apns=apns)), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
 
@@ -198,8 +220,9 @@ def test_data_payload_of_exactly_4096_bytes_is_accepted(client):
 
 
 def test_data_payload_over_4096_bytes_is_too_big(client):
-    error = assert_fcm_error(send(client, with_changes(data=data_of_size(4097))), 400, "INVALID_ARGUMENT",
-                             "INVALID_ARGUMENT")
+    error = assert_fcm_error(
+        send(client, with_changes(data=data_of_size(4097))), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"
+    )
     assert error["message"] == "Message is too big"
     assert len(error["details"]) == 1  # no field violation: the message, not the token, is at fault
 
@@ -226,8 +249,12 @@ def test_malformed_json_and_missing_message(client):
     response = client.post(SEND, content=b"{not json", headers={**AUTH, "Content-Type": "application/json"})
     assert_fcm_error(response, 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
     assert_fcm_error(client.post(SEND, json={}, headers=AUTH), 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
-    assert_fcm_error(client.post(SEND, json={"message": MESSAGE, "validate_only": "yes"}, headers=AUTH), 400,
-                     "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+    assert_fcm_error(
+        client.post(SEND, json={"message": MESSAGE, "validate_only": "yes"}, headers=AUTH),
+        400,
+        "INVALID_ARGUMENT",
+        "INVALID_ARGUMENT",
+    )
 
 
 def test_validate_only_validates_without_recording(client):
@@ -237,11 +264,14 @@ def test_validate_only_validates_without_recording(client):
     assert client.get("/messages").json()["count"] == 0
 
 
-@pytest.mark.parametrize("path, code, http_status, status", [
-    ("/control/unregistered", "UNREGISTERED", 404, "NOT_FOUND"),
-    ("/control/sender-mismatch", "SENDER_ID_MISMATCH", 403, "PERMISSION_DENIED"),
-    ("/control/third-party-auth-error", "THIRD_PARTY_AUTH_ERROR", 401, "UNAUTHENTICATED"),
-])
+@pytest.mark.parametrize(
+    "path, code, http_status, status",
+    [
+        ("/control/unregistered", "UNREGISTERED", 404, "NOT_FOUND"),
+        ("/control/sender-mismatch", "SENDER_ID_MISMATCH", 403, "PERMISSION_DENIED"),
+        ("/control/third-party-auth-error", "THIRD_PARTY_AUTH_ERROR", 401, "UNAUTHENTICATED"),
+    ],
+)
 def test_token_faults(client, path, code, http_status, status):
     other = "other-token:APA91b-xxxxxxxxxxxx"
     assert client.post(path, json={"tokens": [TOKEN]}).status_code == 200
@@ -258,9 +288,14 @@ def test_an_invalid_message_to_an_unregistered_token_is_invalid_argument(client)
     assert send(client, with_changes(data={"n": 1})).status_code == 400
 
 
-@pytest.mark.parametrize("status, code, canonical", [
-    (503, "UNAVAILABLE", "UNAVAILABLE"), (500, "INTERNAL", "INTERNAL"), (429, "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED"),
-])
+@pytest.mark.parametrize(
+    "status, code, canonical",
+    [
+        (503, "UNAVAILABLE", "UNAVAILABLE"),
+        (500, "INTERNAL", "INTERNAL"),
+        (429, "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED"),
+    ],
+)
 def test_outage_with_retry_after_until_ended(client, status, code, canonical):
     assert client.post("/control/outage", json={"status": status, "retry_after": 5}).status_code == 200
 
@@ -300,11 +335,14 @@ def test_outage_answers_before_validation(client):
     assert send(client, with_changes(data={"n": 1})).status_code == 503
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/control/outage", {"status": 404}),
-    ("/control/unregistered", {"tokens": "not-a-list"}),
-    ("/control/unregistered", {}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/control/outage", {"status": 404}),
+        ("/control/unregistered", {"tokens": "not-a-list"}),
+        ("/control/unregistered", {}),
+    ],
+)
 def test_bad_control_requests_are_400(client, path, body):
     assert client.post(path, json=body).status_code == 400
 
@@ -318,9 +356,12 @@ def test_messages_are_listed_newest_last_filtered_and_cleared(client):
     assert listed["count"] == 4
     assert [m["token"] for m in listed["messages"]] == tokens + [tokens[0]]
     assert [m["token"] for m in client.get("/messages", params={"token": tokens[0]}).json()["messages"]] == [
-        tokens[0]] * 2
+        tokens[0]
+    ] * 2
     assert [m["token"] for m in client.get("/messages", params={"limit": 2}).json()["messages"]] == [
-        tokens[2], tokens[0]]
+        tokens[2],
+        tokens[0],
+    ]
     assert client.delete("/messages").status_code == 200
     assert client.get("/messages").json()["count"] == 0
 
