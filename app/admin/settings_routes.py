@@ -9,26 +9,14 @@ from app.admin.settings_schemas import TenantSettingsSchema, TenantSettingsUpdat
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.org.models import Role
+from app.tenants.models import DEFAULT_SETTINGS
 
 blp = Blueprint("tenant", __name__, url_prefix="/api/v1/tenant", description="Tenant (business line) settings")
 
 SETTINGS_EXAMPLE = {
     "slug": "hz-food",
     "name": "Hangzhou food delivery",
-    "pool": {
-        "claim_cap": 100,
-        "term_days": 45,
-        "no_visit_days": 15,
-        "no_sign_days": 30,
-        "max_extensions": 2,
-        "extension_days": 15,
-        "reclaim_cooldown_days": 7,
-        "on_deactivate": "public",
-    },
-    "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
-    "territory": {"max_vertices": 2000, "max_area_km2": 2000},
-    "phone_region": "CN",
-    "timezone": "Asia/Shanghai",
+    **DEFAULT_SETTINGS,
     "custom_fields": [
         {"key": "seats", "label": "Seats", "type": "number", "required": False},
         {
