@@ -29,6 +29,12 @@ class PoolRulesSchema(ma.Schema):
     reclaim_cooldown_days = _days(
         metadata={"description": "A BD may not re-claim what dropped from them for this long"}
     )
+    sign_confirmation = ma.fields.Boolean(
+        metadata={
+            "description": "A BD's signing waits for their manager's (or ops') confirmation before the "
+            "lead becomes a partner; off: the BD's signing is final"
+        }
+    )
     on_deactivate = ma.fields.String(
         validate=validate.OneOf(["public", "manager"]),
         metadata={"description": "Where a deactivated BD's private leads go: the public pool or their manager"},

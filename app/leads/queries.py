@@ -32,6 +32,7 @@ def lead_view(lead: Lead, tenant: Tenant) -> dict[str, Any]:
         "extensions_left": max(0, tenant.setting("pool", "max_extensions") - lead.extensions_used) if private else 0,
         "signed_at": lead.signed_at,
         "contract_no": lead.contract_no,
+        "sign_pending": lead.state == LeadState.PRIVATE and lead.contract_no is not None,
     }
 
 

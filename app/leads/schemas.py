@@ -30,6 +30,13 @@ class LeadSchema(ma.Schema):
     extensions_left = ma.fields.Integer(required=True)
     signed_at = ma.fields.DateTime(allow_none=True, required=True)
     contract_no = ma.fields.String(allow_none=True, required=True)
+    sign_pending = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The owner signed; the lead becomes a partner when their manager confirms "
+            "(`POST /leads/{id}/sign` by the manager or ops)"
+        },
+    )
 
 
 class MerchantRefSchema(ma.Schema):

@@ -34,10 +34,11 @@ from app.errors import (
     UserNotFound,
 )
 from app.leads.rules import drop_clock
-from app.merchants.models import Lead, LeadEvent, LeadState, get_merchant, touch
+from app.merchants.models import Lead, LeadEvent, LeadState, Merchant, get_merchant, touch
 from app.merchants.pool import COOLDOWN_ACTIONS
 from app.org.models import Role, User
 from app.org.scope import manages
+from app.reminders.service import remind
 from app.tenants.models import Tenant
 
 
@@ -263,6 +264,14 @@ def assign(
     lead = _locked_lead(merchant.id)
     if lead is not None and lead.owner_id == target.id and lead.state != LeadState.PUBLIC:
         raise AlreadyYours("The lead already belongs to that BD.")
+    if (
+        manager.role == Role.MANAGER
+        and lead is not None
+        and lead.state != LeadState.PUBLIC
+        and lead.owner_id is not None
+        and not manages(manager, lead.owner_id)
+    ):
+        raise NotInScope("That lead belongs to a BD outside your team.")
     partner = lead is not None and lead.state == LeadState.PARTNER
     if not partner and not force and _private_count(target.id) >= rules["claim_cap"]:
         raise ClaimCapReached(
@@ -304,19 +313,61 @@ def assign(
     return lead
 
 
+def _request_signing(
+    user: User, tenant: Tenant, merchant: Merchant, lead: Lead, contract_no: str, signed_at: datetime
+) -> Lead:
+    """The BD's contract, waiting for the manager's confirmation: the lead stays theirs, under the cap."""
+    lead.signed_at, lead.contract_no = signed_at, contract_no
+    lead.version += 1
+    _record(
+        merchant.id,
+        tenant.id,
+        "sign_request",
+        actor=user,
+        from_owner=lead.owner_id,
+        to_owner=lead.owner_id,
+        contract_no=contract_no,
+        signed_at=signed_at,
+    )
+    for confirmer in _sign_confirmers(user):
+        remind(
+            tenant.id,
+            confirmer,
+            "sign_confirmation",
+            f"Confirm signing: {merchant.name} ({contract_no})",
+            merchant.id,
+            f"sign:{merchant.id}:{lead.version}:{confirmer}",
+            {"merchant_id": merchant.id, "bd_id": user.id, "contract_no": contract_no},
+        )
+    touch(merchant.id)
+    db.session.flush()
+    return lead
+
+
+def _sign_confirmers(bd: User) -> list[int]:
+    """The BD's manager, else ops."""
+    if bd.manager_id is not None:
+        return [bd.manager_id]
+    return list(
+        db.session.scalars(
+            select(User.id).where(User.tenant_id == bd.tenant_id, User.role == Role.OPS, User.is_active.is_(True))
+        )
+    )
+
+
 def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_at: datetime) -> Lead:
     merchant = get_merchant(merchant_id, live_only=True)
     lead = _locked_lead(merchant.id)
     _ensure_live(lead, clock.now())
     if lead is not None and lead.state == LeadState.PARTNER:
         raise AlreadyPartner("This merchant is already a signed partner.")
-    owner_or_manager = (
-        lead is not None
-        and lead.state == LeadState.PRIVATE
-        and (lead.owner_id == user.id or manages(user, lead.owner_id))
-    )
-    if not owner_or_manager:
+    if lead is None or lead.state != LeadState.PRIVATE:
         raise NotOwner("Only the lead's owner (or their manager) can sign it; claim it first.")
+    confirms = user.role in (Role.OPS, Role.ADMIN) or (user.id != lead.owner_id and manages(user, lead.owner_id))
+    if not confirms and lead.owner_id != user.id:
+        raise NotOwner("Only the lead's owner (or their manager) can sign it; claim it first.")
+    if not confirms and tenant.setting("pool", "sign_confirmation"):
+        return _request_signing(user, tenant, merchant, lead, contract_no, signed_at)
     lead.state, lead.signed_at, lead.contract_no = LeadState.PARTNER, signed_at, contract_no
     lead.drops_at = lead.drop_reason = None
     lead.version += 1

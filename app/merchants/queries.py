@@ -51,9 +51,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock, db, redis_conn
-from app.audit import service as audit
 from app.errors import BboxTooLarge, MerchantNotFound
-from app.merchants import pool
+from app.merchants import pool, privacy
 from app.merchants.models import AuditStatus, Lead, LeadState, Merchant
 from app.merchants.privacy import mask_phone
 from app.org.models import Role, User
@@ -722,20 +721,6 @@ def _load_aggregate(tenant_id: int, merchant_id: int, today: date) -> dict[str, 
     return aggregate
 
 
-def can_see_phones(caller: User, caller_path: str | None, lead: Any) -> bool:
-    """Full phone numbers: the lead's owner, the owner's managers, ops and admins."""
-    if caller.role in (Role.OPS, Role.ADMIN):
-        return True
-    if lead.owner_id is None:
-        return False
-    if lead.owner_id == caller.id:
-        return True
-    if caller.role != Role.MANAGER:
-        return False
-    in_subtree = bool(caller_path and lead.owner_path and lead.owner_path.startswith(caller_path))
-    return lead.owner_manager_id == caller.id or in_subtree
-
-
 def merchant_detail(
     caller: User, tenant: Tenant, merchant_id: int, coord_sys: CoordSys, *, _following_alias: bool = False
 ) -> dict[str, Any]:
@@ -764,9 +749,15 @@ def merchant_detail(
         # the caller-independent comparison is cached with its inputs (fuzzy title matching is not cheap)
         aggregate["competitors_section"] = _competitors_section(aggregate["competitors"], aggregate["deals"])
         _store_aggregate(tenant.id, merchant_id, lead.detail_version, aggregate)
-    show_phones = can_see_phones(caller, lead.caller_path, lead)
+    show_phones = privacy.can_see_phones(caller, lead.caller_path, lead)
     if show_phones:
-        _audit_reveal(caller, tenant.id, merchant_id, aggregate)
+        privacy.record_reveal(
+            caller,
+            tenant.id,
+            merchant_id,
+            contact_ids=[c["id"] for c in aggregate["contacts"] if c["phones"]],
+            merchant_phone=bool(aggregate["merchant"].get("phone")),
+        )
     return {
         "merchant": _merchant_section(aggregate["merchant"], coord_sys, show_phones),
         "contacts": [_contact(c, show_phones) for c in aggregate["contacts"]],
@@ -779,42 +770,6 @@ def merchant_detail(
         "nearby_same_brand": [_positioned(store, coord_sys) for store in aggregate["nearby_same_brand"]],
         "phones_masked": not show_phones,
     }
-
-
-REVEAL_LOGGED_TTL_S = 26 * 3600
-
-
-def _audit_reveal(caller: User, tenant_id: int, merchant_id: int, aggregate: dict[str, Any]) -> None:
-    """Full phone numbers shown are personal data disclosed: logged, committed with the read (``end_request``).
-
-    Once per person, merchant, set of numbers and day: a BD reopens their merchants all day long, and a
-    durable write on every read would double the cost of the page. Redis remembers what was logged (set
-    after the commit, so a failed commit is logged again); without Redis every reveal is logged.
-    """
-    contacts = [c["id"] for c in aggregate["contacts"] if c["phones"]]
-    merchant_phone = bool(aggregate["merchant"].get("phone"))
-    if not contacts and not merchant_phone:
-        return
-    key = (
-        f"audit:reveal:{tenant_id}:{caller.id}:{merchant_id}:{clock.now().date().isoformat()}:"
-        f"{int(merchant_phone)}:{','.join(map(str, contacts))}"
-    )
-    try:
-        client = redis_conn.client()
-        if client.exists(key):
-            return
-    except RedisError:
-        client = None
-    audit.record_audit(
-        audit.PHONES_REVEALED,
-        actor=caller,
-        subject_type="merchant",
-        subject_id=merchant_id,
-        after={"merchant_phone": merchant_phone, "contact_ids": contacts},
-        tenant_id=tenant_id,
-    )
-    if client is not None:
-        db.on_commit(lambda: client.set(key, 1, ex=REVEAL_LOGGED_TTL_S))
 
 
 def _positioned(item: dict[str, Any], coord_sys: CoordSys) -> dict[str, Any]:

@@ -1,13 +1,18 @@
-"""Key persons at a merchant: created and edited by the lead's owner, their managers, ops and admins."""
+"""Key persons at a merchant: created and edited by the lead's owner, their managers, ops and admins.
+
+A contact in a write's answer follows the rule every read follows (``privacy.can_see_phones``): a manager
+may edit a public-pool merchant's contacts, but sees their phones masked like in the detail.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import db
 from app.errors import ContactNotFound, NotAllowedForLead
+from app.merchants import privacy
 from app.merchants.models import Contact, ContactRole, Lead, LeadState, Merchant, get_merchant, touch
 from app.org.models import Role, User
 from app.org.scope import manages
@@ -34,7 +39,43 @@ def _get_contact(merchant: Merchant, contact_id: int) -> Contact:
     return contact
 
 
-def create_contact(caller: User, merchant_id: int, fields: dict[str, Any]) -> Contact:
+_PHONE_VIEWER = text(
+    """
+    SELECT l.owner_id, o.manager_id AS owner_manager_id, ou.path AS owner_path,
+           (SELECT path FROM org_units WHERE id = :caller_unit) AS caller_path
+    FROM (SELECT 1) one
+    LEFT JOIN leads l ON l.merchant_id = :merchant_id AND l.state <> 'public'
+    LEFT JOIN users o ON o.id = l.owner_id
+    LEFT JOIN org_units ou ON ou.id = o.org_unit_id
+    """
+)
+
+
+def contact_view(caller: User, merchant: Merchant, contact: Contact) -> dict[str, Any]:
+    """A contact as the caller may see it; phones shown in full are recorded as a reveal."""
+    row = db.session.execute(_PHONE_VIEWER, {"merchant_id": merchant.id, "caller_unit": caller.org_unit_id}).one()
+    show = privacy.can_see_phones(caller, row.caller_path, row)
+    if show:
+        privacy.record_reveal(
+            caller,
+            merchant.tenant_id,
+            merchant.id,
+            contact_ids=[contact.id] if contact.phones else [],
+            merchant_phone=False,
+        )
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "title": contact.title,
+        "role": contact.role,
+        "phones": list(contact.phones) if show else [privacy.mask_phone(p) for p in contact.phones],
+        "is_key_person": contact.is_key_person,
+        "notes": contact.notes,
+        "last_contacted_at": contact.last_contacted_at,
+    }
+
+
+def create_contact(caller: User, merchant_id: int, fields: dict[str, Any]) -> dict[str, Any]:
     merchant = get_merchant(merchant_id)
     ensure_can_edit(caller, merchant)
     contact = Contact(
@@ -43,10 +84,10 @@ def create_contact(caller: User, merchant_id: int, fields: dict[str, Any]) -> Co
     db.session.add(contact)
     touch(merchant.id)
     db.session.flush()
-    return contact
+    return contact_view(caller, merchant, contact)
 
 
-def update_contact(caller: User, merchant_id: int, contact_id: int, fields: dict[str, Any]) -> Contact:
+def update_contact(caller: User, merchant_id: int, contact_id: int, fields: dict[str, Any]) -> dict[str, Any]:
     merchant = get_merchant(merchant_id)
     ensure_can_edit(caller, merchant)
     contact = _get_contact(merchant, contact_id)
@@ -54,7 +95,7 @@ def update_contact(caller: User, merchant_id: int, contact_id: int, fields: dict
         setattr(contact, key, ContactRole(value) if key == "role" else value)
     touch(merchant.id)
     db.session.flush()
-    return contact
+    return contact_view(caller, merchant, contact)
 
 
 def delete_contact(caller: User, merchant_id: int, contact_id: int) -> None:

@@ -22,6 +22,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "extension_days": 15,
         "reclaim_cooldown_days": 7,
         "on_deactivate": "public",
+        # a BD's signing makes the lead a partner only once their manager (or ops) confirms it: until then it
+        # stays in the BD's private pool, under the cap and the clocks
+        "sign_confirmation": True,
     },
     "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
     "phone_region": "CN",

@@ -85,13 +85,13 @@ def test_claim_cap(client, pool, session):
         assert act(client, pool["bd"], shop, "claim").status_code == 200
     body = refusal(act(client, pool["bd"], pool["shops"][2], "claim"), "CLAIM_CAP_REACHED")
     assert body["cap"] == 2
+    # a BD's own signing waits for the manager: the lead still counts, so signing cannot hoard leads
+    signing = {"contract_no": "C-1", "signed_at": clock.now().isoformat()}
+    pending = act(client, pool["bd"], pool["shops"][0], "sign", signing)
+    assert pending.status_code == 200 and pending.json["state"] == "private" and pending.json["sign_pending"]
+    refusal(act(client, pool["bd"], pool["shops"][2], "claim"), "CLAIM_CAP_REACHED")
     # partners do not count
-    assert (
-        act(
-            client, pool["bd"], pool["shops"][0], "sign", {"contract_no": "C-1", "signed_at": clock.now().isoformat()}
-        ).status_code
-        == 200
-    )
+    assert act(client, pool["manager"], pool["shops"][0], "sign", signing).json["state"] == "partner"
     assert act(client, pool["bd"], pool["shops"][2], "claim").status_code == 200
 
 
@@ -165,9 +165,17 @@ def test_sign_makes_a_partner_without_clocks(client, pool):
         "NOT_OWNER",
     )
     act(client, pool["bd"], pool["shop"], "claim")
-    response = act(
-        client, pool["bd"], pool["shop"], "sign", {"contract_no": "C-9", "signed_at": clock.now().isoformat()}
-    )
+    signing = {"contract_no": "C-9", "signed_at": clock.now().isoformat()}
+    requested = act(client, pool["bd"], pool["shop"], "sign", signing)
+    assert requested.json["state"] == "private" and requested.json["sign_pending"] is True
+    (todo,) = [
+        t
+        for t in client.get("/api/v1/todos", headers=auth_headers(pool["manager"])).json["items"]
+        if t.get("kind") == "sign_confirmation"
+    ]
+    assert "C-9" in todo["title"]
+    refusal(act(client, pool["colleague"], pool["shop"], "sign", signing), "NOT_OWNER")
+    response = act(client, pool["manager"], pool["shop"], "sign", signing)
     assert response.status_code == 200
     assert response.json["state"] == "partner" and response.json["drops_at"] is None
     assert response.json["contract_no"] == "C-9"
@@ -335,3 +343,26 @@ def test_reminders_three_days_and_one_day_before_each_once(client, pool):
     ).all()
     assert [r.title.split(":")[0] for r in reminders] == ["Lead drops in 3 days", "Lead drops in 1 day"]
     assert all(r.kind == "lead_dropping" and r.merchant_id == pool["shop"].id for r in reminders)
+
+
+def test_a_bds_signing_is_final_where_the_business_line_turns_confirmation_off(client, pool, session):
+    pool["tenant"].settings = {"pool": {"sign_confirmation": False}}
+    session.commit()
+    act(client, pool["bd"], pool["shop"], "claim")
+    response = act(
+        client, pool["bd"], pool["shop"], "sign", {"contract_no": "C-2", "signed_at": clock.now().isoformat()}
+    )
+    assert response.json["state"] == "partner" and response.json["sign_pending"] is False
+
+
+def test_a_manager_cannot_take_another_teams_lead(client, pool, session):
+    other_team = OrgUnitFactory(tenant=pool["tenant"], kind=OrgKind.TEAM)
+    other_manager = UserFactory(tenant=pool["tenant"], role=Role.MANAGER, org_unit_id=other_team.id)
+    other_bd = UserFactory(tenant=pool["tenant"], org_unit_id=other_team.id, manager_id=other_manager.id)
+    act(client, pool["bd"], pool["shop"], "claim")
+    taken = act(client, other_manager, pool["shop"], "assign", {"user_id": other_bd.id})
+    assert (taken.status_code, taken.json["error_code"]) == (403, "NOT_IN_SCOPE")
+    assert "lead belongs to a BD outside your team" in taken.json["message"]
+    assert lead(pool["shop"]).owner_id == pool["bd"].id
+    # a public lead is anyone's to hand out
+    assert act(client, other_manager, pool["shops"][1], "assign", {"user_id": other_bd.id}).status_code == 200

@@ -1,0 +1,58 @@
+"""Regression tests of the attack pass (security issue): each failed on the code before its fix."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app import db
+from app.audit.models import AuditEntry
+from app.merchants.models import Lead, LeadState
+from tests.factories import ContactFactory, MerchantFactory, auth_headers, make_org
+
+
+def reveals(merchant_id: int) -> list[AuditEntry]:
+    db.session.expire_all()
+    return db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "merchant.phones_revealed", AuditEntry.subject_id == merchant_id)
+    ).all()
+
+
+def test_an_empty_contact_edit_does_not_unmask_a_public_merchants_phones(client, session):
+    org = make_org()
+    shop = MerchantFactory(tenant=org["tenant"])
+    contact = ContactFactory(merchant=shop, phones=["+8613812345678"])
+    url = f"/api/v1/merchants/{shop.id}/contacts/{contact.id}"
+    response = client.patch(url, json={}, headers=auth_headers(org["manager"]))
+    assert response.status_code == 200, response.json
+    assert "****" in response.json["phones"][0]
+    detail = client.get(f"/api/v1/merchants/{shop.id}", headers=auth_headers(org["manager"])).json
+    assert [c["phones"] for c in detail["contacts"]] == [response.json["phones"]]
+    assert reveals(shop.id) == []
+
+
+def test_a_contact_write_that_shows_phones_in_full_is_audited(client, session):
+    org = make_org()
+    shop = MerchantFactory(tenant=org["tenant"])
+    session.add(Lead(merchant_id=shop.id, tenant_id=org["tenant"].id, state=LeadState.PRIVATE, owner_id=org["bd1"].id))
+    session.commit()
+    response = client.post(
+        f"/api/v1/merchants/{shop.id}/contacts",
+        json={"name": "Boss", "phones": ["+8613812345678"]},
+        headers=auth_headers(org["bd1"]),
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["phones"] == ["+8613812345678"]
+    (entry,) = reveals(shop.id)
+    assert entry.actor_id == org["bd1"].id and entry.after["contact_ids"] == [response.json["id"]]
+
+
+def test_phone_visibility_is_one_rule_for_reads_and_writes(client, session):
+    """Ops see every phone; a colleague BD never does, on the detail as on a write's answer."""
+    org = make_org()
+    shop = MerchantFactory(tenant=org["tenant"])
+    ContactFactory(merchant=shop, phones=["+8613812345678"])
+    session.add(Lead(merchant_id=shop.id, tenant_id=org["tenant"].id, state=LeadState.PRIVATE, owner_id=org["bd1"].id))
+    session.commit()
+    for user, masked in ((org["ops"], False), (org["bd2"], True)):
+        detail = client.get(f"/api/v1/merchants/{shop.id}", headers=auth_headers(user)).json
+        assert ("****" in detail["contacts"][0]["phones"][0]) is masked
