@@ -67,6 +67,8 @@ class Config:
     # public self-onboarding: submissions per IP per hour and per phone per day
     ONBOARDING_PER_IP_HOUR = _env_int("ONBOARDING_PER_IP_HOUR", 10)
     ONBOARDING_PER_PHONE_DAY = _env_int("ONBOARDING_PER_PHONE_DAY", 3)
+    # possible-duplicate answers a user may get in an hour (each one says whether a name or phone is near)
+    DUPLICATE_ANSWERS_PER_HOUR = _env_int("DUPLICATE_ANSWERS_PER_HOUR", 30)
     UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "var" / "uploads"))
 
     API_TITLE = "Field Sales API"

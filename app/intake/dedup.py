@@ -21,6 +21,9 @@ from app import db
 RADIUS_M = 150
 NAME_THRESHOLD = 0.45
 MAX_CANDIDATES = 10
+# What a BD creating a merchant is told about: a phone match further away would tell them whose shop a
+# number is (a masked colleague's phone recovered by guessing); ops still see every match in the audit queue.
+CALLER_PHONE_RADIUS_M = 1000
 RULE = "own phone anywhere"  # what bench/dedup.py calls the rule this module applies
 
 CANDIDATES_SQL = text(
@@ -42,8 +45,9 @@ CANDIDATES_SQL = text(
           AND NOT (m.branch_key <> '' AND :branch_key <> '' AND strpos(m.branch_key, :branch_key) = 0
                    AND strpos(:branch_key, m.branch_key) = 0)
         UNION
-        SELECT m.id FROM merchants m
+        SELECT m.id FROM merchants m, origin
         WHERE m.tenant_id = :tenant_id AND m.phone_keys && (SELECT keys FROM own_numbers)
+          AND (CAST(:phone_radius_m AS float) IS NULL OR ST_DWithin(m.location, origin.g, :phone_radius_m))
     )
     SELECT m.id, m.name, m.address, m.audit_status, ST_Y(m.location::geometry) AS lat,
            ST_X(m.location::geometry) AS lng,
@@ -76,8 +80,11 @@ def candidates(
     exclude_id: int = 0,
     threshold: float = NAME_THRESHOLD,
     radius_m: float = RADIUS_M,
+    phone_radius_m: float | None = None,
     limit: int = MAX_CANDIDATES,
 ) -> list[dict[str, Any]]:
+    """Candidates within ``radius_m`` by name, and by a shared store phone within ``phone_radius_m``
+    (anywhere in the tenant when None)."""
     """Possible duplicates, the strongest first: phone matches, then by name similarity, then distance."""
     rows = (
         db.session.execute(
@@ -91,6 +98,7 @@ def candidates(
                 "phone_keys": list(probe.phone_keys),
                 "exclude_id": exclude_id,
                 "radius_m": radius_m,
+                "phone_radius_m": phone_radius_m,
                 "threshold": threshold,
                 "limit": limit,
             },

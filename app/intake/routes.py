@@ -14,6 +14,7 @@ from app.errors import (
     MergeIntoSelf,
     MergeTargetNotFound,
     NotPendingAudit,
+    RateLimited,
     UnknownPhotos,
     ValidationFailed,
 )
@@ -50,7 +51,17 @@ class DuplicateErrorSchema(ErrorSchema):
 @blp.route("")
 class Merchants(MethodView):
     @authenticated(
-        blp, Role.BD, Role.MANAGER, Role.OPS, Role.ADMIN, errors=(*VALIDATION_ERRORS, InvalidPhone, UnknownPhotos)
+        blp,
+        Role.BD,
+        Role.MANAGER,
+        Role.OPS,
+        Role.ADMIN,
+        errors=(
+            *VALIDATION_ERRORS,
+            InvalidPhone,
+            UnknownPhotos,
+            (RateLimited, "more possible-duplicate answers this hour than `DUPLICATE_ANSWERS_PER_HOUR` allows"),
+        ),
     )
     @blp.arguments(MerchantCreateSchema, example=CREATE_EXAMPLE)
     @blp.alt_response(
@@ -58,7 +69,8 @@ class Merchants(MethodView):
         schema=DuplicateErrorSchema,
         examples={"POSSIBLE_DUPLICATE": {"summary": "POSSIBLE_DUPLICATE", "value": DUPLICATE_ERROR_EXAMPLE}},
         description=(
-            "Conflict. `POSSIBLE_DUPLICATE`: similar merchants exist within 150 m, or one shares a store phone; "
+            "Conflict. `POSSIBLE_DUPLICATE`: similar merchants exist within 150 m, or one within 1 km shares a "
+            "store phone (matches further away go to the ops audit queue only); "
             "show `candidates`, then open one or resend with `force: true`"
         ),
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select, text
 
 from app import db
 from app.audit import service as audit_log
+from app.auth.throttle import count_or_refuse
 from app.errors import (
     InvalidPhone,
     MerchantNotFound,
@@ -68,6 +70,15 @@ def positioned(candidate: dict[str, Any], coord_sys: CoordSys) -> dict[str, Any]
     return {**candidate, "lat": round(lat, 7), "lng": round(lng, 7)}
 
 
+def _limit_duplicate_answers(user: User) -> None:
+    """Each possible-duplicate answer tells whether a name or phone is already near: a guessing budget."""
+    limit = current_app.config["DUPLICATE_ANSWERS_PER_HOUR"]
+    count_or_refuse(
+        [(f"duplicate-answers:{user.id}", limit, 3600)],
+        message="Too many possible-duplicate answers this hour; try again later or ask ops.",
+    )
+
+
 def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) -> dict[str, Any]:
     """A BD's new merchant, ``pending_audit``. Raises ``PossibleDuplicate`` unless ``force`` is set."""
     coord_sys: CoordSys = fields["coord_sys"]
@@ -78,14 +89,17 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     photos = _photo_ids(fields.get("photo_ids") or [])
     keys = phone_keys(fields.get("phone"), region)
     _lock_tenant_creations(tenant.id)
-    found = dedup.candidates(tenant.id, probe_for(fields["name"], lat, lng, keys))
+    probe = probe_for(fields["name"], lat, lng, keys)
+    found = dedup.candidates(tenant.id, probe, phone_radius_m=dedup.CALLER_PHONE_RADIUS_M)
     if found and not fields.get("force"):
+        _limit_duplicate_answers(user)
         raise PossibleDuplicate(extra={"candidates": [positioned(c, coord_sys) for c in found]})
+    for_ops = dedup.candidates(tenant.id, probe)
     attributes: dict[str, Any] = {key: value for key, value in custom.items() if value is not None}
     if photos:
         attributes["photo_ids"] = photos
-    if found:
-        attributes["duplicate_candidates"] = [c["id"] for c in found]
+    if for_ops:
+        attributes["duplicate_candidates"] = [c["id"] for c in for_ops]
     merchant = Merchant(
         tenant_id=tenant.id,
         name=fields["name"],
@@ -100,7 +114,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
         source="field",
         attributes=attributes,
         audit_status=AuditStatus.PENDING,
-        audit_flags=[DUPLICATE_FLAG] if found else [],
+        audit_flags=[DUPLICATE_FLAG] if for_ops else [],
         created_by_id=user.id,
     )
     db.session.add(merchant)

@@ -82,11 +82,34 @@ def test_name_variants_nearby_are_possible_duplicates(client, team, existing, ty
 
 
 @pytest.mark.parametrize("typed", ["+86 571 8780 6201", "(0571) 87806201", "0086-571-87806201", "057187806201"])
-def test_same_phone_in_any_format_anywhere_in_the_tenant(client, team, typed):
-    original = shop(team["tenant"], "清泰街水果店", lat=LAT + 0.05, phone="0571-87806201;13812345678")
+def test_same_phone_in_any_format_nearby(client, team, typed):
+    original = shop(team["tenant"], "清泰街水果店", lat=LAT + 800 * M, phone="0571-87806201;13812345678")
     candidates = duplicate(create(client, team["bd"], name="完全不同的名字", phone=typed))
     assert candidates[0]["id"] == original.id and candidates[0]["phone_match"] is True
-    assert candidates[0]["distance_m"] > 5000
+    assert 750 < candidates[0]["distance_m"] < 850
+
+
+def test_a_phone_match_far_away_is_for_ops_only(client, team, session):
+    """Telling the BD would tell whose shop a number is: a colleague's masked phone could be guessed."""
+    original = shop(team["tenant"], "清泰街水果店", lat=LAT + 0.05, phone="0571-87806201")
+    response = create(client, team["bd"], name="完全不同的名字", phone="057187806201")
+    assert response.status_code == 201, response.json
+    assert not response.json.get("candidates") and "phone_match" not in str(response.json)
+    created = session.get(Merchant, response.json["id"])
+    assert created.attributes["duplicate_candidates"] == [original.id] and "possible_duplicate" in created.audit_flags
+
+
+def test_possible_duplicate_answers_are_rate_limited_per_user(client, team, app, monkeypatch):
+    monkeypatch.setitem(app.config, "DUPLICATE_ANSWERS_PER_HOUR", 2)
+    shop(team["tenant"], "清泰街水果店", phone="0571-87806201")
+    for _ in range(2):
+        duplicate(create(client, team["bd"], name="完全不同的名字", phone="057187806201"))
+    limited = create(client, team["bd"], name="完全不同的名字", phone="057187806201")
+    assert (
+        limited.status_code == 429 and limited.json["error_code"] == "RATE_LIMITED" and "Retry-After" in limited.headers
+    )
+    other = UserFactory(tenant=team["tenant"], role=Role.BD)
+    duplicate(create(client, other, name="完全不同的名字", phone="057187806201"))
 
 
 def test_chain_hotline_is_no_evidence(client, team):
