@@ -163,13 +163,14 @@ def _contact(merchant_id: int, tenant_id: int, fields: dict[str, Any], keys: lis
             phones=[fields["phone"]],
             is_key_person=True,
             notes="Self-onboarded",
+            verified=False,
         )
     )
 
 
 def _link(merchant_id: int, fields: dict[str, Any], keys: list[str]) -> None:
+    """A request on an existing merchant: the sender's contact, unverified until accepted; nothing else."""
     merchant = db.get(Merchant, merchant_id)
-    merchant.self_onboarded = True
     _contact(merchant.id, merchant.tenant_id, fields, keys)
     touch(merchant.id)
 

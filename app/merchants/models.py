@@ -134,6 +134,9 @@ class Contact(TenantScoped, Timestamped, Base):
     )
     phones: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
     is_key_person: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # a contact sent by an anonymous self-onboarding form: shown as unverified until someone who may edit the
+    # merchant's contacts accepts it (a stranger must not plant "call this number" on a real account)
+    verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     last_contacted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

@@ -614,7 +614,8 @@ AGGREGATE_SQL = text(
       ) AS merchant,
       (SELECT coalesce(json_agg(json_build_object(
                 'id', c.id, 'name', c.name, 'title', c.title, 'role', c.role, 'phones', c.phones,
-                'is_key_person', c.is_key_person, 'notes', c.notes, 'last_contacted_at', c.last_contacted_at)
+                'is_key_person', c.is_key_person, 'notes', c.notes, 'last_contacted_at', c.last_contacted_at,
+                'verified', c.verified)
               ORDER BY c.is_key_person DESC, c.id), '[]')
        FROM contacts c WHERE c.merchant_id = m.id) AS contacts,
       (SELECT json_build_object('total', count(*), 'verified', count(*) FILTER (WHERE v.verified))

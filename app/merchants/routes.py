@@ -154,3 +154,12 @@ class ContactItem(MethodView):
     def delete(self, merchant_id, contact_id):
         """Remove a key person."""
         service.delete_contact(current_user(), merchant_id, contact_id)
+
+
+@blp.route("/<id:merchant_id>/contacts/<id:contact_id>/verify")
+class ContactVerification(MethodView):
+    @authenticated(blp, errors=(MerchantNotFound, ContactNotFound, NotAllowedForLead))
+    @blp.response(200, ContactSchema)
+    def post(self, merchant_id, contact_id):
+        """Accept a contact sent by self-onboarding (shown as unverified until then); delete it to reject it."""
+        return service.verify_contact(current_user(), merchant_id, contact_id)

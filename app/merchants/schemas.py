@@ -245,6 +245,13 @@ class ContactSchema(ma.Schema):
     is_key_person = ma.fields.Boolean(required=True)
     notes = ma.fields.String(required=True)
     last_contacted_at = ma.fields.DateTime(allow_none=True, required=True)
+    verified = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "False for a contact sent through self-onboarding that nobody accepted yet "
+            "(`POST /merchants/{id}/contacts/{cid}/verify`): show it as unverified, do not call it blindly"
+        },
+    )
 
 
 class VisitSummarySchema(ma.Schema):

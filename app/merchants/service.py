@@ -70,6 +70,7 @@ def contact_view(caller: User, merchant: Merchant, contact: Contact) -> dict[str
         "role": contact.role,
         "phones": list(contact.phones) if show else [privacy.mask_phone(p) for p in contact.phones],
         "is_key_person": contact.is_key_person,
+        "verified": contact.verified,
         "notes": contact.notes,
         "last_contacted_at": contact.last_contacted_at,
     }
@@ -95,6 +96,19 @@ def update_contact(caller: User, merchant_id: int, contact_id: int, fields: dict
         setattr(contact, key, ContactRole(value) if key == "role" else value)
     touch(merchant.id)
     db.session.flush()
+    return contact_view(caller, merchant, contact)
+
+
+def verify_contact(caller: User, merchant_id: int, contact_id: int) -> dict[str, Any]:
+    """Accept a self-onboarded contact (rejecting one is deleting it)."""
+    merchant = get_merchant(merchant_id)
+    ensure_can_edit(caller, merchant)
+    contact = _get_contact(merchant, contact_id)
+    if not contact.verified:
+        contact.verified = True
+        merchant.self_onboarded = True
+        touch(merchant.id)
+        db.session.flush()
     return contact_view(caller, merchant, contact)
 
 

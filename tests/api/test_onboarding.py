@@ -71,7 +71,10 @@ def test_links_an_existing_merchant_and_answers_the_same(client, line, session):
     assert linked_response.status_code == new_response.status_code == 202
     assert linked_response.json == new_response.json  # nothing tells the caller a record existed
     db.session.expire_all()
-    assert session.get(Merchant, existing.id).self_onboarded
+    # the existing merchant is not changed: the sender's contact waits, unverified, for someone to accept it
+    assert not session.get(Merchant, existing.id).self_onboarded
+    (pending,) = session.scalars(select(Contact).where(Contact.merchant_id == existing.id)).all()
+    assert pending.verified is False
     assert session.scalar(select(Merchant.id).where(Merchant.name == "老王面馆")) is None
     assert [r.merchant_id for r in todos(line["tenant"]) if r.payload["business_name"] == "老王面馆"] == [
         existing.id,

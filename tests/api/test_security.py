@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app import db
 from app.audit.models import AuditEntry
-from app.merchants.models import Lead, LeadState
+from app.merchants.models import Lead, LeadState, Merchant
 from tests.factories import ContactFactory, MerchantFactory, auth_headers, make_org
 
 
@@ -56,3 +56,31 @@ def test_phone_visibility_is_one_rule_for_reads_and_writes(client, session):
     for user, masked in ((org["ops"], False), (org["bd2"], True)):
         detail = client.get(f"/api/v1/merchants/{shop.id}", headers=auth_headers(user)).json
         assert ("****" in detail["contacts"][0]["phones"][0]) is masked
+
+
+def test_self_onboarding_never_changes_an_existing_merchant(client, session):
+    """An anonymous form naming a real account only leaves an unverified contact that the owner accepts."""
+    org = make_org()
+    org["tenant"].settings = {"phone_region": "CN"}
+    shop = MerchantFactory(tenant=org["tenant"], name="老王面馆", name_key="老王面馆", lat=30.2459, lng=120.1811)
+    session.add(Lead(merchant_id=shop.id, tenant_id=org["tenant"].id, state=LeadState.PARTNER, owner_id=org["bd1"].id))
+    session.commit()
+    form = {
+        "tenant": org["tenant"].slug,
+        "business_name": "老王面馆",
+        "contact_name": "Attacker",
+        "phone": "13900001111",
+        "address": "somewhere",
+        "lat": 30.2459,
+        "lng": 120.1811,
+    }
+    assert client.post("/api/v1/public/onboarding", json=form).status_code == 202
+    detail = client.get(f"/api/v1/merchants/{shop.id}", headers=auth_headers(org["bd1"])).json
+    (planted,) = detail["contacts"]
+    assert planted["verified"] is False
+    db.session.expire_all()
+    assert session.get(Merchant, shop.id).self_onboarded is False
+    url = f"/api/v1/merchants/{shop.id}/contacts/{planted['id']}/verify"
+    assert client.post(url, headers=auth_headers(org["bd2"])).status_code == 403
+    accepted = client.post(url, headers=auth_headers(org["bd1"]))
+    assert accepted.status_code == 200 and accepted.json["verified"] is True

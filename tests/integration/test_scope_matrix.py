@@ -62,6 +62,7 @@ POLICY = {
     ("PATCH", "/api/v1/merchants/<id:merchant_id>/attributes"): "subtree",
     ("PATCH", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>"): "subtree",
     ("DELETE", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>"): "subtree",
+    ("POST", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>/verify"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/deals"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/sales"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/competitors"): "tenant",
