@@ -200,10 +200,6 @@ class NotAllowedForLead(Forbidden):
     description = "only the lead's owner, their managers, ops and admins may edit"
 
 
-class NotYourVisit(Forbidden):
-    error_code, message = "NOT_YOUR_VISIT", "Only the BD who checked in can check out."
-
-
 class SelfDemotion(Conflict):
     error_code, message = "SELF_DEMOTION", "Admins cannot demote themselves."
     description = "an admin cannot drop their own admin role"

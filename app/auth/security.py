@@ -20,6 +20,7 @@ from app.errors import (
     TokenInvalid,
     TokenMissing,
     TokenRevoked,
+    Unauthorized,
 )
 from app.org.models import Role, User
 from app.tenants.models import Tenant
@@ -71,6 +72,17 @@ def _load_caller(claims: dict[str, Any]) -> tuple[User, Tenant]:
     if row is None or row.revoked_at is not None or not row.User.is_active:
         raise TokenRevoked()
     return row.User, row.Tenant
+
+
+def optional_caller() -> User | None:
+    """The signed-in caller of an endpoint open to anyone (health), or None: never an error."""
+    if not request.headers.get("Authorization"):
+        return None
+    try:
+        user, _tenant = _load_caller(verify_token())
+    except Unauthorized:
+        return None
+    return user
 
 
 def login_required(*roles: Role) -> Callable:

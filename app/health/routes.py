@@ -14,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import db, redis_conn
 from app.api import Blueprint
+from app.auth.security import optional_caller
+from app.org.models import Role
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Service health")
 
@@ -97,10 +99,14 @@ class Health(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="A dependency is down (see `status` and each part)")
     def get(self):
-        """Database (with PostGIS version), Redis and queue depth; 503 when a dependency is down."""
+        """Up or down per dependency; 503 when one is down. Versions, latencies and queues for admins only."""
         database = _timed(_database)
         cache = _timed(_redis)
         queue = _queue() if cache["ok"] else {"ok": False, "depth": {}, "failed": None}
         status = "ok" if database["ok"] and cache["ok"] else ("degraded" if database["ok"] else "down")
         body = {"status": status, "database": database, "redis": cache, "queue": queue}
+        caller = optional_caller()
+        if caller is None or caller.role != Role.ADMIN:
+            # what runs where (versions, queue names and depths) is reconnaissance for anyone else
+            body = {"status": status, **{part: {"ok": body[part]["ok"]} for part in ("database", "redis", "queue")}}
         return body, (200 if status == "ok" else 503)

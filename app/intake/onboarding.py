@@ -16,14 +16,14 @@ from sqlalchemy import select, text
 
 from app import clock, db
 from app.auth import throttle
-from app.errors import InvalidPhone, TenantNotFound
+from app.errors import InvalidPhone
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
 from app.intake.service import check_phone
 from app.merchants.models import AuditStatus, Contact, ContactRole, Merchant, touch
 from app.org.models import Role, User
 from app.reminders.service import remind
-from app.tenants.models import Tenant
+from app.tenants.models import DEFAULT_SETTINGS, Tenant
 from geo import sql as geo_sql
 from geo.coords import CoordSys, to_wgs84
 
@@ -85,11 +85,8 @@ def onboarding_assignee(tenant_id: int, point: tuple[float, float] | None) -> li
     return []
 
 
-def _tenant(slug: str) -> Tenant:
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-    if tenant is None:
-        raise TenantNotFound()
-    return tenant
+def _tenant(slug: str) -> Tenant | None:
+    return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
 
 
 def _match(tenant_id: int, fields: dict[str, Any], keys: list[str], point: tuple[float, float] | None) -> int | None:
@@ -115,13 +112,16 @@ def _match(tenant_id: int, fields: dict[str, Any], keys: list[str], point: tuple
 
 def submit(fields: dict[str, Any]) -> dict[str, str]:
     tenant = _tenant(fields["tenant"])
-    db.scope_to_tenant(tenant.id)
-    region = tenant.setting("phone_region")
+    region = tenant.setting("phone_region") if tenant else DEFAULT_SETTINGS["phone_region"]
     check_phone(fields["phone"], region)
     keys = phone_keys(fields["phone"], region)
     if not keys:
         hint = "Hotlines (400/800) cannot be verified; give a direct number."
         raise InvalidPhone("Give the store's own phone number.", errors={"json": {"phone": [hint]}})
+    if tenant is None:
+        # answered like a submission to a real business line: the form must not tell which slugs exist
+        return RECEIVED
+    db.scope_to_tenant(tenant.id)
     _limit_phone(tenant.id, keys[0])
     point = None
     if fields.get("lat") is not None:

@@ -8,7 +8,7 @@ from flask import request
 from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint, document_errors
-from app.errors import InvalidPhone, RateLimited, TenantNotFound
+from app.errors import InvalidPhone, RateLimited
 from app.intake import onboarding
 from app.intake.examples import ONBOARDING_EXAMPLE
 from app.intake.schemas import OnboardingReceivedSchema, OnboardingSchema
@@ -37,7 +37,6 @@ class Onboarding(MethodView):
         blp,
         (
             *VALIDATION_ERRORS,
-            TenantNotFound,
             InvalidPhone,
             (
                 RateLimited,

@@ -15,7 +15,6 @@ from app.errors import (
     InvalidCursor,
     MerchantNotFound,
     NotInScope,
-    NotYourVisit,
     PlanNotFound,
     UnknownContact,
     UnknownMerchants,
@@ -51,7 +50,6 @@ CHECK_IN_ERRORS = (
 )
 CHECK_OUT_ERRORS = (
     *VALIDATION_ERRORS,
-    NotYourVisit,
     VisitNotFound,
     AlreadyCheckedOut,
     UnknownContact,

@@ -22,7 +22,6 @@ from app.errors import (
     AlreadyCheckedOut,
     IdempotencyInProgress,
     IdempotencyKeyReused,
-    NotYourVisit,
     UnknownContact,
     UnknownPhotos,
     ValidationFailed,
@@ -252,10 +251,9 @@ def _advance_clocks(
 
 def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -> Visit:
     visit = db.get(Visit, visit_id)
-    if visit is None:
+    if visit is None or visit.user_id != user.id:
+        # another BD's visit answers like no visit: ids must not tell which visits exist
         raise VisitNotFound()
-    if visit.user_id != user.id:
-        raise NotYourVisit()
     if visit.checkout_at is not None:
         raise AlreadyCheckedOut()
     merchant = db.get(Merchant, visit.merchant_id)

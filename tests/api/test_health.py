@@ -1,12 +1,27 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import create_engine
 
-from app import db
+from app import db, redis_conn
+from app.org.models import Role
+from tests.factories import UserFactory, auth_headers
 
 
-def test_health_reports_every_dependency(client):
-    response = client.get("/api/v1/health")
+@pytest.fixture
+def admin(session):
+    return auth_headers(UserFactory(role=Role.ADMIN))
+
+
+def test_anyone_sees_up_or_down_only(client, session):
+    bd = auth_headers(UserFactory(role=Role.BD))
+    for headers in ({}, bd, {"Authorization": "Bearer forged"}):
+        body = client.get("/api/v1/health", headers=headers).json
+        assert body == {"status": "ok", "database": {"ok": True}, "redis": {"ok": True}, "queue": {"ok": True}}
+
+
+def test_health_reports_every_dependency(client, admin):
+    response = client.get("/api/v1/health", headers=admin)
     assert response.status_code == 200
     body = response.json
     assert body["status"] == "ok"
@@ -15,11 +30,9 @@ def test_health_reports_every_dependency(client):
     assert body["queue"]["ok"] and set(body["queue"]["depth"]) == {"default", "push", "sweeps"}
 
 
-def test_queue_depth_counts_waiting_jobs(client, app):
-    from app import redis_conn
-
+def test_queue_depth_counts_waiting_jobs(client, app, admin):
     redis_conn.queue("push").enqueue("builtins.print", "never run")
-    assert client.get("/api/v1/health").json["queue"]["depth"]["push"] == 1
+    assert client.get("/api/v1/health", headers=admin).json["queue"]["depth"]["push"] == 1
 
 
 def test_redis_down_is_503_degraded(client, app, monkeypatch):

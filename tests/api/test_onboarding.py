@@ -93,10 +93,15 @@ def test_without_position_links_by_phone_or_leaves_a_todo(client, line, session)
     assert session.scalar(select(Merchant.id).where(Merchant.name == "新店")) is None
 
 
+def test_an_unknown_business_line_is_answered_like_a_known_one(client, line):
+    known = submit(client)
+    unknown = submit(client, tenant="no-such-line", phone="139 0000 2222")
+    assert unknown.status_code == known.status_code == 202 and unknown.json == known.json
+
+
 @pytest.mark.parametrize(
     ("overrides", "status", "code"),
     [
-        ({"tenant": "nope"}, 404, "TENANT_NOT_FOUND"),
         ({"phone": "12345"}, 422, "INVALID_PHONE"),
         ({"phone": "400-882-3823"}, 422, "INVALID_PHONE"),
         ({"business_name": "x"}, 422, "VALIDATION_ERROR"),

@@ -401,7 +401,8 @@ def test_only_the_visits_bd_checks_out(client, area):
     response = client.post(
         f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(area["colleague"]), json={"result": "interested"}
     )
-    assert response.status_code == 403 and response.json["error_code"] == "NOT_YOUR_VISIT"
+    # like no visit at all: ids must not tell which visits exist
+    assert response.status_code == 404 and response.json["error_code"] == "VISIT_NOT_FOUND"
     foreign = UserFactory(tenant=TenantFactory())
     response = client.post(
         f"/api/v1/visits/{visit['id']}/checkout", headers=auth_headers(foreign), json={"result": "interested"}
