@@ -148,3 +148,17 @@ def make_org() -> dict:
         "ops": ops,
         "stranger": stranger,
     }
+
+
+def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), exif: bytes | None = None) -> bytes:
+    """A real image file (JPEG, PNG or HEIF), as a phone would upload it."""
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    image = Image.new("RGB", size, (200, 80, 40))
+    image.save(out, format=fmt, **({"exif": exif} if exif else {}))
+    return out.getvalue()

@@ -13,5 +13,11 @@ class UploadCreateSchema(ma.Schema):
 class UploadSchema(ma.Schema):
     id = ma.fields.UUID(required=True, metadata={"description": "Use it in `photo_ids` of a check-in"})
     sha256 = ma.fields.String(required=True)
-    content_type = ma.fields.String(required=True, metadata={"enum": ["image/jpeg", "image/png", "image/heic"]})
+    content_type = ma.fields.String(
+        required=True,
+        metadata={
+            "enum": ["image/jpeg", "image/png"],
+            "description": "Of the stored, re-encoded image (HEIC becomes JPEG)",
+        },
+    )
     size = ma.fields.Integer(required=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+from PIL import Image
 from sqlalchemy import select
 
 from app import db
 from app.audit.models import AuditEntry
 from app.merchants.models import Lead, LeadState, Merchant
-from tests.factories import ContactFactory, MerchantFactory, auth_headers, make_org
+from app.uploads.models import Upload
+from tests.factories import ContactFactory, MerchantFactory, auth_headers, image_bytes, make_org
 
 
 def reveals(merchant_id: int) -> list[AuditEntry]:
@@ -84,3 +89,46 @@ def test_self_onboarding_never_changes_an_existing_merchant(client, session):
     assert client.post(url, headers=auth_headers(org["bd2"])).status_code == 403
     accepted = client.post(url, headers=auth_headers(org["bd1"]))
     assert accepted.status_code == 200 and accepted.json["verified"] is True
+
+
+def _upload(client, user, data):
+    return client.post(
+        "/api/v1/uploads",
+        data={"file": (io.BytesIO(data), "photo.jpg")},
+        headers=auth_headers(user),
+        content_type="multipart/form-data",
+    )
+
+
+def _stored(app, response) -> bytes:
+    digest = response.json["sha256"]
+    folder = Path(app.config["UPLOAD_DIR"]) / digest[:2]
+    (path,) = folder.glob(f"{digest}.*")
+    return path.read_bytes()
+
+
+def test_a_jpeg_html_polyglot_is_stored_as_a_plain_image(client, app, session):
+    org = make_org()
+    polyglot = image_bytes("JPEG") + b"<html><script>alert(document.cookie)</script></html>"
+    response = _upload(client, org["bd1"], polyglot)
+    assert response.status_code == 201, response.json
+    stored = _stored(app, response)
+    assert b"<script" not in stored and stored.startswith(b"\xff\xd8\xff")
+    assert response.json["content_type"] == "image/jpeg"
+
+
+def test_exif_is_stripped_and_orientation_applied(client, app, session):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees
+    exif[0x010F] = "PhoneMaker"
+    response = _upload(client, make_org()["bd1"], image_bytes("JPEG", size=(64, 48), exif=exif.tobytes()))
+    with Image.open(io.BytesIO(_stored(app, response))) as stored:
+        assert stored.size == (48, 64) and not stored.getexif()
+
+
+def test_a_decompression_bomb_is_refused_and_nothing_is_stored(client, app, session):
+    bomb = image_bytes("PNG", size=(12_000, 12_000))
+    assert len(bomb) < 5 * 1024 * 1024
+    response = _upload(client, make_org()["bd1"], bomb)
+    assert response.status_code in (413, 415), response.json
+    assert db.session.scalar(select(Upload.id).limit(1)) is None
