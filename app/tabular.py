@@ -34,3 +34,17 @@ class ImportReport:
 
 class UnreadableFile(ValueError):
     """The file as a whole cannot be imported (no header, missing required columns)."""
+
+
+# A cell a spreadsheet would run as a formula (CSV/XLSX injection): `=HYPERLINK(...)`, `+1+cmd|...`, `@SUM(...)`.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A value for a CSV/XLSX export: text that a spreadsheet would evaluate gets a leading apostrophe.
+
+    Numbers stay numbers (a negative amount is not a formula); only text is neutralised, as OWASP advises.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
