@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from app.api import Api
+from app.operation_ids import OperationIdPlugin
 
-api = Api()
+api = Api(spec_kwargs={"extra_plugins": [OperationIdPlugin()]})

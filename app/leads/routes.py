@@ -99,7 +99,7 @@ class Sign(MethodView):
     @blp.arguments(SignSchema, example={"contract_no": "HZ-2026-00123", "signed_at": "2026-11-22T15:00:00+08:00"})
     @blp.response(200, LeadSchema)
     def post(self, body, merchant_id):
-        """Sign your lead: it becomes your partner, with no drop clock."""
+        """Sign a lead: final for its manager or ops; an owner's signing waits for their manager where required."""
         return _lead(
             service.sign(current_user(), current_tenant(), merchant_id, body["contract_no"], body["signed_at"])
         )

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.operation_ids import OPERATION_IDS
 from scripts.gen_api_docs import SPEC_PATH, render_spec
 
 PUBLIC = {
@@ -68,3 +69,14 @@ def test_docs_ui_works_offline(client):
     assert "https://" not in html and "http://" not in html
     assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/api/v1/docs/assets/swagger-ui.css").status_code == 200
+
+
+def test_every_operation_has_its_own_stable_operation_id(spec):
+    ids = {(method.upper(), path): operation.get("operationId") for method, path, operation in operations(spec)}
+    assert None not in ids.values(), [key for key, value in ids.items() if value is None]
+    assert len(set(ids.values())) == len(ids)
+    # every entry of app/operation_ids.py names a real operation (a removed one leaves no stale id behind)
+    assert set(OPERATION_IDS) == set(ids)
+    assert ids[("GET", "/api/v1/merchants/nearby")] == "listNearbyMerchants"
+    assert ids[("POST", "/api/v1/leads/{merchant_id}/claim")] == "claimLead"
+    assert ids[("POST", "/api/v1/visits")] == "checkIn"
