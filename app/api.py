@@ -107,6 +107,14 @@ class Parser(FlaskParser):
             args[field] = value
         return self._makeproxy(args, schema)
 
+    def load_files(self, req: flask.Request, schema: ma.Schema) -> Any:
+        """A multipart body: its files and its form fields together, so that one schema (documented as one
+        ``multipart/form-data`` request body) describes a file and the fields sent with it."""
+        data = MultiDict(req.form)
+        for key, values in req.files.lists():
+            data.setlist(key, values)
+        return self._makeproxy(data, schema)
+
     def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
         if req.content_length and not is_json_request(req):
             raise UnsupportedMediaType()

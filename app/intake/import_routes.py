@@ -17,7 +17,7 @@ from app.errors import (
 )
 from app.intake import imports
 from app.intake.examples import IMPORT_EXAMPLE, TOP_BRANDS_EXAMPLE
-from app.intake.schemas import ImportFileSchema, ImportFormSchema, ImportStatusSchema, TopBrandsSchema
+from app.intake.schemas import ImportFormSchema, ImportStatusSchema, TopBrandsSchema
 from app.intake.topbrands import set_top_brands, top_brands
 from app.org.models import Role
 from geo.coords import CoordSys
@@ -36,17 +36,16 @@ FILE_ERRORS = (
 @blp.route("/imports")
 class Imports(MethodView):
     @authenticated(blp, Role.OPS, Role.ADMIN, errors=FILE_ERRORS)
-    @blp.arguments(ImportFormSchema, location="form")
-    @blp.arguments(ImportFileSchema, location="files")
+    @blp.arguments(ImportFormSchema, location="files")
     @blp.response(
         202,
         ImportStatusSchema,
         example=IMPORT_EXAMPLE,
         headers={"Location": {"description": "Where to poll the import's progress", "schema": {"type": "string"}}},
     )
-    def post(self, form, files):
+    def post(self, form):
         """Upload a CSV or GeoJSON of merchants (multipart); the rows load in the background."""
-        upload = files["file"]
+        upload = form["file"]
         record = imports.start_import(
             current_user(),
             upload.read(imports.max_bytes() + 1),

@@ -131,6 +131,15 @@ class AuditResultSchema(MerchantCreatedSchema):
 
 
 class ImportFormSchema(ma.Schema):
+    """The multipart body of an import: the file and the form fields beside it."""
+
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "UTF-8 CSV with a header row (at least name, lat, lon/lng) or a GeoJSON FeatureCollection "
+            "of Points; at most 8 MB"
+        },
+    )
     source = ma.fields.String(
         load_default="import",
         validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"),
@@ -151,16 +160,6 @@ class ImportFormSchema(ma.Schema):
             "description": 'JSON object: our column -> the file\'s column, e.g. `{"name": "店名", "lat": "纬度", '
             '"lng": "经度", "phone": "电话"}`. Our columns: name, lat, lng, category, phone, address, '
             "source_id, city, brand, tags. Other columns are kept as attributes."
-        },
-    )
-
-
-class ImportFileSchema(ma.Schema):
-    file = Upload(
-        required=True,
-        metadata={
-            "description": "UTF-8 CSV with a header row (at least name, lat, lon/lng) or a GeoJSON FeatureCollection "
-            "of Points; at most 8 MB"
         },
     )
 
