@@ -38,9 +38,10 @@ log = logging.getLogger(__name__)
 # the wait after the failure that uses up a budget; each further failure doubles it
 FIRST_WAIT_SECONDS = 1
 
-# KEYS: one hash per subject: n = failures counted, till = epoch seconds before which attempts wait.
-# ARGV: now, the first wait, the longest wait, then per key: its free failures, its window, sliding (1) or
-# fixed (0). Answers the wait left (a string: seconds), or "0" after counting this attempt as a failure.
+# KEYS: one hash per subject: n = failures counted, till = epoch milliseconds before which attempts wait.
+# ARGV: now, the first wait, the longest wait (all in milliseconds: whole numbers, which Lua's tostring keeps
+# exact), then per key: its free failures, its window in seconds, sliding (1) or fixed (0). Answers the wait left
+# (milliseconds), or "0" after counting this attempt as a failure.
 _ATTEMPT = """
 local now, first, longest = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local wait = 0
@@ -89,17 +90,15 @@ def attempt(username: str, ip: str | None) -> None:
     if ip:
         keys.append(_ip_key(ip))
         limits += [config["LOGIN_IP_MAX_FAILURES"], config["LOGIN_IP_WINDOW_SECONDS"], 0]
-    now = clock.now().timestamp()
+    now_ms = int(clock.now().timestamp() * 1000)
+    waits_ms = [FIRST_WAIT_SECONDS * 1000, config["LOGIN_LOCKOUT_SECONDS"] * 1000]
     try:
-        client = redis_conn.client()
-        wait = float(
-            client.register_script(_ATTEMPT)(keys, [now, FIRST_WAIT_SECONDS, config["LOGIN_LOCKOUT_SECONDS"], *limits])
-        )
+        wait_ms = float(redis_conn.client().register_script(_ATTEMPT)(keys, [now_ms, *waits_ms, *limits]))
     except RedisError as exc:
         log.warning("login throttle skipped, redis unavailable: %s", exc)
         return
-    if wait > 0:
-        raise LoginLocked(math.ceil(wait))
+    if wait_ms > 0:
+        raise LoginLocked(math.ceil(wait_ms / 1000))
 
 
 def succeeded(username: str, ip: str | None) -> None:
