@@ -46,8 +46,14 @@ class Config:
     PASSWORD_TIME_COST = _env_int("PASSWORD_TIME_COST", 3)
     PASSWORD_MEMORY_COST_KIB = _env_int("PASSWORD_MEMORY_COST_KIB", 65536)
 
+    # Failed logins (app/auth/throttle.py): an account's free failures, then waits of 1 s, 2 s, 4 s ... up to
+    # LOGIN_LOCKOUT_SECONDS; forgotten a window after the last failure or at a success. One IP's budget is
+    # larger, per fixed window.
     LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCKOUT_SECONDS = _env_int("LOGIN_LOCKOUT_SECONDS", 900)
+    LOGIN_FAILURE_WINDOW_SECONDS = _env_int("LOGIN_FAILURE_WINDOW_SECONDS", 86400)
+    LOGIN_IP_MAX_FAILURES = _env_int("LOGIN_IP_MAX_FAILURES", 100)
+    LOGIN_IP_WINDOW_SECONDS = _env_int("LOGIN_IP_WINDOW_SECONDS", 3600)
 
     DETAIL_CACHE_ENABLED = _env("DETAIL_CACHE_ENABLED", "1") not in ("0", "false", "no")
 

@@ -176,11 +176,6 @@ class RefreshTokenReused(Unauthorized):
     keeps_changes = True
 
 
-class AccountDisabled(Forbidden):
-    error_code, message = "ACCOUNT_DISABLED", "This account is disabled."
-    description = "the account was deactivated"
-
-
 class LoginLocked(RateLimited):
     error_code, message = "LOGIN_LOCKED", "Too many failed logins; try again later."
     description = "too many failed attempts; wait `Retry-After` seconds"

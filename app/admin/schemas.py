@@ -47,11 +47,19 @@ class OrgUnitPageSchema(ma.Schema):
     total = ma.fields.Integer(required=True)
 
 
+PASSWORD_RULES = "At least 8 characters; not the username, nor one of the most common passwords (in any case)."
+
+
 class UserCreateSchema(ma.Schema):
     username = ma.fields.String(
         required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.@-]{3,80}$"), metadata={"example": "li.wei"}
     )
-    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=200))
+    password = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=8, max=200),
+        metadata={"description": PASSWORD_RULES},
+    )
     display_name = ma.fields.String(load_default="", validate=validate.Length(max=200))
     role = ma.fields.String(required=True, validate=validate.OneOf(ROLES))
     org_unit_id = ma.fields.Integer(load_default=None, allow_none=True, validate=ID)
@@ -70,7 +78,7 @@ class UserUpdateSchema(ma.Schema):
     password = ma.fields.String(
         load_only=True,
         validate=validate.Length(min=8, max=200),
-        metadata={"description": "A reset: the user's sessions end"},
+        metadata={"description": f"A reset: the user's sessions end. {PASSWORD_RULES}"},
     )
 
 

@@ -254,6 +254,7 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
             raise ValidationFailed("Nobody manages themselves.", errors={"json": {"manager_id": ["Not this user."]}})
         user.manager_id = _unit_manager(actor, fields["manager_id"])
     if "password" in fields:
+        passwords.check_new(fields["password"], user.username)
         user.password_hash = passwords.hash_password(fields["password"])
         revoke_all_sessions(user.id, "password_reset")
     db.session.flush()

@@ -10,7 +10,7 @@ from app.api import VALIDATION_ERRORS, Blueprint, document_errors
 from app.auth import service
 from app.auth.schemas import LoginSchema, MeSchema, TokenPairSchema
 from app.auth.security import AUTH_ERRORS, authenticated, current_user, verify_token
-from app.errors import AccountDisabled, InvalidCredentials, LoginLocked, RefreshTokenReused, TenantRequired
+from app.errors import InvalidCredentials, LoginLocked, RefreshTokenReused, TenantRequired
 from app.org.models import OrgUnit
 from app.tenants.models import Tenant
 
@@ -20,7 +20,6 @@ LOGIN_ERRORS = (
     *VALIDATION_ERRORS,
     TenantRequired,
     InvalidCredentials,
-    AccountDisabled,
     LoginLocked,
 )
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app import clock, db
 from app.auth import throttle
 from app.auth.models import AuthSession
-from app.errors import AccountDisabled, InvalidCredentials, RefreshTokenReused, TenantRequired, TokenRevoked
+from app.errors import InvalidCredentials, RefreshTokenReused, TenantRequired, TokenRevoked
 from app.org import passwords
 from app.org.models import User
 from app.tenants.models import Tenant
@@ -42,7 +42,9 @@ def login(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> TokenPair:
-    throttle.check(username, tenant_slug, ip)
+    """Sign in. Every way of not getting in (no such user or tenant, a wrong password, a deactivated account
+    even with the right password) answers the same ``InvalidCredentials`` and counts as a failed attempt."""
+    throttle.attempt(username, ip)
     session = db.session()
     query = select(User, Tenant.slug).join(Tenant, Tenant.id == User.tenant_id).where(User.username == username)
     if tenant_slug:
@@ -50,16 +52,15 @@ def login(
     candidates = session.execute(query).all()
     if not candidates:
         passwords.burn_time(password)
-    matched = [row.User for row in candidates if passwords.verify_password(row.User.password_hash, password)]
+    # every candidate's password is checked, active or not: the time taken tells nothing either
+    verified = [row.User for row in candidates if passwords.verify_password(row.User.password_hash, password)]
+    matched = [user for user in verified if user.is_active]
     if not matched:
-        throttle.record_failure(username, tenant_slug, ip)
         raise InvalidCredentials()
+    throttle.succeeded(username, ip)
     if len(matched) > 1:
         raise TenantRequired()
     user = matched[0]
-    if not user.is_active:
-        raise AccountDisabled()
-    throttle.reset(username, tenant_slug)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     auth_session = AuthSession(

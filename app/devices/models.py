@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, func
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TenantScoped, Timestamped
 
 
 class Device(TenantScoped, Timestamped, Base):
+    """One app install's FCM token, registered by a user of one tenant.
+
+    A token belongs to one user at a time within a tenant: whoever registers it there takes it over (a phone
+    that changes hands). Another tenant never takes a row over: the same token registered there is a row of
+    that tenant, and each tenant's row lives until its user removes it (sign-out, ``DELETE``) or FCM reports
+    the token dead (the token was rotated: reinstall, cleared data), or it is pruned as stale.
+    """
+
     __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("tenant_id", "token"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    # a token identifies one app install; it moves to whoever signs in on that phone
-    token: Mapped[str] = mapped_column(String(4096), unique=True)
+    # a token identifies one app install; within the tenant it moves to whoever signs in on that phone
+    token: Mapped[str] = mapped_column(String(4096))
     platform: Mapped[str] = mapped_column(String(10))
     app_version: Mapped[str | None] = mapped_column(String(40))
     last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -1,4 +1,5 @@
-"""Phones that receive pushes. A token identifies one app install; whoever signs in on it owns it."""
+"""Phones that receive pushes. A token identifies one app install; within a tenant, whoever signs in on it
+owns it. Tenants never share a row: the same token registered in two tenants is two devices (see ``Device``)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ STALE_AFTER = timedelta(days=270)
 
 
 def register(user: User, session_id: uuid.UUID, token: str, platform: str, app_version: str | None) -> Device:
-    """Register or refresh a token for the caller; a token last seen under another user moves to the caller."""
+    """Register or refresh a token for the caller; a token last seen under another user of the caller's tenant
+    moves to the caller. The row of another tenant with that token is left alone: its user keeps it."""
     now = clock.now()
     values = {
-        "tenant_id": user.tenant_id,
         "user_id": user.id,
         "platform": platform,
         "app_version": app_version,
@@ -32,8 +33,8 @@ def register(user: User, session_id: uuid.UUID, token: str, platform: str, app_v
     }
     device_id = db.session.execute(
         insert(Device)
-        .values(token=token, **values)
-        .on_conflict_do_update(index_elements=["token"], set_=values)
+        .values(tenant_id=user.tenant_id, token=token, **values)
+        .on_conflict_do_update(index_elements=["tenant_id", "token"], set_=values)
         .returning(Device.id)
     ).scalar_one()
     # logout removes the device of the session that registered it

@@ -10,7 +10,6 @@ from app.errors import (
     TenantExists,
     TenantNotFound,
     UserExists,
-    ValidationFailed,
 )
 from app.org import passwords
 from app.org.models import OrgKind, OrgUnit, Role, User
@@ -71,8 +70,7 @@ def add_user(
     phone: str | None = None,
 ) -> User:
     """The one way a user is made (the admin API, the CLI, the demo seed): a hashed password, a unique name."""
-    if len(password) < 8:
-        raise ValidationFailed(errors={"password": ["At least 8 characters."]})
+    passwords.check_new(password, username)
     user = User(
         tenant_id=tenant_id,
         username=username,
