@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -49,25 +52,57 @@ class ErrorSchema(ma.Schema):
     audit_status = ma.fields.String(metadata={"description": "`NOT_PENDING_AUDIT` only: the merchant's audit status"})
 
 
+# Limits on what a request may carry, checked at the edge so hostile input is a 4xx, never a 500 deep inside:
+# PostgreSQL text cannot hold NUL, psycopg cannot encode a lone UTF-16 surrogate (which Python's json turns
+# "\ud800" into), JSONB has no NaN or Infinity (which Python's json reads, and 1e400 as inf), and no body of
+# this API nests more than a few levels (a territory's GeoJSON multipolygon: 6; free-form payloads: a few).
+MAX_JSON_DEPTH = 64
 NUL_MESSAGE = "Text may not contain NUL (\\u0000) characters."
+SURROGATE_MESSAGE = "Text may not contain lone UTF-16 surrogates (\\ud800-\\udfff); send valid Unicode."
+DEPTH_MESSAGE = f"JSON may not nest deeper than {MAX_JSON_DEPTH} levels."
+NUMBER_MESSAGE = "A number in the JSON body is too long to read."
+NON_FINITE_MESSAGE = "Numbers must be finite: no NaN, Infinity or magnitudes beyond 1.8e308."
+
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
-def _has_nul(value: Any) -> bool:
+def hostile_value(value: Any, depth: int = 0) -> str | None:
+    """Why a decoded value (JSON, query arguments, path arguments) is refused, in one walk: a NUL or a lone
+    surrogate in a string or a key, a number that is not finite, or lists and objects nested deeper than
+    ``MAX_JSON_DEPTH``; ``None`` if it is fine."""
     if isinstance(value, str):
-        return "\x00" in value
+        found = _BAD_CHARACTER.search(value)
+        if found is None:
+            return None
+        return NUL_MESSAGE if found.group() == "\x00" else SURROGATE_MESSAGE
+    if isinstance(value, float):
+        return None if math.isfinite(value) else NON_FINITE_MESSAGE
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        if depth >= MAX_JSON_DEPTH:
+            return DEPTH_MESSAGE
+        for key, item in value.items():
+            reason = hostile_value(key, depth + 1) or hostile_value(item, depth + 1)
+            if reason:
+                return reason
+    elif isinstance(value, list | tuple):
+        if depth >= MAX_JSON_DEPTH:
+            return DEPTH_MESSAGE
+        for item in value:
+            reason = hostile_value(item, depth + 1)
+            if reason:
+                return reason
+    return None
 
 
-def reject_nul_bytes() -> None:
-    """PostgreSQL text cannot hold NUL: refuse it up front (a 422) instead of failing deep in a query."""
-    if _has_nul(flask.request.view_args or {}):
-        raise ValidationFailed(errors={"path": {"_schema": [NUL_MESSAGE]}})
-    if b"%00" in flask.request.query_string or b"\x00" in flask.request.query_string:
-        raise ValidationFailed(errors={"query": {"_schema": [NUL_MESSAGE]}})
+def reject_hostile_text() -> None:
+    """Refuse a NUL or a lone surrogate in the path or the query string up front (a 422) instead of failing
+    deep in a query. (The JSON body and form fields are checked where they are parsed: ``Parser``.)"""
+    reason = hostile_value(flask.request.view_args or {})
+    if reason:
+        raise ValidationFailed(errors={"path": {"_schema": [reason]}})
+    reason = hostile_value(dict(flask.request.args.lists()))
+    if reason:
+        raise ValidationFailed(errors={"query": {"_schema": [reason]}})
 
 
 _SCHEMA_INSTANCES: dict[type[ma.Schema], ma.Schema] = {}
@@ -120,10 +155,24 @@ class Parser(FlaskParser):
             raise UnsupportedMediaType()
         return super().load_json(req, schema)
 
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            # Python's json recurses once per level: thousands of levels exhaust the stack before any check
+            raise ValidationFailed(errors={"json": {"_schema": [DEPTH_MESSAGE]}}) from None
+        except json.JSONDecodeError:
+            raise  # the parser's own handling: MALFORMED_JSON, or no body at all
+        except ValueError:
+            # an integer literal longer than Python's int conversion limit (4,300 digits)
+            raise ValidationFailed(errors={"json": {"_schema": [NUMBER_MESSAGE]}}) from None
+
     def _load_location_data(self, *, schema: ma.Schema, req: flask.Request, location: str) -> Any:
         data = super()._load_location_data(schema=schema, req=req, location=location)
-        if location == "json" and _has_nul(data):
-            raise ValidationFailed(errors={"json": {"_schema": [NUL_MESSAGE]}})
+        if location in ("json", "form"):
+            reason = hostile_value(data if location == "json" else dict(req.form.lists()))
+            if reason:
+                raise ValidationFailed(errors={location: {"_schema": [reason]}})
         return data
 
     def _handle_invalid_json_error(self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any) -> Any:

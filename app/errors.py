@@ -131,9 +131,9 @@ class MalformedJson(BadRequest):
     error_code, message = "MALFORMED_JSON", "The body is not valid JSON."
 
 
-class InvalidCursor(ValidationFailed):
+class InvalidCursor(BadRequest):
     error_code, message = "INVALID_CURSOR", "The cursor is invalid."
-    description = "the cursor is malformed, stale or belongs to another query"
+    description = "the cursor is malformed, tampered with or stale (a new secret), or belongs to another query"
 
 
 # --- sign-in and sessions

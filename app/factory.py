@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from app import db, models  # noqa: F401 - models: every table registered on Base.metadata
-from app.api import register_docs_assets, reject_nul_bytes
+from app.api import register_docs_assets, reject_hostile_text
 from app.cli import register_commands
 from app.config import Config, check_production_safety
 from app.converters import IdConverter
@@ -46,7 +46,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)
     register_error_handlers(app)
-    app.before_request(reject_nul_bytes)
+    app.before_request(reject_hostile_text)
 
     register_blueprints(api)
     for endpoint, view in app.view_functions.items():

@@ -111,7 +111,7 @@ def list_entries(caller: User, filters: AuditFilters, limit: int, cursor: str | 
     if filters.until is not None:
         statement = statement.where(AuditEntry.created_at < filters.until)
     if cursor:
-        created, entry_id = decode_cursor(cursor, query_key, (datetime.fromisoformat, int))
+        created, entry_id = decode_cursor(cursor, query_key, (datetime, int))
         statement = statement.where(
             or_(AuditEntry.created_at < created, and_(AuditEntry.created_at == created, AuditEntry.id < entry_id))
         )

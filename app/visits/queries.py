@@ -50,8 +50,7 @@ def list_visits(
     if until is not None:
         conditions.append(Visit.client_time < until)
     if cursor:
-        after_time, after_id = decode_cursor(cursor, query_key, (str, int))
-        after = datetime.fromisoformat(after_time)
+        after, after_id = decode_cursor(cursor, query_key, (datetime, int))
         conditions.append(or_(Visit.client_time < after, and_(Visit.client_time == after, Visit.id < after_id)))
     rows = db.session.execute(
         select(Visit, Merchant.name, User.display_name, User.username)

@@ -166,7 +166,7 @@ def test_filters_and_paging(client, org):
         query_string={"action": "lead.release", "cursor": cursor or page_cursor(client, headers)},
         headers=headers,
     )
-    assert other_query.status_code == 422 and other_query.json["error_code"] == "INVALID_CURSOR"
+    assert other_query.status_code == 400 and other_query.json["error_code"] == "INVALID_CURSOR"
 
 
 def page_cursor(client, headers):

@@ -1,6 +1,7 @@
 """Quick fuzz of the whole API from its OpenAPI spec, as each role: no 5xx, nothing off the documented schema.
 
-The long run is ``scripts/fuzz`` (same harness, more examples; its figures are in the README).
+The long run is ``scripts/fuzz`` (same harness, more examples; its figures are in the README). The hostile
+input run (forged cursors, deeply nested JSON, lone surrogates) covers what schemathesis does not generate.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import pytest
 
 from app.org.models import OrgKind, Role
 from tests.factories import ContactFactory, MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
-from tests.fuzzing import fuzz
+from tests.fuzzing import fuzz, fuzz_hostile
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "6"))
+# forged cursors, deep JSON and lone surrogates per operation (as one role that may call it): a few seconds;
+# the long run (scripts/fuzz) sends as many as it sends schemathesis examples
+HOSTILE_EXAMPLES = int(os.environ.get("FUZZ_HOSTILE_EXAMPLES", os.environ.get("FUZZ_MAX_EXAMPLES", "5")))
 
 
 @pytest.fixture
@@ -43,4 +47,15 @@ def test_every_operation_as_every_role(app, client, world):
     report = fuzz(app, headers, max_examples=MAX_EXAMPLES, path_parameters=params)
     print("\nfuzz:", report.summary(), report.error_codes.most_common())
     assert report.requests > 0
+    assert not report.failures, "\n".join(report.failures[:30])
+
+
+def test_hostile_input_on_every_operation(app, client, world):
+    # the role that may call the most operations first: each operation is sent as the first one allowed
+    headers = {role: auth_headers(world["users"][role]) for role in ("admin", "ops", "manager", "bd")}
+    params = {"merchant_id": world["shops"][0].id, "contact_id": world["contact"].id}
+    report = fuzz_hostile(app, headers, max_examples=HOSTILE_EXAMPLES, path_parameters=params)
+    print("\nhostile:", report.summary(), report.error_codes.most_common())
+    assert report.requests > 0
+    assert report.error_codes["INVALID_CURSOR"] and report.error_codes["VALIDATION_ERROR"]
     assert not report.failures, "\n".join(report.failures[:30])
