@@ -29,11 +29,13 @@ class PoolRulesSchema(ma.Schema):
     reclaim_cooldown_days = _days(
         metadata={"description": "A BD may not re-claim what dropped from them for this long"}
     )
-    sign_confirmation = ma.fields.Boolean(
+    signing = ma.fields.String(
+        validate=validate.OneOf(["manager", "contract", "none"]),
         metadata={
-            "description": "A BD's signing waits for their manager's (or ops') confirmation before the "
-            "lead becomes a partner; off: the BD's signing is final"
-        }
+            "description": "How a BD's signing is verified before the lead becomes a partner: `manager` (their "
+            "manager or ops confirms), `contract` (final when a deal imported for the merchant has the contract "
+            "number as its `external_id`, otherwise as `manager`), `none` (the BD's signing is final)"
+        },
     )
     on_deactivate = ma.fields.String(
         validate=validate.OneOf(["public", "manager"]),

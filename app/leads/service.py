@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
@@ -313,6 +313,19 @@ def assign(
     return lead
 
 
+# The deal import (app.sales, above this package) is the contract record; read as a table, not imported.
+_CONTRACT_ON_RECORD = text("SELECT EXISTS (SELECT 1 FROM deals WHERE merchant_id = :merchant_id AND external_id = :no)")
+
+
+def _signing_verified(rule: str, merchant_id: int, contract_no: str) -> bool:
+    """Whether a BD's own signing is final under the business line's rule (see ``pool.signing``)."""
+    if rule == "none":
+        return True
+    if rule == "contract":
+        return bool(db.session.scalar(_CONTRACT_ON_RECORD, {"merchant_id": merchant_id, "no": contract_no}))
+    return False
+
+
 def _request_signing(
     user: User, tenant: Tenant, merchant: Merchant, lead: Lead, contract_no: str, signed_at: datetime
 ) -> Lead:
@@ -366,7 +379,7 @@ def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_
     confirms = user.role in (Role.OPS, Role.ADMIN) or (user.id != lead.owner_id and manages(user, lead.owner_id))
     if not confirms and lead.owner_id != user.id:
         raise NotOwner("Only the lead's owner (or their manager) can sign it; claim it first.")
-    if not confirms and tenant.setting("pool", "sign_confirmation"):
+    if not confirms and not _signing_verified(tenant.setting("pool", "signing"), merchant.id, contract_no):
         return _request_signing(user, tenant, merchant, lead, contract_no, signed_at)
     lead.state, lead.signed_at, lead.contract_no = LeadState.PARTNER, signed_at, contract_no
     lead.drops_at = lead.drop_reason = None

@@ -22,9 +22,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "extension_days": 15,
         "reclaim_cooldown_days": 7,
         "on_deactivate": "public",
-        # a BD's signing makes the lead a partner only once their manager (or ops) confirms it: until then it
-        # stays in the BD's private pool, under the cap and the clocks
-        "sign_confirmation": True,
+        # how a BD's signing is verified before the lead becomes a partner (until then it stays in the BD's
+        # private pool, under the cap and the clocks): "manager" (their manager or ops confirms), "contract" (a
+        # deal imported for the merchant carries the contract number; without one, as "manager"), "none"
+        "signing": "manager",
     },
     "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
     "phone_region": "CN",

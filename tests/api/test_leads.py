@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from freezegun import freeze_time
@@ -15,6 +16,7 @@ from app.leads.schemas import LeadHistorySchema, LeadSchema, MyLeadsSchema
 from app.merchants.models import Lead, LeadEvent, LeadState
 from app.org.models import OrgKind, Role
 from app.reminders.models import Reminder
+from app.sales.models import Deal
 from app.tenants.models import Tenant
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
 
@@ -346,7 +348,7 @@ def test_reminders_three_days_and_one_day_before_each_once(client, pool):
 
 
 def test_a_bds_signing_is_final_where_the_business_line_turns_confirmation_off(client, pool, session):
-    pool["tenant"].settings = {"pool": {"sign_confirmation": False}}
+    pool["tenant"].settings = {"pool": {"signing": "none"}}
     session.commit()
     act(client, pool["bd"], pool["shop"], "claim")
     response = act(
@@ -366,3 +368,27 @@ def test_a_manager_cannot_take_another_teams_lead(client, pool, session):
     assert lead(pool["shop"]).owner_id == pool["bd"].id
     # a public lead is anyone's to hand out
     assert act(client, other_manager, pool["shops"][1], "assign", {"user_id": other_bd.id}).status_code == 200
+
+
+def test_a_contract_on_record_verifies_a_bds_signing(client, pool, session):
+    pool["tenant"].settings = {"pool": {"signing": "contract"}}
+    session.add(
+        Deal(
+            merchant_id=pool["shop"].id,
+            tenant_id=pool["tenant"].id,
+            external_id="HZ-77",
+            title="Set menu",
+            price=Decimal("39.00"),
+        )
+    )
+    session.commit()
+    for shop in pool["shops"][:2]:
+        act(client, pool["bd"], shop, "claim")
+    on_record = act(
+        client, pool["bd"], pool["shop"], "sign", {"contract_no": "HZ-77", "signed_at": clock.now().isoformat()}
+    )
+    assert on_record.json["state"] == "partner"
+    made_up = act(
+        client, pool["bd"], pool["shops"][1], "sign", {"contract_no": "HZ-78", "signed_at": clock.now().isoformat()}
+    )
+    assert made_up.json["state"] == "private" and made_up.json["sign_pending"] is True
