@@ -105,6 +105,28 @@ def reject_hostile_text() -> None:
         raise ValidationFailed(errors={"query": {"_schema": [reason]}})
 
 
+def takes_query(view_function: Callable, method: str) -> bool:
+    """Whether an API operation reads query parameters (an ``@blp.arguments(..., location="query")``)."""
+    view_class = getattr(view_function, "view_class", None)
+    handler = getattr(view_class, method.lower(), None) if view_class is not None else None
+    if handler is None:
+        return True  # not one of our MethodViews (the docs UI, static files): not ours to judge
+    parameters = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return any(parameter.get("in") == "query" for parameter in parameters)
+
+
+def reject_unexpected_query() -> None:
+    """An operation without query parameters refuses any (422), like the others refuse unknown ones: a typo or
+    a parameter the app thinks exists (``?limit=`` on a list that is not paged) must not pass silently."""
+    request = flask.request
+    if not request.args or request.url_rule is None or request.method in ("HEAD", "OPTIONS"):
+        return
+    view = flask.current_app.view_functions.get(request.url_rule.endpoint)
+    if view is not None and not takes_query(view, request.method):
+        unknown = {name: ["Unknown field."] for name in request.args}
+        raise ValidationFailed(errors={"query": unknown})
+
+
 _SCHEMA_INSTANCES: dict[type[ma.Schema], ma.Schema] = {}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from app import db, models  # noqa: F401 - models: every table registered on Base.metadata
-from app.api import register_docs_assets, reject_hostile_text
+from app.api import register_docs_assets, reject_hostile_text, reject_unexpected_query
 from app.cli import register_commands
 from app.config import Config, check_production_safety
 from app.converters import IdConverter
@@ -47,6 +47,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     register_docs_assets(app)
     register_error_handlers(app)
     app.before_request(reject_hostile_text)
+    app.before_request(reject_unexpected_query)
 
     register_blueprints(api)
     for endpoint, view in app.view_functions.items():

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from app import db
+from tests.factories import UserFactory, auth_headers
 
 LOGIN = "/api/v1/auth/login"
 ERROR_KEYS = {"code", "status", "message", "error_code"}
@@ -89,3 +90,11 @@ def test_database_down_is_503_with_retry_after(client, connection):
         dead.dispose()
     assert_error(response, 503, "SERVICE_UNAVAILABLE")
     assert response.headers["Retry-After"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/me?x=1", "/api/v1/leads/mine?limit=2", "/api/v1/todos/count?foo=1"])
+def test_operations_without_query_parameters_refuse_any(client, url):
+    user = UserFactory()
+    response = client.get(url, headers=auth_headers(user))
+    assert_error(response, 422, "VALIDATION_ERROR")
+    assert set(response.json["errors"]["query"]) == {url.split("?")[1].split("=")[0]}
