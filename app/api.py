@@ -7,6 +7,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -127,6 +128,16 @@ def reject_unexpected_query() -> None:
         raise ValidationFailed(errors={"query": unknown})
 
 
+def _in_utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if isinstance(value, dict):
+        return {key: _in_utc(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_in_utc(item) for item in value]
+    return value
+
+
 _SCHEMA_INSTANCES: dict[type[ma.Schema], ma.Schema] = {}
 
 
@@ -163,6 +174,11 @@ class Parser(FlaskParser):
         for field, value in gathered.items():
             args[field] = value
         return self._makeproxy(args, schema)
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        """Parsed arguments, with every date-time in UTC: what the server stores and answers is UTC, whatever
+        offset the phone sent (an answer built from the request would otherwise echo it)."""
+        return _in_utc(super().parse(*args, **kwargs))
 
     def load_files(self, req: flask.Request, schema: ma.Schema) -> Any:
         """A multipart body: its files and its form fields together, so that one schema (documented as one

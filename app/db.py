@@ -89,8 +89,9 @@ def init_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        # JIT compilation costs hundreds of milliseconds and only pays off for analytics, never here
-        connect_args={"connect_timeout": 3, "options": "-c jit=off"},
+        # JIT compilation costs hundreds of milliseconds and only pays off for analytics, never here; UTC so that
+        # every time read back (and answered) is UTC, whatever the server's own zone
+        connect_args={"connect_timeout": 3, "options": "-c jit=off -c timezone=UTC"},
     )
     event.listen(_engine, "checkin", _note_idle)
     event.listen(_engine, "checkout", _ping_if_idle)

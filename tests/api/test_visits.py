@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -608,3 +608,24 @@ def test_bad_plans_are_422(client, area, payload, code):
 def test_missing_plan_and_bad_date(client, area):
     assert client.get("/api/v1/visit-plans/2030-01-01", headers=auth_headers(area["bd"])).status_code == 404
     assert client.get("/api/v1/visit-plans/someday", headers=auth_headers(area["bd"])).status_code == 422
+
+
+def test_every_time_the_server_answers_is_utc_whatever_offset_the_phone_sent(client, area):
+    india = timezone(timedelta(hours=5, minutes=30))
+    sent = (clock.now() - timedelta(hours=1)).astimezone(india).replace(microsecond=0)
+    visit = check_in(client, area["bd"], body(area, client_time=sent.isoformat())).json
+    assert visit["client_time"].endswith(("Z", "+00:00")) and datetime.fromisoformat(visit["client_time"]) == sent
+    next_visit = (sent + timedelta(days=2)).isoformat()
+    done = client.post(
+        f"/api/v1/visits/{visit['id']}/checkout",
+        headers=auth_headers(area["bd"]),
+        json={
+            "result": "follow_up",
+            "client_time": (sent + timedelta(minutes=20)).isoformat(),
+            "next_visit_at": next_visit,
+        },
+    )
+    assert done.status_code == 200, done.json["errors"]
+    done = done.json
+    for key in ("checkout_at", "next_visit_at"):
+        assert done[key].endswith(("Z", "+00:00")), (key, done[key])
