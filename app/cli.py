@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -45,10 +46,20 @@ def create_tenant(slug: str, name: str) -> None:
     click.echo(f"created tenant {tenant.slug} (id {tenant.id})")
 
 
+PASSWORD_ENV = "FIELDSALES_PASSWORD"
+
+
+def _new_password() -> str:
+    """The new user's password: from ``$FIELDSALES_PASSWORD`` (scripts), else a hidden prompt with confirmation."""
+    password = os.environ.get(PASSWORD_ENV)
+    if password:
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
 @click.command("create-user")
 @click.option("--tenant", "tenant_slug", required=True)
 @click.option("--username", required=True)
-@click.option("--password", required=True)
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--team", default=None, help="Org unit name; created as a top-level team if missing")
 @click.option("--manager", "manager_username", default=None, help="Username of the direct manager")
@@ -56,14 +67,15 @@ def create_tenant(slug: str, name: str) -> None:
 def create_user(
     tenant_slug: str,
     username: str,
-    password: str,
     role: str,
     team: str | None,
     manager_username: str | None,
     display_name: str,
 ) -> None:
-    """Create a user in a tenant."""
+    """Create a user in a tenant. The password is read from $FIELDSALES_PASSWORD or else asked for (hidden,
+    twice), never taken from the command line, where shell history and the process list would show it."""
 
+    password = _new_password()
     try:
         with db.atomic():
             tenant = service.get_tenant(tenant_slug)

@@ -176,6 +176,20 @@ class RefreshTokenReused(Unauthorized):
     keeps_changes = True
 
 
+class AppUpgradeRequired(AppError):
+    status, error_code = 426, "APP_UPGRADE_REQUIRED"
+    message = "This app version is no longer supported; update the app."
+    description = (
+        "the `X-App-Version` header is below the business line's minimum app version (or not a version while a "
+        "minimum is set): show an update screen that opens `store_url`"
+    )
+    extra_fields = ("store_url",)
+
+    def __init__(self, store_url: str, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.extra.setdefault("store_url", store_url)
+
+
 class LoginLocked(RateLimited):
     error_code, message = "LOGIN_LOCKED", "Too many failed logins; try again later."
     description = "too many failed attempts; wait `Retry-After` seconds"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 import phonenumbers
 from marshmallow import validate
 
+from app.tenants import app_version
 from app.tenants.custom_fields import FIELD_TYPES
 
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="Lower-case letters, digits and _, starting with a letter.")
@@ -81,6 +83,38 @@ class CustomFieldSchema(ma.Schema):
         return data
 
 
+def _app_version(value: str | None) -> None:
+    if value is not None and not app_version.is_version(value):
+        raise ma.ValidationError("A version like 2.4 or 2.4.1: up to four dot-separated whole numbers.")
+
+
+STORE_URL = re.compile(r"^(https?|market|itms-apps)://\S{1,500}$")
+
+
+def _store_url(value: str) -> None:
+    if value and not STORE_URL.match(value):
+        raise ma.ValidationError("An https://, market:// or itms-apps:// link without spaces, or empty.")
+
+
+class AppRulesSchema(ma.Schema):
+    min_version = ma.fields.String(
+        allow_none=True,
+        validate=_app_version,
+        metadata={
+            "description": "The oldest app version still served: calls sending a lower `X-App-Version` get 426 "
+            "`APP_UPGRADE_REQUIRED`; null serves every version",
+            "example": "2.4.0",
+        },
+    )
+    store_url = ma.fields.String(
+        validate=_store_url,
+        metadata={
+            "description": "Where the update screen sends the user (app store or download page); sent with 426",
+            "example": "https://apps.example.com/fieldsales",
+        },
+    )
+
+
 def _phone_region(value: str) -> None:
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ma.ValidationError("An ISO 3166 region code phonenumbers knows, e.g. CN or FI.")
@@ -97,6 +131,7 @@ class TenantSettingsUpdateSchema(ma.Schema):
     pool = ma.fields.Nested(PoolRulesSchema)
     checkin = ma.fields.Nested(CheckinRulesSchema)
     territory = ma.fields.Nested(TerritoryRulesSchema)
+    app = ma.fields.Nested(AppRulesSchema)
     phone_region = ma.fields.String(validate=_phone_region, metadata={"example": "CN"})
     timezone = ma.fields.String(validate=_timezone, metadata={"example": "Asia/Shanghai"})
     custom_fields = ma.fields.List(

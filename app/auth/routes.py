@@ -8,10 +8,11 @@ from flask.views import MethodView
 from app import db
 from app.api import VALIDATION_ERRORS, Blueprint, document_errors
 from app.auth import service
-from app.auth.schemas import LoginSchema, MeSchema, TokenPairSchema
+from app.auth.schemas import LoginSchema, MeSchema, PasswordChangedSchema, PasswordChangeSchema, TokenPairSchema
 from app.auth.security import AUTH_ERRORS, authenticated, current_user, verify_token
-from app.errors import InvalidCredentials, LoginLocked, RefreshTokenReused, TenantRequired
+from app.errors import AppUpgradeRequired, InvalidCredentials, LoginLocked, RefreshTokenReused, TenantRequired
 from app.org.models import OrgUnit
+from app.tenants import app_version as versions
 from app.tenants.models import Tenant
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and tokens")
@@ -21,6 +22,7 @@ LOGIN_ERRORS = (
     TenantRequired,
     InvalidCredentials,
     LoginLocked,
+    AppUpgradeRequired,
 )
 
 
@@ -46,6 +48,7 @@ class Login(MethodView):
             body.get("tenant"),
             ip=request.remote_addr,
             user_agent=request.user_agent.string,
+            app_version=request.headers.get(versions.HEADER),
         )
         return _token_body(pair)
 
@@ -57,7 +60,8 @@ class Refresh(MethodView):
     @blp.response(200, TokenPairSchema)
     def post(self):
         """Exchange the refresh token (as the bearer token) for a new token pair."""
-        return _token_body(service.refresh(verify_token(refresh=True)))
+        claims = verify_token(refresh=True)
+        return _token_body(service.refresh(claims, app_version=request.headers.get(versions.HEADER)))
 
 
 @blp.route("/auth/logout")
@@ -87,3 +91,23 @@ class Me(MethodView):
             "tenant": session.get(Tenant, user.tenant_id),
             "org_unit": db.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None,
         }
+
+
+@blp.route("/me/password")
+class MyPassword(MethodView):
+    @authenticated(
+        blp,
+        errors=[
+            *VALIDATION_ERRORS,
+            (InvalidCredentials, "`old_password` is wrong (the session stays valid: do not sign out)"),
+            LoginLocked,
+        ],
+    )
+    @blp.arguments(PasswordChangeSchema, example={"old_password": "demo-pass-1", "new_password": "a-new-long-pass-2"})
+    @blp.response(200, PasswordChangedSchema)
+    def post(self, body):
+        """Change your own password; every other session of yours is signed out, this one stays valid."""
+        ended = service.change_password(
+            current_user(), g.auth_session_id, body["old_password"], body["new_password"], ip=request.remote_addr
+        )
+        return {"sessions_ended": ended}

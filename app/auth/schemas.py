@@ -20,6 +20,31 @@ class LoginSchema(ma.Schema):
     )
 
 
+class PasswordChangeSchema(ma.Schema):
+    old_password = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The current password", "example": "demo-pass-1"},
+    )
+    new_password = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=8, max=200),
+        metadata={
+            "description": "At least 8 characters; not the username, nor one of the most common passwords (in any "
+            "case)",
+            "example": "a-new-long-pass-2",
+        },
+    )
+
+
+class PasswordChangedSchema(ma.Schema):
+    sessions_ended = ma.fields.Integer(
+        required=True, metadata={"description": "How many other sessions (other phones, browsers) were signed out"}
+    )
+
+
 class UserSummarySchema(ma.Schema):
     id = ma.fields.Integer(required=True, metadata={"example": 3})
     username = ma.fields.String(required=True, metadata={"example": "bd1"})

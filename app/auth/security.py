@@ -15,6 +15,7 @@ from app import db
 from app.api import Blueprint, DocumentedError, document_errors
 from app.auth.models import AuthSession
 from app.errors import (
+    AppUpgradeRequired,
     Forbidden,
     TokenExpired,
     TokenInvalid,
@@ -23,9 +24,17 @@ from app.errors import (
     Unauthorized,
 )
 from app.org.models import Role, User
+from app.tenants import app_version
 from app.tenants.models import Tenant
 
-AUTH_ERRORS = (TokenMissing, TokenExpired, TokenInvalid, TokenRevoked)
+# what every authenticated operation may answer: the token's four 401s, and 426 for an app below the business
+# line's minimum version (app.tenants.app_version)
+AUTH_ERRORS = (TokenMissing, TokenExpired, TokenInvalid, TokenRevoked, AppUpgradeRequired)
+
+
+def require_supported_app(tenant: Tenant) -> None:
+    """426 ``APP_UPGRADE_REQUIRED`` if the request's ``X-App-Version`` is below the tenant's minimum."""
+    app_version.require_supported(tenant.setting("app"), request.headers.get(app_version.HEADER))
 
 
 def verify_token(*, refresh: bool = False) -> dict[str, Any]:
@@ -86,7 +95,8 @@ def optional_caller() -> User | None:
 
 
 def login_required(*roles: Role) -> Callable:
-    """Runtime check: a live session of an active user, with one of ``roles`` if given."""
+    """Runtime check: a live session of an active user, an app version the tenant still serves, and one of
+    ``roles`` if given."""
     allowed = {Role(role) for role in roles}
 
     def decorator(func: Callable) -> Callable:
@@ -94,6 +104,7 @@ def login_required(*roles: Role) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             claims = verify_token()
             user, tenant = _load_caller(claims)
+            require_supported_app(tenant)
             if allowed and user.role not in allowed:
                 raise Forbidden(f"This needs one of the roles: {', '.join(sorted(r.value for r in allowed))}.")
             g.user = user

@@ -17,6 +17,7 @@ from app.auth.models import AuthSession
 from app.errors import InvalidCredentials, RefreshTokenReused, TenantRequired, TokenRevoked
 from app.org import passwords
 from app.org.models import User
+from app.tenants import app_version as versions
 from app.tenants.models import Tenant
 
 REFRESH_GRACE = timedelta(seconds=60)
@@ -41,26 +42,31 @@ def login(
     *,
     ip: str | None = None,
     user_agent: str | None = None,
+    app_version: str | None = None,
 ) -> TokenPair:
     """Sign in. Every way of not getting in (no such user or tenant, a wrong password, a deactivated account
-    even with the right password) answers the same ``InvalidCredentials`` and counts as a failed attempt."""
+    even with the right password) answers the same ``InvalidCredentials`` and counts as a failed attempt.
+
+    Once the user (and so the business line) is known, an ``app_version`` (the ``X-App-Version`` header) below
+    the business line's minimum is refused with 426 before any session is opened."""
     throttle.attempt(username, ip)
     session = db.session()
-    query = select(User, Tenant.slug).join(Tenant, Tenant.id == User.tenant_id).where(User.username == username)
+    query = select(User, Tenant).join(Tenant, Tenant.id == User.tenant_id).where(User.username == username)
     if tenant_slug:
         query = query.where(Tenant.slug == tenant_slug)
     candidates = session.execute(query).all()
     if not candidates:
         passwords.burn_time(password)
     # every candidate's password is checked, active or not: the time taken tells nothing either
-    verified = [row.User for row in candidates if passwords.verify_password(row.User.password_hash, password)]
-    matched = [user for user in verified if user.is_active]
+    verified = [row for row in candidates if passwords.verify_password(row.User.password_hash, password)]
+    matched = [row for row in verified if row.User.is_active]
     if not matched:
         raise InvalidCredentials()
     throttle.succeeded(username, ip)
     if len(matched) > 1:
         raise TenantRequired()
-    user = matched[0]
+    user, tenant = matched[0].User, matched[0].Tenant
+    versions.require_supported(tenant.setting("app"), app_version)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     auth_session = AuthSession(
@@ -96,18 +102,21 @@ def _encode(token_type: str, claims: dict) -> tuple[str, str]:
     return jwt.encode(payload, config["JWT_SECRET_KEY"], algorithm=config["JWT_ALGORITHM"]), jti
 
 
-def refresh(claims: dict) -> TokenPair:
-    """Rotate: a refresh token works once (plus a short grace period for lost responses)."""
+def refresh(claims: dict, *, app_version: str | None = None) -> TokenPair:
+    """Rotate: a refresh token works once (plus a short grace period for lost responses). An ``app_version``
+    below the business line's minimum is refused (426) before the token is used up."""
     session = db.session()
     row = session.execute(
-        select(AuthSession, User)
+        select(AuthSession, User, Tenant)
         .join(User, User.id == AuthSession.user_id)
+        .join(Tenant, Tenant.id == User.tenant_id)
         .where(AuthSession.id == uuid.UUID(claims["sid"]), User.id == int(claims["sub"]))
         .with_for_update(of=AuthSession)
     ).one_or_none()
     if row is None or row.AuthSession.revoked_at is not None or not row.User.is_active:
         raise TokenRevoked()
     auth_session, user = row.AuthSession, row.User
+    versions.require_supported(row.Tenant.setting("app"), app_version)
     jti = claims["jti"]
     now = clock.now()
     in_grace = (
@@ -131,6 +140,33 @@ def logout(session_id: uuid.UUID) -> None:
         _revoke(auth_session, "logout")
         session_ended.send(auth_session.user_id, device_token=auth_session.device_token)
     session.flush()
+
+
+def change_password(
+    user: User, current_session_id: uuid.UUID, old_password: str, new_password: str, *, ip: str | None = None
+) -> int:
+    """The signed-in user's own password change; returns how many other sessions it ended.
+
+    The old password is checked like a login (the same throttle, keyed on the username and the IP: a stolen
+    phone cannot guess it faster than a login could), a wrong one answers ``InvalidCredentials``. The new one
+    must pass ``passwords.check_new``. Every other session of the user ends (reason ``password_change``); the
+    session making the change keeps working, so the app stays signed in without a new token pair."""
+    throttle.attempt(user.username, ip)
+    if not passwords.verify_password(user.password_hash, old_password):
+        raise InvalidCredentials("The current password is wrong.")
+    throttle.succeeded(user.username, ip)
+    passwords.check_new(new_password, user.username, field="new_password")
+    user.password_hash = passwords.hash_password(new_password)
+    session = db.session()
+    others = session.scalars(
+        select(AuthSession).where(
+            AuthSession.user_id == user.id, AuthSession.id != current_session_id, AuthSession.revoked_at.is_(None)
+        )
+    ).all()
+    for auth_session in others:
+        _revoke(auth_session, "password_change")
+    session.flush()
+    return len(others)
 
 
 def revoke_all_sessions(user_id: int, reason: str) -> int:

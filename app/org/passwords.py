@@ -75,10 +75,10 @@ def problems(password: str, username: str) -> list[str]:
     return []
 
 
-def check_new(password: str, username: str) -> None:
-    """Refuse (422 ``VALIDATION_ERROR``, a message on the ``password`` field) what ``problems`` finds. Every
-    place that sets a password calls it: ``org.service.add_user`` (admin API, CLI, seed) and the admin's
-    password reset."""
+def check_new(password: str, username: str, *, field: str = "password") -> None:
+    """Refuse (422 ``VALIDATION_ERROR``, a message on the body's ``field``) what ``problems`` finds. Every
+    place that sets a password calls it: ``org.service.add_user`` (admin API, CLI, seed), the admin's
+    password reset and the user's own change (``POST /me/password``, field ``new_password``)."""
     found = problems(password, username)
     if found:
-        raise ValidationFailed(f"password: {found[0]}", errors={"json": {"password": found}})
+        raise ValidationFailed(f"{field}: {found[0]}", errors={"json": {field: found}})

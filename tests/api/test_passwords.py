@@ -79,7 +79,8 @@ def test_the_cli_refuses_a_common_password(app, connection):
     cli = app.test_cli_runner()
     assert cli.invoke(args=["create-tenant", "pw-food", "--name", "Food"]).exit_code == 0
     result = cli.invoke(
-        args=["create-user", "--tenant", "pw-food", "--username", "boss", "--password", "Password1", "--role", "bd"]
+        args=["create-user", "--tenant", "pw-food", "--username", "boss", "--role", "bd"],
+        env={"FIELDSALES_PASSWORD": "Password1"},
     )
     assert result.exit_code == 1
     assert "Too common" in result.output and "VALIDATION_ERROR" in result.output

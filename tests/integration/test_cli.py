@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app import db
 from app.merchants.models import Merchant
+from app.org import passwords
 from app.org.models import OrgUnit, Role, User
 from app.tenants.models import Tenant
 from geo.coords import wgs84_to_gcj02
@@ -19,9 +20,9 @@ def cli(app, connection):
     return app.test_cli_runner()
 
 
-def run(cli, *args):
-    result = cli.invoke(args=list(args))
-    return result
+def run(cli, *args, password="secret-pass"):
+    """Invoke a command; ``create-user`` gets its password from $FIELDSALES_PASSWORD, as scripts give it."""
+    return cli.invoke(args=list(args), env={"FIELDSALES_PASSWORD": password})
 
 
 def test_create_tenant_and_users(cli, session):
@@ -34,8 +35,6 @@ def test_create_tenant_and_users(cli, session):
         "food",
         "--username",
         "boss",
-        "--password",
-        "secret-pass",
         "--role",
         "manager",
         "--team",
@@ -49,8 +48,6 @@ def test_create_tenant_and_users(cli, session):
         "food",
         "--username",
         "bd7",
-        "--password",
-        "secret-pass",
         "--role",
         "bd",
         "--team",
@@ -77,13 +74,37 @@ def test_create_tenant_and_users(cli, session):
 )
 def test_create_user_errors(cli, args, message):
     run(cli, "create-tenant", "food", "--name", "Food")
-    run(cli, "create-user", "--tenant", "food", "--username", "dup", "--password", "secret-pass", "--role", "bd")
-    base = {"--username": "new", "--password": "secret-pass"}
+    run(cli, "create-user", "--tenant", "food", "--username", "dup", "--role", "bd")
+    base = {"--username": "new"}
     for i in range(0, len(args), 2):
         base[args[i]] = args[i + 1]
     result = run(cli, "create-user", *[x for pair in base.items() for x in pair])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_create_user_asks_for_the_password_and_never_takes_it_from_argv(cli, session):
+    run(cli, "create-tenant", "food", "--name", "Food")
+    args = ["create-user", "--tenant", "food", "--username", "asked", "--role", "bd"]
+    result = cli.invoke(args=args, input="typed-pass-9\ntyped-pass-9\n", env={"FIELDSALES_PASSWORD": None})
+    assert result.exit_code == 0, result.output
+    assert "typed-pass-9" not in result.output  # hidden input
+    user = session.scalar(select(User).where(User.username == "asked"))
+    assert passwords.verify_password(user.password_hash, "typed-pass-9")
+    # a mistyped confirmation asks again; a --password option does not exist any more
+    result = cli.invoke(
+        args=[*args[:4], "asked2", *args[5:]],
+        input="typed-pass-9\ntypo-pass-9\nother-pass-8\nother-pass-8\n",
+        env={"FIELDSALES_PASSWORD": None},
+    )
+    assert result.exit_code == 0 and "do not match" in result.output, result.output
+    result = run(cli, *args[:4], "argv", *args[5:], "--password", "secret-pass")
+    assert result.exit_code == 2 and "No such option" in result.output
+    # the environment variable, for scripts
+    result = run(cli, *args[:4], "from-env", *args[5:], password="env-pass-77")
+    assert result.exit_code == 0, result.output
+    user = session.scalar(select(User).where(User.username == "from-env"))
+    assert passwords.verify_password(user.password_hash, "env-pass-77")
 
 
 CSV = """source_id,name,lat,lon,category,phone,address,opening_hours
