@@ -22,6 +22,7 @@ from app.errors import (
     AppError,
     ErrorCode,
     MalformedJson,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
     error_body,
@@ -242,20 +243,36 @@ def error_example(error: type[AppError], when: str | None = None) -> dict[str, A
     return {"summary": error.error_code, "value": error_body(error.status, error.error_code, when or error.when())}
 
 
+# Errors only a request with a body can get: not documented on GET and DELETE, which take none.
+BODY_ERRORS = (MalformedJson, UnsupportedMediaType)
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
+}
+
+
 def document_errors(blp: Blueprint, errors: Iterable[DocumentedError]) -> Callable:
-    """Document an endpoint's error responses from the catalogue's classes (``app.errors``)."""
-    by_status: dict[int, dict[str, tuple[type[AppError], str]]] = defaultdict(dict)
-    for item in errors:
-        error, when = item if isinstance(item, tuple) else (item, item.when())
-        by_status[error.status][error.error_code] = (error, when)
+    """Document an endpoint's error responses from the catalogue's classes (``app.errors``).
+
+    Every operation can meet a database outage (503 with ``Retry-After``), so that one is always listed.
+    """
+    items = [*errors, ServiceUnavailable]
 
     def decorator(func: Callable) -> Callable:
+        takes_body = func.__name__ not in ("get", "delete")
+        by_status: dict[int, dict[str, tuple[type[AppError], str]]] = defaultdict(dict)
+        for item in items:
+            error, when = item if isinstance(item, tuple) else (item, item.when())
+            if takes_body or error not in BODY_ERRORS:
+                by_status[error.status][error.error_code] = (error, when)
         for status, entries in sorted(by_status.items(), reverse=True):
             description = (
                 HTTPStatus(status).phrase + ". " + "; ".join(f"`{code}`: {when}" for code, (_, when) in entries.items())
             )
             examples = {code: error_example(error, when) for code, (error, when) in entries.items()}
-            func = blp.alt_response(status, schema=ErrorSchema, description=description, examples=examples)(func)
+            headers = RETRY_AFTER if status in (429, 503) else None
+            func = blp.alt_response(
+                status, schema=ErrorSchema, description=description, examples=examples, headers=headers
+            )(func)
         return func
 
     return decorator

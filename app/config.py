@@ -95,6 +95,15 @@ class Config:
             )
         },
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        # paths carry /api/v1; a generated client's base URL is the deployment's origin
+        "servers": [
+            {
+                "url": "https://{host}",
+                "description": "A deployment behind TLS",
+                "variables": {"host": {"default": "api.example.com", "description": "The deployment's host name"}},
+            },
+            {"url": "http://127.0.0.1:8000", "description": "Local development (`bash scripts/run`)"},
+        ],
     }
 
     def __init__(self, **overrides: object) -> None:
