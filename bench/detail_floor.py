@@ -51,6 +51,7 @@ def caller_params(merchant_id: int, tenant_id: int, caller_id: int, now: datetim
         "caller": caller_id,
         "caller_unit": None,
         "cooldown_since": now - timedelta(days=cooldown_days),
+        "cooldown_actions": list(detail.pool.COOLDOWN_ACTIONS),
         "sees_all": False,
         "is_manager": False,
     }

@@ -567,7 +567,8 @@ CALLER_SQL = text(
            (SELECT path FROM org_units WHERE id = :caller_unit) AS caller_path,
            (SELECT count(*) FROM leads WHERE owner_id = :caller AND state = 'private') AS caller_private,
            EXISTS (SELECT 1 FROM lead_events e
-                   WHERE e.merchant_id = m.id AND e.from_owner_id = :caller AND e.action = 'drop'
+                   WHERE e.merchant_id = m.id AND e.from_owner_id = :caller
+                     AND e.action = ANY(CAST(:cooldown_actions AS varchar[]))
                      AND e.created_at > :cooldown_since) AS caller_in_cooldown,
            (SELECT coalesce(json_agg(t ORDER BY t.due_at NULLS LAST, t.assignment_id), '[]')
             FROM (SELECT tk.id AS task_id, a.id AS assignment_id, tk.title, tk.kind, tk.priority, tk.due_at,
@@ -735,6 +736,8 @@ def merchant_detail(
             "caller": caller.id,
             "caller_unit": caller.org_unit_id,
             "cooldown_since": pool.cooldown_since(now, rules),
+            # the rule the claim applies (a release starts the cool-down like a drop): one rule, one answer
+            "cooldown_actions": list(pool.COOLDOWN_ACTIONS),
             "sees_all": caller.role in (Role.OPS, Role.ADMIN),
             "is_manager": caller.role == Role.MANAGER,
         },

@@ -104,6 +104,13 @@ def test_release_and_cooldown(client, pool):
     assert response.status_code == 200 and response.json["state"] == "public"
     body = refusal(act(client, pool["bd"], pool["shop"], "claim"), "RECLAIM_COOLDOWN")
     assert body["until"]
+    # the detail and the nearby list say what the claim says
+    detail = client.get(f"/api/v1/merchants/{pool['shop'].id}", headers=auth_headers(pool["bd"])).json
+    assert detail["sea"]["claimable"] is False
+    near = client.get(
+        "/api/v1/merchants/nearby", query_string={"lat": 30.25, "lng": 120.17}, headers=auth_headers(pool["bd"])
+    ).json
+    assert [i["claimable"] for i in near["items"] if i["id"] == pool["shop"].id] == [False]
     assert act(client, pool["colleague"], pool["shop"], "claim").status_code == 200  # others may take it
 
 
