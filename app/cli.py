@@ -10,10 +10,12 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from marshmallow import ValidationError
 from rq import Worker
 from rq.cron import CronScheduler
 
 from app import db, redis_conn
+from app.admin.settings_schemas import TenantSettingsUpdateSchema
 from app.errors import AppError
 from app.intake.importer import import_merchants as load
 from app.intake.jobs import compute_tags
@@ -35,15 +37,25 @@ def _fail(error: AppError) -> None:
 @click.command("create-tenant")
 @click.argument("slug")
 @click.option("--name", required=True, help="Display name of the business line")
-def create_tenant(slug: str, name: str) -> None:
+@click.option("--timezone", "timezone", default=None, help="IANA time zone of its days (default Asia/Shanghai)")
+@click.option("--phone-region", default=None, help="ISO country of its phone numbers (default CN)")
+def create_tenant(slug: str, name: str, timezone: str | None, phone_region: str | None) -> None:
     """Create a tenant (business line)."""
-
+    given = {key: value for key, value in (("timezone", timezone), ("phone_region", phone_region)) if value}
+    try:
+        settings = TenantSettingsUpdateSchema().load(given)
+    except ValidationError as error:
+        click.echo(f"error: {error.messages}", err=True)
+        sys.exit(1)
     try:
         with db.atomic():
-            tenant = service.create_tenant(slug, name)
+            tenant = service.create_tenant(slug, name, settings)
     except AppError as error:
         _fail(error)
-    click.echo(f"created tenant {tenant.slug} (id {tenant.id})")
+    click.echo(
+        f"created tenant {tenant.slug} (id {tenant.id}): time zone {tenant.setting('timezone')}, "
+        f"phone region {tenant.setting('phone_region')}"
+    )
 
 
 PASSWORD_ENV = "FIELDSALES_PASSWORD"

@@ -16,11 +16,11 @@ from app.org.models import OrgKind, OrgUnit, Role, User
 from app.tenants.models import Tenant
 
 
-def create_tenant(slug: str, name: str) -> Tenant:
+def create_tenant(slug: str, name: str, settings: dict | None = None) -> Tenant:
     session = db.session()
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise TenantExists(f"Tenant {slug!r} already exists.")
-    tenant = Tenant(slug=slug, name=name, settings={})
+    tenant = Tenant(slug=slug, name=name, settings=settings or {})
     session.add(tenant)
     session.flush()
     return tenant

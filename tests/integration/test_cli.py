@@ -200,3 +200,14 @@ def test_seed_demo_is_idempotent(cli, session):
     second = run(cli, "seed-demo")
     assert "already present" in second.output and "bd1 / demo-pass-1" in second.output
     assert session.scalar(select(Tenant.id).where(Tenant.slug == "hotels")) is not None
+
+
+def test_create_tenant_takes_its_time_zone_and_phone_region(cli, session):
+    result = run(cli, "create-tenant", "delhi", "--name", "Delhi", "--timezone", "Asia/Kolkata", "--phone-region", "IN")
+    assert result.exit_code == 0, result.output
+    assert "Asia/Kolkata" in result.output and "IN" in result.output
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == "delhi"))
+    assert tenant.setting("timezone") == "Asia/Kolkata" and tenant.setting("phone_region") == "IN"
+    bad = run(cli, "create-tenant", "mars", "--name", "Mars", "--timezone", "Mars/Olympus")
+    assert bad.exit_code == 1 and "timezone" in bad.output
+    assert session.scalar(select(Tenant).where(Tenant.slug == "mars")) is None
