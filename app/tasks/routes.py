@@ -36,6 +36,7 @@ from app.tasks.schemas import (
     TodoActionResultSchema,
     TodoCountSchema,
     TodoPageSchema,
+    TodoRejectSchema,
 )
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1", description="Tasks and the to-do center")
@@ -153,16 +154,16 @@ def _todo_action(todo_id: str, action: str, feedback: str | None):
     return json_response({"id": todo_id, "status": status, "closed": status in ("done", "rejected")})
 
 
-for _action, _doc in (
-    ("accept", "Accept a task: you will do it."),
-    ("done", "Mark a task or reminder done (with optional feedback)."),
-    ("reject", "Reject a task, saying why in `feedback`."),
+for _action, _doc, _schema, _example in (
+    ("accept", "Accept a task: you will do it (no body needed).", FeedbackSchema, None),
+    ("done", "Mark a task or reminder done (with optional feedback).", FeedbackSchema, "Owner agreed to 10% off"),
+    ("reject", "Reject a task, saying why in `feedback`.", TodoRejectSchema, "The shop closed for good"),
 ):
 
-    def _make(action: str, doc: str):
+    def _make(action: str, doc: str, schema: type, example: str | None):
         class TodoAction(MethodView):
             @authenticated(blp, errors=(*VALIDATION_ERRORS, *TODO_ERRORS))
-            @blp.arguments(FeedbackSchema, example={"feedback": "Owner agreed to 10% off"})
+            @blp.arguments(schema, required=action == "reject", example={"feedback": example} if example else None)
             @blp.response(200, TodoActionResultSchema)
             def post(self, body, todo_id):
                 return _todo_action(todo_id, action, body.get("feedback"))
@@ -171,4 +172,4 @@ for _action, _doc in (
         TodoAction.__name__ = f"Todo{action.title()}"
         return TodoAction
 
-    blp.route(f"/todos/<todo_id>/{_action}", endpoint=f"todo_{_action}")(_make(_action, _doc))
+    blp.route(f"/todos/<todo_id>/{_action}", endpoint=f"todo_{_action}")(_make(_action, _doc, _schema, _example))

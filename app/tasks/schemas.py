@@ -181,6 +181,12 @@ class FeedbackSchema(ma.Schema):
     feedback = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
 
 
+class TodoRejectSchema(ma.Schema):
+    feedback = ma.fields.String(
+        required=True, validate=validate.Length(min=1, max=4000), metadata={"description": "Why the task is rejected"}
+    )
+
+
 class TodoActionResultSchema(ma.Schema):
     id = ma.fields.String(required=True)
     status = ma.fields.String(required=True, validate=validate.OneOf(["accepted", "done", "rejected"]))
