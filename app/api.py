@@ -228,8 +228,29 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
 
+def nullable_reference(_converter: Any, _field: ma.fields.Field, ret: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+    """A nullable nested object as ``allOf: [$ref]`` + ``nullable``, which client generators read as the model.
+
+    apispec writes OpenAPI 3.0's nullable reference as ``anyOf: [{type: object, nullable: true}, {$ref}]``;
+    generators take the untyped object first and lose the model (openapi-python-client, openapi-typescript).
+    """
+    any_of = ret.get("anyOf")
+    null = {"type": "object", "nullable": True}
+    if not isinstance(any_of, list) or null not in any_of:
+        return {}
+    references = [item for item in any_of if item != null]
+    if not references or not all("$ref" in item for item in references):
+        return {}
+    ret.pop("anyOf")
+    return {"allOf": references, "nullable": True}
+
+
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def init_app(self, app: flask.Flask, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(nullable_reference)
 
     def handle_http_exception(self, error: Exception) -> flask.Response:
         return handle_http_exception(error)

@@ -149,7 +149,7 @@ def test_a_bd_day_through_the_generated_python_client(app, day, generated):
     lead = g.claim.sync(day.shop.id, client=bd)
     assert isinstance(lead, m.Lead)
     assert lead.merchant_id == day.shop.id and lead.state is m.LeadState.PRIVATE and lead.drops_at is not None
-    assert lead.owner.to_dict() == {"id": day.bd.id, "name": "Zhang"}  # see the xfail below for its type
+    assert lead.owner.to_dict() == {"id": day.bd.id, "name": "Zhang"}
     again = g.claim.sync(day.shop.id, client=bd)
     assert isinstance(again, m.Error) and again.error_code is m.ErrorErrorCode.ALREADY_YOURS
     changed = g.detail.sync_detailed(day.shop.id, client=bd.with_headers({"If-None-Match": etag}))
@@ -198,20 +198,10 @@ def test_a_bd_day_through_the_generated_python_client(app, day, generated):
     [todo] = [todo for todo in todos.items if todo.type_ is m.TodoType.TASK]
     assert (todo.task_id, todo.title, todo.status) == (task.id, "Ask about the lunch deal", "assigned")
     assert "accept" in todo.actions and todo.merchant.to_dict()["id"] == day.shop.id
-    # (the spec makes the body required where the guide sends none: the generated client must send `{}`)
-    accepted = g.accept.sync(todo.id, client=bd, body=m.Feedback())
+    accepted = g.accept.sync(todo.id, client=bd)
     assert isinstance(accepted, m.TodoActionResult) and accepted.status == "accepted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="spec problem: nullable nested objects are `anyOf: [{type: object, nullable: true}, {$ref: X}]`; "
-    "where the untyped branch comes first (Lead.owner, Sea.owner, DetailSea.owner, MyLead.owner, "
-    "LeadEvent.from_owner/to_owner, Me.org_unit, MerchantInfo.created_by, PendingMerchant.created_by, "
-    "Todo.merchant, VisitsSection.last_visit) openapi-python-client parses every object into that untyped "
-    "branch and never builds X; remove this marker once the spec says `nullable: true` + `allOf: [{$ref: X}]`",
-)
 def test_nullable_nested_objects_parse_into_their_models(generated):
     m = generated.models
     lead = m.Lead.from_dict(
