@@ -69,6 +69,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/territories/{territory_id}/stats"): "getTerritoryStats",
     ("GET", "/api/v1/todos"): "listTodos",
     ("GET", "/api/v1/todos/count"): "countTodos",
+    ("GET", "/api/v1/todos/{todo_id}"): "getTodo",
     ("POST", "/api/v1/todos/{todo_id}/accept"): "acceptTodo",
     ("POST", "/api/v1/todos/{todo_id}/done"): "completeTodo",
     ("POST", "/api/v1/todos/{todo_id}/reject"): "rejectTodo",

@@ -76,5 +76,6 @@ def sea_view(
         "state": state,
         "owner": {"id": owner_id, "name": owner_name} if owned else None,
         "mine": owned and owner_id == user_id,
+        "drops_at": drops_at if state == LeadState.PRIVATE.value else None,
         "expires_at": drops_at if state == LeadState.PRIVATE.value else None,
     }

@@ -126,8 +126,13 @@ class SeaSchema(ma.Schema):
     state = ma.fields.String(required=True, validate=validate.OneOf(["public", "private", "partner"]))
     owner = ma.fields.Nested(OwnerSchema, allow_none=True, required=True)
     mine = ma.fields.Boolean(required=True)
-    expires_at = ma.fields.DateTime(
+    drops_at = ma.fields.DateTime(
         allow_none=True, required=True, metadata={"description": "When a private lead drops back to the public pool"}
+    )
+    expires_at = ma.fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Deprecated (2026-12-03): the same as `drops_at`, the name every other answer uses"},
     )
 
 

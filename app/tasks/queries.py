@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from app import clock, db
 from app.devices.models import PushDelivery
-from app.errors import TaskNotFound
+from app.errors import TaskNotFound, TodoNotFound
 from app.merchants.models import Merchant
 from app.org.models import Role, User
 from app.org.scope import managed_user_ids
@@ -247,6 +248,18 @@ def todos(user: User, limit: int, cursor: str | None) -> dict[str, Any]:
     page = items[:limit]
     next_cursor = encode_cursor(list(_todo_key(page[-1])), query_key) if len(items) > limit else None
     return {"items": page, "next_cursor": next_cursor}
+
+
+def todo(user: User, todo_id: str) -> dict[str, Any]:
+    """One open to-do by its id (``a<assignment>``, ``r<reminder>``), or ``t<task>``: the caller's open assignment
+    of a task, which is what a task's push names (one push serves every assignee)."""
+    match = re.fullmatch(r"([art])([0-9]{1,18})", todo_id)
+    if match:
+        kind, number = match.group(1), int(match.group(2))
+        for item in _todo_items(user, clock.now()):
+            if item["id"] == todo_id or (kind == "t" and item["type"] == "task" and item["task_id"] == number):
+                return item
+    raise TodoNotFound()
 
 
 def todo_count(user: User) -> dict[str, int]:

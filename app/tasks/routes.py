@@ -37,6 +37,7 @@ from app.tasks.schemas import (
     TodoCountSchema,
     TodoPageSchema,
     TodoRejectSchema,
+    TodoSchema,
 )
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1", description="Tasks and the to-do center")
@@ -132,6 +133,15 @@ class TodoCount(MethodView):
     def get(self):
         """The badge: how many open to-dos, and how many overdue."""
         return json_response(queries.todo_count(current_user()))
+
+
+@blp.route("/todos/<todo_id>")
+class Todo(MethodView):
+    @authenticated(blp, errors=(TodoNotFound,))
+    @blp.response(200, TodoSchema)
+    def get(self, todo_id):
+        """One open to-do: `a…`/`r…` as listed, or `t<task id>` for your assignment of the task a push named."""
+        return json_response(queries.todo(current_user(), todo_id))
 
 
 def _parse_todo_id(todo_id: str) -> tuple[str, int]:

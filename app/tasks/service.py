@@ -6,7 +6,7 @@ outage only delays the push until the outbox sweeper finds it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -334,7 +334,8 @@ def _notify_creator(assignment: TaskAssignment, by: User, action: str, now: date
         assignment.merchant_id,
         f"task-feedback:{assignment.id}:{action}",
         {"task_id": task.id, "assignment_id": assignment.id, "status": verb, "feedback": assignment.feedback},
-        due_at=now,
+        # a day to read it, not overdue the moment it appears
+        due_at=now + timedelta(days=1),
     )
 
 

@@ -44,6 +44,9 @@ class CheckInSchema(ma.Schema):
 class LeadClockSchema(ma.Schema):
     state = ma.fields.String(required=True)
     mine = ma.fields.Boolean(required=True)
+    owner = ma.fields.Nested(
+        PersonRefSchema, allow_none=True, load_default=None, metadata={"description": "Whose lead it is"}
+    )
     drops_at = ma.fields.DateTime(
         allow_none=True,
         required=True,

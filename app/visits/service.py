@@ -241,9 +241,12 @@ def _advance_clocks(
             lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
             lead.version += 1
     mine = lead.owner_id == user.id
+    owner = user if mine else db.get(User, lead.owner_id) if lead.owner_id else None
     return {
         "state": lead.state.value,
         "mine": mine,
+        # whose lead the BD is standing in (so as not to pitch a colleague's shop twice)
+        "owner": {"id": owner.id, "name": owner.name} if owner else None,
         "drops_at": lead.drops_at if mine and lead.state == LeadState.PRIVATE else None,
         "drop_reason": lead.drop_reason if mine and lead.state == LeadState.PRIVATE else None,
     }

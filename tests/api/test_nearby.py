@@ -224,11 +224,18 @@ def test_sea_status_owner_and_claimable(client, pool):
     by_name = {item["name"]: item for item in body["items"]}
     mine, others = by_name["Ravintola Mine"], by_name["Kirjakauppa Others"]
     assert mine["sea"]["state"] == "private" and mine["sea"]["mine"] is True
-    assert mine["sea"]["owner"]["id"] == pool["me"].id and mine["sea"]["expires_at"]
+    assert mine["sea"]["owner"]["id"] == pool["me"].id and mine["sea"]["drops_at"]
+    assert mine["sea"]["expires_at"] == mine["sea"]["drops_at"]  # the deprecated name, same value
     assert others["sea"]["mine"] is False and others["sea"]["owner"]["name"] == pool["colleague"].display_name
     partner = by_name["杭州西湖小吃店"]["sea"]
     assert partner["state"] == "partner" and partner["expires_at"] is None
-    assert by_name["Kahvila Public"]["sea"] == {"state": "public", "owner": None, "mine": False, "expires_at": None}
+    assert by_name["Kahvila Public"]["sea"] == {
+        "state": "public",
+        "owner": None,
+        "mine": False,
+        "drops_at": None,
+        "expires_at": None,
+    }
     claimable = {name for name, item in by_name.items() if item["claimable"]}
     assert claimable == {"Kahvila Public"}  # the bakery dropped from me 2 days ago: cooldown
     # the colleague may claim the bakery; a manager claims nothing (managers assign)

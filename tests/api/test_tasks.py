@@ -166,6 +166,7 @@ def test_lifecycle_and_illegal_transitions(client, org):
     # the creator hears about it: a to-do item (and a push)
     feedback = db.session.scalar(select(Reminder).where(Reminder.user_id == org["manager"].id))
     assert feedback.kind == "task_feedback" and "done" in feedback.title
+    assert client.get("/api/v1/todos/count", headers=auth_headers(org["manager"])).json == {"total": 1, "overdue": 0}
 
 
 def test_reject_needs_feedback_and_only_the_assignee_acts(client, org):
@@ -322,3 +323,17 @@ def test_prune_stale_tokens(client, org):
         assert prune_stale_devices() == 0
     with freeze_time(clock.now() + timedelta(days=271)):
         assert prune_stale_devices() == 1
+
+
+def test_one_todo_by_its_id_or_by_the_task_a_push_named(client, org):
+    task = create(client, org["manager"], user_ids=[org["bd1"].id]).json
+    todo_id = f"a{task['assignments'][0]['id']}"
+    by_id = client.get(f"/api/v1/todos/{todo_id}", headers=auth_headers(org["bd1"]))
+    assert by_id.status_code == 200 and by_id.json["id"] == todo_id and by_id.json["task_id"] == task["id"]
+    by_task = client.get(f"/api/v1/todos/t{task['id']}", headers=auth_headers(org["bd1"])).json
+    assert by_task == by_id.json
+    for other in (f"t{task['id']}", todo_id):  # not the colleague's
+        assert client.get(f"/api/v1/todos/{other}", headers=auth_headers(org["bd2"])).status_code == 404
+    for bad in ("x1", "a", "a99999999999999999999", "t0"):
+        response = client.get(f"/api/v1/todos/{bad}", headers=auth_headers(org["bd1"]))
+        assert (response.status_code, response.json["error_code"]) == (404, "TODO_NOT_FOUND")

@@ -339,7 +339,13 @@ def test_another_bds_visit_does_not_move_the_clock(client, area, owned):
     before = lead_of(area).drops_at
     result = check_in(client, area["colleague"], body(area)).json
     assert result["verified"] is True and lead_of(area).drops_at == before
-    assert result["lead"] == {"state": "private", "mine": False, "drops_at": None, "drop_reason": None}
+    assert result["lead"] == {
+        "state": "private",
+        "mine": False,
+        "owner": {"id": area["bd"].id, "name": "Zhang"},  # whose shop the colleague is standing in
+        "drops_at": None,
+        "drop_reason": None,
+    }
     assert db.session.get(Merchant, area["shop"].id).last_visit_at is not None  # street-sweep still sees it
 
 

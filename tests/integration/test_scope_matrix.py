@@ -87,6 +87,7 @@ POLICY = {
     ("GET", "/api/v1/tasks/<id:task_id>"): "subtree",
     ("GET", "/api/v1/todos"): "own",
     ("GET", "/api/v1/todos/count"): "own",
+    ("GET", "/api/v1/todos/<todo_id>"): "own",
     ("POST", "/api/v1/todos/<todo_id>/accept"): "subtree",
     ("POST", "/api/v1/todos/<todo_id>/done"): "subtree",
     ("POST", "/api/v1/todos/<todo_id>/reject"): "subtree",
