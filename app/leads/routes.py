@@ -11,6 +11,8 @@ from app.errors import (
     AlreadyYours,
     ClaimCapReached,
     ExtensionsExhausted,
+    Forbidden,
+    InvalidAttributeFilter,
     InvalidCursor,
     LeadDropped,
     LeadTaken,
@@ -46,7 +48,16 @@ def _lead(lead):
 @blp.route("/<id:merchant_id>/claim")
 class Claim(MethodView):
     @authenticated(
-        blp, errors=(MerchantNotFound, LeadTaken, ClaimCapReached, ReclaimCooldown, AlreadyPartner, AlreadyYours)
+        blp,
+        errors=(
+            (Forbidden, "only BDs claim leads; managers assign them"),
+            MerchantNotFound,
+            LeadTaken,
+            ClaimCapReached,
+            ReclaimCooldown,
+            AlreadyPartner,
+            AlreadyYours,
+        ),
     )
     @blp.response(200, LeadSchema)
     def post(self, merchant_id):
@@ -116,7 +127,7 @@ class Mine(MethodView):
 
 @blp.route("/public")
 class PublicNearMe(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor, InvalidAttributeFilter))
     @blp.arguments(PublicLeadsQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, NearbyPageSchema)
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):

@@ -10,6 +10,7 @@ from app.auth.security import authenticated, current_tenant, current_user
 from app.errors import (
     BboxTooLarge,
     ContactNotFound,
+    InvalidAttributeFilter,
     InvalidAttributes,
     InvalidCursor,
     MerchantNotFound,
@@ -49,7 +50,7 @@ def _filters(args: dict) -> queries.MerchantFilters:
 
 @blp.route("/nearby")
 class Nearby(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor, InvalidAttributeFilter))
     @blp.arguments(NearbyQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, NearbyPageSchema, example=NEARBY_EXAMPLE)
     def get(self, lat, lng, coord_sys, radius_m, limit, cursor=None, **filters):
@@ -68,7 +69,7 @@ class Nearby(MethodView):
 
 @blp.route("/map")
 class MerchantMap(MethodView):
-    @authenticated(blp, errors=(*VALIDATION_ERRORS, BboxTooLarge))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, BboxTooLarge, InvalidAttributeFilter))
     @blp.arguments(MapQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(
         200,
