@@ -28,6 +28,7 @@ from app.errors import (
     error_body,
     handle_http_exception,
 )
+from app.spec_components import SharedEnums, object_size_limits
 
 
 class ErrorSchema(ma.Schema):
@@ -143,6 +144,52 @@ def _in_utc(value: Any) -> Any:
 
 
 _SCHEMA_INSTANCES: dict[type[ma.Schema], ma.Schema] = {}
+_DEEP_OBJECT_KEY = re.compile(r"^([a-z_]+)\[([^\[\]]*)\]$")
+
+
+def _map_entry(key: str, prefixed: dict[str, str]) -> tuple[str, str | None] | None:
+    """``(field, map key)`` for a query key that belongs to a map field (``None`` as map key: ``field=k:v``)."""
+    if key in prefixed.values():
+        return key, None
+    deep = _DEEP_OBJECT_KEY.match(key)
+    if deep and deep.group(1) in prefixed.values():
+        return deep.group(1), deep.group(2)
+    prefix = next((p for p in prefixed if key.startswith(p)), None)
+    return (prefixed[prefix], key[len(prefix) :]) if prefix is not None else None
+
+
+def _pair(field: str, value: str) -> tuple[str, str]:
+    name, separator, item = value.partition(":")
+    if not separator:
+        raise ValidationFailed(errors={"query": {field: [f"`{field}=<key>:<value>`, e.g. `{field}=cuisine:sichuan`."]}})
+    return name, item
+
+
+def query_pairs(_converter: Any, field: ma.fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """A query map field (``x-query-prefix``) as the spec shows it: repeated ``key:value`` strings, which every
+    client generator can send (``style: deepObject`` is not supported by all of them)."""
+    if "x-query-prefix" not in field.metadata:
+        return {}
+    key_pattern = next(
+        (v.regex.pattern.strip("^$") for v in getattr(field.key_field, "validators", []) if hasattr(v, "regex")),
+        ".+",
+    )
+    max_value = next((v.max for v in getattr(field.value_field, "validators", []) if getattr(v, "max", None)), None)
+    value_pattern = f".{{1,{max_value}}}" if max_value else ".+"
+    max_items = ret.get("maxProperties")
+    description = ret.get("description")
+    ret.clear()
+    if description:
+        ret["description"] = description
+    ret.update(
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": f"^{key_pattern}:{value_pattern}$", "example": "cuisine:sichuan"},
+        }
+    )
+    if max_items is not None:
+        ret["maxItems"] = max_items
+    return {}
 
 
 class Parser(FlaskParser):
@@ -161,20 +208,29 @@ class Parser(FlaskParser):
         return super()._get_schema(argmap, req)
 
     def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
-        """Query parameters; a schema's ``PREFIXED_PARAMS`` (``{"attr.": "attr"}``) gathers every
-        ``attr.<key>=value`` into one dict field, the only deliberate exception to strict parsing."""
+        """Query parameters; a schema's ``PREFIXED_PARAMS`` (``{"attr.": "attr"}``) gathers a map of filters
+        into one dict field, the only deliberate exception to strict parsing. Three spellings, one meaning:
+        ``attr=cuisine:sichuan`` (repeatable; what generated clients send, the spec's form),
+        ``attr[cuisine]=sichuan`` (deepObject) and ``attr.cuisine=sichuan``."""
         prefixed = getattr(schema, "PREFIXED_PARAMS", None)
-        if not prefixed or not any(key.startswith(tuple(prefixed)) for key in req.args):
+        if not prefixed:
+            return super().load_querystring(req, schema)
+        fields = set(prefixed.values())
+        if not any(_map_entry(key, prefixed) for key in req.args):
             return super().load_querystring(req, schema)
         args = MultiDict()
-        gathered: dict[str, dict[str, Any]] = {field: {} for field in prefixed.values()}
+        gathered: dict[str, dict[str, Any]] = {field: {} for field in fields}
         for key, values in req.args.lists():
-            prefix = next((p for p in prefixed if key.startswith(p)), None)
-            if prefix is None:
+            entry = _map_entry(key, prefixed)
+            if entry is None:
                 args.setlist(key, values)
-            else:
-                # a repeated key stays a list so that the field's validation refuses it
-                gathered[prefixed[prefix]][key[len(prefix) :]] = values[0] if len(values) == 1 else values
+                continue
+            field, name = entry
+            pairs = [(name, value) for value in values] if name is not None else [_pair(field, v) for v in values]
+            for pair_key, pair_value in pairs:
+                previous = gathered[field].get(pair_key)
+                # a repeated key becomes a list so that the field's validation refuses it
+                gathered[field][pair_key] = pair_value if previous is None else [previous, pair_value]
         for field, value in gathered.items():
             args[field] = value
         return self._makeproxy(args, schema)
@@ -248,9 +304,25 @@ def nullable_reference(_converter: Any, _field: ma.fields.Field, ret: dict[str, 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
 
-    def init_app(self, app: flask.Flask, *args: Any, **kwargs: Any) -> None:
-        super().init_app(app, *args, **kwargs)
-        self.ma_plugin.converter.add_attribute_function(nullable_reference)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared_enums = SharedEnums()
+
+    def _register_responses(self) -> None:
+        # flask-smorest's last step before it converts the first schema (the error schema): our attribute
+        # functions must be in place by then, or that schema keeps its inline enum
+        converter = self.ma_plugin.converter
+        converter.add_attribute_function(nullable_reference)
+        converter.add_attribute_function(object_size_limits)
+        converter.add_attribute_function(query_pairs)
+        converter.add_attribute_function(self.shared_enums.attribute_function())
+        self.shared_enums.add_to(self.spec)
+        super()._register_responses()
+
+    def register_enums(self, enums: Iterable[tuple[str, Any, str]]) -> None:
+        """Enums the spec shows once, as components (see ``app.spec_components``); call before ``init_app``."""
+        for name, values, description in enums:
+            self.shared_enums.register(name, values, description)
 
     def handle_http_exception(self, error: Exception) -> flask.Response:
         return handle_http_exception(error)

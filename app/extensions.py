@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from app.api import Api
 from app.operation_ids import OperationIdPlugin
+from app.spec_components import SharedComponentsPlugin
 
-api = Api(spec_kwargs={"extra_plugins": [OperationIdPlugin()]})
+api = Api(spec_kwargs={"extra_plugins": [OperationIdPlugin(), SharedComponentsPlugin()]})

@@ -14,13 +14,35 @@ from app.api import register_docs_assets, reject_hostile_text, reject_unexpected
 from app.cli import register_commands
 from app.config import Config, check_production_safety
 from app.converters import IdConverter
-from app.errors import register_error_handlers
+from app.errors import ErrorCode, register_error_handlers
 from app.extensions import api
+from app.intake.models import ImportStatus
 from app.json import OrjsonProvider
+from app.merchants.models import AuditStatus, ContactRole, DropReason, LeadState
+from app.merchants.schemas import SeaFilter
+from app.org.models import OrgKind, Role
 from app.routes import register_blueprints
+from app.tasks.models import AssignmentStatus, TaskKind
 from app.web import headers as security_headers
 from app.web import proxy, request_id
 from app.web.logs import configure_logging
+from geo.coords import CoordSys
+
+# Enums the spec shows once, as components: every field with exactly these choices refers to them.
+SHARED_ENUMS = [
+    ("CoordSys", CoordSys, "Coordinate system: Amap/Tencent SDKs report `gcj02`, Baidu `bd09`, GPS `wgs84`"),
+    ("LeadState", LeadState, "A merchant's pool: `public` (claimable), `private` (a BD's lead), `partner` (signed)"),
+    ("DropReason", DropReason, "Which clock returns a private lead to the public pool"),
+    ("SeaFilter", SeaFilter, "Which pools a merchant list shows"),
+    ("MerchantStatus", AuditStatus, "A merchant's audit status"),
+    ("ContactRole", ContactRole, "A key person's role at the merchant"),
+    ("Role", Role, "A user's role"),
+    ("OrgKind", OrgKind, "An org unit's level"),
+    ("TaskKind", TaskKind, "What a task asks for"),
+    ("AssignmentStatus", AssignmentStatus, "A task assignment's (a to-do's) state"),
+    ("ImportState", ImportStatus, "A merchant import's state"),
+    ("ErrorCode", ErrorCode, ErrorCode.__doc__ or ""),
+]
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
@@ -42,6 +64,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.teardown_request(db.end_request)
     app.teardown_appcontext(lambda _exc: db.session.remove())
 
+    api.register_enums(SHARED_ENUMS)
     api.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)

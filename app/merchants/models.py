@@ -148,6 +148,14 @@ class LeadState(str, enum.Enum):
     PARTNER = "partner"
 
 
+class DropReason(str, enum.Enum):
+    """Why a private lead goes (or went) back to the public pool on its own."""
+
+    TERM_END = "term_end"
+    NO_VISIT = "no_visit"
+    NO_SIGNING = "no_signing"
+
+
 class Lead(TenantScoped, Base):
     __tablename__ = "leads"
     __table_args__ = (

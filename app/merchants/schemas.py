@@ -65,10 +65,10 @@ class MerchantFilterQueryArgsSchema(ma.Schema):
         validate=validate.Length(max=5),
         load_default=dict,
         metadata={
-            "description": "Custom-field filters, sent as `attr.<key>=value` (e.g. `attr.cuisine=sichuan`, "
-            "`attr.seats=40`, `attr.delivery=true`), at most 5; the value is read in the "
-            "field's type from the tenant's schema. Unknown keys: 422 "
-            "`INVALID_ATTRIBUTE_FILTER`.",
+            "description": "Custom-field filters, one `attr=<key>:<value>` per field (e.g. "
+            "`attr=cuisine:sichuan&attr=seats:40&attr=delivery:true`), at most 5; the value is read in the "
+            "field's type from the tenant's schema. Unknown keys: 422 `INVALID_ATTRIBUTE_FILTER`. "
+            "`attr[cuisine]=sichuan` (deepObject) and `attr.cuisine=sichuan` mean the same.",
             "x-query-prefix": "attr.",
         },
     )

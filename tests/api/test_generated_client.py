@@ -84,12 +84,12 @@ def generated(tmp_path_factory) -> Iterator[SimpleNamespace]:
 
 @pytest.fixture
 def day(session):
-    tenant = TenantFactory()
+    tenant = TenantFactory(settings={"custom_fields": [{"key": "cuisine", "label": "Cuisine", "type": "string"}]})
     team = OrgUnitFactory(tenant=tenant, kind=OrgKind.TEAM, name="West Lake")
     manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=team.id)
     team.manager_id = manager.id
     bd = UserFactory(tenant=tenant, role=Role.BD, org_unit_id=team.id, manager_id=manager.id, display_name="Zhang")
-    shop = MerchantFactory(tenant=tenant, name="外婆家", lat=SHOP[0], lng=SHOP[1])
+    shop = MerchantFactory(tenant=tenant, name="外婆家", lat=SHOP[0], lng=SHOP[1], attributes={"cuisine": "zhejiang"})
     session.commit()
     return SimpleNamespace(tenant=tenant, team=team, manager=manager, bd=bd, shop=shop)
 
@@ -109,21 +109,21 @@ def test_a_bd_day_through_the_generated_python_client(app, day, generated):
         client=anonymous, body=m.Login(username=day.bd.username, password=PASSWORD, tenant=day.tenant.slug)
     )
     assert isinstance(pair, m.TokenPair)
-    assert (pair.user.id, pair.user.role, pair.user.tenant_id) == (day.bd.id, m.UserSummaryRole.BD, day.tenant.id)
+    assert (pair.user.id, pair.user.role, pair.user.tenant_id) == (day.bd.id, m.Role.BD, day.tenant.id)
     refreshed = g.refresh.sync(client=authed(pair.refresh_token))
     assert isinstance(refreshed, m.TokenPair)
     assert refreshed.refresh_token != pair.refresh_token and refreshed.user.id == day.bd.id
     wrong = g.login.sync(
         client=anonymous, body=m.Login(username=day.bd.username, password="not-it", tenant=day.tenant.slug)
     )
-    assert isinstance(wrong, m.Error) and wrong.error_code is m.ErrorErrorCode.INVALID_CREDENTIALS
+    assert isinstance(wrong, m.Error) and wrong.error_code is m.ErrorCode.INVALID_CREDENTIALS
     bd = authed(refreshed.access_token)
 
     # Nearby, in GCJ-02 as an Amap phone sends it: the answer's positions are GCJ-02 too.
     here = wgs84_to_gcj02(SHOP[0] + 0.0005, SHOP[1])  # the BD stands ~55 m north of the shop
     shop_gcj = wgs84_to_gcj02(*SHOP)
     page = g.nearby.sync(
-        client=bd, lat=here[0], lng=here[1], coord_sys=m.ListNearbyMerchantsCoordSys.GCJ02, radius_m=500
+        client=bd, lat=here[0], lng=here[1], coord_sys=m.CoordSys.GCJ02, radius_m=500
     )
     assert isinstance(page, m.NearbyPage)
     assert page.query.coord_sys == "gcj02" and page.next_cursor is None
@@ -132,17 +132,21 @@ def test_a_bd_day_through_the_generated_python_client(app, day, generated):
     assert (item.id, item.name) == (day.shop.id, "外婆家")
     assert item.lat == pytest.approx(shop_gcj[0], abs=1e-6) and item.lng == pytest.approx(shop_gcj[1], abs=1e-6)
     assert 50 < item.distance_m < 60 and (item.bearing_deg > 170 and item.bearing_deg < 190)
-    assert item.sea.state is m.SeaState.PUBLIC and item.sea.owner is None and item.claimable is True
+    assert item.sea.state is m.LeadState.PUBLIC and item.sea.owner is None and item.claimable is True
+
+    # A custom-field filter as generated clients send it (`attr=key:value`, repeatable).
+    def filtered(cuisine: str) -> list[int]:
+        return [i.id for i in g.nearby.sync(client=bd, lat=here[0], lng=here[1], attr=[f"cuisine:{cuisine}"]).items]
+
+    assert filtered("zhejiang") == [day.shop.id] and filtered("sichuan") == []
 
     # Detail with its ETag: the same ETag answers 304 (no body, nothing to parse).
-    first = g.detail.sync_detailed(day.shop.id, client=bd, coord_sys=m.GetMerchantDetailCoordSys.GCJ02)
+    first = g.detail.sync_detailed(day.shop.id, client=bd, coord_sys=m.CoordSys.GCJ02)
     assert first.status_code == 200 and isinstance(first.parsed, m.MerchantDetail)
     assert first.parsed.merchant.name == "外婆家" and first.parsed.sea.claimable is True
     assert first.parsed.merchant.lat == pytest.approx(shop_gcj[0], abs=1e-6)
     etag = first.headers["ETag"]
-    cached = g.detail.sync_detailed(
-        day.shop.id, client=bd.with_headers({"If-None-Match": etag}), coord_sys=m.GetMerchantDetailCoordSys.GCJ02
-    )
+    cached = g.detail.sync_detailed(day.shop.id, client=bd, coord_sys=m.CoordSys.GCJ02, if_none_match=etag)
     assert cached.status_code == 304 and cached.content == b"" and cached.parsed is None
 
     # Claim: a typed lead; claiming again is a typed 409.
@@ -151,8 +155,8 @@ def test_a_bd_day_through_the_generated_python_client(app, day, generated):
     assert lead.merchant_id == day.shop.id and lead.state is m.LeadState.PRIVATE and lead.drops_at is not None
     assert lead.owner.to_dict() == {"id": day.bd.id, "name": "Zhang"}
     again = g.claim.sync(day.shop.id, client=bd)
-    assert isinstance(again, m.Error) and again.error_code is m.ErrorErrorCode.ALREADY_YOURS
-    changed = g.detail.sync_detailed(day.shop.id, client=bd.with_headers({"If-None-Match": etag}))
+    assert isinstance(again, m.Error) and again.error_code is m.ErrorCode.ALREADY_YOURS
+    changed = g.detail.sync_detailed(day.shop.id, client=bd, if_none_match=etag)
     assert changed.status_code == 200 and changed.parsed.sea.mine is True  # the claim changed the ETag
 
     # Check-in with an Idempotency-Key; a retry with the same key replays the first answer.
@@ -161,7 +165,7 @@ def test_a_bd_day_through_the_generated_python_client(app, day, generated):
         merchant_id=day.shop.id,
         lat=shop_gcj[0],
         lng=shop_gcj[1],
-        coord_sys=m.CheckInCoordSys.GCJ02,
+        coord_sys=m.CoordSys.GCJ02,
         accuracy_m=10,
         client_time=clock.now(),
         mock_location=False,
@@ -182,7 +186,7 @@ def test_a_bd_day_through_the_generated_python_client(app, day, generated):
     task = g.create_task.sync(
         client=manager,
         body=m.TaskCreate(
-            title="Ask about the lunch deal", kind=m.TaskCreateKind.VISIT, merchant_id=day.shop.id, user_ids=[day.bd.id]
+            title="Ask about the lunch deal", kind=m.TaskKind.VISIT, merchant_id=day.shop.id, user_ids=[day.bd.id]
         ),
     )
     assert isinstance(task, m.TaskSummary)

@@ -148,6 +148,39 @@ def test_nearby_filters_by_custom_fields(client, shops, params, expected):
     assert response.json["query"]["attr"] == {k[5:]: v for k, v in params.items() if k.startswith("attr.")}
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "attr=seats:80&attr=cuisine:zhejiang",  # the spec's form: what generated clients send
+        "attr[seats]=80&attr[cuisine]=zhejiang",  # deepObject
+        "attr.seats=80&attr[cuisine]=zhejiang",  # the spellings mix
+    ],
+)
+def test_custom_field_filters_have_three_spellings(client, shops, query):
+    response = client.get(
+        f"/api/v1/merchants/nearby?lat=30.26&lng=120.17&radius_m=2000&{query}", headers=auth_headers(shops["bd"])
+    )
+    assert names(response) == {"Zhejiang"}
+    assert response.json["query"]["attr"] == {"seats": "80", "cuisine": "zhejiang"}
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("attr=cuisine", "attr"),  # no `:value`
+        ("attr=seats:80&attr[seats]=12", "attr"),  # one key twice
+        ("attr[]=x", "attr"),
+        ("attr=a:1&attr=b:2&attr=c:3&attr=d:4&attr=e:5&attr=f:6", "attr"),  # more than 5
+    ],
+)
+def test_malformed_custom_field_filters_are_422(client, shops, query, field):
+    response = client.get(
+        f"/api/v1/merchants/nearby?lat=30.26&lng=120.17&{query}", headers=auth_headers(shops["bd"])
+    )
+    assert response.status_code == 422, response.json
+    assert response.json["error_code"] == "VALIDATION_ERROR" and field in response.json["errors"]["query"]
+
+
 def test_map_filters_by_custom_fields_too(client, shops):
     response = client.get(
         "/api/v1/merchants/map",
