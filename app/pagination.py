@@ -19,13 +19,15 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 from flask import current_app
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
 
+from app import db
 from app.errors import InvalidCursor
 
 # PostgreSQL's bigint, the type of every id
@@ -134,3 +136,32 @@ def decode_cursor(token: str, query_fingerprint: str, types: tuple[type, ...]) -
         return [convert(value) for convert, value in zip(converters, key, strict=True)]
     except (ValueError, OverflowError) as exc:
         raise _invalid() from exc
+
+
+def keyset_page(
+    statement: Select,
+    key: Sequence[ColumnElement[Any]],
+    kinds: tuple[type, ...],
+    key_of: Callable[[Any], list[Any]],
+    *,
+    limit: int,
+    cursor: str | None,
+    params: dict[str, Any],
+) -> tuple[list[Any], str | None]:
+    """One page of ``statement``'s rows in ``key`` order (ascending, unique) after ``cursor``, and the cursor of
+    the next page (``None`` on the last). ``params`` (the filters) bind the cursor to its query; ``key_of``
+    gives a row's key values, of ``kinds``, for the next cursor."""
+    query_key = fingerprint(params)
+    if cursor:
+        statement = statement.where(tuple_(*key) > tuple_(*decode_cursor(cursor, query_key, kinds)))
+    rows = db.session.execute(statement.order_by(None).order_by(*key).limit(limit + 1)).all()
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    values = [value.isoformat() if isinstance(value, datetime) else value for value in key_of(page[-1])]
+    return page, encode_cursor(values, query_key)
+
+
+def count(statement: Select) -> int:
+    """How many rows ``statement`` gives in all (a page's ``total``)."""
+    return db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0

@@ -27,3 +27,19 @@ def coord_sys_field() -> ma.fields.Enum:
 class PersonRefSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
+
+
+class PageQueryArgsSchema(ma.Schema):
+    """``limit`` and ``cursor`` of a paged list (the ``Cursor`` parameter component in the spec)."""
+
+    limit = ma.fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = ma.fields.String(validate=validate.Length(min=1, max=1024))
+
+
+class PageSchema(ma.Schema):
+    """A page: ``items`` of the list's type, and ``next_cursor`` (``null`` on the last page)."""
+
+    next_cursor = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "Send as `cursor` for the next page; null: last page"}
+    )
+    total = ma.fields.Integer(required=True, metadata={"description": "Rows matching the filters, on every page"})

@@ -10,6 +10,7 @@ from app.admin.schemas import (
     DeactivationSchema,
     OrgUnitCreateSchema,
     OrgUnitPageSchema,
+    OrgUnitQueryArgsSchema,
     OrgUnitSchema,
     OrgUnitUpdateSchema,
     UserCreateSchema,
@@ -21,6 +22,7 @@ from app.admin.schemas import (
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
 from app.errors import (
+    InvalidCursor,
     OrgCycle,
     OrgUnitExists,
     OrgUnitNotFound,
@@ -54,11 +56,12 @@ USER_EXAMPLE = {
 
 @blp.route("/org/units")
 class OrgUnits(MethodView):
-    @authenticated(blp, *READERS)
+    @authenticated(blp, *READERS, errors=(*VALIDATION_ERRORS, InvalidCursor))
+    @blp.arguments(OrgUnitQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, OrgUnitPageSchema)
-    def get(self):
+    def get(self, limit, cursor=None):
         """Org units you can see, root first (managers: their subtree)."""
-        return admin.list_units(current_user())
+        return json_response(admin.list_units(current_user(), limit, cursor))
 
     @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, *UNKNOWN, OrgUnitExists))
     @blp.arguments(OrgUnitCreateSchema, example={"name": "Hubin", "kind": "subteam", "parent_id": 4})
@@ -80,7 +83,7 @@ class OrgUnitItem(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
-    @authenticated(blp, *READERS, errors=VALIDATION_ERRORS)
+    @authenticated(blp, *READERS, errors=(*VALIDATION_ERRORS, InvalidCursor))
     @blp.arguments(UserQueryArgsSchema, location="query")
     @blp.response(200, UserPageSchema)
     def get(self, filters):

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.org.models import OrgKind, Role
-from app.schemas import ID
+from app.schemas import ID, PageQueryArgsSchema, PageSchema
 
 ROLES = [role.value for role in Role]
 
@@ -42,9 +42,12 @@ class OrgUnitSchema(ma.Schema):
     manager_id = ma.fields.Integer(required=True, allow_none=True)
 
 
-class OrgUnitPageSchema(ma.Schema):
+class OrgUnitPageSchema(PageSchema):
     items = ma.fields.List(ma.fields.Nested(OrgUnitSchema), required=True)
-    total = ma.fields.Integer(required=True)
+
+
+class OrgUnitQueryArgsSchema(PageQueryArgsSchema):
+    pass
 
 
 PASSWORD_RULES = "At least 8 characters; not the username, nor one of the most common passwords (in any case)."
@@ -82,7 +85,7 @@ class UserUpdateSchema(ma.Schema):
     )
 
 
-class UserQueryArgsSchema(ma.Schema):
+class UserQueryArgsSchema(PageQueryArgsSchema):
     role = ma.fields.String(validate=validate.OneOf(ROLES))
     org_unit_id = ma.fields.Integer(validate=ID)
     active = ma.fields.Boolean()
@@ -100,9 +103,8 @@ class UserSchema(ma.Schema):
     deactivated_at = ma.fields.DateTime(required=True, allow_none=True)
 
 
-class UserPageSchema(ma.Schema):
+class UserPageSchema(PageSchema):
     items = ma.fields.List(ma.fields.Nested(UserSchema), required=True)
-    total = ma.fields.Integer(required=True)
 
 
 class DeactivateSchema(ma.Schema):

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from app import clock, db
+from app import clock, db, pagination
 from app.audit import service as audit_log
 from app.auth.service import revoke_all_sessions
 from app.devices.models import Device
@@ -55,9 +55,20 @@ def visible_units(viewer: User):
     return statement
 
 
-def list_units(viewer: User) -> dict[str, Any]:
-    items = [unit_view(unit) for unit in db.session.scalars(visible_units(viewer))]
-    return {"items": items, "total": len(items)}
+def list_units(viewer: User, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Root first: in the order of the units' paths, the unit's id breaking ties."""
+    statement = visible_units(viewer)
+    rows, next_cursor = pagination.keyset_page(
+        statement,
+        (OrgUnit.path, OrgUnit.id),
+        (str, int),
+        lambda row: [row[0].path, row[0].id],
+        limit=limit,
+        cursor=cursor,
+        params={"units": viewer.id},
+    )
+    items = [unit_view(unit) for (unit,) in rows]
+    return {"items": items, "next_cursor": next_cursor, "total": pagination.count(statement)}
 
 
 def unit_view(unit: OrgUnit) -> dict[str, Any]:
@@ -181,8 +192,17 @@ def list_users(viewer: User, filters: dict[str, Any]) -> dict[str, Any]:
         statement = statement.where(User.org_unit_id == filters["org_unit_id"])
     if filters.get("active") is not None:
         statement = statement.where(User.is_active.is_(filters["active"]))
-    items = [user_view(user) for user in db.session.scalars(statement)]
-    return {"items": items, "total": len(items)}
+    rows, next_cursor = pagination.keyset_page(
+        statement,
+        (User.id,),
+        (int,),
+        lambda row: [row[0].id],
+        limit=filters["limit"],
+        cursor=filters.get("cursor"),
+        params={"users": viewer.id, **{k: v for k, v in filters.items() if k not in ("limit", "cursor")}},
+    )
+    items = [user_view(user) for (user,) in rows]
+    return {"items": items, "next_cursor": next_cursor, "total": pagination.count(statement)}
 
 
 def _user(actor: User, user_id: int, *, field: str | None = None, include_self: bool = True) -> User:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from app import db
+from app import db, pagination
 from app.merchants.models import Lead, LeadEvent, LeadState, Merchant
 from app.org.models import User
 from app.tenants.models import Tenant
@@ -57,17 +58,27 @@ def my_leads(user: User, tenant: Tenant) -> dict[str, Any]:
     return {"items": items, "total": len(items), "cap": tenant.setting("pool", "claim_cap")}
 
 
-def history(merchant_id: int) -> dict[str, Any]:
+def history(merchant_id: int, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
     actor, from_owner, to_owner = aliased(User), aliased(User), aliased(User)
-    rows = db.session.execute(
+    statement = (
         select(LeadEvent, actor, from_owner, to_owner)
         .outerjoin(actor, actor.id == LeadEvent.actor_id)
         .outerjoin(from_owner, from_owner.id == LeadEvent.from_owner_id)
         .outerjoin(to_owner, to_owner.id == LeadEvent.to_owner_id)
         .where(LeadEvent.merchant_id == merchant_id)
-        .order_by(LeadEvent.created_at, LeadEvent.id)
-    ).all()
+    )
+    rows, next_cursor = pagination.keyset_page(
+        statement,
+        (LeadEvent.created_at, LeadEvent.id),
+        (datetime, int),
+        lambda row: [row[0].created_at, row[0].id],
+        limit=limit,
+        cursor=cursor,
+        params={"history": merchant_id},
+    )
     return {
+        "next_cursor": next_cursor,
+        "total": pagination.count(select(LeadEvent.id).where(LeadEvent.merchant_id == merchant_id)),
         "items": [
             {
                 "id": event.id,
@@ -80,5 +91,5 @@ def history(merchant_id: int) -> dict[str, Any]:
                 "details": event.details,
             }
             for event, a, f, t in rows
-        ]
+        ],
     }

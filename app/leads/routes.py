@@ -26,6 +26,7 @@ from app.json import json_response
 from app.leads import queries, service
 from app.leads.schemas import (
     AssignSchema,
+    LeadHistoryQueryArgsSchema,
     LeadHistorySchema,
     LeadSchema,
     MyLeadsSchema,
@@ -154,8 +155,9 @@ class PublicNearMe(MethodView):
 
 @blp.route("/<id:merchant_id>/history")
 class History(MethodView):
-    @authenticated(blp, errors=(MerchantNotFound,))
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor, MerchantNotFound))
+    @blp.arguments(LeadHistoryQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, LeadHistorySchema)
-    def get(self, merchant_id):
+    def get(self, merchant_id, limit, cursor=None):
         """Every ownership change of a merchant's lead, oldest first, with who did it and why."""
-        return json_response(queries.history(get_merchant(merchant_id).id))
+        return json_response(queries.history(get_merchant(merchant_id).id, limit, cursor))

@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.merchants.schemas import NearbyQueryArgsSchema
-from app.schemas import ID, PersonRefSchema
+from app.schemas import ID, PageQueryArgsSchema, PageSchema, PersonRefSchema
 
 
 class LeadSchema(ma.Schema):
@@ -94,5 +94,9 @@ class LeadEventSchema(ma.Schema):
     details = ma.fields.Dict(required=True)
 
 
-class LeadHistorySchema(ma.Schema):
+class LeadHistoryQueryArgsSchema(PageQueryArgsSchema):
+    pass
+
+
+class LeadHistorySchema(PageSchema):
     items = ma.fields.List(ma.fields.Nested(LeadEventSchema), required=True, metadata={"description": "Oldest first"})

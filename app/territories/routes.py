@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from app.api import VALIDATION_ERRORS, Blueprint
 from app.auth.security import authenticated, current_tenant, current_user
-from app.errors import InvalidGeometry, TeamNotFound, TerritoryExists, TerritoryNotFound, UnknownUsers
+from app.errors import InvalidCursor, InvalidGeometry, TeamNotFound, TerritoryExists, TerritoryNotFound, UnknownUsers
 from app.json import json_response
 from app.org.models import Role
 from app.territories import service
@@ -38,12 +38,12 @@ TERRITORY_EXAMPLE = {
 
 @blp.route("")
 class Territories(MethodView):
-    @authenticated(blp, errors=VALIDATION_ERRORS)
+    @authenticated(blp, errors=(*VALIDATION_ERRORS, InvalidCursor))
     @blp.arguments(TerritoryQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, TerritoryPageSchema)
-    def get(self, team_id=None, user_id=None):
-        """Territories you can see: yours (BDs), your subtree's (managers), all (ops, admins)."""
-        return service.list_territories(current_user(), team_id=team_id, user_id=user_id)
+    def get(self, limit, cursor=None, team_id=None, user_id=None):
+        """Territories you can see: yours (BDs), your subtree's (managers), all (ops, admins); by name."""
+        return service.list_territories(current_user(), team_id=team_id, user_id=user_id, limit=limit, cursor=cursor)
 
     @authenticated(blp, *EDITORS, errors=(*VALIDATION_ERRORS, InvalidGeometry, TeamNotFound, TerritoryExists))
     @blp.arguments(TerritoryCreateSchema, example={"name": "West Lake", "team_id": 3, "geometry": POLYGON_EXAMPLE})

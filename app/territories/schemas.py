@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.schemas import ID
+from app.schemas import ID, PageQueryArgsSchema, PageSchema
 
 POLYGON_EXAMPLE = {
     "type": "Polygon",
@@ -50,7 +50,7 @@ class MembersSchema(ma.Schema):
     )
 
 
-class TerritoryQueryArgsSchema(ma.Schema):
+class TerritoryQueryArgsSchema(PageQueryArgsSchema):
     team_id = ma.fields.Integer(validate=ID)
     user_id = ma.fields.Integer(validate=ID, metadata={"description": "Territories this BD is assigned to"})
 
@@ -82,9 +82,8 @@ class TerritorySchema(TerritorySummarySchema):
     )
 
 
-class TerritoryPageSchema(ma.Schema):
+class TerritoryPageSchema(PageSchema):
     items = ma.fields.List(ma.fields.Nested(TerritorySummarySchema), required=True)
-    total = ma.fields.Integer(required=True)
 
 
 class PoolCountsSchema(ma.Schema):

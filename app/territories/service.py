@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from app import db
+from app import db, pagination
 from app.errors import (
     Forbidden,
     InvalidGeometry,
@@ -220,8 +220,15 @@ def view(territory: Territory, *, with_overlaps: bool = False, with_geometry: bo
     return body
 
 
-def list_territories(viewer: User, team_id: int | None = None, user_id: int | None = None) -> dict[str, Any]:
-    statement = select(Territory).order_by(Territory.name, Territory.id)
+def list_territories(
+    viewer: User,
+    team_id: int | None = None,
+    user_id: int | None = None,
+    *,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    statement = select(Territory)
     condition = visible_condition(viewer)
     if condition is not None:
         statement = statement.where(condition)
@@ -231,5 +238,14 @@ def list_territories(viewer: User, team_id: int | None = None, user_id: int | No
         statement = statement.where(
             Territory.id.in_(select(TerritoryMember.territory_id).where(TerritoryMember.user_id == user_id))
         )
-    items = [view(t, with_geometry=False) for t in db.session.scalars(statement)]
-    return {"items": items, "total": len(items)}
+    rows, next_cursor = pagination.keyset_page(
+        statement,
+        (Territory.name, Territory.id),
+        (str, int),
+        lambda row: [row[0].name, row[0].id],
+        limit=limit,
+        cursor=cursor,
+        params={"territories": viewer.id, "team_id": team_id, "user_id": user_id},
+    )
+    items = [view(territory, with_geometry=False) for (territory,) in rows]
+    return {"items": items, "next_cursor": next_cursor, "total": pagination.count(statement)}

@@ -122,9 +122,7 @@ def test_a_bd_day_through_the_generated_python_client(app, day, generated):
     # Nearby, in GCJ-02 as an Amap phone sends it: the answer's positions are GCJ-02 too.
     here = wgs84_to_gcj02(SHOP[0] + 0.0005, SHOP[1])  # the BD stands ~55 m north of the shop
     shop_gcj = wgs84_to_gcj02(*SHOP)
-    page = g.nearby.sync(
-        client=bd, lat=here[0], lng=here[1], coord_sys=m.CoordSys.GCJ02, radius_m=500
-    )
+    page = g.nearby.sync(client=bd, lat=here[0], lng=here[1], coord_sys=m.CoordSys.GCJ02, radius_m=500)
     assert isinstance(page, m.NearbyPage)
     assert page.query.coord_sys == "gcj02" and page.next_cursor is None
     [item] = page.items

@@ -174,9 +174,7 @@ def test_custom_field_filters_have_three_spellings(client, shops, query):
     ],
 )
 def test_malformed_custom_field_filters_are_422(client, shops, query, field):
-    response = client.get(
-        f"/api/v1/merchants/nearby?lat=30.26&lng=120.17&{query}", headers=auth_headers(shops["bd"])
-    )
+    response = client.get(f"/api/v1/merchants/nearby?lat=30.26&lng=120.17&{query}", headers=auth_headers(shops["bd"]))
     assert response.status_code == 422, response.json
     assert response.json["error_code"] == "VALIDATION_ERROR" and field in response.json["errors"]["query"]
 
