@@ -39,9 +39,11 @@ def _fail(error: AppError) -> None:
 @click.option("--name", required=True, help="Display name of the business line")
 @click.option("--timezone", "timezone", default=None, help="IANA time zone of its days (default Asia/Shanghai)")
 @click.option("--phone-region", default=None, help="ISO country of its phone numbers (default CN)")
-def create_tenant(slug: str, name: str, timezone: str | None, phone_region: str | None) -> None:
+@click.option("--locale", default=None, help="Language of pushes and to-dos: zh-CN or en (default en)")
+def create_tenant(slug: str, name: str, timezone: str | None, phone_region: str | None, locale: str | None) -> None:
     """Create a tenant (business line)."""
-    given = {key: value for key, value in (("timezone", timezone), ("phone_region", phone_region)) if value}
+    options = (("timezone", timezone), ("phone_region", phone_region), ("locale", locale))
+    given = {key: value for key, value in options if value}
     try:
         settings = TenantSettingsUpdateSchema().load(given)
     except ValidationError as error:

@@ -34,6 +34,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/leads/{merchant_id}/release"): "releaseLead",
     ("POST", "/api/v1/leads/{merchant_id}/sign"): "signLead",
     ("GET", "/api/v1/me"): "getMe",
+    ("PATCH", "/api/v1/me"): "updateMe",
     ("POST", "/api/v1/me/password"): "changeMyPassword",
     ("POST", "/api/v1/merchants"): "createMerchant",
     ("GET", "/api/v1/merchants/audit-queue"): "listAuditQueue",

@@ -88,6 +88,10 @@ class PushContent:
         channel_id: The Android notification channel.
         thread_id: The iOS notification group; defaults to ``channel_id``.
         ttl_s: How long FCM keeps an undelivered push for Android, in seconds.
+        title_loc_key, body_loc_key: Keys of the app's own string resources (Android ``strings.xml``, iOS
+            ``Localizable.strings``) for the title and the body; the app shows its own text when it has the key
+            and ``title``/``body`` (already in the user's language) otherwise.
+        title_loc_args, body_loc_args: The keys' positional arguments (``%1$s``, ``%@``), as strings.
     """
 
     title: str
@@ -97,6 +101,10 @@ class PushContent:
     channel_id: str = DEFAULT_CHANNEL_ID
     thread_id: str | None = None
     ttl_s: int = DEFAULT_TTL_S
+    title_loc_key: str | None = None
+    title_loc_args: tuple[str, ...] = ()
+    body_loc_key: str | None = None
+    body_loc_args: tuple[str, ...] = ()
 
 
 def data_payload_size(data: Mapping[str, str]) -> int:
@@ -155,6 +163,33 @@ def _platform_parts(content: PushContent) -> dict[str, Any]:
         raise ValueError("push body must be a string")
     if not content.collapse_key:
         raise ValueError("push collapse_key must be a non-empty string")
+    localised = content.title_loc_key is not None or content.body_loc_key is not None
+    for args in (content.title_loc_args, content.body_loc_args):
+        if not all(isinstance(arg, str) for arg in args):
+            raise ValueError("push loc args must be strings")
+    android_loc = (
+        {
+            "title_loc_key": content.title_loc_key,
+            "title_loc_args": list(content.title_loc_args) or None,
+            "body_loc_key": content.body_loc_key,
+            "body_loc_args": list(content.body_loc_args) or None,
+        }
+        if localised
+        else {}
+    )
+    # iOS: with an ``alert`` object the keys travel beside the fallback text (FCM keeps both)
+    alert = (
+        messaging.ApsAlert(
+            title=content.title,
+            body=content.body,
+            title_loc_key=content.title_loc_key,
+            title_loc_args=list(content.title_loc_args) or None,
+            loc_key=content.body_loc_key,
+            loc_args=list(content.body_loc_args) or None,
+        )
+        if localised
+        else None
+    )
     return {
         "notification": messaging.Notification(title=content.title, body=content.body),
         "data": _check_data(content.data),
@@ -162,7 +197,7 @@ def _platform_parts(content: PushContent) -> dict[str, Any]:
             priority="high",
             collapse_key=content.collapse_key,
             ttl=content.ttl_s,
-            notification=messaging.AndroidNotification(channel_id=content.channel_id),
+            notification=messaging.AndroidNotification(channel_id=content.channel_id, **android_loc),
         ),
         "apns": messaging.APNSConfig(
             headers={
@@ -171,7 +206,7 @@ def _platform_parts(content: PushContent) -> dict[str, Any]:
                 "apns-push-type": "alert",
             },
             payload=messaging.APNSPayload(
-                aps=messaging.Aps(sound="default", thread_id=content.thread_id or content.channel_id)
+                aps=messaging.Aps(alert=alert, sound="default", thread_id=content.thread_id or content.channel_id)
             ),
         ),
     }

@@ -9,6 +9,7 @@ import marshmallow as ma
 import phonenumbers
 from marshmallow import validate
 
+from app.i18n import SUPPORTED_LOCALES
 from app.tenants import app_version
 from app.tenants.custom_fields import FIELD_TYPES
 
@@ -134,6 +135,10 @@ class TenantSettingsUpdateSchema(ma.Schema):
     app = ma.fields.Nested(AppRulesSchema)
     phone_region = ma.fields.String(validate=_phone_region, metadata={"example": "CN"})
     timezone = ma.fields.String(validate=_timezone, metadata={"example": "Asia/Shanghai"})
+    locale = ma.fields.String(
+        validate=validate.OneOf(SUPPORTED_LOCALES),
+        metadata={"description": "Language of pushes and system to-dos for users who chose none", "example": "zh-CN"},
+    )
     custom_fields = ma.fields.List(
         ma.fields.Nested(CustomFieldSchema),
         validate=validate.Length(max=100),

@@ -8,10 +8,18 @@ from flask.views import MethodView
 from app import db
 from app.api import VALIDATION_ERRORS, Blueprint, document_errors
 from app.auth import service
-from app.auth.schemas import LoginSchema, MeSchema, PasswordChangedSchema, PasswordChangeSchema, TokenPairSchema
+from app.auth.schemas import (
+    LoginSchema,
+    MeSchema,
+    MeUpdateSchema,
+    PasswordChangedSchema,
+    PasswordChangeSchema,
+    TokenPairSchema,
+)
 from app.auth.security import AUTH_ERRORS, authenticated, current_user, verify_token
 from app.errors import AppUpgradeRequired, InvalidCredentials, LoginLocked, RefreshTokenReused, TenantRequired
-from app.org.models import OrgUnit
+from app.org.locales import user_locale
+from app.org.models import OrgUnit, User
 from app.tenants import app_version as versions
 from app.tenants.models import Tenant
 
@@ -79,18 +87,33 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     def get(self):
         """The signed-in user with tenant and org unit."""
+        return _me(current_user())
+
+    @authenticated(blp, errors=VALIDATION_ERRORS)
+    @blp.arguments(MeUpdateSchema, example={"preferred_locale": "zh-CN"})
+    @blp.response(200, MeSchema)
+    def patch(self, fields):
+        """Change your own preferences: the language of your pushes and to-dos."""
         user = current_user()
-        session = db.session()
-        return {
-            "id": user.id,
-            "username": user.username,
-            "display_name": user.display_name,
-            "role": user.role,
-            "tenant_id": user.tenant_id,
-            "manager_id": user.manager_id,
-            "tenant": session.get(Tenant, user.tenant_id),
-            "org_unit": db.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None,
-        }
+        if "preferred_locale" in fields:
+            user.locale = fields["preferred_locale"]
+            db.session.flush()
+        return _me(user)
+
+
+def _me(user: User) -> dict:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "tenant_id": user.tenant_id,
+        "manager_id": user.manager_id,
+        "locale": user_locale(user),
+        "preferred_locale": user.locale,
+        "tenant": db.get(Tenant, user.tenant_id),
+        "org_unit": db.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None,
+    }
 
 
 @blp.route("/me/password")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.i18n import SUPPORTED_LOCALES
 from app.org.models import OrgKind, Role
 
 
@@ -76,6 +77,25 @@ class TenantRefSchema(ma.Schema):
 
 class MeSchema(UserSummarySchema):
     display_name = ma.fields.String(required=True, metadata={"example": "Aino Virtanen"})
+    locale = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(SUPPORTED_LOCALES),
+        metadata={"description": "The language of your pushes and to-dos: your choice, else the business line's"},
+    )
+    preferred_locale = ma.fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(SUPPORTED_LOCALES),
+        metadata={"description": "Your own choice (`PATCH /me`); null: the business line's default"},
+    )
     manager_id = ma.fields.Integer(allow_none=True, required=True)
     tenant = ma.fields.Nested(TenantRefSchema, required=True)
     org_unit = ma.fields.Nested(OrgUnitRefSchema, allow_none=True, required=True)
+
+
+class MeUpdateSchema(ma.Schema):
+    preferred_locale = ma.fields.String(
+        allow_none=True,
+        validate=validate.OneOf(SUPPORTED_LOCALES),
+        metadata={"description": "`zh-CN` or `en`; null: follow the business line's default", "example": "zh-CN"},
+    )

@@ -57,6 +57,10 @@ def deliver(
         data=message["data"],
         collapse_key=message["collapse_key"],
         channel_id=message.get("channel_id", "tasks"),
+        title_loc_key=message.get("title_loc_key"),
+        title_loc_args=tuple(message.get("title_loc_args", ())),
+        body_loc_key=message.get("body_loc_key"),
+        body_loc_args=tuple(message.get("body_loc_args", ())),
     )
     outcomes = push_gateway.backend().send(list(devices), content, attempt=attempt)
     counts: dict[str, int] = defaultdict(int)

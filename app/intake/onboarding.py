@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from app import clock, db
 from app.auth import throttle
 from app.errors import InvalidPhone
+from app.i18n import Text
 from app.intake import dedup
 from app.intake.normalize import branch_key, name_key, phone_keys
 from app.intake.service import check_phone
@@ -141,7 +142,7 @@ def submit(fields: dict[str, Any]) -> dict[str, str]:
             tenant.id,
             user_id,
             "self_onboarding",
-            f"Self-onboarded: {fields['business_name']}",
+            Text("todo_self_onboarding", {"business": fields["business_name"]}),
             merchant_id,
             f"onboarding:{keys[0]}:{today}:{user_id}",
             submission,

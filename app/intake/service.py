@@ -21,6 +21,7 @@ from app.errors import (
     UnknownPhotos,
     ValidationFailed,
 )
+from app.i18n import Text
 from app.intake import dedup
 from app.intake.merge import merge_into
 from app.intake.normalize import branch_key, is_valid_phone, name_key, phone_keys
@@ -208,12 +209,11 @@ def audit(
 def _tell_creator(merchant: Merchant, action: str, into_id: int | None, note: str | None) -> None:
     if merchant.created_by_id is None:
         return
-    verb = {"approve": "approved", "reject": "rejected", "merge": "merged into an existing merchant"}[action]
     remind(
         merchant.tenant_id,
         merchant.created_by_id,
         "audit_result",
-        f"{merchant.name}: {verb}",
+        Text(f"todo_audit_{action}", {"merchant": merchant.name}),
         into_id or merchant.id,
         f"audit:{merchant.id}:{action}",
         {"merchant_id": merchant.id, "action": action, "into_id": into_id, "note": note},

@@ -72,9 +72,17 @@ def sweep_due_leads(now: datetime | None = None, batch: int = SWEEP_BATCH, max_b
 
 REMIND_SQL = text(
     """
-    INSERT INTO reminders (tenant_id, user_id, kind, title, merchant_id, due_at, dedupe_key, payload, created_at)
+    INSERT INTO reminders (tenant_id, user_id, kind, title, message, merchant_id, due_at, dedupe_key, payload,
+                           created_at)
     SELECT l.tenant_id, l.owner_id, 'lead_dropping',
            'Lead drops in ' || :days || (CASE WHEN :days = 1 THEN ' day: ' ELSE ' days: ' END) || m.name,
+           -- app.i18n: todo_lead_dropping(_tomorrow), the same text in each reader's language
+           CASE WHEN :days = 1
+                THEN jsonb_build_object('key', 'todo_lead_dropping_tomorrow', 'args',
+                                        jsonb_build_object('merchant', m.name))
+                ELSE jsonb_build_object('key', 'todo_lead_dropping', 'args',
+                                        jsonb_build_object('merchant', m.name, 'days', :days))
+           END,
            l.merchant_id, l.drops_at,
            'lead-drop:' || l.merchant_id || ':' || l.owner_id || ':' || extract(epoch FROM l.drops_at)::bigint
              || ':' || :days || 'd',

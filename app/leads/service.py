@@ -33,6 +33,7 @@ from app.errors import (
     ReclaimCooldown,
     UserNotFound,
 )
+from app.i18n import Text
 from app.leads.rules import drop_clock
 from app.merchants.models import Lead, LeadEvent, LeadState, Merchant, get_merchant, touch
 from app.merchants.pool import COOLDOWN_ACTIONS
@@ -347,7 +348,7 @@ def _request_signing(
             tenant.id,
             confirmer,
             "sign_confirmation",
-            f"Confirm signing: {merchant.name} ({contract_no})",
+            Text("todo_sign_confirmation", {"merchant": merchant.name, "contract_no": contract_no}),
             merchant.id,
             f"sign:{merchant.id}:{lead.version}:{confirmer}",
             {"merchant_id": merchant.id, "bd_id": user.id, "contract_no": contract_no},

@@ -61,6 +61,8 @@ class User(TenantScoped, Timestamped, Base):
     )
     manager_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     phone: Mapped[str | None] = mapped_column(String(40))
+    # zh-CN or en (app.i18n.SUPPORTED_LOCALES); null: the business line's `locale` setting
+    locale: Mapped[str | None] = mapped_column(String(10))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     deactivated_at: Mapped[datetime | None]
 

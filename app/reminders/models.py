@@ -24,7 +24,10 @@ class Reminder(TenantScoped, Timestamped, Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
+    # the English text, kept for rows older than ``message`` and for logs
     title: Mapped[str] = mapped_column(String(200))
+    # ``app.i18n.Text`` as JSON (key and arguments): each reader sees the to-do in their own language
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
     due_at: Mapped[datetime]
     done_at: Mapped[datetime | None]

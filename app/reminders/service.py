@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
+from app.i18n import DEFAULT_LOCALE, Text
 from app.outbox.service import enqueue_after_commit
 from app.reminders import jobs
 from app.reminders.models import Reminder
@@ -17,7 +18,7 @@ def remind(
     tenant_id: int,
     user_id: int,
     kind: str,
-    title: str,
+    text: Text,
     merchant_id: int | None,
     dedupe_key: str,
     payload: dict[str, Any],
@@ -27,7 +28,8 @@ def remind(
 ) -> int | None:
     """A to-do in the user's to-do center, with its push unless ``push`` is off; once per ``dedupe_key``.
 
-    Returns the new reminder's id, or None when one with that key exists already.
+    ``text`` is its title, shown to the user in their language (``app.i18n``). Returns the new reminder's id, or
+    None when one with that key exists already.
     """
     reminder_id = db.session.execute(
         insert(Reminder)
@@ -35,7 +37,8 @@ def remind(
             tenant_id=tenant_id,
             user_id=user_id,
             kind=kind,
-            title=title[:200],
+            title=text.render(DEFAULT_LOCALE)[:200],
+            message=text.as_json(),
             merchant_id=merchant_id,
             due_at=due_at or clock.now(),
             dedupe_key=dedupe_key[:200],

@@ -5,11 +5,16 @@ A task's push goes to every device of every open assignee, through ``app.devices
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from typing import Any
+
 from sqlalchemy import select
 
 from app import db, redis_conn
 from app.devices import push
 from app.devices.models import Device
+from app.i18n import Text
+from app.org.locales import locales_of
 from app.reminders.jobs import push_reminder  # noqa: F401 - queued jobs and outbox rows may name this old path
 from app.tasks import service
 from app.tasks.models import AssignmentStatus, Task, TaskAssignment
@@ -76,20 +81,43 @@ def push_assignments(task_id: int, attempt: int = 1, device_ids: list[int] | Non
                 )
             return {"chunks": -(-len(targets) // CHUNK_DEVICES)}
     assignments = dict(db.session.execute(open_assignments).all())
-    message = {
-        "title": task.title,
-        "body": (task.body or task.title)[:240],
-        "data": {"type": "task", "id": str(task.id), "deep_link": f"fieldsales://tasks/{task.id}"},
+    by_locale: dict[str, list[int]] = defaultdict(list)
+    for user_id, locale in locales_of(assignments).items():
+        by_locale[locale].append(user_id)
+    counts: Counter[str] = Counter()
+    for locale, users in sorted(by_locale.items()):
+        counts.update(
+            push.deliver(
+                tenant_id=task.tenant_id,
+                users=users,
+                message=task_message(task, locale),
+                attempt=attempt,
+                device_ids=device_ids,
+                log_fields=lambda device: {"task_id": task.id, "assignment_id": assignments[device.user_id]},
+                retry=lambda delay, ids: push.retry_later(
+                    push_assignments, delay, task_id=task.id, attempt=attempt + 1, device_ids=ids
+                ),
+            )
+        )
+    return dict(counts)
+
+
+def task_message(task: Task, locale: str) -> dict[str, Any]:
+    """A task's push in one language; the to-do id in ``todo_id`` opens it with ``GET /todos/{id}``."""
+    title = Text("push_task_title", {"title": task.title})
+    body = Text("push_task_body", {"body": (task.body or task.title)[:240]})
+    return {
+        "title": title.render(locale),
+        "body": body.render(locale),
+        "title_loc_key": title.key,
+        "title_loc_args": title.positional_args(),
+        "body_loc_key": body.key,
+        "body_loc_args": body.positional_args(),
+        "data": {
+            "type": "task",
+            "id": str(task.id),
+            "deep_link": f"fieldsales://tasks/{task.id}",
+            "todo_id": f"t{task.id}",
+        },
         "collapse_key": f"task-{task.id}",
     }
-    return push.deliver(
-        tenant_id=task.tenant_id,
-        users=list(assignments),
-        message=message,
-        attempt=attempt,
-        device_ids=device_ids,
-        log_fields=lambda device: {"task_id": task.id, "assignment_id": assignments[device.user_id]},
-        retry=lambda delay, ids: push.retry_later(
-            push_assignments, delay, task_id=task.id, attempt=attempt + 1, device_ids=ids
-        ),
-    )

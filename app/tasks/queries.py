@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from app import clock, db
 from app.devices.models import PushDelivery
 from app.errors import TaskNotFound, TodoNotFound
+from app.i18n import Text
 from app.merchants.models import Merchant
+from app.org.locales import user_locale
 from app.org.models import Role, User
 from app.org.scope import managed_user_ids
 from app.pagination import decode_cursor, encode_cursor, fingerprint
@@ -182,7 +184,13 @@ def _sum_deliveries(values: Any) -> dict[str, int]:
 # --- the to-do center -------------------------------------------------------------------------------
 
 
+def _reminder_title(reminder: Reminder, locale: str) -> str:
+    text = Text.from_json(reminder.message)
+    return text.render(locale) if text else reminder.title
+
+
 def _todo_items(user: User, now: datetime) -> list[dict[str, Any]]:
+    locale = user_locale(user)
     assignments = db.session.execute(
         select(TaskAssignment, Task, Merchant.name)
         .join(Task, Task.id == TaskAssignment.task_id)
@@ -216,7 +224,7 @@ def _todo_items(user: User, now: datetime) -> list[dict[str, Any]]:
             "id": f"r{r.id}",
             "type": "reminder",
             "kind": r.kind,
-            "title": r.title,
+            "title": _reminder_title(r, locale),
             "body": "",
             "due_at": r.due_at,
             "overdue": r.due_at < now,

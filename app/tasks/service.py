@@ -27,6 +27,7 @@ from app.errors import (
     UnknownUsers,
     ValidationFailed,
 )
+from app.i18n import Text
 from app.merchants.models import Lead, LeadState, Merchant, touch
 from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_user_ids
@@ -330,7 +331,7 @@ def _notify_creator(assignment: TaskAssignment, by: User, action: str, now: date
         task.tenant_id,
         task.creator_id,
         "task_feedback",
-        f"{by.name} {verb}: {task.title}",
+        Text(f"todo_task_{verb}", {"person": by.name, "task": task.title}),
         assignment.merchant_id,
         f"task-feedback:{assignment.id}:{action}",
         {"task_id": task.id, "assignment_id": assignment.id, "status": verb, "feedback": assignment.feedback},

@@ -27,6 +27,7 @@ from app.errors import (
     ValidationFailed,
     VisitNotFound,
 )
+from app.i18n import Text
 from app.leads.rules import drop_clock
 from app.merchants.models import AuditStatus, Contact, Lead, LeadState, Merchant, get_merchant, touch
 from app.org.models import User
@@ -296,7 +297,7 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
             tenant.id,
             user.id,
             "planned_visit",
-            f"Visit {merchant.name}",
+            Text("todo_planned_visit", {"merchant": merchant.name}),
             merchant.id,
             f"visit:{visit.id}:next",
             {"visit_id": visit.id},

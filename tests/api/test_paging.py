@@ -20,7 +20,7 @@ SQUARE = MultiPolygon([Polygon([(120.1, 30.2), (120.2, 30.2), (120.2, 30.3), (12
 @pytest.fixture
 def world(session):
     org = make_org()
-    for i in range(4):
+    for _ in range(4):
         UserFactory(tenant=org["tenant"], org_unit_id=org["team"].id, manager_id=org["manager"].id)
     # a name twice (in two teams of the manager's subtree): the id breaks the tie
     for team, name in [("team", "Delta"), ("team", "alpha"), ("team", "Charlie"), ("team", "Bravo"), ("sub", "Bravo")]:

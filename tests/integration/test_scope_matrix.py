@@ -52,6 +52,7 @@ POLICY = {
     ("GET", "/api/v1/openapi.json"): "public",
     ("POST", "/api/v1/auth/logout"): "own",
     ("GET", "/api/v1/me"): "own",
+    ("PATCH", "/api/v1/me"): "own",
     ("POST", "/api/v1/me/password"): "own",
     ("POST", "/api/v1/devices"): "own",
     ("DELETE", "/api/v1/devices/<path:token>"): "subtree",

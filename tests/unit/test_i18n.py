@@ -1,0 +1,50 @@
+"""The server's texts: every key in every catalogue, with the same placeholders, and no key nobody uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from app import i18n
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("locale", i18n.SUPPORTED_LOCALES)
+def test_each_catalogue_has_every_key_with_its_placeholders(locale):
+    catalogue = i18n.catalogue(locale)
+    keys = {message.id for message in catalogue if message.id}
+    assert keys >= set(i18n.MESSAGES), f"missing in {locale}: {sorted(set(i18n.MESSAGES) - keys)}"
+    assert keys <= set(i18n.MESSAGES), f"unused in {locale}: {sorted(keys - set(i18n.MESSAGES))}"
+    for key, arguments in i18n.MESSAGES.items():
+        text = catalogue.get(key).string
+        assert text, f"{locale}: {key} is empty"
+        assert i18n.placeholders(text) == set(arguments), f"{locale}: {key} has {text!r}"
+
+
+def test_every_key_is_used_by_the_code():
+    source = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "app").rglob("*.py"))
+    for key in i18n.MESSAGES:
+        # a key is written whole, or built from a prefix and a value (todo_audit_{action})
+        prefix = re.sub(r"_[a-z]+$", "_", key)
+        assert key in source or f'"{prefix}{{' in source or f"'{prefix}{{" in source, f"{key} is never used"
+
+
+def test_a_text_is_checked_when_made_not_when_shown():
+    with pytest.raises(ValueError, match="unknown message key"):
+        i18n.Text("todo_no_such_thing", {})
+    with pytest.raises(ValueError, match="takes"):
+        i18n.Text("todo_planned_visit", {"shop": "x"})
+
+
+def test_rendering_in_each_language_and_the_fallbacks():
+    text = i18n.Text("todo_lead_dropping", {"merchant": "外婆家", "days": 3})
+    assert text.render("en") == "Lead drops in 3 days: 外婆家"
+    assert text.render("zh-CN") == "3天后掉入公海：外婆家"
+    assert text.render("fr") == text.render(None) == text.render("en")  # unsupported: the default
+    assert text.positional_args() == ("外婆家", "3")  # MESSAGES' order: what %1$s, %2$s in the app refer to
+    assert i18n.Text.from_json(text.as_json()) == text
+    assert i18n.Text.from_json(None) is None and i18n.Text.from_json({"key": "gone", "args": {}}) is None
+    assert i18n.Text.from_json({"key": "todo_planned_visit", "args": {}}) is None  # stored by another version
