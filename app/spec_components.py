@@ -102,8 +102,9 @@ def object_size_limits(_converter: Any, field: ma.fields.Field, ret: dict[str, A
     return {}
 
 
-def _with_not_found_example(responses: dict[str, Any]) -> None:
-    response = responses.get("404")
+def _with_not_found_example(responses: dict[Any, Any]) -> None:
+    # flask-smorest keys responses by int or str status, whichever the decorator was given
+    response = next((value for key, value in responses.items() if str(key) == "404"), None)
     example = {"summary": NotFound.error_code, "value": error_body(404, NotFound.error_code, GENERIC_NOT_FOUND)}
     if response is None:
         responses["404"] = {

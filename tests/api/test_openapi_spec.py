@@ -7,8 +7,9 @@ import json
 import pytest
 from openapi_spec_validator import validate
 
+from app.errors import catalogue
 from app.operation_ids import OPERATION_IDS
-from scripts.gen_api_docs import SPEC_PATH, render_spec
+from scripts.gen_api_docs import GUIDE_PATH, SPEC_PATH, render_guide, render_spec
 
 PUBLIC = {
     ("post", "/api/v1/auth/login"),
@@ -34,6 +35,15 @@ def test_committed_spec_is_up_to_date(app):
     assert SPEC_PATH.read_text(encoding="utf-8") == render_spec(app), (
         "mobile_api_docs/openapi.json is stale: run `make docs` (python scripts/gen_api_docs.py) and commit it"
     )
+
+
+def test_the_guides_error_catalogue_is_generated_and_up_to_date(app):
+    guide = GUIDE_PATH.read_text(encoding="utf-8")
+    assert guide == render_guide(render_spec(app)), (
+        "the error catalogue in mobile_api_docs/guide.md is stale: run `make docs` and commit it"
+    )
+    for error in catalogue():
+        assert f"| `{error.error_code}` | {error.status} |" in guide
 
 
 def test_served_spec_matches_the_file(client):
