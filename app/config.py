@@ -68,6 +68,22 @@ class Config:
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
+
+    # The web console (/console): its cookie holds a session id only; Secure whenever behind TLS (production).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env("APP_ENV", "development") == "production"
+    SESSION_COOKIE_PATH = "/console"
+    # CSRF tokens (Flask-WTF) are checked by the console itself on every POST, not on the bearer-token API
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None  # valid as long as the console session
+    # Map tiles of the console: a URL template ({z}/{x}/{y}); empty draws a blank basemap and fetches nothing
+    # (development, tests). CONSOLE_TILE_GCJ02=1 when the tiles are a Chinese provider's (AMap, Tencent).
+    CONSOLE_TILE_URL = _env(
+        "CONSOLE_TILE_URL",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png" if _env("APP_ENV", "development") == "production" else "",
+    )
+    CONSOLE_TILE_GCJ02 = _env("CONSOLE_TILE_GCJ02", "0") == "1"
     # merchant import uploads (CSV/GeoJSON); a request is also bounded by MAX_CONTENT_LENGTH
     IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 8 * 1024 * 1024)
     # public self-onboarding: submissions per IP per hour and per phone per day

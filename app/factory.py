@@ -13,6 +13,8 @@ from app import db, models  # noqa: F401 - models: every table registered on Bas
 from app.api import register_docs_assets, reject_hostile_text, reject_unexpected_query
 from app.cli import register_commands
 from app.config import Config, check_production_safety
+from app.console import session as console_session
+from app.console.routes import blp as console_blp
 from app.converters import IdConverter
 from app.errors import ErrorCode, register_error_handlers
 from app.extensions import api
@@ -73,6 +75,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.before_request(reject_unexpected_query)
 
     register_blueprints(api)
+    app.register_blueprint(console_blp)
+    console_session.csrf.init_app(app)
     for endpoint, view in app.view_functions.items():
         app.view_functions[endpoint] = db.unit_of_work(view)
 

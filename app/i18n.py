@@ -7,6 +7,9 @@ needed (no compile step, nothing generated to commit). A push carries the key an
 string, and the server's rendering in the user's locale as the fallback. ``tests/unit/test_i18n.py`` fails when a
 key is missing from a catalogue, a catalogue has a key nobody uses, or the placeholders differ.
 
+The web console's texts are ordinary gettext: the English text is the message id, ``console.po`` of each
+other locale its translation (``translate``); a test fails when a console text has no translation.
+
 A user's locale is their own choice (``PATCH /me``) or else the business line's ``locale`` setting.
 """
 
@@ -48,9 +51,18 @@ def _directory(locale: str) -> str:
 
 
 @functools.cache
-def catalogue(locale: str) -> Catalog:
-    with open(CATALOGUES / _directory(locale) / "LC_MESSAGES" / "messages.po", "rb") as po:
+def catalogue(locale: str, domain: str = "messages") -> Catalog:
+    with open(CATALOGUES / _directory(locale) / "LC_MESSAGES" / f"{domain}.po", "rb") as po:
         return read_po(po, locale=_directory(locale))
+
+
+def translate(text: str, locale: str | None) -> str:
+    """A console text in ``locale`` (English, the message id, where no translation exists)."""
+    locale = supported(locale)
+    if locale == DEFAULT_LOCALE:
+        return text
+    message = catalogue(locale, "console").get(text)
+    return message.string if message is not None and message.string else text
 
 
 def placeholders(text: str) -> set[str]:

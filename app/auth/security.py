@@ -77,6 +77,12 @@ def _load_caller(claims: dict[str, Any]) -> tuple[User, Tenant]:
         user_id = int(claims["sub"])
     except (KeyError, ValueError, TypeError) as exc:
         raise TokenInvalid() from exc
+    return load_session_caller(session_id, user_id)
+
+
+def load_session_caller(session_id: uuid.UUID, user_id: int) -> tuple[User, Tenant]:
+    """The user and tenant of a live session (``TokenRevoked`` once it was signed out or the user deactivated):
+    the API's bearer tokens and the console's cookie check sessions the same way."""
     row = db.session.execute(_CALLER, {"session_id": session_id, "user_id": user_id}).one_or_none()
     if row is None or row.revoked_at is not None or not row.User.is_active:
         raise TokenRevoked()

@@ -33,6 +33,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     user: User
+    session_id: uuid.UUID | None = None
 
 
 def login(
@@ -84,7 +85,7 @@ def _issue(user: User, auth_session: AuthSession) -> TokenPair:
     refresh, refresh_jti = _encode("refresh", claims)
     auth_session.previous_refresh_jti = auth_session.refresh_jti or None
     auth_session.refresh_jti = refresh_jti
-    return TokenPair(access, refresh, user)
+    return TokenPair(access, refresh, user, auth_session.id)
 
 
 def _encode(token_type: str, claims: dict) -> tuple[str, str]:

@@ -6,10 +6,18 @@ everywhere except the Swagger UI, which needs its own scripts and styles.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, request
 from flask_cors import CORS
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# the console: its own scripts only (no inline script); Leaflet positions its panes with inline styles; map
+# tiles from the configured tile server
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: {tiles}; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
@@ -25,11 +33,17 @@ HEADERS = {
 }
 
 
-def _secure(response: Response, hsts: bool) -> Response:
+def _tile_origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.scheme and parts.netloc else ""
+
+
+def _secure(response: Response, hsts: bool, console_csp: str) -> Response:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     docs = request.path.startswith("/api/v1/docs")
-    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+    console = request.path.startswith("/console")
+    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else console_csp if console else API_CSP)
     if not docs:
         # answers carry personal data (phones, visit history): the phone may keep them (ETag revalidation),
         # shared caches and proxies may not
@@ -50,4 +64,5 @@ def init_app(app: Flask) -> None:
             max_age=600,
         )
     hsts = bool(app.config.get("HSTS_ENABLED"))
-    app.after_request(lambda response: _secure(response, hsts))
+    console_csp = CONSOLE_CSP.format(tiles=_tile_origin(app.config.get("CONSOLE_TILE_URL", ""))).replace("  ", " ")
+    app.after_request(lambda response: _secure(response, hsts, console_csp))

@@ -48,3 +48,41 @@ def test_rendering_in_each_language_and_the_fallbacks():
     assert i18n.Text.from_json(text.as_json()) == text
     assert i18n.Text.from_json(None) is None and i18n.Text.from_json({"key": "gone", "args": {}}) is None
     assert i18n.Text.from_json({"key": "todo_planned_visit", "args": {}}) is None  # stored by another version
+
+
+# texts the console shows from data (flags, roles, states, counts): each needs a translation too
+CONSOLE_VOCABULARY = [
+    *("too_far", "low_accuracy", "mock_location", "impossible_speed", "clock_skew"),
+    *("bd", "manager", "ops", "admin", "queued", "running", "done", "failed"),
+    *("public", "private", "partner", "signed", "visited", "approve", "reject", "merge"),
+    *("approver", "decision_maker", "evaluator", "other", "user", "store_closed", "possible_duplicate"),
+    *("inserted", "updated", "unchanged", "matched", "rejected"),
+    *("New merchants", "Claims", "Signings", "Tasks done"),
+]
+
+
+def console_texts() -> set[str]:
+    texts = set(CONSOLE_VOCABULARY)
+    console = ROOT / "app" / "console"
+    for path in [*console.rglob("*.html"), *console.rglob("*.py")]:
+        source = path.read_text(encoding="utf-8")
+        texts |= set(re.findall(r"""_\(\s*"([^"]+)"\s*[,)]""", source))
+        texts |= set(re.findall(r"""_\(\s*'([^']+)'\s*[,)]""", source))
+        texts |= set(re.findall(r"""translate\(\s*"([^"]+)"\s*[,)]""", source))
+        texts |= set(re.findall(r"""\("console\.[a-z_]+", "([^"]+)",""", source))  # the navigation's labels
+    return texts
+
+
+def test_every_console_text_has_a_translation():
+    texts = console_texts()
+    assert len(texts) > 80
+    for locale in i18n.SUPPORTED_LOCALES:
+        if locale == i18n.DEFAULT_LOCALE:
+            continue
+        catalogue = i18n.catalogue(locale, "console")
+        missing = sorted(text for text in texts if not (catalogue.get(text) and catalogue.get(text).string))
+        assert not missing, f"console texts without a {locale} translation (add them to console.po): {missing}"
+        for text in texts:
+            translated = catalogue.get(text).string
+            assert i18n.placeholders(translated) == i18n.placeholders(text), text
+    assert i18n.translate("Team today", "zh-CN") == "团队今日" and i18n.translate("Team today", "en") == "Team today"

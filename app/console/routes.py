@@ -1,0 +1,337 @@
+"""The console's pages: thin views over the services and queries the API uses, with the same scope rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from app import clock, db, i18n
+from app.admin import service as admin
+from app.console import session as console_session
+from app.dashboard import service as dashboard
+from app.errors import AppError, EmptyFile, InvalidCredentials, LoginLocked, RateLimited, TenantRequired
+from app.intake import imports
+from app.intake import queries as intake_queries
+from app.intake import service as intake
+from app.intake.models import MerchantImport
+from app.merchants import queries as merchants
+from app.org.models import Role
+from app.territories import service as territories
+from app.territories.models import Territory
+from app.visits import queries as visits
+from geo.coords import CoordSys
+
+blp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+blp.before_request(console_session.load_user)
+
+DESK = (Role.MANAGER, Role.OPS, Role.ADMIN)
+OPS = (Role.OPS, Role.ADMIN)
+# the pages in the navigation bar, for whom
+NAVIGATION = [
+    ("console.team_today", "Team today", DESK),
+    ("console.my_day", "My day", (Role.BD,)),
+    ("console.audit_queue", "Audit queue", OPS),
+    ("console.import_list", "Imports", OPS),
+    ("console.territory_list", "Territories", DESK),
+    ("console.dashboard", "Dashboards", DESK),
+    ("console.users", "Users", DESK),
+]
+
+
+@blp.app_template_global("_")
+def translate(text: str, **values: Any) -> str:
+    """The console's text in the signed-in user's language (``console.po``; English is the msgid)."""
+    return (
+        i18n.translate(text, getattr(g, "locale", None)).format(**values)
+        if values
+        else i18n.translate(text, getattr(g, "locale", None))
+    )
+
+
+@blp.context_processor
+def page_globals() -> dict[str, Any]:
+    user = getattr(g, "user", None)
+    items = [(endpoint, label) for endpoint, label, who in NAVIGATION if user is not None and user.role in who]
+    return {
+        "navigation": items,
+        "user": user,
+        "tile_url": current_app.config.get("CONSOLE_TILE_URL", ""),
+        "tile_gcj02": current_app.config.get("CONSOLE_TILE_GCJ02", False),
+        "locale": getattr(g, "locale", "en"),
+    }
+
+
+def _day(raw: str | None) -> date:
+    try:
+        return date.fromisoformat(raw) if raw else clock.now().astimezone(g.tenant.zone).date()
+    except ValueError:
+        abort(400)
+
+
+# --- signing in
+
+
+@blp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("console/login.html")
+    form = request.form
+    try:
+        console_session.sign_in(form.get("username", ""), form.get("password", ""), form.get("tenant", ""))
+    except (InvalidCredentials, TenantRequired, LoginLocked, RateLimited) as error:
+        return render_template("console/login.html", error=error, username=form.get("username", "")), error.status
+    target = request.args.get("next", "")
+    # only a path of the console itself: never an open redirect
+    return redirect(target if target.startswith("/console/") and "//" not in target else url_for("console.home"))
+
+
+@blp.route("/logout", methods=["POST"])
+def logout():
+    console_session.sign_out()
+    return redirect(url_for("console.login"))
+
+
+@blp.route("/")
+def home():
+    return redirect(url_for("console.my_day" if g.user.role == Role.BD else "console.team_today"))
+
+
+# --- the team's day
+
+
+@blp.route("/team-today")
+@console_session.roles(*DESK)
+def team_today():
+    day = _day(request.args.get("date"))
+    team = visits.team_day(g.user, g.tenant, day)
+    start, end = g.tenant.day_bounds(day)
+    points = visits.list_visits(g.user, user_id=None, merchant_id=None, since=start, until=end, limit=500, cursor=None)[
+        "items"
+    ]
+    markers = [
+        {
+            "lat": p["lat"],
+            "lng": p["lng"],
+            "label": f"{p['user']['name']}: {p['merchant']['name']}",
+            "flags": p["flags"],
+            "verified": p["verified"],
+            "href": url_for("console.merchant", merchant_id=p["merchant"]["id"]),
+        }
+        for p in points
+    ]
+    tracks = [m["track"] for m in team["members"] if m["track"] and m["track"]["type"] == "LineString"]
+    return render_template(
+        "console/team_today.html",
+        day=day,
+        team=team,
+        visits=points,
+        map_data=json.dumps({"markers": markers, "lines": tracks, "polygons": []}),
+    )
+
+
+@blp.route("/my-day")
+def my_day():
+    day = _day(request.args.get("date"))
+    start, end = g.tenant.day_bounds(day)
+    own = visits.list_visits(
+        g.user, user_id=g.user.id, merchant_id=None, since=start, until=end, limit=200, cursor=None
+    )
+    markers = [
+        {
+            "lat": p["lat"],
+            "lng": p["lng"],
+            "label": p["merchant"]["name"],
+            "flags": p["flags"],
+            "verified": p["verified"],
+        }
+        for p in own["items"]
+    ]
+    return render_template(
+        "console/my_day.html",
+        day=day,
+        visits=own["items"],
+        map_data=json.dumps({"markers": markers, "lines": [], "polygons": []}),
+    )
+
+
+@blp.route("/merchants/<int:merchant_id>")
+def merchant(merchant_id: int):
+    detail = merchants.merchant_detail(g.user, g.tenant, merchant_id, CoordSys.WGS84)
+    info = detail["merchant"]
+    markers = [{"lat": info["lat"], "lng": info["lng"], "label": info["name"], "flags": [], "verified": True}]
+    return render_template(
+        "console/merchant.html",
+        detail=detail,
+        map_data=json.dumps({"markers": markers, "lines": [], "polygons": []}),
+    )
+
+
+# --- ops: the audit queue
+
+
+@blp.route("/audit-queue")
+@console_session.roles(*OPS)
+def audit_queue():
+    page = intake_queries.pending(g.tenant.id, CoordSys.WGS84, 50, request.args.get("cursor") or None)
+    for item in page["items"]:
+        # the new merchant and its candidates side by side on a small map
+        item["map"] = {
+            "markers": [{"lat": item["lat"], "lng": item["lng"], "label": item["name"], "flags": [], "verified": False}]
+            + [
+                {"lat": c["lat"], "lng": c["lng"], "label": c["name"], "flags": [], "verified": True}
+                for c in item["candidates"]
+            ],
+            "lines": [],
+            "polygons": [],
+        }
+    return render_template("console/audit_queue.html", page=page)
+
+
+@blp.route("/audit-queue/<int:merchant_id>", methods=["POST"])
+@console_session.roles(*OPS)
+def audit_decision(merchant_id: int):
+    action = request.form.get("action", "")
+    if action not in ("approve", "reject", "merge"):
+        abort(400)
+    into = request.form.get("into_id") or None
+    try:
+        intake.audit(
+            g.user,
+            merchant_id,
+            action,
+            int(into) if into and into.isdigit() else None,
+            CoordSys.WGS84,
+            request.form.get("note") or None,
+        )
+    except AppError as error:
+        flash(f"{error.error_code}: {error.message}", "error")
+    else:
+        flash(translate("Done: {action}", action=translate(action)), "ok")
+    return redirect(url_for("console.audit_queue"))
+
+
+# --- ops: imports
+
+
+@blp.route("/imports", methods=["GET", "POST"])
+@console_session.roles(*OPS)
+def import_list():
+    if request.method == "POST":
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise EmptyFile()
+            record = imports.start_import(
+                g.user,
+                upload.read(),
+                filename=upload.filename,
+                source=(request.form.get("source") or "console")[:40],
+                coord_sys=CoordSys(request.form.get("coord_sys") or "wgs84"),
+                mapping=imports.parse_mapping(request.form.get("mapping") or None),
+                file_format=None,
+            )
+        except (AppError, ValueError) as error:
+            message = f"{error.error_code}: {error.message}" if isinstance(error, AppError) else str(error)
+            return render_template("console/imports.html", recent=_recent_imports(), error=message), 422
+        return redirect(url_for("console.import_status", import_id=record.id))
+    return render_template("console/imports.html", recent=_recent_imports())
+
+
+def _recent_imports() -> list[Any]:
+    return db.session.scalars(select(MerchantImport).order_by(MerchantImport.id.desc()).limit(20)).all()
+
+
+@blp.route("/imports/<int:import_id>")
+@console_session.roles(*OPS)
+def import_status(import_id: int):
+    try:
+        record = imports.status(imports.get_import(import_id))
+    except AppError:
+        abort(404)
+    template = "console/_import_progress.html" if request.headers.get("HX-Request") else "console/import.html"
+    return render_template(template, record=record)
+
+
+# --- territories
+
+
+@blp.route("/territories", methods=["GET", "POST"])
+@console_session.roles(*DESK)
+def territory_list():
+    error = None
+    if request.method == "POST":
+        if g.user.role == Role.OPS:
+            abort(403)
+        try:
+            geometry = json.loads(request.form.get("geometry") or "null")
+            team_id = int(request.form.get("team_id") or 0)
+            territories.create(
+                g.user,
+                g.tenant,
+                {"name": request.form.get("name", "").strip(), "team_id": team_id, "geometry": geometry},
+            )
+        except (AppError, ValueError) as failure:
+            error = failure
+        else:
+            flash(translate("Territory saved"), "ok")
+            return redirect(url_for("console.territory_list"))
+    statement = select(Territory).order_by(Territory.name, Territory.id)
+    condition = territories.visible_condition(g.user)
+    if condition is not None:
+        statement = statement.where(condition)
+    shown = [territories.view(t) for t in db.session.scalars(statement)]
+    teams = admin.list_units(g.user, 500, None)["items"] if g.user.role != Role.BD else []
+    polygons = [{"name": t["name"], "geometry": t["geometry"]} for t in shown]
+    problem = None
+    if isinstance(error, AppError):
+        problem = {
+            "message": f"{error.error_code}: {error.message}",
+            "geometry_error": error.extra.get("geometry_error"),
+        }
+    elif error is not None:
+        problem = {"message": str(error), "geometry_error": None}
+    return (
+        render_template(
+            "console/territories.html",
+            territories=shown,
+            teams=[t for t in teams if t["kind"] in ("team", "subteam")],
+            problem=problem,
+            map_data=json.dumps({"markers": [], "lines": [], "polygons": polygons}),
+        ),
+        422 if problem else 200,
+    )
+
+
+# --- dashboards and people
+
+
+@blp.route("/dashboard", endpoint="dashboard")
+@console_session.roles(*DESK)
+def dashboard_page():
+    end = _day(request.args.get("to"))
+    start = _day(request.args.get("from")) if request.args.get("from") else end - timedelta(days=29)
+    return render_template(
+        "console/dashboard.html",
+        start=start,
+        end=end,
+        funnel=dashboard.funnel(g.user, g.tenant, start, end),
+        today=dashboard.team_day(g.user, g.tenant, end),
+    )
+
+
+@blp.route("/users")
+@console_session.roles(*DESK)
+def users():
+    page = admin.list_users(g.user, {"limit": 500, "cursor": None})
+    return render_template("console/users.html", page=page)

@@ -1,0 +1,141 @@
+"""The web console over the Flask test client: sign-in over the API's sessions, CSRF on every form, the pages
+each role may open (and the ones it may not), the user's language, and sessions that end with the account."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import g
+
+from app.console.routes import blp as console_blp
+from app.org.models import Role
+from tests.factories import PASSWORD as FACTORY_PASSWORD
+from tests.factories import MerchantFactory, auth_headers, make_org
+
+PASSWORD = FACTORY_PASSWORD
+# every page of the console, and who may open it (everyone else gets 403)
+PAGES = {
+    "/console/team-today": {Role.MANAGER, Role.OPS, Role.ADMIN},
+    "/console/my-day": {Role.BD, Role.MANAGER, Role.OPS, Role.ADMIN},
+    "/console/audit-queue": {Role.OPS, Role.ADMIN},
+    "/console/imports": {Role.OPS, Role.ADMIN},
+    "/console/territories": {Role.MANAGER, Role.OPS, Role.ADMIN},
+    "/console/dashboard": {Role.MANAGER, Role.OPS, Role.ADMIN},
+    "/console/users": {Role.MANAGER, Role.OPS, Role.ADMIN},
+}
+
+
+@pytest.fixture
+def client(client):
+    """The test client, with each request in a fresh ``g`` as in production: the suite's app context spans the
+    test, and Flask-WTF caches a CSRF token in ``g`` (a stale one after sign-in rotates the session)."""
+
+    def fresh_g(*args, **kwargs):
+        g.pop("csrf_token", None)
+        return open_request(*args, **kwargs)
+
+    open_request = client.open
+    client.open = fresh_g
+    return client
+
+
+@pytest.fixture
+def org(session):
+    org = make_org()
+    org["shop"] = MerchantFactory(tenant=org["tenant"], name="外婆家")
+    session.commit()
+    return org
+
+
+def csrf(page: bytes) -> str:
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+def sign_in(client, user, password=PASSWORD):
+    token = csrf(client.get("/console/login").data)
+    return client.post("/console/login", data={"username": user.username, "password": password, "csrf_token": token})
+
+
+def test_every_console_route_is_classified(app):
+    rules = {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("console.") and "static" not in rule.endpoint
+    }
+    known = set(PAGES) | {
+        "/console/",
+        "/console/login",
+        "/console/logout",
+        "/console/merchants/<int:merchant_id>",
+        "/console/audit-queue/<int:merchant_id>",
+        "/console/imports/<int:import_id>",
+    }
+    assert rules == known, "a new console page must be added to PAGES (who may open it) or to this list"
+    assert console_blp.name == "console"
+
+
+@pytest.mark.parametrize("role", [Role.BD, Role.MANAGER, Role.OPS, Role.ADMIN])
+def test_each_role_opens_its_pages_and_only_those(client, org, role):
+    user = {Role.BD: org["bd1"], Role.MANAGER: org["manager"], Role.OPS: org["ops"], Role.ADMIN: org["admin"]}[role]
+    assert sign_in(client, user).status_code == 302
+    for path, allowed in PAGES.items():
+        response = client.get(path)
+        assert response.status_code == (200 if role in allowed else 403), (path, role)
+        if role in allowed:
+            assert b"<main>" in response.data and b"Content-Security-Policy" not in response.data
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    home = client.get("/console/")
+    assert home.status_code == 302 and home.location.endswith("/my-day" if role == Role.BD else "/team-today")
+
+
+def test_pages_need_a_session_and_posts_need_the_csrf_token(client, org):
+    response = client.get("/console/team-today")
+    assert response.status_code == 302 and "/console/login" in response.location
+    no_token = client.post("/console/login", data={"username": org["manager"].username, "password": PASSWORD})
+    assert no_token.status_code == 400
+    assert sign_in(client, org["ops"]).status_code == 302
+    forged = client.post(f"/console/audit-queue/{org['shop'].id}", data={"action": "approve", "csrf_token": "x"})
+    assert forged.status_code == 400
+    bare = client.post(f"/console/audit-queue/{org['shop'].id}", data={"action": "approve"})
+    assert bare.status_code == 400
+
+
+def test_wrong_password_is_refused_like_the_api_and_counted(client, org):
+    response = sign_in(client, org["manager"], password="wrong-password")
+    assert response.status_code == 401 and b"INVALID_CREDENTIALS" in response.data
+    assert client.get("/console/team-today").status_code == 302
+
+
+def test_the_next_target_is_a_console_path_only(client, org):
+    for target, expected in [
+        ("/console/users", "/console/users"),
+        ("https://evil.example/", "/console/"),
+        ("//evil.example/console/", "/console/"),
+    ]:
+        token = csrf(client.get("/console/login").data)
+        response = client.post(
+            f"/console/login?next={target}",
+            data={"username": org["admin"].username, "password": PASSWORD, "csrf_token": token},
+        )
+        assert response.status_code == 302 and response.location.endswith(expected), target
+
+
+def test_signing_out_and_deactivation_end_the_console_session(client, org, session):
+    assert sign_in(client, org["manager"]).status_code == 302
+    token = csrf(client.get("/console/team-today").data)
+    assert client.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/console/team-today").status_code == 302
+    assert sign_in(client, org["bd1"]).status_code == 302
+    admin = client.application.test_client()
+    sign_in(admin, org["admin"])
+    deactivated = admin.post(f"/api/v1/users/{org['bd1'].id}/deactivate", json={}, headers=auth_headers(org["admin"]))
+    assert deactivated.status_code == 200
+    assert client.get("/console/my-day").status_code == 302  # the cookie's session is revoked
+
+
+def test_the_console_speaks_the_users_language(client, org):
+    client.patch("/api/v1/me", json={"preferred_locale": "zh-CN"}, headers=auth_headers(org["manager"]))
+    sign_in(client, org["manager"])
+    page = client.get("/console/team-today").data.decode()
+    assert "团队今日" in page and '<html lang="zh-CN">' in page and "退出登录" in page
