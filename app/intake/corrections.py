@@ -116,6 +116,7 @@ def submit(caller: User, tenant: Tenant, merchant_id: int, fields: dict[str, Any
     closed_for_good = merchant.closed == CLOSED_FOR_GOOD and caller.role not in (Role.OPS, Role.ADMIN)
     if merchant.audit_status in HIDDEN or closed_for_good:  # only ops reopen a merchant closed for good
         raise MerchantNotFound()
+    _lock(merchant)
     at_once, wait_reason = _at_once_fields(caller, tenant, _owner_id(merchant.id))
     requested = _requested(tenant, fields)
     photos = known_photo_ids(fields.get("photo_ids") or [])
@@ -150,6 +151,12 @@ def submit(caller: User, tenant: Tenant, merchant_id: int, fields: dict[str, Any
     if applied:
         _apply(caller, merchant, correction, {field: changes[field] for field in applied})
     return view(correction, merchant, fields["coord_sys"])
+
+
+def _lock(merchant: Merchant) -> None:
+    """Corrections and audits of one merchant queue up: each compares against what the previous one left."""
+    db.session.execute(select(Merchant.id).where(Merchant.id == merchant.id).with_for_update())
+    db.session.refresh(merchant)
 
 
 def _apply(actor: User, merchant: Merchant, correction: MerchantCorrection, changes: dict[str, Any]) -> None:
@@ -204,6 +211,7 @@ def audit(
     merchant = get_merchant(merchant_id)
     if merchant.audit_status in HIDDEN:
         raise MerchantNotFound()
+    _lock(merchant)
     correction = db.session.execute(
         select(MerchantCorrection).where(MerchantCorrection.id == correction_id).with_for_update()
     ).scalar_one_or_none()

@@ -110,6 +110,13 @@ def nearby_ids(client, user):
     return [item["id"] for item in response.json["items"]]
 
 
+def map_ids(client, user):
+    box = f"{LNG - 0.01},{LAT - 0.01},{LNG + 0.01},{LAT + 0.01}"
+    response = client.get("/api/v1/merchants/map", query_string={"bbox": box, "zoom": 17}, headers=auth_headers(user))
+    assert response.status_code == 200 and response.json["mode"] == "pins", response.json
+    return [pin["id"] for pin in response.json["pins"]]
+
+
 def set_rules(session, tenant, **rules):
     tenant.settings = {**tenant.settings, "corrections": rules}
     session.commit()
@@ -212,6 +219,7 @@ def test_closed_for_good_releases_the_lead_and_leaves_nearby_once_approved(clien
     body = correct(client, world["bd"], merchant.id, closed="permanently", note="shutters down, sign removed").json
     assert body["queued"] == ["closed"]
     assert merchant.id in nearby_ids(client, world["bd"])  # not yet: ops decide
+    assert merchant.id in map_ids(client, world["ops"])
     result = audit(client, world["ops"], merchant.id, body["id"], "approve", note="confirmed by phone")
     assert result.status_code == 200, result.json
     assert result.json["correction"]["status"] == "approved" and result.json["correction_id"] == body["id"]
@@ -222,6 +230,7 @@ def test_closed_for_good_releases_the_lead_and_leaves_nearby_once_approved(clien
     assert (event.action, event.reason, event.from_owner_id) == ("release", "closed", world["bd"].id)
     assert merchant.id not in nearby_ids(client, world["bd"])
     assert merchant.id not in nearby_ids(client, world["ops"])
+    assert merchant.id not in map_ids(client, world["ops"])
     claim = client.post(f"/api/v1/leads/{merchant.id}/claim", headers=auth_headers(world["bd"]))
     assert claim.status_code == 404  # out of the pool
     detail = client.get(f"/api/v1/merchants/{merchant.id}", headers=auth_headers(world["ops"]))
@@ -465,3 +474,23 @@ def test_a_merchant_closed_for_good_takes_no_more_corrections_but_ops_can_reopen
     reopened = correct(client, world["ops"], world["shop"].id, closed=None)
     assert reopened.status_code == 201 and reopened.json["applied"] == ["closed"]
     assert world["shop"].id in nearby_ids(client, world["ops"])
+
+
+def test_a_pending_correction_follows_its_merchant_into_a_merge(client, world, session):
+    duplicate = shop(world["tenant"], "张记小笼包", lat=LAT + 705 * M)
+    survivor = shop(world["tenant"], "张记小笼", lat=LAT + 700 * M)
+    pending = correct(client, world["manager"], duplicate.id, address="中山南路 9 号").json
+    duplicate.audit_status = "pending_audit"
+    session.commit()
+    merged = client.post(
+        f"/api/v1/merchants/{duplicate.id}/audit",
+        json={"action": "merge", "into_id": survivor.id},
+        headers=auth_headers(world["ops"]),
+    )
+    assert merged.status_code == 200, merged.json
+    queue = client.get("/api/v1/merchants/audit-queue", headers=auth_headers(world["ops"])).json["items"]
+    assert [(i["id"], i["correction"]["id"]) for i in queue if i["kind"] == "correction"] == [
+        (survivor.id, pending["id"])
+    ]
+    assert audit(client, world["ops"], survivor.id, pending["id"], "approve").status_code == 200
+    assert reload(session, survivor).address == "中山南路 9 号"
