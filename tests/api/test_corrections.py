@@ -494,3 +494,14 @@ def test_a_pending_correction_follows_its_merchant_into_a_merge(client, world, s
     ]
     assert audit(client, world["ops"], survivor.id, pending["id"], "approve").status_code == 200
     assert reload(session, survivor).address == "中山南路 9 号"
+
+
+def test_an_import_matched_to_a_merchant_does_not_fill_a_field_a_person_emptied(client, world, session):
+    merchant = world["shop"]
+    assert correct(client, world["ops"], merchant.id, address="").json["applied"] == ["address"]
+    tenant_id = world["tenant"].id
+    db.scope_to_tenant(tenant_id)
+    row = f"name,lat,lng,address,category,source_id\n老王面馆,{LAT + 5 * M},{LNG},清泰街 318 号,餐饮服务,B7\n"
+    report = import_csv(io.StringIO(row), tenant_id, source="osm")
+    assert report.matched == 1 and report.kept == 1
+    assert reload(session, merchant).address == ""
