@@ -152,6 +152,7 @@ def _run_import(tenant_id: int, path: Path, load) -> None:
         f"rows: {report.rows}, loaded: {report.loaded} (inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}), rejected: {report.rejected_count}"
         + (f"; matched {report.matched} to merchants already there" if report.matched else "")
+        + (f"; kept {report.kept} values people corrected" if report.kept else "")
     )
     for line, reason in report.rejected[:50]:
         click.echo(f"  line {line}: {reason}")

@@ -263,6 +263,11 @@ class MergeTargetNotFound(NotFound):
     description = "`into_id` is not a live merchant of your business line"
 
 
+class CorrectionNotFound(NotFound):
+    error_code, message = "CORRECTION_NOT_FOUND", "No such correction of this merchant."
+    description = "`correction_id` is not a correction of this merchant"
+
+
 class ImportNotFound(NotFound):
     error_code, message = "IMPORT_NOT_FOUND", "No such import."
     description = "no such import in your business line"
@@ -376,6 +381,11 @@ class OrgCycle(ValidationFailed):
     description = "the new parent is inside the unit being moved"
 
 
+class NothingToCorrect(ValidationFailed):
+    error_code, message = "NOTHING_TO_CORRECT", "Every value sent is what the merchant already has."
+    description = "the correction changes nothing: no field sent, or every value equals the current one"
+
+
 class MergeIntoSelf(ValidationFailed):
     error_code, message = "MERGE_INTO_SELF", "A merchant cannot be merged into itself."
     description = "`into_id` is the merchant itself"
@@ -431,7 +441,9 @@ class InvalidTransition(Conflict):
 
 class NotPendingAudit(Conflict):
     error_code, message = "NOT_PENDING_AUDIT", "This merchant is not pending audit."
-    description = "approve and reject apply to pending merchants only; `audit_status` says what it is"
+    description = (
+        "approve and reject apply to pending merchants (or pending corrections) only; `audit_status` says what it is"
+    )
     extra_fields = ("audit_status",)
 
 

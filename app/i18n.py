@@ -43,6 +43,8 @@ MESSAGES: dict[str, tuple[str, ...]] = {
     "todo_audit_merge": ("merchant",),
     "todo_self_onboarding": ("business",),
     "todo_planned_visit": ("merchant",),
+    "todo_correction_approve": ("merchant",),
+    "todo_correction_reject": ("merchant",),
 }
 
 

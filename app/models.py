@@ -3,8 +3,8 @@
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
 from app.devices.models import Device, PushDelivery
-from app.intake.models import MerchantImport
-from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantSourceId
+from app.intake.models import MerchantCorrection, MerchantImport
+from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantChange, MerchantSourceId
 from app.org.models import OrgUnit, User
 from app.outbox.models import OutboxMessage
 from app.reminders.models import Reminder
@@ -25,6 +25,8 @@ __all__ = [
     "Lead",
     "LeadEvent",
     "Merchant",
+    "MerchantChange",
+    "MerchantCorrection",
     "MerchantImport",
     "MerchantSourceId",
     "OrgUnit",

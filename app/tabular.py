@@ -21,6 +21,7 @@ class ImportReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     rejected_count: int = 0
     matches: list[dict[str, Any]] = field(default_factory=list)
+    kept: int = 0  # merchant imports: values a person corrected that the file would have overwritten
 
     @property
     def loaded(self) -> int:

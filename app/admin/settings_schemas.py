@@ -12,6 +12,7 @@ from marshmallow import validate
 from app.i18n import SUPPORTED_LOCALES
 from app.tenants import app_version
 from app.tenants.custom_fields import FIELD_TYPES
+from app.tenants.models import CORRECTABLE_FIELDS
 
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="Lower-case letters, digits and _, starting with a letter.")
 
@@ -116,6 +117,22 @@ class AppRulesSchema(ma.Schema):
     )
 
 
+class CorrectionRulesSchema(ma.Schema):
+    apply_at_once = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(CORRECTABLE_FIELDS)),
+        validate=validate.Length(max=len(CORRECTABLE_FIELDS)),
+        metadata={
+            "description": "Fields a lead owner's correction applies at once; the others go to the ops audit "
+            "queue. A rename or a move that finds a possible duplicate always goes to audit",
+            "example": ["address", "phone", "category", "brand", "attributes"],
+        },
+    )
+    move_check_m = ma.fields.Integer(
+        validate=validate.Range(min=1, max=5000),
+        metadata={"description": "A corrected position further than this from the old one re-runs the duplicate check"},
+    )
+
+
 def _phone_region(value: str) -> None:
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ma.ValidationError("An ISO 3166 region code phonenumbers knows, e.g. CN or FI.")
@@ -133,6 +150,7 @@ class TenantSettingsUpdateSchema(ma.Schema):
     checkin = ma.fields.Nested(CheckinRulesSchema)
     territory = ma.fields.Nested(TerritoryRulesSchema)
     app = ma.fields.Nested(AppRulesSchema)
+    corrections = ma.fields.Nested(CorrectionRulesSchema)
     phone_region = ma.fields.String(validate=_phone_region, metadata={"example": "CN"})
     timezone = ma.fields.String(validate=_timezone, metadata={"example": "Asia/Shanghai"})
     locale = ma.fields.String(

@@ -58,6 +58,36 @@ AUDIT_EXAMPLE = {
     "duplicate_candidates": [],
     "action": "merge",
     "audited_id": 20931,
+    "correction_id": None,
+    "correction": None,
+}
+
+CORRECTION_EXAMPLE = {
+    "name": "老王面馆(清泰街新店)",
+    "phone": "0571-8780 6202",
+    "lat": 30.2466,
+    "lng": 120.1818,
+    "coord_sys": "gcj02",
+    "note": "Moved two doors down, new sign and number",
+    "photo_ids": ["8a0c6a52-5d1e-4d7a-9a83-0f1a6f4c2b11"],
+}
+
+CORRECTION_RESULT_EXAMPLE = {
+    "id": 311,
+    "merchant_id": 1042,
+    "status": "pending",
+    "changes": {
+        "name": "老王面馆(清泰街新店)",
+        "phone": "0571-8780 6202",
+        "position": {"lat": 30.2466, "lng": 120.1818},
+    },
+    "applied": ["phone"],
+    "queued": ["name", "position"],
+    "reasons": ["setting"],
+    "duplicate_candidates": [],
+    "note": "Moved two doors down, new sign and number",
+    "photo_ids": ["8a0c6a52-5d1e-4d7a-9a83-0f1a6f4c2b11"],
+    "coord_sys": "gcj02",
 }
 
 IMPORT_EXAMPLE = {
@@ -70,7 +100,7 @@ IMPORT_EXAMPLE = {
     "mapping": {"name": "店名", "lat": "纬度", "lng": "经度", "phone": "电话"},
     "rows_total": 12186,
     "rows_done": 6000,
-    "counts": {"inserted": 5702, "updated": 210, "unchanged": 61, "matched": 17, "rejected": 27},
+    "counts": {"inserted": 5702, "updated": 210, "unchanged": 61, "matched": 17, "rejected": 27, "kept": 4},
     "rejects": [{"line": 88, "reason": "lat/lon is missing"}, {"line": 412, "reason": "name is empty"}],
     "matches": [{"line": 140, "merchant_id": 1042, "similarity": 0.667, "distance_m": 12.4}],
     "error": None,
@@ -107,4 +137,22 @@ AUDIT_QUEUE_ITEM = {
     "candidates": [1042],
     "created_at": "2026-11-22T10:12:00+08:00",
     "created_by": {"id": 57, "name": "李明"},
+    "kind": "merchant",
+    "correction": None,
+}
+
+AUDIT_QUEUE_CORRECTION = {
+    **AUDIT_QUEUE_ITEM,
+    "kind": "correction",
+    "id": 1042,
+    "name": "老王麵館",
+    "phone": "0571-8780 6202",
+    "source": "amap",
+    "audit_flags": [],
+    "candidates": [],
+    "created_at": "2026-11-22T11:40:00+08:00",
+    "correction": {
+        **CORRECTION_RESULT_EXAMPLE,
+        "current": {"name": "老王麵館", "position": {"lat": 30.2459, "lng": 120.1811}},
+    },
 }

@@ -260,29 +260,101 @@ LINK = text(
     """
 )
 
-# A matched merchant keeps what it has: the import only fills its gaps.
+
+# Provenance per field: a field a person set (``merchants.corrected_fields``, see app/merchants/history.py)
+# is never overwritten by an import; ``KEPT`` counts the values an import would have changed but kept.
+def _unless_corrected(field: str, kept: str, imported: str) -> str:
+    return f"CASE WHEN m.corrected_fields ? '{field}' THEN {kept} ELSE {imported} END"
+
+
+# One history row per field an import changed (merchant_changes), from the rows before (``old``) and after.
+_HISTORY_FIELDS = ("name", "category", "address", "city", "phone", "brand")
+
+
+def _history(changed: str, fields: tuple[str, ...], *, with_position: bool) -> str:
+    values = [f"('{f}', to_jsonb(o.{f}), to_jsonb(u.{f}))" for f in fields]
+    if with_position:
+        values.append(
+            "('position', jsonb_build_object('lat', o.lat, 'lng', o.lng), "
+            "jsonb_build_object('lat', u.lat, 'lng', u.lng))"
+        )
+    return f"""
+    logged AS (
+        INSERT INTO merchant_changes (tenant_id, merchant_id, field, before, after, source, actor_id, details)
+        SELECT :tenant_id, u.id, v.field, v.before, v.after, 'import', CAST(:created_by AS bigint),
+               jsonb_build_object('source', CAST(:source AS text))
+        FROM {changed} u JOIN old o ON o.id = u.id
+        CROSS JOIN LATERAL (VALUES {", ".join(values)}) v(field, before, after)
+        WHERE v.before IS DISTINCT FROM v.after
+        RETURNING 1
+    )"""
+
+
+# A matched merchant keeps what it has: the import only fills its gaps (never one a person emptied).
 FILL = text(
-    """
-    WITH filled AS (
+    f"""
+    WITH old AS (
+        SELECT m.id, m.phone, m.address, m.category, m.city, m.brand FROM merchants m
+        WHERE m.tenant_id = :tenant_id AND m.id IN (SELECT target_id FROM merchant_import WHERE target_id IS NOT NULL)
+    ),
+    filled AS (
         UPDATE merchants m SET
-            phone = coalesce(nullif(m.phone, ''), i.phone),
-            address = coalesce(nullif(m.address, ''), i.address),
-            category = coalesce(nullif(m.category, ''), i.category),
+            phone = {_unless_corrected("phone", "m.phone", "coalesce(nullif(m.phone, ''), i.phone)")},
+            address = {_unless_corrected("address", "m.address", "coalesce(nullif(m.address, ''), i.address)")},
+            category = {_unless_corrected("category", "m.category", "coalesce(nullif(m.category, ''), i.category)")},
             city = coalesce(nullif(m.city, ''), i.city),
-            brand = coalesce(m.brand, i.brand),
-            phone_keys = CASE WHEN coalesce(m.phone, '') = '' THEN i.phone_keys ELSE m.phone_keys END,
-            phone_normalized = CASE WHEN coalesce(m.phone, '') = '' THEN i.phone_normalized
-                                    ELSE m.phone_normalized END,
+            brand = {_unless_corrected("brand", "m.brand", "coalesce(m.brand, i.brand)")},
+            phone_keys = CASE WHEN coalesce(m.phone, '') = '' AND NOT m.corrected_fields ? 'phone' THEN i.phone_keys
+                              ELSE m.phone_keys END,
+            phone_normalized = CASE WHEN coalesce(m.phone, '') = '' AND NOT m.corrected_fields ? 'phone'
+                                    THEN i.phone_normalized ELSE m.phone_normalized END,
             detail_version = m.detail_version + 1, updated_at = now()
         FROM (SELECT DISTINCT ON (target_id) * FROM merchant_import WHERE target_id IS NOT NULL
               ORDER BY target_id, line) i
         WHERE m.id = i.target_id AND m.tenant_id = :tenant_id
-          AND ((coalesce(m.phone, '') = '' AND i.phone IS NOT NULL)
-               OR (m.address = '' AND i.address <> '') OR (m.category = '' AND i.category <> '')
-               OR (m.city = '' AND i.city <> '') OR (m.brand IS NULL AND i.brand IS NOT NULL))
-        RETURNING m.id
-    )
+          AND ((coalesce(m.phone, '') = '' AND i.phone IS NOT NULL AND NOT m.corrected_fields ? 'phone')
+               OR (m.address = '' AND i.address <> '' AND NOT m.corrected_fields ? 'address')
+               OR (m.category = '' AND i.category <> '' AND NOT m.corrected_fields ? 'category')
+               OR (m.city = '' AND i.city <> '')
+               OR (m.brand IS NULL AND i.brand IS NOT NULL AND NOT m.corrected_fields ? 'brand'))
+        RETURNING m.id, m.phone, m.address, m.category, m.city, m.brand
+    ),
+    {_history("filled", ("phone", "address", "category", "city", "brand"), with_position=False)}
     SELECT count(*) FROM merchant_import WHERE target_id IN (SELECT id FROM filled)
+    """
+)
+
+KEPT = text(
+    """
+    SELECT
+      (SELECT count(*)
+       FROM merchant_import i
+       JOIN merchants m ON m.tenant_id = :tenant_id AND m.source = :source AND m.source_id = i.source_id
+       CROSS JOIN LATERAL (VALUES
+           ('name', m.name IS DISTINCT FROM i.name), ('phone', m.phone IS DISTINCT FROM i.phone),
+           ('category', m.category IS DISTINCT FROM i.category), ('address', m.address IS DISTINCT FROM i.address),
+           ('brand', m.brand IS DISTINCT FROM i.brand),
+           ('position', NOT ST_DWithin(m.location, ST_SetSRID(ST_MakePoint(i.lng, i.lat), 4326)::geography, 0.5))
+       ) v(field, differs)
+       WHERE i.target_id IS NULL AND v.differs AND m.corrected_fields ? v.field)
+      +
+      (SELECT count(*)
+       FROM merchant_import i
+       JOIN merchants m ON m.tenant_id = :tenant_id AND m.source = :source AND m.source_id = i.source_id
+       CROSS JOIN LATERAL jsonb_each(m.attributes) e
+       WHERE i.target_id IS NULL AND m.corrected_fields ? ('attributes.' || e.key)
+         AND i.attributes ? e.key AND (i.attributes -> e.key) IS DISTINCT FROM e.value)
+      +
+      (SELECT count(*)
+       FROM (SELECT DISTINCT ON (target_id) * FROM merchant_import WHERE target_id IS NOT NULL
+             ORDER BY target_id, line) i
+       JOIN merchants m ON m.id = i.target_id AND m.tenant_id = :tenant_id
+       CROSS JOIN LATERAL (VALUES
+           ('phone', coalesce(m.phone, '') = '' AND i.phone IS NOT NULL),
+           ('address', m.address = '' AND i.address <> ''), ('category', m.category = '' AND i.category <> ''),
+           ('brand', m.brand IS NULL AND i.brand IS NOT NULL)
+       ) v(field, fills)
+       WHERE v.fills AND m.corrected_fields ? v.field)
     """
 )
 
@@ -292,9 +364,42 @@ _KEPT_TAGS = """ARRAY(SELECT DISTINCT t FROM unnest(EXCLUDED.tags || ARRAY(
                    SELECT unnest(merchants.tags) INTERSECT SELECT unnest(CAST(:auto_tags AS varchar(64)[])))) t
                    ORDER BY t)::varchar(64)[]"""
 
+
+def _effective(column: str, field: str) -> str:
+    """The value an upsert writes: the person's value for a corrected field, else the file's."""
+    return f"CASE WHEN merchants.corrected_fields ? '{field}' THEN merchants.{column} ELSE EXCLUDED.{column} END"
+
+
+_UPSERTED = {
+    "name": _effective("name", "name"),
+    "name_key": _effective("name_key", "name"),
+    "branch_key": _effective("branch_key", "name"),
+    "phone_keys": _effective("phone_keys", "phone"),
+    "phone_normalized": _effective("phone_normalized", "phone"),
+    "category": _effective("category", "category"),
+    "address": _effective("address", "address"),
+    "city": "EXCLUDED.city",
+    "phone": _effective("phone", "phone"),
+    "brand": _effective("brand", "brand"),
+    "tags": _KEPT_TAGS,
+    "location": _effective("location", "position"),
+    # custom attributes a person set stay; the file's other columns replace the rest
+    "attributes": """EXCLUDED.attributes || coalesce((SELECT jsonb_object_agg(e.key, e.value)
+                     FROM jsonb_each(merchants.attributes) e
+                     WHERE merchants.corrected_fields ? ('attributes.' || e.key)), '{}'::jsonb)""",
+}
+_COMPARED = tuple(column for column in _UPSERTED if column != "location")
+
 UPSERT = text(
-    """
-    WITH upserted AS (
+    f"""
+    WITH old AS (
+        SELECT m.id, m.name, m.category, m.address, m.city, m.phone, m.brand,
+               ST_Y(m.location::geometry) AS lat, ST_X(m.location::geometry) AS lng
+        FROM merchants m JOIN merchant_import i
+          ON m.tenant_id = :tenant_id AND m.source = :source AND m.source_id = i.source_id
+        WHERE i.target_id IS NULL
+    ),
+    upserted AS (
         INSERT INTO merchants (tenant_id, name, name_key, branch_key, phone_keys, phone_normalized, category, address,
                                city, phone, brand, tags, location, source, source_id, attributes, created_by_id)
         SELECT :tenant_id, name, name_key, branch_key, phone_keys, phone_normalized, category, address, city, phone,
@@ -304,23 +409,18 @@ UPSERT = text(
         WHERE target_id IS NULL
         ORDER BY line
         ON CONFLICT (tenant_id, source, source_id) WHERE source_id IS NOT NULL DO UPDATE SET
-            name = EXCLUDED.name, name_key = EXCLUDED.name_key, branch_key = EXCLUDED.branch_key,
-            phone_keys = EXCLUDED.phone_keys,
-            phone_normalized = EXCLUDED.phone_normalized, category = EXCLUDED.category,
-            address = EXCLUDED.address, city = EXCLUDED.city, phone = EXCLUDED.phone, brand = EXCLUDED.brand,
-            tags = {tags}, location = EXCLUDED.location, attributes = EXCLUDED.attributes,
+            {", ".join(f"{column} = {value}" for column, value in _UPSERTED.items())},
             detail_version = merchants.detail_version + 1, updated_at = now()
-        WHERE (merchants.name, merchants.name_key, merchants.branch_key, merchants.phone_keys, merchants.category,
-               merchants.address, merchants.city, merchants.phone, merchants.brand, merchants.tags,
-               merchants.attributes, merchants.location::geometry)
+        WHERE ({", ".join(f"merchants.{column}" for column in _COMPARED)}, merchants.location::geometry)
               IS DISTINCT FROM
-              (EXCLUDED.name, EXCLUDED.name_key, EXCLUDED.branch_key, EXCLUDED.phone_keys, EXCLUDED.category,
-               EXCLUDED.address, EXCLUDED.city, EXCLUDED.phone, EXCLUDED.brand, {tags}, EXCLUDED.attributes,
-               EXCLUDED.location::geometry)
-        RETURNING (xmax = 0) AS inserted
-    )
+              ({", ".join(_UPSERTED[column] for column in _COMPARED)}, ({_UPSERTED["location"]})::geometry)
+        RETURNING merchants.id, (xmax = 0) AS inserted, merchants.name, merchants.category, merchants.address,
+                  merchants.city, merchants.phone, merchants.brand,
+                  ST_Y(merchants.location::geometry) AS lat, ST_X(merchants.location::geometry) AS lng
+    ),
+    {_history("upserted", _HISTORY_FIELDS, with_position=True)}
     SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
-    """.replace("{tags}", _KEPT_TAGS)
+    """
 )
 
 MATCHES = text(
@@ -411,6 +511,7 @@ def _load_chunk(chunk: list[tuple[Any, ...]], report: ImportReport, params: dict
             continue  # the tenant had no merchants before this import: nothing to match against
         connection.execute(statement, params)
     connection.execute(LINK, params)
+    report.kept += connection.execute(KEPT, params).scalar_one()
     filled = connection.execute(FILL, params).scalar_one()
     inserted, updated = connection.execute(UPSERT, params).one()
     report.inserted += inserted

@@ -146,7 +146,8 @@ def status(record: MerchantImport) -> dict[str, Any]:
         "rows_total": record.rows_total,
         "rows_done": record.rows_done,
         "counts": {
-            key: record.counts.get(key, 0) for key in ("inserted", "updated", "unchanged", "matched", "rejected")
+            key: record.counts.get(key, 0)
+            for key in ("inserted", "updated", "unchanged", "matched", "rejected", "kept")
         },
         "rejects": record.rejects,
         "matches": record.matches,

@@ -37,6 +37,7 @@ def _counts(report: ImportReport) -> dict[str, int]:
         "unchanged": report.unchanged,
         "matched": report.matched,
         "rejected": report.rejected_count,
+        "kept": report.kept,
     }
 
 

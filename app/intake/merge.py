@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app import db
+from app.merchants import history
 from app.merchants.models import LeadEvent, touch
 from app.org.models import User
 
@@ -21,6 +22,8 @@ _MOVE = [
     "UPDATE tasks SET merchant_id = :survivor WHERE merchant_id = :gone",
     "UPDATE lead_events SET merchant_id = :survivor WHERE merchant_id = :gone",
     "UPDATE reminders SET merchant_id = :survivor WHERE merchant_id = :gone",
+    # a correction still pending is about the shop, which is the survivor now (its history stays on the alias)
+    "UPDATE merchant_corrections SET merchant_id = :survivor WHERE merchant_id = :gone AND status = 'pending'",
     "UPDATE merchant_source_ids SET merchant_id = :survivor WHERE merchant_id = :gone",
     # aliases of the duplicate now point straight at the survivor: one hop resolves any old id
     "UPDATE merchants SET merged_into_id = :survivor WHERE merged_into_id = :gone",
@@ -100,8 +103,13 @@ def merge_into(gone_id: int, survivor_id: int, tenant_id: int, actor: User) -> d
     )
     session.execute(text(_MERGE_COMPETITORS[2]), params)
     lead_outcome = _merge_leads(params)
+    before = history.snapshot(survivor_id)
     for statement in _FINISH:
         session.execute(text(statement), params)
+    # the duplicate filled the survivor's gaps: kept in the survivor's history
+    history.record_changes(
+        tenant_id, survivor_id, before, history.snapshot(survivor_id), "merge", actor.id, {"merged_id": gone_id}
+    )
     session.add(
         LeadEvent(
             merchant_id=survivor_id,

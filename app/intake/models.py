@@ -1,4 +1,4 @@
-"""Bulk imports: the uploaded file, its progress and its outcome."""
+"""Bulk imports (the uploaded file, its progress and its outcome) and corrections of merchants."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,3 +45,42 @@ class MerchantImport(TenantScoped, Timestamped, Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class CorrectionStatus(str, enum.Enum):
+    APPLIED = "applied"  # every field applied when sent
+    PENDING = "pending"  # some fields wait for ops (``queued``)
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class MerchantCorrection(TenantScoped, Timestamped, Base):
+    """A correction of a merchant's data sent from the street (app/intake/corrections.py).
+
+    ``changes`` is every field sent with its new value (a position in WGS84); ``applied`` the fields that
+    took effect at once, ``queued`` those waiting for ops, with ``reasons`` why they wait.
+    """
+
+    __tablename__ = "merchant_corrections"
+    __table_args__ = (
+        Index("ix_merchant_corrections_pending", "tenant_id", "id", postgresql_where=text("status = 'pending'")),
+        Index("ix_merchant_corrections_merchant", "merchant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[CorrectionStatus] = mapped_column(
+        Enum(CorrectionStatus, name="correction_status", values_callable=enum_values)
+    )
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    applied: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    queued: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # setting (the tenant sends the field to audit), not_owner, possible_duplicate
+    reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    duplicate_candidates: Mapped[list[int]] = mapped_column(JSONB, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    photo_ids: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    decided_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)

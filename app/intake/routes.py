@@ -8,20 +8,27 @@ from flask.views import MethodView
 from app.api import VALIDATION_ERRORS, Blueprint, ErrorSchema
 from app.auth.security import authenticated, current_tenant, current_user
 from app.errors import (
+    CorrectionNotFound,
+    InvalidAttributes,
     InvalidCursor,
     InvalidPhone,
     MerchantNotFound,
     MergeIntoSelf,
     MergeTargetNotFound,
+    NotAllowedForLead,
+    NothingToCorrect,
     NotPendingAudit,
     RateLimited,
     UnknownPhotos,
     ValidationFailed,
 )
-from app.intake import queries, service
+from app.intake import corrections, queries, service
 from app.intake.examples import (
     AUDIT_EXAMPLE,
+    AUDIT_QUEUE_CORRECTION,
     AUDIT_QUEUE_ITEM,
+    CORRECTION_EXAMPLE,
+    CORRECTION_RESULT_EXAMPLE,
     CREATE_EXAMPLE,
     CREATED_EXAMPLE,
     DUPLICATE_ERROR_EXAMPLE,
@@ -32,6 +39,8 @@ from app.intake.schemas import (
     AuditResultSchema,
     AuditSchema,
     CandidateSchema,
+    CorrectionCreateSchema,
+    CorrectionSchema,
     MerchantCreatedSchema,
     MerchantCreateSchema,
 )
@@ -80,18 +89,58 @@ class Merchants(MethodView):
         return service.create_field_merchant(current_user(), current_tenant(), fields)
 
 
+@blp.route("/<id:merchant_id>/corrections")
+class Corrections(MethodView):
+    @authenticated(
+        blp,
+        errors=(
+            *VALIDATION_ERRORS,
+            NothingToCorrect,
+            InvalidPhone,
+            InvalidAttributes,
+            UnknownPhotos,
+            MerchantNotFound,
+            (
+                NotAllowedForLead,
+                "only the lead's owner, their managers, ops and admins may correct a private lead or a partner",
+            ),
+        ),
+    )
+    @blp.arguments(CorrectionCreateSchema, example=CORRECTION_EXAMPLE)
+    @blp.response(201, CorrectionSchema, example=CORRECTION_RESULT_EXAMPLE)
+    def post(self, fields, merchant_id):
+        """Correct a merchant's data from the street: applied at once or queued for ops, by the tenant's rules."""
+        return corrections.submit(current_user(), current_tenant(), merchant_id, fields)
+
+
 @blp.route("/<id:merchant_id>/audit")
 class Audit(MethodView):
     @authenticated(
         blp,
         Role.OPS,
         Role.ADMIN,
-        errors=(*VALIDATION_ERRORS, MerchantNotFound, MergeTargetNotFound, NotPendingAudit, MergeIntoSelf),
+        errors=(
+            *VALIDATION_ERRORS,
+            MerchantNotFound,
+            MergeTargetNotFound,
+            CorrectionNotFound,
+            NotPendingAudit,
+            MergeIntoSelf,
+        ),
     )
     @blp.arguments(AuditSchema, example={"action": "merge", "into_id": 1042, "note": "Same shop as 老王面馆"})
     @blp.response(200, AuditResultSchema, example=AUDIT_EXAMPLE)
     def post(self, fields, merchant_id):
-        """Approve, reject, or merge a new merchant into an existing one (ops)."""
+        """Approve, reject, or merge a new merchant into an existing one; or approve or reject a correction (ops)."""
+        if fields.get("correction_id") is not None:
+            return corrections.audit(
+                current_user(),
+                merchant_id,
+                fields["correction_id"],
+                fields["action"],
+                fields["coord_sys"],
+                fields.get("note"),
+            )
         return service.audit(
             current_user(),
             merchant_id,
@@ -114,7 +163,9 @@ class AuditQueue(MethodView):
         ),
     )
     @blp.arguments(AuditQueueQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, AuditQueueSchema, example={"items": [AUDIT_QUEUE_ITEM], "next_cursor": None})
+    @blp.response(
+        200, AuditQueueSchema, example={"items": [AUDIT_QUEUE_ITEM, AUDIT_QUEUE_CORRECTION], "next_cursor": None}
+    )
     def get(self, coord_sys, limit, cursor=None):
-        """Merchants waiting for audit, oldest first (ops)."""
+        """New merchants and merchant corrections waiting for audit, oldest first (ops)."""
         return queries.pending(current_tenant().id, coord_sys, limit, cursor)

@@ -106,8 +106,99 @@ class MerchantCreatedSchema(_MerchantBasicsSchema):
     duplicate_candidates = ma.fields.List(ma.fields.Nested(CandidateSchema), required=True)
 
 
+# --- corrections ---------------------------------------------------------------------------------
+
+
+class CorrectionCreateSchema(ma.Schema):
+    """Only the fields sent are corrected; send at least one that differs from what the merchant has."""
+
+    name = _text(300)
+    address = ma.fields.String(validate=validate.Length(max=500))
+    phone = ma.fields.String(
+        allow_none=True,
+        validate=validate.Length(max=100),
+        metadata={"description": "One or more numbers separated by `;`; null or empty removes the number"},
+    )
+    category = ma.fields.String(validate=validate.Length(max=300))
+    brand = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+    lat = ma.fields.Float(validate=validate.Range(min=-90, max=90), metadata={"description": "The new position"})
+    lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
+    coord_sys = coord_sys_field()
+    closed = ma.fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["temporarily", "permanently"]),
+        metadata={
+            "description": "`permanently`: the shop is gone (once applied it leaves the pool, nearby and the map); "
+            "null: open again"
+        },
+    )
+    attributes = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(min=1, max=60)),
+        metadata={"description": "Custom-field values to set (null clears one)", "example": {"seats": 80}},
+    )
+    note = ma.fields.String(load_default="", validate=validate.Length(max=1000), metadata={"description": "For ops"})
+    photo_ids = ma.fields.List(
+        ma.fields.UUID(),
+        load_default=list,
+        validate=validate.Length(max=9),
+        metadata={"description": "Ids from `POST /uploads` (a photo of the new sign, the closed shutter)"},
+    )
+
+    @ma.pre_load
+    def strip(self, data, **kwargs):
+        return _stripped(data, ("name", "phone", "address", "category", "brand")) if isinstance(data, dict) else data
+
+    @ma.validates("name")
+    def name_not_blank(self, value: str, **kwargs) -> None:
+        if not value.strip():
+            raise ma.ValidationError("Must not be blank.")
+
+    @ma.validates_schema
+    def position_pair(self, data: dict, **kwargs) -> None:
+        if ("lat" in data) != ("lng" in data):
+            raise ma.ValidationError("Send both lat and lng for a new position.", "lat")
+
+
+class CorrectionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    merchant_id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, validate=validate.OneOf(["applied", "pending", "approved", "rejected"]))
+    changes = ma.fields.Dict(
+        required=True,
+        metadata={
+            "description": "Every field that differed from the merchant, with its new value (`position`: "
+            "`{lat, lng}` in `coord_sys`; `attributes`: the custom fields sent)"
+        },
+    )
+    applied = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "Fields applied at once"})
+    queued = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "Fields waiting for ops"})
+    reasons = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(["setting", "not_owner", "possible_duplicate"])),
+        required=True,
+        metadata={
+            "description": "Why fields wait: `setting` (the business line sends them to audit), `not_owner` (only "
+            "the lead's owner applies corrections at once), `possible_duplicate` (a rename or move found one)"
+        },
+    )
+    duplicate_candidates = ma.fields.List(
+        ma.fields.Integer(), required=True, metadata={"description": "Merchants the renamed or moved one may duplicate"}
+    )
+    note = ma.fields.String(required=True)
+    photo_ids = ma.fields.List(ma.fields.String(), required=True)
+    coord_sys = ma.fields.String(required=True)
+
+
 class AuditSchema(ma.Schema):
     action = ma.fields.String(required=True, validate=validate.OneOf(["approve", "reject", "merge"]))
+    correction_id = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=ID,
+        metadata={
+            "description": "Audit this pending correction of the merchant (approve or reject) instead of the "
+            "merchant itself"
+        },
+    )
     into_id = ma.fields.Integer(
         load_default=None, allow_none=True, validate=ID, metadata={"description": "The surviving merchant (merge only)"}
     )
@@ -125,6 +216,10 @@ class AuditResultSchema(MerchantCreatedSchema):
     audited_id = ma.fields.Integer(
         required=True, metadata={"description": "The merchant audited; after a merge the body describes the survivor"}
     )
+    correction_id = ma.fields.Integer(
+        allow_none=True, required=True, metadata={"description": "The correction audited (null: the merchant was)"}
+    )
+    correction = ma.fields.Nested(CorrectionSchema, allow_none=True, required=True)
 
 
 # --- imports -------------------------------------------------------------------------------------
@@ -176,6 +271,13 @@ class ImportCountsSchema(ma.Schema):
         },
     )
     rejected = ma.fields.Integer(required=True)
+    kept = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Field values the file would have changed but a person had corrected: a correction "
+            "(or an edit) wins over every later import of the row"
+        },
+    )
 
 
 class ImportRejectSchema(ma.Schema):
@@ -277,7 +379,25 @@ class AuditQueueQueryArgsSchema(ma.Schema):
     cursor = ma.fields.String(load_default=None, validate=validate.Length(max=200))
 
 
+class QueuedCorrectionSchema(CorrectionSchema):
+    current = ma.fields.Dict(
+        required=True,
+        metadata={"description": "What the merchant has now for each queued field (before -> `changes` after)"},
+    )
+
+
 class PendingMerchantSchema(_MerchantBasicsSchema):
+    kind = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["merchant", "correction"]),
+        metadata={"description": "`merchant`: a new merchant to audit; `correction`: a correction of this one"},
+    )
+    correction = ma.fields.Nested(
+        QueuedCorrectionSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The correction to approve or reject (`correction_id` in the audit call)"},
+    )
     source = ma.fields.String(required=True, metadata={"description": "`field`, `self_onboarding`, an import's source"})
     audit_flags = ma.fields.List(ma.fields.String(), required=True)
     self_onboarded = ma.fields.Boolean(required=True)
@@ -286,8 +406,10 @@ class PendingMerchantSchema(_MerchantBasicsSchema):
         required=True,
         metadata={"description": "Ids of the possible duplicates shown to the BD who forced the creation"},
     )
-    created_at = ma.fields.DateTime(required=True)
-    created_by = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
+    created_at = ma.fields.DateTime(required=True, metadata={"description": "When it entered the queue"})
+    created_by = ma.fields.Nested(
+        PersonRefSchema, allow_none=True, required=True, metadata={"description": "Who created or corrected it"}
+    )
 
 
 class AuditQueueSchema(ma.Schema):

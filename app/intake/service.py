@@ -52,7 +52,7 @@ def check_phone(raw: str | None, region: str) -> None:
         raise InvalidPhone(errors={"json": {"phone": [f"Not a valid phone number for region {region}."]}})
 
 
-def _photo_ids(photo_ids: list[uuid.UUID]) -> list[str]:
+def known_photo_ids(photo_ids: list[uuid.UUID]) -> list[str]:
     if not photo_ids:
         return []
     found = set(db.session.scalars(select(Upload.id).where(Upload.id.in_(photo_ids))))
@@ -87,7 +87,7 @@ def create_field_merchant(user: User, tenant: Tenant, fields: dict[str, Any]) ->
     check_phone(fields.get("phone"), region)
     custom = validate_custom_attributes(tenant.settings or {}, fields.get("attributes") or {})
     lat, lng = to_wgs84(fields["lat"], fields["lng"], coord_sys)
-    photos = _photo_ids(fields.get("photo_ids") or [])
+    photos = known_photo_ids(fields.get("photo_ids") or [])
     keys = phone_keys(fields.get("phone"), region)
     _lock_tenant_creations(tenant.id)
     probe = probe_for(fields["name"], lat, lng, keys)
@@ -144,7 +144,7 @@ def summary(
     }
 
 
-def _position(merchant_id: int) -> tuple[float, float]:  # WGS84 lat, lng
+def position(merchant_id: int) -> tuple[float, float]:  # WGS84 lat, lng
     row = db.session.execute(
         text("SELECT ST_Y(location::geometry), ST_X(location::geometry) FROM merchants WHERE id = :id"),
         {"id": merchant_id},
@@ -202,8 +202,14 @@ def audit(
     db.session.flush()
     db.session.refresh(result)
     db.session.refresh(merchant)
-    lat, lng = _position(result.id)
-    return {**summary(result, lat, lng, coord_sys), "action": action, "audited_id": merchant.id}
+    lat, lng = position(result.id)
+    return {
+        **summary(result, lat, lng, coord_sys),
+        "action": action,
+        "audited_id": merchant.id,
+        "correction_id": None,
+        "correction": None,
+    }
 
 
 def _tell_creator(merchant: Merchant, action: str, into_id: int | None, note: str | None) -> None:

@@ -202,6 +202,37 @@ def release(user: User, merchant_id: int, reason: str) -> Lead:
     return lead
 
 
+CLOSED_REASON = "closed"
+
+
+def release_closed(actor: User, merchant_id: int) -> int | None:
+    """A merchant closed for good leaves the pool: its private lead is released with reason ``closed``.
+
+    Returns the former owner's id (None when nobody held it). A partner keeps its state (the contract's
+    history matters more than the pool), but the merchant leaves nearby and the map all the same.
+    """
+    lead = _locked_lead(merchant_id)
+    if lead is None or lead.state != LeadState.PRIVATE:
+        return None
+    previous = lead.owner_id
+    before = _snapshot(lead)
+    _to_public(lead)
+    _record(
+        merchant_id, lead.tenant_id, "release", actor=actor, from_owner=previous, to_owner=None, reason=CLOSED_REASON
+    )
+    audit.record_audit(
+        audit.LEAD_RELEASE,
+        actor=actor,
+        subject_type="merchant",
+        subject_id=merchant_id,
+        before=before,
+        after={**_snapshot(lead), "reason": CLOSED_REASON},
+        tenant_id=lead.tenant_id,
+    )
+    touch(merchant_id)
+    return previous
+
+
 def _to_public(lead: Lead) -> None:
     lead.state, lead.owner_id = LeadState.PUBLIC, None
     lead.drops_at = lead.drop_reason = None

@@ -113,6 +113,7 @@ DETAIL_EXAMPLE: dict = {
         "source_id": "osm:node/4751244137",
         "audit_status": "approved",
         "audit_flags": [],
+        "closed": None,
         "self_onboarded": False,
         "created_at": "2026-11-22T02:45:32.014183+00:00",
         "updated_at": "2026-11-22T02:45:32.014183+00:00",
@@ -182,4 +183,31 @@ DETAIL_EXAMPLE: dict = {
     "tasks": [],
     "nearby_same_brand": [],
     "phones_masked": False,
+}
+
+CHANGES_EXAMPLE = {
+    "items": [
+        {
+            "id": 90211,
+            "field": "phone",
+            "before": "0571-8780 6201",
+            "after": "0571-8780 6202",
+            "source": "correction",
+            "details": {"correction_id": 311},
+            "at": "2026-11-22T11:40:00+08:00",
+            "by": {"id": 57, "name": "李明"},
+        },
+        {
+            "id": 88017,
+            "field": "address",
+            "before": "",
+            "after": "清泰街 318 号",
+            "source": "import",
+            "details": {"source": "amap"},
+            "at": "2026-11-01T02:00:00+08:00",
+            "by": {"id": 3, "name": "Ops"},
+        },
+    ],
+    "coord_sys": "gcj02",
+    "next_cursor": None,
 }

@@ -107,6 +107,12 @@ class Merchant(TenantScoped, Timestamped, Base):
     created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     # latest verified visit by anyone: street-sweep mode filters on it, so it is kept on the row
     last_visit_at: Mapped[datetime | None]
+    # "temporarily" or "permanently" (a correction, app/intake/corrections.py); a merchant closed for good is out
+    # of the pool and of nearby and the map
+    closed: Mapped[str | None] = mapped_column(String(20))
+    # provenance per field: the fields whose current value a person set (a correction or an edit), with when;
+    # an import never overwrites them (app/intake/importer.py)
+    corrected_fields: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
     # bumped by every write that changes the detail payload; the detail cache is keyed by it
     detail_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -226,6 +232,25 @@ class MerchantSourceId(TenantScoped, Timestamped, Base):
     merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
 
 
+class MerchantChange(TenantScoped, Timestamped, Base):
+    """One field of a merchant changed: by whom, how (``source``) and from what to what (JSON values; a position
+    is ``{"lat", "lng"}`` in WGS84). Written by ``app.merchants.history.record_changes``."""
+
+    __tablename__ = "merchant_changes"
+    __table_args__ = (Index("ix_merchant_changes_merchant", "merchant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(80))
+    before: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    after: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    # correction | import | merge | edit
+    source: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    # the correction, the import's source name, the merged merchant: what the change came with
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+
 def touch(*merchant_ids: int) -> None:
     """Mark merchants' detail payloads as changed, inside the caller's transaction."""
     if merchant_ids:
@@ -238,18 +263,19 @@ def touch(*merchant_ids: int) -> None:
 
 
 HIDDEN = (AuditStatus.REJECTED, AuditStatus.MERGED)
+CLOSED_FOR_GOOD = "permanently"
 
 
 def get_merchant(merchant_id: int, *, live_only: bool = False) -> Merchant:
     """A merchant of the caller's tenant (the session is tenant-scoped), or 404.
 
     A merged duplicate's id is an alias of the merchant it was merged into (an offline check-in queued
-    before the merge lands on the survivor). ``live_only`` also refuses a merchant that ops rejected (lead
-    actions); a check-in or a contact at such a shop is still recorded.
+    before the merge lands on the survivor). ``live_only`` also refuses a merchant that ops rejected or that
+    closed for good (lead actions); a check-in or a contact at such a shop is still recorded.
     """
     merchant = db.get(Merchant, merchant_id)
     if merchant is not None and merchant.merged_into_id is not None:
         merchant = db.get(Merchant, merchant.merged_into_id)
-    if merchant is None or (live_only and merchant.audit_status in HIDDEN):
+    if merchant is None or (live_only and (merchant.audit_status in HIDDEN or merchant.closed == CLOSED_FOR_GOOD)):
         raise MerchantNotFound()
     return merchant

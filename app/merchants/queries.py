@@ -53,7 +53,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app import clock, db, redis_conn
 from app.errors import BboxTooLarge, MerchantNotFound
 from app.merchants import pool, privacy
-from app.merchants.models import AuditStatus, Lead, LeadState, Merchant
+from app.merchants.models import CLOSED_FOR_GOOD, AuditStatus, Lead, LeadState, Merchant
 from app.merchants.privacy import mask_phone
 from app.org.models import Role, User
 from app.pagination import decode_cursor, encode_cursor, fingerprint
@@ -116,6 +116,8 @@ def _filter_conditions(
         merchants.c.tenant_id == tenant_id,
         # two plain comparisons rather than NOT IN: no expanding parameter, so the statement can be cached
         *(merchants.c.audit_status != status for status in HIDDEN_STATUSES),
+        # closed for good (an approved correction): out of nearby, the map and the public pool
+        merchants.c.closed.is_distinct_from(CLOSED_FOR_GOOD),
     ]
     sea_condition = pool.sea_filter(sea, user_id)
     if sea_condition is not None:
@@ -608,6 +610,7 @@ AGGREGATE_SQL = text(
         'lat', ST_Y(m.location::geometry), 'lng', ST_X(m.location::geometry),
         'attributes', m.attributes, 'source', m.source, 'source_id', m.source_id,
         'audit_status', m.audit_status, 'audit_flags', m.audit_flags, 'self_onboarded', m.self_onboarded,
+        'closed', m.closed,
         'created_at', m.created_at, 'updated_at', m.updated_at,
         'created_by', CASE WHEN cb.id IS NULL THEN NULL
                            ELSE json_build_object('id', cb.id,
@@ -676,7 +679,7 @@ def _months_ago(first_of_month: date, months: int) -> date:
 
 
 def _cache_key(tenant_id: int, merchant_id: int, version: int) -> str:
-    return f"merchant-detail:v1:{tenant_id}:{merchant_id}:{version}"
+    return f"merchant-detail:v2:{tenant_id}:{merchant_id}:{version}"
 
 
 def _cached_aggregate(tenant_id: int, merchant_id: int, version: int) -> dict[str, Any] | None:
@@ -908,3 +911,58 @@ def _sea_section(lead: Any, caller: User, rules: dict[str, Any]) -> dict[str, An
 def _task(task: dict[str, Any], now: datetime) -> dict[str, Any]:
     due = datetime.fromisoformat(task["due_at"]) if task["due_at"] else None
     return {**task, "overdue": bool(due and due < now)}
+
+
+# --- the history of a merchant's fields ------------------------------------------------------------------------
+
+CHANGES_SQL = text(
+    """
+    SELECT c.id, c.field, c.before, c.after, c.source, c.details, c.created_at AS at,
+           CASE WHEN u.id IS NULL THEN NULL
+                ELSE json_build_object('id', u.id, 'name', coalesce(nullif(u.display_name, ''), u.username)) END
+             AS "by"
+    FROM merchant_changes c LEFT JOIN users u ON u.id = c.actor_id
+    WHERE c.merchant_id = :merchant_id AND c.tenant_id = :tenant
+      AND (CAST(:before_id AS bigint) IS NULL OR c.id < :before_id)
+    ORDER BY c.id DESC
+    LIMIT :limit
+    """
+)
+
+
+def _change_value(field: str, value: Any, coord_sys: CoordSys, show_phones: bool) -> Any:
+    if field == "position" and isinstance(value, dict):
+        lat, lng = from_wgs84(value["lat"], value["lng"], coord_sys)
+        return {"lat": round(lat, 7), "lng": round(lng, 7)}
+    if field == "phone" and isinstance(value, str) and value and not show_phones:
+        return ";".join(mask_phone(p) for p in value.split(";"))
+    return value
+
+
+def merchant_changes(
+    merchant_id: int, tenant_id: int, coord_sys: CoordSys, limit: int, cursor: str | None, *, show_phones: bool
+) -> dict[str, Any]:
+    """A merchant's field changes, newest first, keyset-paged by id."""
+    query = f"merchant-changes:{merchant_id}"
+    before_id = decode_cursor(cursor, query, (int,))[0] if cursor else None
+    rows = (
+        db.session.execute(
+            CHANGES_SQL, {"merchant_id": merchant_id, "tenant": tenant_id, "before_id": before_id, "limit": limit + 1}
+        )
+        .mappings()
+        .all()
+    )
+    items = [
+        {
+            **row,
+            "before": _change_value(row["field"], row["before"], coord_sys, show_phones),
+            "after": _change_value(row["field"], row["after"], coord_sys, show_phones),
+        }
+        for row in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return {
+        "items": items,
+        "coord_sys": coord_sys.value,
+        "next_cursor": encode_cursor([items[-1]["id"]], query) if more else None,
+    }

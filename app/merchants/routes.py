@@ -15,11 +15,20 @@ from app.errors import (
     InvalidCursor,
     MerchantNotFound,
     NotAllowedForLead,
+    ValidationFailed,
 )
 from app.json import json_response
 from app.merchants import queries, service
-from app.merchants.examples import DETAIL_EXAMPLE, MAP_CLUSTERS_EXAMPLE, MAP_PINS_EXAMPLE, NEARBY_EXAMPLE
+from app.merchants.examples import (
+    CHANGES_EXAMPLE,
+    DETAIL_EXAMPLE,
+    MAP_CLUSTERS_EXAMPLE,
+    MAP_PINS_EXAMPLE,
+    NEARBY_EXAMPLE,
+)
+from app.merchants.models import get_merchant
 from app.merchants.schemas import (
+    ChangesQueryArgsSchema,
     ContactCreateSchema,
     ContactSchema,
     ContactUpdateSchema,
@@ -28,6 +37,7 @@ from app.merchants.schemas import (
     MapSchema,
     MerchantAttributesResultSchema,
     MerchantAttributesSchema,
+    MerchantChangesSchema,
     MerchantDetailSchema,
     NearbyPageSchema,
     NearbyQueryArgsSchema,
@@ -164,3 +174,27 @@ class ContactVerification(MethodView):
     def post(self, merchant_id, contact_id):
         """Accept a contact sent by self-onboarding (shown as unverified until then); delete it to reject it."""
         return service.verify_contact(current_user(), merchant_id, contact_id)
+
+
+@blp.route("/<id:merchant_id>/changes")
+class MerchantChanges(MethodView):
+    @authenticated(
+        blp,
+        errors=(
+            (ValidationFailed, "a query parameter is invalid"),
+            InvalidCursor,
+            MerchantNotFound,
+            (NotAllowedForLead, "the merchant is another team's private lead or partner"),
+        ),
+    )
+    @blp.arguments(ChangesQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, MerchantChangesSchema, example=CHANGES_EXAMPLE)
+    def get(self, merchant_id, coord_sys, limit, cursor=None):
+        """Every change of the merchant's fields (correction, import, merge, edit): who, when, before and after."""
+        merchant = get_merchant(merchant_id)
+        show_phones = service.changes_viewer(current_user(), merchant)
+        return json_response(
+            queries.merchant_changes(
+                merchant.id, current_tenant().id, coord_sys, limit, cursor, show_phones=show_phones
+            )
+        )

@@ -233,6 +233,12 @@ class MerchantInfoSchema(ma.Schema):
     )
     audit_flags = ma.fields.List(ma.fields.String(), required=True)
     self_onboarded = ma.fields.Boolean(required=True)
+    closed = ma.fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(["temporarily", "permanently"]),
+        metadata={"description": "Set by a merchant correction; null while open"},
+    )
     created_at = ma.fields.DateTime(required=True)
     updated_at = ma.fields.DateTime(required=True)
     created_by = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
@@ -444,3 +450,42 @@ class MerchantAttributesSchema(ma.Schema):
 class MerchantAttributesResultSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     attributes = ma.fields.Dict(required=True, metadata={"description": "The merchant's custom-field values now"})
+
+
+class ChangesQueryArgsSchema(ma.Schema):
+    coord_sys = coord_sys_field()
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = ma.fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class MerchantChangeSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    field = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "name, address, phone, category, brand, city, closed, position (`{lat, lng}` in "
+            "`coord_sys`), or `attributes.<key>` (a custom field)"
+        },
+    )
+    before = ma.fields.Raw(allow_none=True, required=True, metadata={"description": "The value before (any JSON)"})
+    after = ma.fields.Raw(allow_none=True, required=True, metadata={"description": "The value after (any JSON)"})
+    source = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["correction", "import", "merge", "edit"]),
+        metadata={
+            "description": "`correction` (POST /corrections, at once or approved), `import`, `merge` (a duplicate "
+            "merged in filled a gap), `edit` (PATCH /attributes)"
+        },
+    )
+    details = ma.fields.Dict(
+        required=True,
+        metadata={"description": "`correction_id`, the import's `source`, the `merged_id`: what it came with"},
+    )
+    at = ma.fields.DateTime(required=True)
+    by = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True, metadata={"description": "Null: the system"})
+
+
+class MerchantChangesSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(MerchantChangeSchema), required=True)
+    coord_sys = ma.fields.String(required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from app import db
 from app.errors import ContactNotFound, NotAllowedForLead
-from app.merchants import privacy
+from app.merchants import history, privacy
 from app.merchants.models import Contact, ContactRole, Lead, LeadState, Merchant, get_merchant, touch
 from app.org.models import Role, User
 from app.org.scope import manages
@@ -131,6 +131,7 @@ def update_attributes(
     merchant = get_merchant(merchant_id)
     ensure_can_edit(caller, merchant)
     cleaned = validate_custom_attributes(tenant_settings, changes, partial=True)
+    before = history.snapshot(merchant.id, cleaned)
     attributes = dict(merchant.attributes or {})
     for key, value in cleaned.items():
         if value is None:
@@ -138,7 +139,20 @@ def update_attributes(
         else:
             attributes[key] = value
     merchant.attributes = attributes
+    changed = history.record_changes(
+        merchant.tenant_id, merchant.id, before, history.snapshot(merchant.id, cleaned), "edit", caller.id
+    )
+    history.mark_corrected(merchant, changed)
     touch(merchant.id)
     db.session.flush()
     schema = field_schema(tenant_settings)
     return {"id": merchant.id, "attributes": {k: v for k, v in attributes.items() if k in schema}}
+
+
+def changes_viewer(caller: User, merchant: Merchant) -> bool:
+    """Who may read a merchant's change history: anyone of the business line while the merchant is public, else
+    those who may edit it. Returns whether phone numbers in it are shown in full (the detail's rule)."""
+    row = db.session.execute(_PHONE_VIEWER, {"merchant_id": merchant.id, "caller_unit": caller.org_unit_id}).one()
+    if row.owner_id is not None:
+        ensure_can_edit(caller, merchant)
+    return privacy.can_see_phones(caller, row.caller_path, row)

@@ -152,7 +152,8 @@ class TodoSchema(ma.Schema):
     kind = ma.fields.String(
         required=True,
         metadata={
-            "description": "Task kind, or reminder kind: lead_dropping, planned_visit, task_feedback, audit_result"
+            "description": "Task kind, or reminder kind: lead_dropping, planned_visit, task_feedback, audit_result, "
+            "correction_result"
         },
     )
     title = ma.fields.String(required=True)

@@ -12,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Timestamped
 
+# what a merchant correction may change (``attributes``: the business line's custom fields)
+CORRECTABLE_FIELDS = ("name", "address", "phone", "category", "position", "closed", "brand", "attributes")
+
 DEFAULT_SETTINGS: dict[str, Any] = {
     "pool": {
         "claim_cap": 100,
@@ -36,6 +39,13 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "custom_fields": [],
     # the language of pushes and system to-dos for users who chose none (app.i18n.SUPPORTED_LOCALES)
     "locale": "en",
+    # merchant corrections from the street (app/intake/corrections.py): the fields a lead owner's correction
+    # applies at once (the others wait for ops in the audit queue), and the move beyond which a correction of
+    # the position re-runs the duplicate check (a rename always does)
+    "corrections": {
+        "apply_at_once": ["address", "phone", "category", "brand", "attributes"],
+        "move_check_m": 50,
+    },
     # the oldest app version still served (the issue's `min_app_version`): an `X-App-Version` below it gets 426
     # APP_UPGRADE_REQUIRED with `store_url` (app.tenants.app_version); null: every version is served
     "app": {"min_version": None, "store_url": ""},

@@ -68,7 +68,7 @@ def test_import_runs_in_the_background_with_progress_rejects_and_matches(client,
     status = client.get(f"/api/v1/imports/{body['id']}", headers=auth_headers(ops)).json
     ImportStatusSchema().load(status)
     assert status["status"] == "done" and status["rows_done"] == 5
-    assert status["counts"] == {"inserted": 2, "updated": 1, "unchanged": 0, "matched": 1, "rejected": 2}
+    assert status["counts"] == {"inserted": 2, "updated": 1, "unchanged": 0, "matched": 1, "rejected": 2, "kept": 0}
     assert status["rejects"] == [
         {"line": 4, "reason": "name is empty"},
         {"line": 5, "reason": "lat/lon is out of range"},
@@ -88,7 +88,7 @@ def test_import_runs_in_the_background_with_progress_rejects_and_matches(client,
     again = upload(client, ops, CSV, source="amap", mapping=json.dumps(MAPPING)).json
     run_jobs(redis_client)
     again = client.get(f"/api/v1/imports/{again['id']}", headers=auth_headers(ops)).json
-    assert again["counts"] == {"inserted": 0, "updated": 0, "unchanged": 3, "matched": 0, "rejected": 2}
+    assert again["counts"] == {"inserted": 0, "updated": 0, "unchanged": 3, "matched": 0, "rejected": 2, "kept": 0}
     assert {m.id: m.detail_version for m in merchants_of(ops.tenant_id).values()} == versions
     assert session.scalar(select(func.count()).select_from(MerchantSourceId)) == 1
 

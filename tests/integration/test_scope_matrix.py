@@ -117,6 +117,8 @@ POLICY = {
     ("POST", "/api/v1/merchants"): "own",
     ("GET", "/api/v1/merchants/audit-queue"): "own",
     ("POST", "/api/v1/merchants/<id:merchant_id>/audit"): "tenant",
+    ("POST", "/api/v1/merchants/<id:merchant_id>/corrections"): "subtree",
+    ("GET", "/api/v1/merchants/<id:merchant_id>/changes"): "subtree",
     ("POST", "/api/v1/imports"): "own",
     ("GET", "/api/v1/imports/<id:import_id>"): "tenant",
     ("GET", "/api/v1/brands/top300"): "own",
