@@ -18,6 +18,7 @@ from app.errors import register_error_handlers
 from app.extensions import api
 from app.json import OrjsonProvider
 from app.routes import register_blueprints
+from app.uploads import storage as photo_storage
 from app.web import headers as security_headers
 from app.web import proxy, request_id
 from app.web.logs import configure_logging
@@ -42,6 +43,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.teardown_request(db.end_request)
     app.teardown_appcontext(lambda _exc: db.session.remove())
 
+    photo_storage.init_app(app)
     api.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)
