@@ -186,7 +186,10 @@ def reencode(data: bytes, content_type: str, zone: ZoneInfo | None = None) -> En
                     thumbnail=make_thumbnail(upright),
                     capture=capture,
                 )
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own limit (89 Mpx warns, twice that fails), met at open before our check: the same answer
+        raise PayloadTooLarge(f"Photos are limited to {MAX_PIXELS // 1_000_000} megapixels.") from exc
+    except UnidentifiedImageError as exc:
         raise UnsupportedMediaType("The photo cannot be read as an image.") from exc
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data inside a valid header
         raise UnsupportedMediaType("The photo cannot be read as an image.") from exc
