@@ -67,12 +67,15 @@ def _image(data: bytes, content_type: str, etag: str, expires: int) -> Response:
 class Photo(MethodView):
     @document_errors(blp, PHOTO_URL_ERRORS)
     @blp.arguments(PhotoUrlQueryArgsSchema, location="query")
-    @blp.response(
-        200,
-        description="The photo, upright and without metadata (JPEG or PNG)",
-        schema=BINARY,
-        content_type="image/jpeg",
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The photo, upright and without metadata (JPEG or PNG, as uploaded)",
+                "content": {"image/jpeg": {"schema": BINARY}, "image/png": {"schema": BINARY}},
+            }
+        }
     )
+    @blp.response(200, description="The photo", schema=BINARY, content_type="image/jpeg")
     def get(self, args, photo_id):
         """A photo, through the signed URL a visit answer carries (no bearer token)."""
         urls.check(photo_id, urls.PHOTO, args["expires"], args["signature"])
