@@ -193,6 +193,25 @@ def test_the_capture_time_and_position_are_kept_before_the_exif_goes(client, are
     assert (answer["taken_at"], answer["taken_lat"], answer["taken_lng"]) == (None, None, None)
 
 
+def test_a_heic_photo_keeps_its_capture_facts(client, area, photo_dir):
+    taken = datetime(2026, 11, 20, 10, 0, 0)
+    answer = upload(client, area["bd"], phone_photo(taken=taken, offset="+08:00", at=SHOP, fmt="HEIF")).json
+    assert answer["taken_at"].startswith("2026-11-20T02:00:00")
+    assert answer["taken_lat"] == pytest.approx(SHOP[0], abs=1e-6)
+
+
+def test_malformed_exif_is_unknown_not_an_error(client, area, photo_dir):
+    image = Image.new("RGB", (32, 32), RED)
+    exif = Image.Exif()
+    exif[0x8769] = {0x9003: "yesterday-ish", 0x9011: "+99:99"}
+    exif[0x8825] = {1: "N", 2: (IFDRational(1, 0), IFDRational(0), IFDRational(0)), 3: "E", 4: (IFDRational(5),)}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif.tobytes())
+    answer = upload(client, area["bd"], out.getvalue())
+    assert answer.status_code == 201, answer.json
+    assert (answer.json["taken_at"], answer.json["taken_lat"], answer.json["taken_lng"]) == (None, None, None)
+
+
 def test_a_heic_photo_gets_a_jpeg_thumbnail(client, area, photo_dir):
     answer = upload(client, area["bd"], phone_photo((640, 480), fmt="HEIF")).json
     assert answer["content_type"] == "image/jpeg"
