@@ -86,6 +86,8 @@ class Config:
     PHOTO_S3_SECRET_ACCESS_KEY = _env("PHOTO_S3_SECRET_ACCESS_KEY", "")
     # how long a signed photo URL (GET /api/v1/photos/...) works after the answer that carried it
     PHOTO_URL_TTL_SECONDS = _env_int("PHOTO_URL_TTL_SECONDS", 3600)
+    # the origin photo URLs start with (https://api.example.com); empty: the request's own scheme and host
+    PHOTO_URL_BASE = _env("PHOTO_URL_BASE", "")
 
     API_TITLE = "Field Sales API"
     API_VERSION = "v1"

@@ -46,13 +46,15 @@ def expiry(now: datetime | None = None) -> int:
 
 
 def signed_url(photo_id: uuid.UUID | str, variant: str, expires: int) -> str:
-    return url_for(
+    base = current_app.config["PHOTO_URL_BASE"].rstrip("/")
+    path = url_for(
         ENDPOINTS[variant],
         photo_id=photo_id,
         expires=expires,
         signature=sign(photo_id, variant, expires),
-        _external=True,
+        _external=not base,
     )
+    return base + path if base else path
 
 
 def photo_links(photo_ids: list[Any]) -> list[dict[str, Any]]:

@@ -258,6 +258,13 @@ def test_an_expired_url_is_refused(client, area, photo_dir, app, monkeypatch):
         assert response.status_code == 403 and response.json["error_code"] == "PHOTO_URL_EXPIRED"
 
 
+def test_urls_start_with_the_configured_public_origin(client, area, photo_dir, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PHOTO_URL_BASE", "https://photos.example.com/")
+    answer = upload(client, area["bd"], phone_photo()).json
+    assert answer["url"].startswith(f"https://photos.example.com/api/v1/photos/{answer['id']}?")
+    assert fetch(client, answer["url"]).status_code == 200
+
+
 def test_a_valid_url_for_a_missing_photo_is_404(client, app, photo_dir):
     photo_id = uuid.uuid4()
     with app.test_request_context():
