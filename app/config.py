@@ -91,7 +91,19 @@ class Config:
     ONBOARDING_PER_PHONE_DAY = _env_int("ONBOARDING_PER_PHONE_DAY", 3)
     # possible-duplicate answers a user may get in an hour (each one says whether a name or phone is near)
     DUPLICATE_ANSWERS_PER_HOUR = _env_int("DUPLICATE_ANSWERS_PER_HOUR", 30)
+    # Photos (app/uploads): "local" keeps them under UPLOAD_DIR, "s3" in a bucket of an S3-compatible store.
+    # Without PHOTO_S3_ACCESS_KEY_ID/SECRET, boto3 finds credentials itself (instance role, AWS_* variables).
     UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "var" / "uploads"))
+    PHOTO_STORAGE = _env("PHOTO_STORAGE", "local")
+    PHOTO_S3_BUCKET = _env("PHOTO_S3_BUCKET", "")
+    PHOTO_S3_ENDPOINT_URL = _env("PHOTO_S3_ENDPOINT_URL", "")  # empty: AWS itself
+    PHOTO_S3_REGION = _env("PHOTO_S3_REGION", "")
+    PHOTO_S3_ACCESS_KEY_ID = _env("PHOTO_S3_ACCESS_KEY_ID", "")
+    PHOTO_S3_SECRET_ACCESS_KEY = _env("PHOTO_S3_SECRET_ACCESS_KEY", "")
+    # how long a signed photo URL (GET /api/v1/photos/...) works after the answer that carried it
+    PHOTO_URL_TTL_SECONDS = _env_int("PHOTO_URL_TTL_SECONDS", 3600)
+    # the origin photo URLs start with (https://api.example.com); empty: the request's own scheme and host
+    PHOTO_URL_BASE = _env("PHOTO_URL_BASE", "")
 
     API_TITLE = "Field Sales API"
     API_VERSION = "v1"

@@ -403,6 +403,21 @@ class BadEncoding(ValidationFailed):
     description = "the CSV is not UTF-8"
 
 
+class PhotoUrlInvalid(Forbidden):
+    error_code, message = "PHOTO_URL_INVALID", "This photo link is not valid."
+    description = "the photo URL's signature does not match (tampered with, truncated, or signed with an old secret)"
+
+
+class PhotoUrlExpired(Forbidden):
+    error_code, message = "PHOTO_URL_EXPIRED", "This photo link has expired; reload the page that showed it."
+    description = "the photo URL's `expires` has passed: fetch the visit again for a fresh URL"
+
+
+class PhotoNotFound(NotFound):
+    error_code, message = "PHOTO_NOT_FOUND", "No such photo."
+    description = "the signed URL is valid but the photo is gone"
+
+
 class BadFile(ValidationFailed):
     error_code, message = "BAD_FILE", "The file cannot be imported."
     description = "no header / required columns (after mapping), or not a GeoJSON FeatureCollection"

@@ -25,6 +25,7 @@ from app.merchants.schemas import SeaFilter
 from app.org.models import OrgKind, Role
 from app.routes import register_blueprints
 from app.tasks.models import AssignmentStatus, TaskKind
+from app.uploads import storage as photo_storage
 from app.web import headers as security_headers
 from app.web import proxy, request_id
 from app.web.logs import configure_logging
@@ -67,6 +68,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.teardown_appcontext(lambda _exc: db.session.remove())
 
     api.register_enums(SHARED_ENUMS)
+    photo_storage.init_app(app)
     api.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)

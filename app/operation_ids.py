@@ -55,6 +55,8 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/org/units"): "listOrgUnits",
     ("POST", "/api/v1/org/units"): "createOrgUnit",
     ("PATCH", "/api/v1/org/units/{unit_id}"): "updateOrgUnit",
+    ("GET", "/api/v1/photos/{photo_id}"): "getPhoto",
+    ("GET", "/api/v1/photos/{photo_id}/thumbnail"): "getPhotoThumbnail",
     ("POST", "/api/v1/public/onboarding"): "submitOnboarding",
     ("GET", "/api/v1/tasks"): "listCreatedTasks",
     ("POST", "/api/v1/tasks"): "createTask",

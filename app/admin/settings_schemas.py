@@ -52,6 +52,14 @@ class CheckinRulesSchema(ma.Schema):
     max_accuracy_m = ma.fields.Integer(validate=validate.Range(min=5, max=5000))
     max_speed_kmh = ma.fields.Integer(validate=validate.Range(min=1, max=1000))
     offline_window_hours = ma.fields.Integer(validate=validate.Range(min=0, max=24 * 30))
+    photo_max_distance_m = ma.fields.Integer(
+        validate=validate.Range(min=10, max=100_000),
+        metadata={"description": "A visit photo taken (EXIF GPS) farther from the merchant is flagged `photo_far`"},
+    )
+    photo_max_age_hours = ma.fields.Integer(
+        validate=validate.Range(min=1, max=24 * 30),
+        metadata={"description": "A visit photo taken (EXIF time) this long before the check-in is `photo_stale`"},
+    )
 
 
 class TerritoryRulesSchema(ma.Schema):

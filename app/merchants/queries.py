@@ -56,11 +56,13 @@ from app.merchants import pool, privacy
 from app.merchants.models import CLOSED_FOR_GOOD, AuditStatus, Lead, LeadState, Merchant
 from app.merchants.privacy import mask_phone
 from app.org.models import Role, User
+from app.org.scope import visible_user_ids
 from app.pagination import decode_cursor, encode_cursor, fingerprint
 from app.tenants.custom_fields import parse_filter
 from app.tenants.models import Tenant
 from app.territories import service as territory_scope
 from app.territories.models import Territory, TerritoryMember
+from app.uploads.urls import photo_links
 from geo import sql as geo_sql
 from geo.coords import CoordSys, from_wgs84, to_wgs84
 from geo.distance import bbox_around, distance_m
@@ -626,7 +628,7 @@ AGGREGATE_SQL = text(
        FROM visits v WHERE v.merchant_id = m.id) AS visit_counts,
       (SELECT coalesce(json_agg(x ORDER BY x.at DESC, x.id DESC), '[]')
        FROM (SELECT v.id, v.client_time AS at, v.verified, v.flags, v.distance_m, v.result, v.notes, v.purpose,
-                    v.offline, json_build_object('id', u.id,
+                    v.offline, v.photo_ids, json_build_object('id', u.id,
                                                  'name', coalesce(nullif(u.display_name, ''), u.username)) AS "by"
              -- The 10 visits first, then their users: joining first touches every visit's user.
              FROM (SELECT * FROM visits v WHERE v.merchant_id = m.id
@@ -679,7 +681,8 @@ def _months_ago(first_of_month: date, months: int) -> date:
 
 
 def _cache_key(tenant_id: int, merchant_id: int, version: int) -> str:
-    return f"merchant-detail:v2:{tenant_id}:{merchant_id}:{version}"
+    # v3: the merchant's `closed` and recent visits' photo ids are in the payload
+    return f"merchant-detail:v3:{tenant_id}:{merchant_id}:{version}"
 
 
 def _cached_aggregate(tenant_id: int, merchant_id: int, version: int) -> dict[str, Any] | None:
@@ -768,7 +771,7 @@ def merchant_detail(
     return {
         "merchant": _merchant_section(aggregate["merchant"], coord_sys, show_phones),
         "contacts": [_contact(c, show_phones) for c in aggregate["contacts"]],
-        "visits": _visits_section(aggregate),
+        "visits": _visits_section(aggregate, caller),
         "sales": _sales_section(aggregate),
         "competitors": aggregate.get("competitors_section")
         or _competitors_section(aggregate["competitors"], aggregate["deals"]),
@@ -803,8 +806,28 @@ def _contact(contact: dict[str, Any], show_phones: bool) -> dict[str, Any]:
     return {**contact, "phones": [mask_phone(p) for p in contact["phones"]]}
 
 
-def _visits_section(aggregate: dict[str, Any]) -> dict[str, Any]:
-    recent = aggregate["recent_visits"]
+def _photo_viewable_authors(caller: User, visits: list[dict[str, Any]]) -> set[int]:
+    """Whose visit photos the caller may load: the visit-visibility rule (their own as a BD, their people's as
+    a manager, everyone's for ops and admins); colleagues see the visit history but not the photos."""
+    authors = {visit["by"]["id"] for visit in visits if visit["photo_ids"]}
+    if not authors or caller.role in (Role.OPS, Role.ADMIN):
+        return authors
+    if caller.role != Role.MANAGER:
+        return authors & {caller.id}
+    return set(db.session.scalars(visible_user_ids(caller).where(User.id.in_(authors))))
+
+
+def _visit_summary(visit: dict[str, Any], may_see_photos: bool) -> dict[str, Any]:
+    summary = {key: value for key, value in visit.items() if key != "photo_ids"}
+    summary["photo_count"] = len(visit["photo_ids"])
+    summary["photos"] = photo_links(visit["photo_ids"]) if may_see_photos else []
+    return summary
+
+
+def _visits_section(aggregate: dict[str, Any], caller: User) -> dict[str, Any]:
+    visits = aggregate["recent_visits"]
+    viewable = _photo_viewable_authors(caller, visits)
+    recent = [_visit_summary(visit, visit["by"]["id"] in viewable) for visit in visits]
     return {
         "total": aggregate["visit_counts"]["total"],
         "verified": aggregate["visit_counts"]["verified"],

@@ -10,6 +10,7 @@ from marshmallow import validate
 
 from app.merchants.models import ContactRole
 from app.schemas import PersonRefSchema, coord_sys_field
+from app.uploads.schemas import PhotoLinkSchema
 
 MAX_RADIUS_M = 5000
 MAX_LIMIT = 100
@@ -276,6 +277,15 @@ class VisitSummarySchema(ma.Schema):
     notes = ma.fields.String(required=True)
     purpose = ma.fields.String(allow_none=True, required=True)
     offline = ma.fields.Boolean(required=True)
+    photo_count = ma.fields.Integer(required=True)
+    photos = ma.fields.List(
+        ma.fields.Nested(PhotoLinkSchema),
+        required=True,
+        metadata={
+            "description": "Signed photo URLs, for callers who may see the visit (its BD, their managers, ops, "
+            "admins); empty for colleagues, who see `photo_count`"
+        },
+    )
 
 
 class VisitsSectionSchema(ma.Schema):

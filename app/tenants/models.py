@@ -30,7 +30,16 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         # deal imported for the merchant carries the contract number; without one, as "manager"), "none"
         "signing": "manager",
     },
-    "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
+    "checkin": {
+        "radius_m": 200,
+        "max_accuracy_m": 100,
+        "max_speed_kmh": 120,
+        "offline_window_hours": 24,
+        # a visit photo whose EXIF puts it farther from the merchant, or earlier before the check-in, is flagged
+        # photo_far / photo_stale for the manager (app.visits.service.photo_flags)
+        "photo_max_distance_m": 500,
+        "photo_max_age_hours": 12,
+    },
     "phone_region": "CN",
     # calendar days (day plans, the team's day) are the tenant's local days
     "timezone": "Asia/Shanghai",

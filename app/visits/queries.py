@@ -16,6 +16,7 @@ from app.org.models import Role, User
 from app.org.scope import managed_user_ids, visible_user_ids
 from app.pagination import decode_cursor, encode_cursor, fingerprint
 from app.tenants.models import Tenant
+from app.uploads.urls import photo_links
 from app.visits.models import Visit
 
 
@@ -86,6 +87,8 @@ def _visit_item(row: Any) -> dict[str, Any]:
         "offline": visit.offline,
         "purpose": visit.purpose,
         "photo_ids": visit.photo_ids,
+        # every visit listed is one the viewer may see (visible_user_ids): they get its photos' URLs
+        "photos": photo_links(visit.photo_ids),
         "checkout_at": visit.checkout_at,
         "duration_s": visit.duration_s,
         "result": visit.result,
@@ -104,14 +107,15 @@ def team_day(viewer: User, tenant: Tenant, day: date) -> dict[str, Any]:
         people = people.where(User.id.in_(managed_user_ids(viewer)))
     bds = db.session.scalars(people.order_by(User.display_name, User.id)).all()
     start, end = tenant.day_bounds(day)
-    visits = db.session.scalars(
-        select(Visit)
+    rows = db.session.execute(
+        select(Visit, Merchant.name)
+        .join(Merchant, Merchant.id == Visit.merchant_id)
         .where(Visit.user_id.in_([bd.id for bd in bds]), Visit.client_time >= start, Visit.client_time < end)
         .order_by(Visit.user_id, Visit.client_time, Visit.id)
     ).all()
-    by_user: dict[int, list[Visit]] = {}
-    for visit in visits:
-        by_user.setdefault(visit.user_id, []).append(visit)
+    by_user: dict[int, list[tuple[Visit, str]]] = {}
+    for visit, merchant_name in rows:
+        by_user.setdefault(visit.user_id, []).append((visit, merchant_name))
     return {
         "date": day.isoformat(),
         "timezone": tenant.setting("timezone"),
@@ -119,7 +123,8 @@ def team_day(viewer: User, tenant: Tenant, day: date) -> dict[str, Any]:
     }
 
 
-def _member_day(bd: User, visits: list[Visit]) -> dict[str, Any]:
+def _member_day(bd: User, day_visits: list[tuple[Visit, str]]) -> dict[str, Any]:
+    visits = [visit for visit, _ in day_visits]
     flags = Counter(flag for visit in visits for flag in visit.flags)
     coordinates = [[round(p.x, 7), round(p.y, 7)] for p in (to_shape(v.location) for v in visits)]
     track = None
@@ -132,6 +137,20 @@ def _member_day(bd: User, visits: list[Visit]) -> dict[str, Any]:
         "total": len(visits),
         "verified": sum(1 for v in visits if v.verified),
         "flags": dict(flags),
+        # the viewer manages this BD (or is ops/admin): they may see the visits, photos included
+        "visits": [
+            {
+                "id": visit.id,
+                "merchant": {"id": visit.merchant_id, "name": merchant_name},
+                "client_time": visit.client_time,
+                "verified": visit.verified,
+                "flags": visit.flags,
+                "distance_m": visit.distance_m,
+                "result": visit.result,
+                "photos": photo_links(visit.photo_ids),
+            }
+            for visit, merchant_name in day_visits
+        ],
         "first_check_in": visits[0].client_time if visits else None,
         "last_check_in": visits[-1].client_time if visits else None,
         "track": track,

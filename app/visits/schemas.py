@@ -4,9 +4,20 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.schemas import ID, PersonRefSchema, coord_sys_field
+from app.uploads.schemas import PhotoLinkSchema
 
 RESULTS = ["interested", "not_interested", "follow_up", "signed_intent", "store_closed", "owner_absent", "other"]
-FLAGS = ["too_far", "low_accuracy", "mock_location", "impossible_speed", "clock_skew"]
+# the check-in's own verification: any of these makes a visit unverified
+POSITION_FLAGS = ["too_far", "low_accuracy", "mock_location", "impossible_speed", "clock_skew"]
+# what the photos' EXIF says against the check-in: shown to managers, the visit stays verified
+PHOTO_FLAGS = ["photo_far", "photo_stale"]
+FLAGS = POSITION_FLAGS + PHOTO_FLAGS
+FLAGS_DESCRIPTION = (
+    "`too_far`, `low_accuracy`, `mock_location`, `impossible_speed`, `clock_skew` make the visit unverified; "
+    "`photo_far` (a photo's EXIF GPS is farther than the tenant's `checkin.photo_max_distance_m`, 500 m, from the "
+    "merchant) and `photo_stale` (taken more than `checkin.photo_max_age_hours`, 12 h, before the check-in) are "
+    "evidence for the manager and do not"
+)
 
 
 class IdempotencyHeaderSchema(ma.Schema):
@@ -59,9 +70,15 @@ class CheckInResultSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     merchant_id = ma.fields.Integer(required=True)
     verified = ma.fields.Boolean(
-        required=True, metadata={"description": "No flags. Unverified visits are kept but do not keep a lead private"}
+        required=True,
+        metadata={
+            "description": "No position flags (photo flags aside). Unverified visits are kept but do not keep a "
+            "lead private"
+        },
     )
-    flags = ma.fields.List(ma.fields.String(validate=validate.OneOf(FLAGS)), required=True)
+    flags = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(FLAGS)), required=True, metadata={"description": FLAGS_DESCRIPTION}
+    )
     distance_m = ma.fields.Float(required=True, metadata={"description": "Geodesic metres to the merchant"})
     offline = ma.fields.Boolean(
         required=True, metadata={"description": "It arrived minutes or hours after `client_time`"}
@@ -108,10 +125,15 @@ class VisitSchema(ma.Schema):
     accuracy_m = ma.fields.Float(allow_none=True, required=True)
     distance_m = ma.fields.Float(allow_none=True, required=True)
     verified = ma.fields.Boolean(required=True)
-    flags = ma.fields.List(ma.fields.String(), required=True)
+    flags = ma.fields.List(ma.fields.String(), required=True, metadata={"description": FLAGS_DESCRIPTION})
     offline = ma.fields.Boolean(required=True)
     purpose = ma.fields.String(allow_none=True, required=True)
     photo_ids = ma.fields.List(ma.fields.String(), required=True)
+    photos = ma.fields.List(
+        ma.fields.Nested(PhotoLinkSchema),
+        required=True,
+        metadata={"description": "The visit's photos as signed URLs (in `photo_ids` order)"},
+    )
     checkout_at = ma.fields.DateTime(allow_none=True, required=True)
     duration_s = ma.fields.Integer(allow_none=True, required=True)
     result = ma.fields.String(allow_none=True, required=True)
@@ -143,11 +165,32 @@ class TrackSchema(ma.Schema):
     coordinates = ma.fields.Raw(required=True, metadata={"description": "GeoJSON [lng, lat] positions (WGS84)"})
 
 
+class TeamVisitSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    merchant = ma.fields.Nested(PersonRefSchema, required=True)
+    client_time = ma.fields.DateTime(required=True)
+    verified = ma.fields.Boolean(required=True)
+    flags = ma.fields.List(ma.fields.String(), required=True, metadata={"description": FLAGS_DESCRIPTION})
+    distance_m = ma.fields.Float(allow_none=True, required=True)
+    result = ma.fields.String(allow_none=True, required=True)
+    photos = ma.fields.List(
+        ma.fields.Nested(PhotoLinkSchema), required=True, metadata={"description": "Signed URLs, never the bytes"}
+    )
+
+
 class TeamMemberSchema(ma.Schema):
     user = ma.fields.Nested(PersonRefSchema, required=True)
     total = ma.fields.Integer(required=True)
     verified = ma.fields.Integer(required=True)
-    flags = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    flags = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={"description": "How many of the day's visits carry each flag (`photo_far`, `too_far`...)"},
+    )
+    visits = ma.fields.List(
+        ma.fields.Nested(TeamVisitSchema), required=True, metadata={"description": "The day's visits in time order"}
+    )
     first_check_in = ma.fields.DateTime(allow_none=True, required=True)
     last_check_in = ma.fields.DateTime(allow_none=True, required=True)
     track = ma.fields.Nested(

@@ -133,17 +133,35 @@ def _implied_speed_kmh(user_id: int, lat: float, lng: float, client_time: dateti
     return travelled / 1000 / hours
 
 
-def _check_photos(user: User, photo_ids: list[str]) -> None:
+def _check_photos(user: User, photo_ids: list[str]) -> list[Upload]:
     if not photo_ids:
-        return
-    known = {
-        str(u) for u in db.session.scalars(select(Upload.id).where(Upload.id.in_(photo_ids), Upload.user_id == user.id))
-    }
+        return []
+    uploads = db.session.scalars(select(Upload).where(Upload.id.in_(photo_ids), Upload.user_id == user.id)).all()
+    known = {str(upload.id) for upload in uploads}
     unknown = [p for p in photo_ids if p not in known]
     if unknown:
         raise UnknownPhotos(
             "Unknown photo ids.", errors={"json": {"photo_ids": [f"Not uploaded by you: {', '.join(unknown)}"]}}
         )
+    return list(uploads)
+
+
+def photo_flags(uploads: list[Upload], merchant: Merchant, client_time: datetime, rules: dict[str, Any]) -> list[str]:
+    """``photo_far``: a photo's EXIF position is more than ``photo_max_distance_m`` from the merchant;
+    ``photo_stale``: it was taken more than ``photo_max_age_hours`` before the check-in. A photo whose EXIF
+    says nothing (stripped by the phone or a messenger) adds neither: absence is not evidence."""
+    merchant_lat, merchant_lng = _position(merchant.location)
+    flags = []
+    if any(
+        upload.taken_lat is not None
+        and distance_m(upload.taken_lat, upload.taken_lng, merchant_lat, merchant_lng) > rules["photo_max_distance_m"]
+        for upload in uploads
+    ):
+        flags.append("photo_far")
+    oldest_allowed = client_time - timedelta(hours=rules["photo_max_age_hours"])
+    if any(upload.taken_at is not None and upload.taken_at < oldest_allowed for upload in uploads):
+        flags.append("photo_stale")
+    return flags
 
 
 def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -153,7 +171,7 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
     if replay is not None:
         return replay, True
     merchant = get_merchant(body["merchant_id"])
-    _check_photos(user, body.get("photo_ids") or [])
+    photos = _check_photos(user, body.get("photo_ids") or [])
     now = clock.now()
     rules = tenant.setting("checkin")
     lat, lng = to_wgs84(body["lat"], body["lng"], body["coord_sys"])
@@ -168,12 +186,16 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
         rules=rules,
         now=now,
     )
+    # The photos' flags are evidence for the manager, not the check-in's own verification (which the position
+    # decides): an old storefront photo does not make the BD's presence less certain, it asks for a look.
+    verified = not flags
+    flags += photo_flags(photos, merchant, body["client_time"], rules)
     # The lead's clock first (its row lock also orders concurrent retries of one key): the response, stored
     # with the visit for replays, is then complete before the INSERT, and a conflict rolls it all back.
-    lead = _advance_clocks(user, tenant, merchant, verified=not flags, at=body["client_time"])
+    lead = _advance_clocks(user, tenant, merchant, verified=verified, at=body["client_time"])
     response = {
         "merchant_id": merchant.id,
-        "verified": not flags,
+        "verified": verified,
         "flags": flags,
         "distance_m": round(distance, 1),
         "offline": now - body["client_time"] > OFFLINE_AFTER,
@@ -195,7 +217,7 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
             "coord_sys": CoordSys(body["coord_sys"]).value,
             "accuracy_m": body["accuracy_m"],
             "distance_m": round(distance, 2),
-            "verified": not flags,
+            "verified": verified,
             "flags": flags,
             "offline": response["offline"],
             "mock_location": body["mock_location"],

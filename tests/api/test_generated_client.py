@@ -40,7 +40,11 @@ def generated(tmp_path_factory) -> Iterator[SimpleNamespace]:
     """The Python client generated from the committed spec, imported as a package."""
     out = tmp_path_factory.mktemp("python-client")
     config = out / "config.yaml"
-    config.write_text("post_hooks: []\n")  # no ruff formatting of throwaway code: faster, and no PATH needs
+    # no ruff formatting of throwaway code (faster, and no PATH needs); photos (signed URLs) come back as bytes
+    config.write_text(
+        "post_hooks: []\n"
+        "content_type_overrides:\n  image/jpeg: application/octet-stream\n  image/png: application/octet-stream\n"
+    )
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("openapi-python-client")),

@@ -16,6 +16,9 @@ PUBLIC = {
     ("get", "/api/v1/health"),
     ("post", "/api/v1/auth/refresh"),
     ("post", "/api/v1/public/onboarding"),
+    # signed URLs that an <img> loads: the signature is the authorisation
+    ("get", "/api/v1/photos/{photo_id}"),
+    ("get", "/api/v1/photos/{photo_id}/thumbnail"),
 }
 
 

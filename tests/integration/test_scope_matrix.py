@@ -31,6 +31,7 @@ from app.merchants.models import Contact, Lead, LeadState
 from app.org.models import OrgKind, Role
 from app.tasks.models import Task, TaskAssignment, TaskKind
 from app.territories.models import Territory, TerritoryMember
+from app.uploads.models import Upload
 from app.visits.models import Visit
 from tests.conftest import test_config as make_config
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers, point
@@ -57,6 +58,9 @@ POLICY = {
     ("POST", "/api/v1/devices"): "own",
     ("DELETE", "/api/v1/devices/<path:token>"): "subtree",
     ("POST", "/api/v1/uploads"): "own",
+    # signed URLs: no bearer token, the signature is the authorisation (tests/api/test_photos.py)
+    ("GET", "/api/v1/photos/<uuid:photo_id>"): "public",
+    ("GET", "/api/v1/photos/<uuid:photo_id>/thumbnail"): "public",
     ("GET", "/api/v1/merchants/nearby"): "tenant",
     ("GET", "/api/v1/merchants/map"): "tenant",
     ("GET", "/api/v1/merchants/<id:merchant_id>"): "tenant",
@@ -208,10 +212,14 @@ def world(client, session):
         )
     )
     contact = Contact(tenant_id=a.id, merchant_id=shop.id, name=f"{TENANT_MARK}{PRIVATE_MARK} contact", phones=[])
+    photo = Upload(tenant_id=a.id, user_id=bd1.id, sha256="0" * 64, content_type="image/jpeg", size=1)
+    session.add(photo)
+    session.flush()
     visit = Visit(
         tenant_id=a.id,
         merchant_id=shop.id,
         user_id=bd1.id,
+        photo_ids=[str(photo.id)],
         idempotency_key="world-visit-1",
         request_hash="x",
         client_time=now,
@@ -277,6 +285,7 @@ def world(client, session):
         "team_id": team1.id,
         "manager_id": m1.id,
         "import_id": merchant_import.id,
+        "photo_id": photo.id,
     }
     callers = {
         "bd1": bd1,
