@@ -43,7 +43,9 @@ class ErrorSchema(ma.Schema):
         metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"},
     )
     errors = ma.fields.Dict(metadata={"description": "Per-location, per-field messages (validation errors)"})
-    retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
+    retry_after = ma.fields.Integer(
+        metadata={"description": "Seconds to wait (429 and `IDEMPOTENCY_IN_PROGRESS` only)"}
+    )
     geometry_error = ma.fields.Dict(
         metadata={"description": "`INVALID_GEOMETRY` only: `{code, reason, location: [lng, lat]?, path?}`"}
     )
@@ -290,7 +292,7 @@ def document_errors(blp: Blueprint, errors: Iterable[DocumentedError]) -> Callab
                 HTTPStatus(status).phrase + ". " + "; ".join(f"`{code}`: {when}" for code, (_, when) in entries.items())
             )
             examples = {code: error_example(error, when) for code, (error, when) in entries.items()}
-            headers = RETRY_AFTER if status in (429, 503) else None
+            headers = RETRY_AFTER if any(error.retry_after_header for error, _ in entries.values()) else None
             func = blp.alt_response(
                 status, schema=ErrorSchema, description=description, examples=examples, headers=headers
             )(func)

@@ -76,6 +76,10 @@ class Config:
     # possible-duplicate answers a user may get in an hour (each one says whether a name or phone is near)
     DUPLICATE_ANSWERS_PER_HOUR = _env_int("DUPLICATE_ANSWERS_PER_HOUR", 30)
     UPLOAD_DIR = _env("UPLOAD_DIR", str(ROOT / "var" / "uploads"))
+    # Retry-safe writes (app/idempotency): how long a POST's answer is kept for a retry with its Idempotency-Key,
+    # and how long a retry waits for the first request with its key to finish before 409 IDEMPOTENCY_IN_PROGRESS
+    IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 72)
+    IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 5)
 
     API_TITLE = "Field Sales API"
     API_VERSION = "v1"
