@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.api import Api
+from app.api import Api, IdempotencyPlugin
 from app.operation_ids import OperationIdPlugin
 
-api = Api(spec_kwargs={"extra_plugins": [OperationIdPlugin()]})
+api = Api(spec_kwargs={"extra_plugins": [OperationIdPlugin(), IdempotencyPlugin()]})

@@ -55,7 +55,12 @@ NOT_IDEMPOTENT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/refresh"): (
         "no access token to key on; its answer is a token pair, which is never stored; rotation detects reuse"
     ),
-    ("POST", "/api/v1/public/onboarding"): "anonymous; duplicates are caught by the phone-number check",
+    ("POST", "/api/v1/auth/logout"): (
+        "idempotent by nature: once it succeeded, the session is gone and a retry is 401 TOKEN_REVOKED"
+    ),
+    ("POST", "/api/v1/public/onboarding"): (
+        "anonymous, no caller to key on; a resubmission links to the merchant it matches, limited per phone"
+    ),
 }
 
 # Headers of the first answer that are not replayed: recomputed, or said anew on every answer.
@@ -89,7 +94,7 @@ _STORED = text(
 _STORE = text("UPDATE idempotency_keys SET status = :status, headers = :headers, body = :body WHERE id = :id")
 
 
-def guarded(tenant_id: int, user_id: int, view: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def guarded(tenant_id: int, user_id: int, view: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Run ``view`` for the signed-in caller, once per ``Idempotency-Key``: a retry gets the stored answer."""
     key = request.headers.get(KEY_HEADER)
     if key is None or request.method != "POST" or _not_idempotent():
