@@ -114,6 +114,13 @@ def guarded(tenant_id: int, user_id: int, view: Callable[..., Any], /, *args: An
             # the unit of work commits what the view did, but there is no answer to store: free the key
             db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
         raise
+    _store(record_id, response)
+    response.headers.setdefault(REPLAYED_HEADER, "false")
+    return response
+
+
+def _store(record_id: int, response: Response) -> None:
+    """Write the answer into the key's record, in the transaction of the effect."""
     headers = [[name, value] for name, value in response.headers.items() if name.lower() not in _NOT_STORED]
     db.session.execute(
         _STORE,
@@ -124,8 +131,6 @@ def guarded(tenant_id: int, user_id: int, view: Callable[..., Any], /, *args: An
             "body": response.get_data(),
         },
     )
-    response.headers.setdefault(REPLAYED_HEADER, "false")
-    return response
 
 
 def fingerprint() -> str:
