@@ -184,7 +184,8 @@ def _claim(tenant_id: int, user_id: int, key: str, request_hash: str) -> int | N
     # A request with this key is running: wait until it ends (its answer committed, or its effect rolled back).
     wait_s = current_app.config["IDEMPOTENCY_WAIT_SECONDS"]
     try:
-        db.session.execute(_WAIT_AT_MOST, {"timeout": f"{int(wait_s * 1000)}ms"})
+        # at least 1 ms: PostgreSQL reads a lock_timeout of 0 as "wait for ever"
+        db.session.execute(_WAIT_AT_MOST, {"timeout": f"{max(1, int(wait_s * 1000))}ms"})
         db.session.execute(_WAIT_FOR_KEY, {"lock_id": params["lock_id"]})
     except DBAPIError as exc:
         if isinstance(exc.orig, psycopg.errors.LockNotAvailable):

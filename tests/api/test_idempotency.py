@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import pytest
 from flask import jsonify
+from rq.cron import CronScheduler
 from sqlalchemy import func, select, text, update
 
 from app import clock, db
@@ -25,6 +26,7 @@ from app.idempotency import service as idempotency
 from app.idempotency.models import IdempotencyKey
 from app.merchants.models import AuditStatus, Contact
 from app.org.models import Role
+from app.schedule import register_periodic_jobs
 from scripts.gen_api_docs import render_spec
 from tests.factories import (
     PASSWORD,
@@ -282,6 +284,13 @@ def test_an_expired_key_is_a_new_key_and_the_purge_deletes_it(client, shop):
     assert idempotency.purge_expired_keys(now=clock.now() + timedelta(hours=71)) == 0
     assert idempotency.purge_expired_keys(now=clock.now() + timedelta(hours=72, seconds=5)) == 2
     assert db.session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+
+
+def test_the_purge_runs_every_hour(redis_client):
+    scheduler = CronScheduler(connection=redis_client)
+    register_periodic_jobs(scheduler)
+    purge = next(job for job in scheduler.get_jobs() if job.name == "idempotency-purge")
+    assert purge.func_name == "app.idempotency.service.purge_expired_keys" and purge.interval == 3600
 
 
 @pytest.mark.parametrize("endpoint", ["contacts", "tasks"])
