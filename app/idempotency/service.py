@@ -7,7 +7,7 @@ another request is ``409 IDEMPOTENCY_KEY_REUSED``.
 
 One mechanism for every POST of a signed-in caller: ``auth.security.login_required`` hands the view to
 :func:`guarded` once the caller is known, so a POST added later is covered without doing anything.
-``NOT_IDEMPOTENT`` lists the POSTs that are not (they have no caller to key on).
+``NOT_IDEMPOTENT`` lists the POSTs that are not, each with its reason.
 
 The answer is stored in the request's own transaction, the one ``db.unit_of_work`` commits at the edge:
 the key is claimed (a row inserted) before the view runs and the answer written into that row after it, so
@@ -20,8 +20,10 @@ held until its transaction ends. The first takes it at once; the others wait for
 the first failed, run themselves. Past the wait: ``409 IDEMPOTENCY_IN_PROGRESS`` with ``Retry-After``. The
 uncontended path costs two statements: the claim (lock and insert in one) and the answer's UPDATE.
 
-Our own code rather than a library: the Flask idempotency packages keep keys in Redis or in a transaction of
-their own, which cannot commit atomically with the effect; here the record lives in PostgreSQL next to it.
+Our own code rather than a library: Flask-Idempotent, the Flask extension for this, keeps its lock and the
+stored answer in Redis, which cannot commit atomically with an effect in PostgreSQL (a crash between the two
+leaves one without the other); here the record is a row next to the effect, in its transaction. The header's
+name and meaning follow the IETF draft (draft-ietf-httpapi-idempotency-key-header); the error codes are ours.
 """
 
 from __future__ import annotations
