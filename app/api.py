@@ -308,6 +308,7 @@ def document_errors(blp: Blueprint, errors: Iterable[DocumentedError]) -> Callab
 
 VALIDATION_ERRORS = (MalformedJson, UnsupportedMediaType, ValidationFailed)
 
+ERROR_REFERENCE = {"$ref": "#/components/schemas/Error"}
 IDEMPOTENCY_ERRORS = (InvalidIdempotencyKey, IdempotencyKeyReused, IdempotencyInProgress)
 IDEMPOTENCY_KEY_PARAMETER = {
     "in": "header",
@@ -361,15 +362,22 @@ class IdempotencyPlugin(BasePlugin):
 
 def _document_error(responses: dict[str, Any], error: type[AppError]) -> None:
     """Add an error's example to the operation's response of its status (made if there is none)."""
-    response = responses.get(str(error.status))
+    # flask-smorest keys the responses by int here (apispec turns them into strings afterwards)
+    status = next((code for code in responses if str(code) == str(error.status)), error.status)
+    response = responses.get(status)
     if response is None:
-        response = responses[str(error.status)] = {
+        response = responses[status] = {
             "description": HTTPStatus(error.status).phrase + ".",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {"application/json": {"schema": ERROR_REFERENCE}},
         }
-    examples = response["content"]["application/json"].setdefault("examples", {})
+    content = response["content"]["application/json"]
+    examples = content.setdefault("examples", {})
     if error.error_code in examples:
         return
+    if content.get("schema") not in (ERROR_REFERENCE, "Error", None) and "oneOf" not in content["schema"]:
+        # a richer error of the operation's own (POSSIBLE_DUPLICATE's candidates), or ours: Error forbids other
+        # fields, so exactly one of the two fits any answer
+        content["schema"] = {"oneOf": [content["schema"], ERROR_REFERENCE]}
     separator = " " if not examples else "; "
     examples[error.error_code] = error_example(error)
     response["description"] += f"{separator}`{error.error_code}`: {error.when()}"

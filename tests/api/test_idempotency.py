@@ -349,6 +349,14 @@ def test_every_post_documents_the_key_or_says_why_not(app):
         assert "INVALID_IDEMPOTENCY_KEY" in operation["responses"]["400"]["content"]["application/json"]["examples"]
         successes = [response for status, response in operation["responses"].items() if status.startswith("2")]
         assert successes and all("Idempotent-Replayed" in r["headers"] for r in successes), path
+    # added to what the operation documents itself, never instead of it
+    merchants = posts["/api/v1/merchants"]["responses"]
+    assert "POSSIBLE_DUPLICATE" in merchants["409"]["content"]["application/json"]["examples"]
+    assert merchants["409"]["description"].startswith("Conflict. `POSSIBLE_DUPLICATE`")
+    assert {"oneOf": [{"$ref": "#/components/schemas/DuplicateError"}, {"$ref": "#/components/schemas/Error"}]} == (
+        merchants["409"]["content"]["application/json"]["schema"]
+    )
+    assert "MALFORMED_JSON" in posts["/api/v1/visits"]["responses"]["400"]["content"]["application/json"]["examples"]
 
 
 def test_the_posts_not_covered_ignore_the_key(client, shop):
