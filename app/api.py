@@ -15,12 +15,16 @@ import flask
 import flask_smorest
 import marshmallow as ma
 import swagger_ui_bundle
+from apispec import BasePlugin
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import MultiDict
 
 from app.errors import (
     AppError,
     ErrorCode,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
     MalformedJson,
     ServiceUnavailable,
     UnsupportedMediaType,
@@ -28,6 +32,7 @@ from app.errors import (
     error_body,
     handle_http_exception,
 )
+from app.idempotency import service as idempotency
 from app.spec_components import SharedEnums, object_size_limits
 
 
@@ -44,7 +49,9 @@ class ErrorSchema(ma.Schema):
         metadata={"description": "Stable machine-readable code", "example": "VALIDATION_ERROR"},
     )
     errors = ma.fields.Dict(metadata={"description": "Per-location, per-field messages (validation errors)"})
-    retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)"})
+    retry_after = ma.fields.Integer(
+        metadata={"description": "Seconds to wait (429 and `IDEMPOTENCY_IN_PROGRESS` only)"}
+    )
     geometry_error = ma.fields.Dict(
         metadata={"description": "`INVALID_GEOMETRY` only: `{code, reason, location: [lng, lat]?, path?}`"}
     )
@@ -362,7 +369,7 @@ def document_errors(blp: Blueprint, errors: Iterable[DocumentedError]) -> Callab
                 HTTPStatus(status).phrase + ". " + "; ".join(f"`{code}`: {when}" for code, (_, when) in entries.items())
             )
             examples = {code: error_example(error, when) for code, (error, when) in entries.items()}
-            headers = RETRY_AFTER if status in (429, 503) else None
+            headers = RETRY_AFTER if any(error.retry_after_header for error, _ in entries.values()) else None
             func = blp.alt_response(
                 status, schema=ErrorSchema, description=description, examples=examples, headers=headers
             )(func)
@@ -372,6 +379,82 @@ def document_errors(blp: Blueprint, errors: Iterable[DocumentedError]) -> Callab
 
 
 VALIDATION_ERRORS = (MalformedJson, UnsupportedMediaType, ValidationFailed)
+
+ERROR_REFERENCE = {"$ref": "#/components/schemas/Error"}
+IDEMPOTENCY_ERRORS = (InvalidIdempotencyKey, IdempotencyKeyReused, IdempotencyInProgress)
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": idempotency.KEY_HEADER,
+    "required": False,
+    "description": (
+        "Makes the request safe to retry: a new UUID per user action, sent again unchanged on every retry of it. "
+        "A retry within the key's lifetime (72 h by default) gets the first answer again, with "
+        "`Idempotent-Replayed: true`, and changes nothing. See the guide's *Retries*."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": idempotency.KEY_MIN_LENGTH,
+        "maxLength": idempotency.KEY_MAX_LENGTH,
+        "pattern": "^[!-~]+$",
+        "example": "5f0c7a52-9a43-4e7e-8a0e-0b6f3d8b2c11",
+    },
+}
+REPLAYED_HEADER = {
+    idempotency.REPLAYED_HEADER: {
+        "description": (
+            "Sent when the request had an `Idempotency-Key`: `true` if this is the stored answer of an earlier "
+            "request with the key (nothing was changed now), `false` if the request ran now"
+        ),
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    }
+}
+
+
+class IdempotencyPlugin(BasePlugin):
+    """Documents the retry mechanism on every POST that honours it (``app.idempotency``, all but
+    ``NOT_IDEMPOTENT``): the ``Idempotency-Key`` header, ``Idempotent-Replayed`` on its successful answers,
+    and its errors. Done once here, so a POST added later is documented as it behaves."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        operation = (operations or {}).get("post")
+        if operation is None or ("POST", path) in idempotency.NOT_IDEMPOTENT:
+            return
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("in") == "header" and p.get("name") == idempotency.KEY_HEADER for p in parameters):
+            parameters.append(IDEMPOTENCY_KEY_PARAMETER)
+        responses = operation.setdefault("responses", {})
+        for status, response in responses.items():
+            if str(status).startswith("2"):
+                response.setdefault("headers", {}).update(REPLAYED_HEADER)
+        for error in IDEMPOTENCY_ERRORS:
+            _document_error(responses, error)
+
+
+def _document_error(responses: dict[str, Any], error: type[AppError]) -> None:
+    """Add an error's example to the operation's response of its status (made if there is none)."""
+    # flask-smorest keys the responses by int here (apispec turns them into strings afterwards)
+    status = next((code for code in responses if str(code) == str(error.status)), error.status)
+    response = responses.get(status)
+    if response is None:
+        response = responses[status] = {
+            "description": HTTPStatus(error.status).phrase + ".",
+            "content": {"application/json": {"schema": ERROR_REFERENCE}},
+        }
+    content = response["content"]["application/json"]
+    examples = content.setdefault("examples", {})
+    if error.error_code in examples:
+        return
+    if content.get("schema") not in (ERROR_REFERENCE, "Error", None) and "oneOf" not in content["schema"]:
+        # a richer error of the operation's own (POSSIBLE_DUPLICATE's candidates), or ours: Error forbids other
+        # fields, so exactly one of the two fits any answer
+        content["schema"] = {"oneOf": [content["schema"], ERROR_REFERENCE]}
+    separator = " " if not examples else "; "
+    examples[error.error_code] = error_example(error)
+    response["description"] += f"{separator}`{error.error_code}`: {error.when()}"
+    if error.retry_after_header:
+        response.setdefault("headers", {}).update(RETRY_AFTER)
 
 
 def register_docs_assets(app: flask.Flask) -> None:

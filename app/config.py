@@ -104,6 +104,10 @@ class Config:
     PHOTO_URL_TTL_SECONDS = _env_int("PHOTO_URL_TTL_SECONDS", 3600)
     # the origin photo URLs start with (https://api.example.com); empty: the request's own scheme and host
     PHOTO_URL_BASE = _env("PHOTO_URL_BASE", "")
+    # Retry-safe writes (app/idempotency): how long a POST's answer is kept for a retry with its Idempotency-Key,
+    # and how long a retry waits for the first request with its key to finish before 409 IDEMPOTENCY_IN_PROGRESS
+    IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 72)
+    IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 5)
 
     API_TITLE = "Field Sales API"
     API_VERSION = "v1"

@@ -32,6 +32,8 @@ class AppError(Exception):
     extra_fields: ClassVar[tuple[str, ...]] = ()
     # whether the unit of work commits what it did before this error (see db.atomic)
     keeps_changes: ClassVar[bool] = False
+    # whether the answer carries a ``Retry-After`` header (documented in the spec)
+    retry_after_header: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class RateLimited(AppError):
     status, error_code, message = 429, "RATE_LIMITED", "Too many requests; retry later."
     description = "too many requests; wait `Retry-After` seconds (also in `retry_after`)"
     extra_fields = ("retry_after",)
+    retry_after_header = True
 
     def __init__(self, retry_after: int, message: str | None = None, **kwargs: Any) -> None:
         seconds = max(1, int(retry_after))
@@ -122,6 +125,7 @@ class InternalError(AppError):
 class ServiceUnavailable(AppError):
     status, error_code, message = 503, "SERVICE_UNAVAILABLE", "A dependency is unavailable; retry shortly."
     description = "the database is unavailable; retry after `Retry-After` seconds"
+    retry_after_header = True
 
 
 # --- request format
@@ -129,6 +133,12 @@ class ServiceUnavailable(AppError):
 
 class MalformedJson(BadRequest):
     error_code, message = "MALFORMED_JSON", "The body is not valid JSON."
+
+
+class InvalidIdempotencyKey(BadRequest):
+    error_code = "INVALID_IDEMPOTENCY_KEY"
+    message = "The Idempotency-Key header must be 8 to 120 visible ASCII characters (a UUID is best)."
+    description = "the `Idempotency-Key` header is empty, shorter than 8 or longer than 120 characters, or not ASCII"
 
 
 class InvalidCursor(BadRequest):
@@ -481,6 +491,14 @@ class IdempotencyKeyReused(Conflict):
 
 class IdempotencyInProgress(Conflict):
     error_code, message = "IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is in progress; retry."
+    description = "the first request with this Idempotency-Key is still running; retry after `Retry-After` seconds"
+    extra_fields = ("retry_after",)
+    retry_after_header = True
+
+    def __init__(self, retry_after: int = 1, message: str | None = None, **kwargs: Any) -> None:
+        seconds = max(1, int(retry_after))
+        super().__init__(message, headers={"Retry-After": str(seconds)}, **kwargs)
+        self.extra.setdefault("retry_after", seconds)
 
 
 # --- the lead pool's rules

@@ -3,6 +3,7 @@
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
 from app.devices.models import Device, PushDelivery
+from app.idempotency.models import IdempotencyKey
 from app.intake.models import MerchantCorrection, MerchantImport
 from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantChange, MerchantSourceId
 from app.org.models import OrgUnit, User
@@ -22,6 +23,7 @@ __all__ = [
     "Contact",
     "Deal",
     "Device",
+    "IdempotencyKey",
     "Lead",
     "LeadEvent",
     "Merchant",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rq.cron import CronScheduler
 
 from app.devices.service import prune_stale_devices
+from app.idempotency.service import purge_expired_keys
 from app.intake.jobs import compute_tags
 from app.leads.jobs import remind_dropping_leads, sweep_due_leads
 from app.outbox.service import sweep as sweep_outbox
@@ -14,6 +15,8 @@ def register_periodic_jobs(scheduler: CronScheduler) -> None:
     scheduler.register(sweep_outbox, queue_name="default", interval=30, name="outbox-sweep")
     scheduler.register(sweep_due_leads, queue_name="sweeps", interval=60, name="lead-sweep", job_timeout=1800)
     scheduler.register(remind_dropping_leads, queue_name="sweeps", interval=900, name="lead-reminders")
+    # a key's answer is kept IDEMPOTENCY_KEY_TTL_HOURS; an expired one is ignored until this deletes it
+    scheduler.register(purge_expired_keys, queue_name="sweeps", interval=3600, name="idempotency-purge")
     scheduler.register(prune_stale_devices, queue_name="sweeps", cron="30 3 * * *", name="prune-devices")
     # after the night's sales and competitor imports, before the BDs' morning
     scheduler.register(

@@ -1,24 +1,25 @@
-"""Our app without the idempotency replay lookup: the B side of bench/checkin.py's HTTP A/B comparison.
+"""Our app without the shared idempotency mechanism: the B side of bench/checkin.py's HTTP A/B comparison.
 
     gunicorn -c gunicorn.conf.py bench.checkin_noreplay:app
 
-Exactly ``wsgi:app``, except that ``app.visits.service._replay`` (the SELECT of an earlier visit by the
-BD and Idempotency-Key, run first in every check-in) answers "no earlier visit" without asking the
-database. With a fresh key per request, as in the benchmark, the result is identical; only the lookup's
-cost is gone. The unique index and its ``ON CONFLICT`` stay (the INSERT needs them), so that part of
-the idempotency cost is measured in process instead. Never serve this: replays would create visits.
+Exactly ``wsgi:app``, except that ``app.idempotency.service.guarded`` (the fingerprint, the claim of the
+Idempotency-Key and the storing of the answer, run in every keyed POST) just runs the view. With a fresh key
+per request, as in the benchmark, the result is identical; only the mechanism's cost is gone. The visit's
+own unique index on its key and its ``ON CONFLICT`` stay (the INSERT needs them), so that part of the
+idempotency cost is measured in process instead. Never serve this: replays would create visits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from app.visits import service
+from app.idempotency import service
 from wsgi import app  # noqa: F401 - what gunicorn serves
 
 
-def _no_replay(user: Any, key: str, fingerprint: str) -> None:
-    return None
+def _run_the_view(tenant_id: int, user_id: int, view: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    return view(*args, **kwargs)
 
 
-service._replay = _no_replay
+service.guarded = _run_the_view

@@ -23,6 +23,7 @@ from app.errors import (
     TokenRevoked,
     Unauthorized,
 )
+from app.idempotency import service as idempotency
 from app.org.models import Role, User
 from app.tenants import app_version
 from app.tenants.models import Tenant
@@ -117,7 +118,8 @@ def login_required(*roles: Role) -> Callable:
             g.tenant = tenant
             g.auth_session_id = uuid.UUID(claims["sid"])
             db.scope_to_tenant(user.tenant_id)
-            return func(*args, **kwargs)
+            # a POST runs once per Idempotency-Key of this caller; a retry gets the stored answer
+            return idempotency.guarded(user.tenant_id, user.id, func, *args, **kwargs)
 
         return wrapper
 

@@ -2,8 +2,9 @@
 
 A check-in is stored whatever its verification says (nothing the BD sends is lost); only verified visits
 by the lead's owner move the lead's no-visit clock. The app retries offline check-ins with the same
-``Idempotency-Key``: the key is claimed by the INSERT itself (``ON CONFLICT DO NOTHING`` on a unique
-index), so concurrent retries serialise in the database and exactly one visit exists per key.
+``Idempotency-Key``, which the check-in requires: like every POST, a retry gets the stored answer and
+concurrent retries wait for the first (app/idempotency). The visit keeps its key too, under a unique index:
+a phone offline for longer than the key's lifetime still replays its visit instead of making another.
 """
 
 from __future__ import annotations
@@ -167,9 +168,6 @@ def photo_flags(uploads: list[Upload], merchant: Merchant, client_time: datetime
 def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Record a check-in. Returns the response body and whether it is a replay of an earlier request."""
     fingerprint = request_fingerprint(body)
-    replay = _replay(user, key, fingerprint)
-    if replay is not None:
-        return replay, True
     merchant = get_merchant(body["merchant_id"])
     photos = _check_photos(user, body.get("photo_ids") or [])
     now = clock.now()
@@ -227,11 +225,12 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
         },
     ).scalar_one_or_none()
     if visit_id is None:
-        # A concurrent retry with this key committed first. What this one changed is what the winner changed
-        # (the lead row lock made it wait and re-read): at most one more detail_version bump.
+        # A retry after the key's stored answer expired (app/idempotency keeps it for a few days): the visit
+        # exists. What this one changed is what the first changed (the same visit time): at most one more
+        # detail_version bump.
         replay = _replay(user, key, fingerprint)
         if replay is None:  # pragma: no cover - the winner's row is committed by now
-            raise IdempotencyInProgress("Retry the check-in.")
+            raise IdempotencyInProgress(message="Retry the check-in.")
         return replay, True
     db.session.flush()
     return {"id": visit_id, **response}, False

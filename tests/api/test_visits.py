@@ -7,9 +7,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app import clock, db
+from app.idempotency.models import IdempotencyKey
 from app.leads.rules import drop_clock
 from app.merchants.models import AuditStatus, Contact, Lead, LeadState, Merchant
 from app.org.models import OrgKind, Role
@@ -164,13 +165,34 @@ def test_keys_are_per_user(client, area):
     assert second.status_code == 201 and second.headers["Idempotent-Replayed"] == "false"
 
 
-@pytest.mark.parametrize("key", [None, "short", "x" * 121])
-def test_idempotency_key_is_required(client, area, key):
-    headers = auth_headers(area["bd"])
-    if key:
-        headers["Idempotency-Key"] = key
-    response = client.post("/api/v1/visits", json=body(area), headers=headers)
+def test_idempotency_key_is_required(client, area):
+    response = client.post("/api/v1/visits", json=body(area), headers=auth_headers(area["bd"]))
     assert response.status_code == 422 and "Idempotency-Key" in response.json["errors"]["headers"]
+
+
+@pytest.mark.parametrize("key", ["", "short", "x" * 121])
+def test_a_malformed_idempotency_key_is_400(client, area, key):
+    """As on every POST (tests/api/test_idempotency.py)."""
+    headers = {**auth_headers(area["bd"]), "Idempotency-Key": key}
+    response = client.post("/api/v1/visits", json=body(area), headers=headers)
+    assert response.status_code == 400 and response.json["error_code"] == "INVALID_IDEMPOTENCY_KEY"
+    assert "Idempotency-Key" in response.json["errors"]["headers"]
+
+
+def test_a_check_in_retried_after_its_key_expired_still_makes_one_visit(client, area, session):
+    """The visit keeps its key: a phone offline for longer than the stored answers are kept replays its visit."""
+    key = str(uuid.uuid4())
+    payload = body(area)
+    first = check_in(client, area["bd"], payload, key)
+    session.execute(delete(IdempotencyKey))  # what the purge does once the key's lifetime is over
+    late = check_in(client, area["bd"], payload, key)
+    assert late.status_code == 201 and late.headers["Idempotent-Replayed"] == "true"
+    assert late.json == first.json
+    assert db.session.scalar(select(func.count()).select_from(Visit).where(Visit.user_id == area["bd"].id)) == 1
+    other = check_in(client, area["bd"], body(area, accuracy_m=11), key)
+    session.execute(delete(IdempotencyKey))
+    assert check_in(client, area["bd"], body(area, accuracy_m=11), key).json["error_code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert other.status_code == 409
 
 
 @pytest.mark.parametrize(

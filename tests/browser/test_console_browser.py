@@ -73,8 +73,16 @@ def world(app, live, client):
         headers=auth_headers(bd),
     )
     assert forced.status_code == 201, forced.json
-    return {"tenant": tenant, "team": team, "manager": manager, "bd": bd, "ops": ops, "admin": admin, "shop": shop,
-            "duplicate_id": forced.json["id"]}
+    return {
+        "tenant": tenant,
+        "team": team,
+        "manager": manager,
+        "bd": bd,
+        "ops": ops,
+        "admin": admin,
+        "shop": shop,
+        "duplicate_id": forced.json["id"],
+    }
 
 
 @pytest.fixture
@@ -107,9 +115,7 @@ class Watched:
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
-        self.page.on(
-            "response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}")
-        )
+        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
 
     def sign_in(self, user) -> None:
         self.page.goto(f"{self.base}/console/login")
