@@ -26,7 +26,7 @@ USER app
 
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=2)"
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/readyz', timeout=2)"
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 
 # The test suite's image: the service's, plus pytest and the other tools of requirements-dev.txt (which pins

@@ -48,6 +48,8 @@ POLICY = {
     ("POST", "/api/v1/auth/login"): "public",
     ("POST", "/api/v1/auth/refresh"): "public",
     ("GET", "/api/v1/health"): "public",
+    ("GET", "/api/v1/livez"): "public",
+    ("GET", "/api/v1/readyz"): "public",
     ("GET", "/api/v1/docs"): "public",
     ("GET", "/api/v1/openapi.json"): "public",
     ("POST", "/api/v1/auth/logout"): "own",
