@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from marshmallow import ValidationError
-from rq import Worker
 from rq.cron import CronScheduler
 
 from app import db, redis_conn
@@ -19,6 +18,7 @@ from app.admin.settings_schemas import TenantSettingsUpdateSchema
 from app.errors import AppError
 from app.intake.importer import import_merchants as load
 from app.intake.jobs import compute_tags
+from app.metrics import MeasuredSimpleWorker, MeasuredWorker
 from app.migrate import db_commands
 from app.org import service
 from app.org.models import Role
@@ -193,12 +193,14 @@ def seed_demo(reset: bool) -> None:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty")
 @click.option("--queues", default=None, help="Comma-separated queue names (default: all)")
-def worker(burst: bool, queues: str | None) -> None:
-    """Run an RQ worker with this app's configuration (the app is created once)."""
+@click.option("--simple", is_flag=True, help="Run jobs in this process instead of a forked work horse each")
+def worker(burst: bool, queues: str | None, simple: bool) -> None:
+    """Run an RQ worker with this app's configuration (the app is created once); it records job metrics."""
 
     names = queues.split(",") if queues else list(current_app.config["RQ_QUEUES"])
     connection = redis_conn.client()
-    Worker(names, connection=connection).work(burst=burst, with_scheduler=True)
+    worker_class = MeasuredSimpleWorker if simple else MeasuredWorker
+    worker_class(names, connection=connection).work(burst=burst, with_scheduler=True)
 
 
 @click.command("cron")

@@ -19,6 +19,7 @@ from app.extensions import api
 from app.json import OrjsonProvider
 from app.routes import register_blueprints
 from app.web import headers as security_headers
+from app.web import metrics as http_metrics
 from app.web import proxy, request_id
 from app.web.logs import configure_logging
 
@@ -37,6 +38,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     proxy.init_app(app)
 
     db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
+    http_metrics.init_app(app)
     # A request's session (and the tenant it is scoped to) never outlives the request.
     app.before_request(db.begin_request)
     app.teardown_request(db.end_request)

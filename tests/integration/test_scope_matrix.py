@@ -49,6 +49,7 @@ POLICY = {
     ("POST", "/api/v1/auth/refresh"): "public",
     ("GET", "/api/v1/health"): "public",
     ("GET", "/api/v1/livez"): "public",
+    ("GET", "/metrics"): "public",
     ("GET", "/api/v1/readyz"): "public",
     ("GET", "/api/v1/docs"): "public",
     ("GET", "/api/v1/openapi.json"): "public",
