@@ -20,8 +20,9 @@ RUN pip install --require-hashes -r /tmp/requirements.txt && rm /tmp/requirement
 RUN useradd --create-home --uid 10001 --user-group app
 WORKDIR /app
 COPY --chown=app:app . .
-# Uploads (UPLOAD_DIR defaults to /app/var/uploads) must be writable by the app user.
-RUN mkdir -p var/uploads && chown -R app:app var
+# Uploads (UPLOAD_DIR defaults to /app/var/uploads) and metric files (var/metrics) must be writable by the app
+# user; docker-compose.yml mounts volumes there.
+RUN mkdir -p var/uploads var/metrics && chown -R app:app var
 USER app
 
 EXPOSE 8000

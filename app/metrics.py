@@ -43,9 +43,9 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-if multiprocess_dir():
-    # before any metric below is made: each one's value class is chosen when it is constructed
-    values.ValueClass = values.MultiProcessValue(process_identity)
+# before any metric below is made: each one's value class is chosen when it is constructed (an empty
+# variable means in-process, where prometheus_client alone would write files to the working directory)
+values.ValueClass = values.MultiProcessValue(process_identity) if multiprocess_dir() else values.MutexValue
 
 
 _FILE_OWNER = re.compile(rf"^[a-z]+(?:_[a-z]+)?_{re.escape(_HOST)}-(\d+)(?:-horse)?\.db$")
