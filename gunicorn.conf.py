@@ -49,11 +49,17 @@ os.environ.setdefault(
 )
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
-# Access log on stdout, one compact line per request with the time spent in milliseconds
-# (client, request line, status, response bytes, ms, request id). The error log stays on stderr.
+# Access log on stdout, one line per request. With LOG_FORMAT=json (the default) in the app's JSON format
+# (time, level, logger, message, request_id, plus method, path, status, bytes, duration_ms, remote_addr and
+# user_agent; app/web/access_log.py); with LOG_FORMAT=text one compact line (client, request line, status,
+# response bytes, ms, request id). An --access-logformat given on the command line wins (the benchmarks').
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    logger_class = "app.web.access_log.JsonAccessLogger"
+    access_log_format = "json"  # app.web.access_log.JSON_ACCESS_FORMAT
+else:
+    access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 
 # Gunicorn >= 25 opens a control socket at one fixed per-user path ($HOME/.gunicorn/gunicorn.ctl), so two
 # instances (two checkouts, the tests, a container with a read-only home) would collide. Opt-in instead.

@@ -1,5 +1,6 @@
 """Multiprocess metrics: a real gunicorn (2 workers) and a real forking RQ worker write to one directory (a
-tmp dir, gone after the test), and one scrape of the API's /metrics adds up what every process counted."""
+tmp dir, gone after the test), and one scrape of the API's /metrics adds up what every process counted.
+The same gunicorn shows its access log in the app's JSON format."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
@@ -27,9 +29,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def env(tmp_path):
-    metrics_dir = tmp_path / "metrics"
+@pytest.fixture(scope="module")
+def tmp_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("multiprocess")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_dir):
+    metrics_dir = tmp_dir / "metrics"
     metrics_dir.mkdir()
     return {
         **os.environ,
@@ -44,14 +51,19 @@ def env(tmp_path):
     }
 
 
-@pytest.fixture
-def api(app, env):
+@pytest.fixture(scope="module")
+def access_log(tmp_dir) -> Path:
+    return tmp_dir / "access.log"
+
+
+@pytest.fixture(scope="module")
+def api(app, env, access_log):
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
         cwd=ROOT,
-        env={**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2"},
-        stdout=subprocess.DEVNULL,
+        env={**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2", "LOG_FORMAT": "json"},
+        stdout=access_log.open("wb"),
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -102,3 +114,15 @@ def test_one_scrape_adds_up_every_gunicorn_worker_and_rq_work_horse(api, env, re
     assert any(name.endswith("-horse.db") for name in os.listdir(metrics_dir))
     counted_by = {name for name in os.listdir(metrics_dir) if name.startswith("counter_")}
     assert len(counted_by) >= 3  # the gunicorn master, at least one worker, the RQ worker and its horse
+
+
+def test_the_access_log_is_json_with_request_id_and_latency(api, access_log):
+    response = httpx.get(f"{api}/api/v1/readyz?phone=13812345678", headers={"X-Request-ID": "access-log-0001"})
+    assert response.status_code == 422  # readyz takes no query
+    httpx.get(f"{api}/api/v1/livez")  # a later line: the one above has been written
+    lines = [orjson.loads(line) for line in access_log.read_bytes().splitlines() if line.startswith(b"{")]
+    entry = next(line for line in lines if line.get("request_id") == "access-log-0001")
+    assert entry["logger"] == "gunicorn.access" and entry["level"] == "INFO" and entry["time"]
+    assert entry["method"] == "GET" and entry["path"] == "/api/v1/readyz" and entry["status"] == 422
+    assert isinstance(entry["duration_ms"], float) and entry["duration_ms"] > 0
+    assert "13812345678" not in access_log.read_text()  # query strings are not logged
