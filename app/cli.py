@@ -18,7 +18,6 @@ from app.admin.settings_schemas import TenantSettingsUpdateSchema
 from app.errors import AppError
 from app.intake.importer import import_merchants as load
 from app.intake.jobs import compute_tags
-from app.metrics import MeasuredSimpleWorker, MeasuredWorker
 from app.migrate import db_commands
 from app.org import service
 from app.org.models import Role
@@ -26,6 +25,7 @@ from app.sales import service as sales
 from app.schedule import register_periodic_jobs
 from app.seed import seed
 from app.tabular import UnreadableFile
+from app.worker import MeasuredSimpleWorker, MeasuredWorker
 from geo.coords import CoordSys
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import db, models  # noqa: F401 - models: every table registered on Base.metadata
+from app import db, error_reporting, models  # noqa: F401 - models: every table registered on Base.metadata
 from app.api import register_docs_assets, reject_hostile_text, reject_unexpected_query
 from app.cli import register_commands
 from app.config import Config, check_production_safety
@@ -33,6 +33,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.from_object(config)
     configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    error_reporting.init(app.config)
     request_id.init_app(app)
     security_headers.init_app(app)
     proxy.init_app(app)

@@ -8,7 +8,7 @@ Without the variable (tests, a plain ``flask`` command) each process keeps its o
 Files are named by process identity, ``<host>-<pid>``: the host keeps containers that share the directory
 (a volume) apart, since their pids overlap. An RQ work horse (a fork per job) writes under its worker's
 identity plus ``-horse`` rather than its own pid, so a worker that ran a million jobs leaves two sets of
-files, not a million (one worker never runs two horses at once).
+files, not a million (one worker never runs two horses at once; ``app.worker`` sets that identity).
 
 What is measured here versus at scrape time: counters and histograms are recorded where things happen;
 queue depths and the outbox lag are read from Redis and PostgreSQL when ``/metrics`` is asked
@@ -20,16 +20,19 @@ from __future__ import annotations
 import os
 import re
 import socket
-import time
 
 from prometheus_client import Counter, Gauge, Histogram, multiprocess, values
-from rq import Queue, SimpleWorker, Worker
-from rq.job import Job
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
-# set in an RQ work horse: the pid of the worker that forked it
+# set in an RQ work horse (app.worker): the pid of the worker that forked it
 _horse_of: int | None = None
+
+
+def become_work_horse(worker_pid: int) -> None:
+    """Write this process's metrics under its worker's identity (see the module docstring)."""
+    global _horse_of
+    _horse_of = worker_pid
 
 
 def process_identity() -> str:
@@ -139,38 +142,3 @@ IMPORT_RATE = Gauge(
     "Rows per second of the last finished merchant import",
     multiprocess_mode="mostrecent",
 )
-
-
-def job_function(job: Job) -> str:
-    """The function a job runs; for an outbox dispatch, the outbox row's job (``meta["job"]``)."""
-    return str(job.meta.get("job") or job.func_name)
-
-
-class MeasuredJobs:
-    """Mixin for RQ workers: jobs started, failed and their duration, by function and queue."""
-
-    def perform_job(self, job: Job, queue: Queue, execution) -> bool:
-        labels = (job_function(job), queue.name)
-        JOBS_STARTED.labels(*labels).inc()
-        started = time.perf_counter()
-        ok = False
-        try:
-            ok = super().perform_job(job, queue, execution)
-        finally:
-            JOB_DURATION.labels(*labels).observe(time.perf_counter() - started)
-            if not ok:
-                JOBS_FAILED.labels(*labels).inc()
-        return ok
-
-
-class MeasuredWorker(MeasuredJobs, Worker):
-    """``flask worker``: forks a work horse per job, which writes its metrics under the worker's identity."""
-
-    def main_work_horse(self, job: Job, queue: Queue) -> None:
-        global _horse_of
-        _horse_of = os.getppid()
-        super().main_work_horse(job, queue)
-
-
-class MeasuredSimpleWorker(MeasuredJobs, SimpleWorker):
-    """Runs jobs in its own process (tests, ``flask worker --simple``)."""

@@ -15,10 +15,10 @@ from sqlalchemy import update
 
 from app import clock
 from app.leads.jobs import sweep_due_leads
-from app.metrics import MeasuredSimpleWorker
 from app.org.models import Role
 from app.outbox import service as outbox
 from app.outbox.models import OutboxMessage
+from app.worker import MeasuredSimpleWorker
 from tests.factories import MerchantFactory, TenantFactory, UserFactory, auth_headers
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
