@@ -6,14 +6,16 @@ tests/integration/test_metrics_multiprocess.py.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from rq import Queue
+from rq import Queue, SimpleWorker
 from sqlalchemy import update
 
 from app import clock
+from app.devices import push
 from app.leads.jobs import sweep_due_leads
 from app.org.models import Role
 from app.outbox import service as outbox
@@ -125,3 +127,47 @@ def test_lead_sweep_records_its_run(client, session, metrics_on):
         value(before, "fieldsales_lead_sweep_duration_seconds_count") + 1
     )
     assert value(after, "fieldsales_lead_sweep_last_success_timestamp_seconds") >= clock.now().timestamp() - 60
+
+
+def test_push_outcomes_are_counted_by_status_and_error_code(client, app, session, metrics_on, monkeypatch):
+    monkeypatch.setitem(app.config, "PUSH_BACKEND", "recording")
+    user = UserFactory(role=Role.BD)
+    token = "metrics-phone-token:APA91b" + "m" * 40
+    response = client.post("/api/v1/devices", json={"token": token, "platform": "android"}, headers=auth_headers(user))
+    assert response.status_code == 200
+    before = scrape(client)
+    message = {
+        "title": "Visit",
+        "body": "Visit the shop",
+        "data": {"type": "task", "id": "1", "deep_link": "fieldsales://tasks/1"},
+        "collapse_key": "m",
+    }
+    outcome = push.deliver(
+        tenant_id=user.tenant_id,
+        users=[user.id],
+        message=message,
+        attempt=1,
+        device_ids=None,
+        log_fields=lambda _device: {},
+        retry=lambda _delay, _ids: None,
+    )
+    assert outcome == {"sent": 1}
+    after = scrape(client)
+    assert delta(before, after, "fieldsales_push_outcomes_total", status="sent", error_code="none") == 1
+
+
+def test_import_rows_are_counted(client, session, redis_client, metrics_on):
+    ops = UserFactory(role=Role.OPS)
+    csv = "name,lat,lon\nNoodles,30.2459,120.1811\nCoffee,30.2570,120.1640\n,30.25,120.17\n"
+    before = scrape(client)
+    response = client.post(
+        "/api/v1/imports",
+        data={"file": (io.BytesIO(csv.encode()), "shops.csv")},
+        content_type="multipart/form-data",
+        headers=auth_headers(ops),
+    )
+    assert response.status_code == 202, response.json
+    SimpleWorker([Queue("default", connection=redis_client)], connection=redis_client).work(burst=True)
+    after = scrape(client)
+    assert delta(before, after, "fieldsales_import_rows_total") == 3  # the rejected row was processed too
+    assert value(after, "fieldsales_import_last_rows_per_second") > 0
