@@ -44,9 +44,8 @@ max_requests_jitter = 500
 # Metrics (app/metrics.py): every worker writes its samples to this directory and /metrics adds them up. Set
 # here, before the app is imported (preload_app), because prometheus_client picks its mode at import. RQ
 # workers and cron on the same machine must be given the same directory to appear in the same scrape.
-os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "var", "metrics")
-)
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "var", "metrics")
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 # Access log on stdout, one line per request. With LOG_FORMAT=json (the default) in the app's JSON format
