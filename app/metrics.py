@@ -24,7 +24,7 @@ import socket
 from prometheus_client import Counter, Gauge, Histogram, multiprocess, values
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
+HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
 # set in an RQ work horse (app.worker): the pid of the worker that forked it
 _horse_of: int | None = None
 
@@ -38,8 +38,8 @@ def become_work_horse(worker_pid: int) -> None:
 def process_identity() -> str:
     """The name this process's metric files carry (distinct for processes that run at the same time)."""
     if _horse_of is not None:
-        return f"{_HOST}-{_horse_of}-horse"
-    return f"{_HOST}-{os.getpid()}"
+        return f"{HOST}-{_horse_of}-horse"
+    return f"{HOST}-{os.getpid()}"
 
 
 def multiprocess_dir() -> str | None:
@@ -51,7 +51,7 @@ def multiprocess_dir() -> str | None:
 values.ValueClass = values.MultiProcessValue(process_identity) if multiprocess_dir() else values.MutexValue
 
 
-_FILE_OWNER = re.compile(rf"^[a-z]+(?:_[a-z]+)?_{re.escape(_HOST)}-(\d+)(?:-horse)?\.db$")
+_FILE_OWNER = re.compile(rf"^[a-z]+(?:_[a-z]+)?_{re.escape(HOST)}-(\d+)(?:-horse)?\.db$")
 
 
 def _alive(pid: int) -> bool:
@@ -79,7 +79,7 @@ def remove_files_of_dead_processes(path: str) -> list[str]:
 
 def mark_process_dead(pid: int) -> None:
     """Drop a dead gunicorn worker's live gauges (pool in use); its counters stay in the totals."""
-    multiprocess.mark_process_dead(f"{_HOST}-{pid}")
+    multiprocess.mark_process_dead(f"{HOST}-{pid}")
 
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

@@ -16,9 +16,9 @@ def test_only_files_of_this_hosts_dead_processes_are_removed(tmp_path):
     names = [
         f"counter_{me}.db",
         f"gauge_livesum_{me}-horse.db",  # a live worker's horse
-        f"counter_{metrics._HOST}-{dead.pid}.db",
-        f"histogram_{metrics._HOST}-{dead.pid}-horse.db",
-        f"gauge_livesum_{metrics._HOST}-{dead.pid}.db",
+        f"counter_{metrics.HOST}-{dead.pid}.db",
+        f"histogram_{metrics.HOST}-{dead.pid}-horse.db",
+        f"gauge_livesum_{metrics.HOST}-{dead.pid}.db",
         "counter_another-host-1.db",  # a container sharing the volume
     ]
     for name in names:
