@@ -20,13 +20,14 @@ RUN pip install --require-hashes -r /tmp/requirements.txt && rm /tmp/requirement
 RUN useradd --create-home --uid 10001 --user-group app
 WORKDIR /app
 COPY --chown=app:app . .
-# Uploads (UPLOAD_DIR defaults to /app/var/uploads) must be writable by the app user.
-RUN mkdir -p var/uploads && chown -R app:app var
+# Uploads (UPLOAD_DIR defaults to /app/var/uploads) and metric files (var/metrics) must be writable by the app
+# user; docker-compose.yml mounts volumes there.
+RUN mkdir -p var/uploads var/metrics && chown -R app:app var
 USER app
 
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=2)"
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/readyz', timeout=2)"
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 
 # The test suite's image: the service's, plus pytest and the other tools of requirements-dev.txt (which pins

@@ -4,6 +4,7 @@ HOST / PORT          where to listen (default 127.0.0.1:8000; the container sets
 WEB_CONCURRENCY      worker processes (default 2 x CPUs + 1)
 GUNICORN_WORKER_CLASS  e.g. "gthread" or "gevent" (default "sync")
 GUNICORN_CONTROL_SOCKET  path of gunicorn's control socket for ``gunicornc`` (default: none)
+PROMETHEUS_MULTIPROC_DIR  where every worker writes its metrics for /metrics (default: var/metrics)
 """
 
 from __future__ import annotations
@@ -40,11 +41,24 @@ preload_app = True
 max_requests = 5000
 max_requests_jitter = 500
 
-# Access log on stdout, one compact line per request with the time spent in milliseconds
-# (client, request line, status, response bytes, ms, request id). The error log stays on stderr.
+# Metrics (app/metrics.py): every worker writes its samples to this directory and /metrics adds them up. Set
+# here, before the app is imported (preload_app), because prometheus_client picks its mode at import. RQ
+# workers and cron on the same machine must be given the same directory to appear in the same scrape.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "var", "metrics")
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+# Access log on stdout, one line per request. With LOG_FORMAT=json (the default) in the app's JSON format
+# (time, level, logger, message, request_id, plus method, path, status, bytes, duration_ms, remote_addr and
+# user_agent; app/web/access_log.py); with LOG_FORMAT=text one compact line (client, request line, status,
+# response bytes, ms, request id). An --access-logformat given on the command line wins (the benchmarks').
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    logger_class = "app.web.access_log.JsonAccessLogger"
+    access_log_format = "json"  # app.web.access_log.JSON_ACCESS_FORMAT
+else:
+    access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 
 # Gunicorn >= 25 opens a control socket at one fixed per-user path ($HOME/.gunicorn/gunicorn.ctl), so two
 # instances (two checkouts, the tests, a container with a read-only home) would collide. Opt-in instead.
@@ -57,6 +71,22 @@ else:
 # heartbeat's fchmod can block, and the master would kill a healthy worker as stuck.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
+
+
+def on_starting(server):
+    """Forget the metric files of this host's processes that are gone (a previous run of the API)."""
+    metrics = sys.modules.get("app.metrics")
+    if metrics is not None:
+        removed = metrics.remove_files_of_dead_processes(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        if removed:
+            server.log.info("removed %s metric files of processes that are gone", len(removed))
+
+
+def child_exit(server, worker):
+    """A worker that exits takes its live gauges (connections in use) with it; its counters stay."""
+    metrics = sys.modules.get("app.metrics")
+    if metrics is not None and metrics.multiprocess_dir():
+        metrics.mark_process_dead(worker.pid)
 
 
 def post_fork(server, worker):

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from marshmallow import ValidationError
-from rq import Worker
 from rq.cron import CronScheduler
 
 from app import db, redis_conn
@@ -26,6 +25,7 @@ from app.sales import service as sales
 from app.schedule import register_periodic_jobs
 from app.seed import seed
 from app.tabular import UnreadableFile
+from app.worker import MeasuredSimpleWorker, MeasuredWorker
 from geo.coords import CoordSys
 
 
@@ -196,12 +196,14 @@ def seed_demo(reset: bool) -> None:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty")
 @click.option("--queues", default=None, help="Comma-separated queue names (default: all)")
-def worker(burst: bool, queues: str | None) -> None:
-    """Run an RQ worker with this app's configuration (the app is created once)."""
+@click.option("--simple", is_flag=True, help="Run jobs in this process instead of a forked work horse each")
+def worker(burst: bool, queues: str | None, simple: bool) -> None:
+    """Run an RQ worker with this app's configuration (the app is created once); it records job metrics."""
 
     names = queues.split(",") if queues else list(current_app.config["RQ_QUEUES"])
     connection = redis_conn.client()
-    Worker(names, connection=connection).work(burst=burst, with_scheduler=True)
+    worker_class = MeasuredSimpleWorker if simple else MeasuredWorker
+    worker_class(names, connection=connection).work(burst=burst, with_scheduler=True)
 
 
 @click.command("cron")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +111,13 @@ class Config:
     IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 72)
     IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 5)
 
+    # /metrics (Prometheus text) answers only requests with "Authorization: Bearer <METRICS_TOKEN>"; empty = off
+    METRICS_TOKEN = _env("METRICS_TOKEN", "")
+    # Sentry error reporting (API, worker, cron) when set; SENTRY_ENVIRONMENT defaults to APP_ENV
+    SENTRY_DSN = _env("SENTRY_DSN", "")
+    SENTRY_ENVIRONMENT = _env("SENTRY_ENVIRONMENT", "")
+    SENTRY_TRACES_SAMPLE_RATE = float(_env("SENTRY_TRACES_SAMPLE_RATE", "0"))
+
     API_TITLE = "Field Sales API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -149,11 +158,92 @@ class Config:
         return self.ENV == "production"
 
 
-def check_production_safety(config: Config) -> None:
-    """Refuse to start a production service with a guessable secret."""
-    if not config.is_production:
-        return
+class UnsafeProductionSettings(RuntimeError):
+    """``APP_ENV=production`` with settings that are only safe in development; each problem names its setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("refusing to start in production: " + "; ".join(problems))
+
+
+DEFAULT_UPLOAD_DIR = str(ROOT / "var" / "uploads")
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "::", ""})
+
+
+def _secrets(config: Config) -> Iterator[str]:
     for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
         value = getattr(config, name)
         if value == DEV_SECRET or len(value) < 32:
-            raise RuntimeError(f"{name} must be set to a random value of at least 32 characters in production")
+            yield f"{name} must be set to a random value of at least 32 characters in production"
+
+
+def _push_target(config: Config) -> Iterator[str]:
+    if config.PUSH_BACKEND != "fcm":
+        yield f"PUSH_BACKEND must be fcm in production ({config.PUSH_BACKEND!r} delivers nothing to phones)"
+        return
+    if config.FCM_ENDPOINT:
+        host = (urlsplit(config.FCM_ENDPOINT).hostname or "").lower()
+        if host in LOCAL_HOSTS or host.startswith("127.") or host.endswith(".localhost"):
+            yield f"FCM_ENDPOINT must not be a local server in production (it is {config.FCM_ENDPOINT}); leave it empty"
+
+
+def _push_credentials(config: Config) -> Iterator[str]:
+    if config.PUSH_BACKEND != "fcm" or config.FCM_ENDPOINT:
+        return
+    if config.FCM_CREDENTIALS_FILE:
+        if not Path(config.FCM_CREDENTIALS_FILE).is_file():
+            yield f"FCM_CREDENTIALS_FILE names no readable file ({config.FCM_CREDENTIALS_FILE})"
+        return
+    adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+    if not adc:
+        yield (
+            "FCM_CREDENTIALS_FILE (a service-account JSON) or GOOGLE_APPLICATION_CREDENTIALS "
+            "(application-default credentials) must be set in production"
+        )
+    elif not Path(adc).is_file():
+        yield f"GOOGLE_APPLICATION_CREDENTIALS names no readable file ({adc})"
+
+
+def _upload_store(config: Config) -> Iterator[str]:
+    # the default lives in the checkout (or the container's writable layer): gone with the next deploy
+    if Path(config.UPLOAD_DIR).resolve() == Path(DEFAULT_UPLOAD_DIR).resolve():
+        yield f"UPLOAD_DIR must be a persistent volume in production, not the default {DEFAULT_UPLOAD_DIR}"
+
+
+def _cors(config: Config) -> Iterator[str]:
+    origins = [origin.strip() for origin in config.CORS_ORIGINS.split(",") if origin.strip()]
+    if any("*" in origin for origin in origins):
+        yield "CORS_ORIGINS must list origins explicitly in production (no '*')"
+    for origin in origins:
+        if "*" not in origin and not urlsplit(origin).scheme.startswith("http"):
+            yield f"CORS_ORIGINS entries must be origins like https://admin.example.com ({origin!r} is not)"
+
+
+def _metrics_token(config: Config) -> Iterator[str]:
+    if config.METRICS_TOKEN and len(config.METRICS_TOKEN) < 32:
+        yield "METRICS_TOKEN must be at least 32 characters in production (or empty: /metrics off)"
+
+
+# One function per rule, each yielding what is wrong with the setting it names: a new setting adds its rule here.
+PRODUCTION_CHECKS: list[Callable[[Config], Iterable[str]]] = [
+    _secrets,
+    _push_target,
+    _push_credentials,
+    _upload_store,
+    _cors,
+    _metrics_token,
+]
+
+
+def production_problems(config: Config) -> list[str]:
+    """What makes ``config`` unsafe for production, one sentence per problem, each naming its setting."""
+    return [problem for check in PRODUCTION_CHECKS for problem in check(config)]
+
+
+def check_production_safety(config: Config) -> None:
+    """Refuse to start a production service with development settings (all problems at once)."""
+    if not config.is_production:
+        return
+    problems = production_problems(config)
+    if problems:
+        raise UnsafeProductionSettings(problems)

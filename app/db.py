@@ -36,6 +36,7 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.expression import Executable
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,30 @@ _engine: Engine | None = None
 _read_engine: Engine | None = None
 
 
+# Called with the seconds each pool checkout waited (metrics: a pool too small shows here first).
+checkout_wait_observers: list[Callable[[float], object]] = []
+
+
+class TimedQueuePool(QueuePool):
+    """SQLAlchemy's default pool, timing each checkout: the pool has no event before a checkout waits."""
+
+    def _do_get(self) -> Any:
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        finally:
+            waited = time.perf_counter() - started
+            for observe in checkout_wait_observers:
+                observe(waited)
+
+
 def init_engine(url: str, *, pool_size: int = 10) -> Engine:
     global _engine
     if _engine is not None:
         _engine.dispose()
     _engine = create_engine(
         url,
+        poolclass=TimedQueuePool,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,

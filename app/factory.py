@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import db, models  # noqa: F401 - models: every table registered on Base.metadata
+from app import db, error_reporting, models  # noqa: F401 - models: every table registered on Base.metadata
 from app.api import register_docs_assets, reject_hostile_text, reject_unexpected_query
 from app.cli import register_commands
 from app.config import Config, check_production_safety
@@ -27,6 +27,7 @@ from app.routes import register_blueprints
 from app.tasks.models import AssignmentStatus, TaskKind
 from app.uploads import storage as photo_storage
 from app.web import headers as security_headers
+from app.web import metrics as http_metrics
 from app.web import proxy, request_id
 from app.web.logs import configure_logging
 from geo.coords import CoordSys
@@ -57,11 +58,13 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.from_object(config)
     configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    error_reporting.init(app.config)
     request_id.init_app(app)
     security_headers.init_app(app)
     proxy.init_app(app)
 
     db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
+    http_metrics.init_app(app)
     # A request's session (and the tenant it is scoped to) never outlives the request.
     app.before_request(db.begin_request)
     app.teardown_request(db.end_request)

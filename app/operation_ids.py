@@ -23,6 +23,8 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/devices"): "registerDevice",
     ("DELETE", "/api/v1/devices/{token}"): "unregisterDevice",
     ("GET", "/api/v1/health"): "getHealth",
+    ("GET", "/api/v1/livez"): "getLiveness",
+    ("GET", "/api/v1/readyz"): "getReadiness",
     ("POST", "/api/v1/imports"): "createImport",
     ("GET", "/api/v1/imports/{import_id}"): "getImport",
     ("GET", "/api/v1/leads/mine"): "listMyLeads",

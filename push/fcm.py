@@ -32,6 +32,7 @@ start-up with a clear message instead of silently sending to Google.
 from __future__ import annotations
 
 import logging
+import os
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 GOOGLE_FCM_ORIGIN = "https://fcm.googleapis.com"
 #: The bearer token sent to the local server (which checks only that there is one).
 LOCAL_TOKEN = "local-fcm-token"
+# where Google application-default credentials are found when no service-account file is configured
+APPLICATION_DEFAULT_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 #: Per-request timeout: FCM answers in well under a second; 120 s (the SDK default) would stall a worker.
 DEFAULT_TIMEOUT_S = 30
 # Connection errors are retried once, as the SDK does; HTTP statuses are not retried here (see above).
@@ -138,12 +141,21 @@ def configure(
         The App, with its messaging service pointed at the endpoint.
 
     Raises:
-        ValueError: Sending to Google without a credentials file.
+        ValueError: Sending to Google without a credentials file or application-default credentials
+            (``GOOGLE_APPLICATION_CREDENTIALS``).
         RuntimeError: The installed firebase-admin lacks the attributes this function sets.
     """
-    if endpoint is None and not credentials_file:
-        raise ValueError("sending to Google FCM needs a service-account file (credentials_file)")
-    credential = credentials.Certificate(credentials_file) if credentials_file else StaticTokenCredential()
+    if credentials_file:
+        credential = credentials.Certificate(credentials_file)
+    elif endpoint is not None:
+        credential = StaticTokenCredential()
+    elif os.environ.get(APPLICATION_DEFAULT_ENV):
+        # Google's application-default credentials (a key file, or workload identity's configuration file)
+        credential = credentials.ApplicationDefault()
+    else:
+        raise ValueError(
+            f"sending to Google FCM needs a service-account file (credentials_file) or {APPLICATION_DEFAULT_ENV}"
+        )
     try:
         firebase_admin.delete_app(firebase_admin.get_app(app_name))
     except ValueError:

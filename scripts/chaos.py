@@ -220,6 +220,7 @@ class Environment:
         self.pg = Postgres(workdir).init()
         self.redis = Redis(workdir).start()
         self.fcm = LocalFCMServer().start()
+        (workdir / "metrics").mkdir(exist_ok=True)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))},
             "APP_ENV": "development",
@@ -231,6 +232,8 @@ class Environment:
             "JWT_SECRET_KEY": SECRET,
             "DB_POOL_SIZE": "4",
             "LOG_FORMAT": "json",
+            # the throwaway processes' metric files go with the work directory
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
             "PASSWORD_TIME_COST": "1",
             "PASSWORD_MEMORY_COST_KIB": "1024",
             "FLASK_APP": "wsgi",

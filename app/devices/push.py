@@ -16,7 +16,7 @@ from typing import Any
 from rq import Retry
 from sqlalchemy import delete, select, update
 
-from app import clock, db, push_gateway, redis_conn
+from app import clock, db, metrics, push_gateway, redis_conn
 from app.devices.models import Device, PushDelivery
 from push.messages import PushContent
 
@@ -70,6 +70,7 @@ def deliver(
         device = devices[outcome.token]
         status = STATUS_OF[outcome.status]
         counts[status] += 1
+        metrics.PUSH_OUTCOMES.labels(status, outcome.error_code or "none").inc()
         db.session.add(
             PushDelivery(
                 tenant_id=tenant_id,

@@ -1,4 +1,10 @@
-"""Liveness of the service and its dependencies, for load balancers and on-call."""
+"""Liveness of the service and its dependencies, for load balancers and on-call.
+
+``/livez``: the process answers (no dependency is asked), for restarting a hung process. ``/readyz``: the
+database answers, for a load balancer: Redis down is ``degraded`` but still 200, since nearby, detail,
+check-ins and claims keep serving from the database (pushes wait in the outbox); only a database outage is
+503. ``/health`` is the detailed view for people.
+"""
 
 from __future__ import annotations
 
@@ -58,6 +64,28 @@ class HealthSchema(ma.Schema):
     queue = ma.fields.Nested(QueueHealthSchema, required=True)
 
 
+class LivenessSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"enum": ["ok"], "example": "ok"})
+
+
+class DependencyStateSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+
+
+class ReadinessSchema(ma.Schema):
+    status = ma.fields.String(
+        required=True,
+        metadata={
+            "enum": ["ok", "degraded", "down"],
+            "description": "`degraded` (still 200): Redis is down, reads and writes still serve from the database; "
+            "`down` (503): the database is unreachable",
+            "example": "ok",
+        },
+    )
+    database = ma.fields.Nested(DependencyStateSchema, required=True)
+    redis = ma.fields.Nested(DependencyStateSchema, required=True)
+
+
 def _timed(check):
     started = time.perf_counter()
     result = check()
@@ -71,6 +99,14 @@ def _database() -> dict:
         return {"ok": True, "postgis_version": version}
     except SQLAlchemyError as exc:  # the request's session is discarded at its end
         return {"ok": False, "postgis_version": None, "error": exc.__class__.__name__}
+
+
+def _database_answers() -> bool:
+    try:
+        db.session.execute(text("SELECT 1")).scalar_one()
+        return True
+    except SQLAlchemyError:
+        return False
 
 
 def _redis() -> dict:
@@ -110,3 +146,24 @@ class Health(MethodView):
             # what runs where (versions, queue names and depths) is reconnaissance for anyone else
             body = {"status": status, **{part: {"ok": body[part]["ok"]} for part in ("database", "redis", "queue")}}
         return body, (200 if status == "ok" else 503)
+
+
+@blp.route("/livez")
+class Liveness(MethodView):
+    @blp.response(200, LivenessSchema, example={"status": "ok"})
+    def get(self):
+        """The process answers (asks no dependency): restart the process when this fails."""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Readiness(MethodView):
+    @blp.response(200, ReadinessSchema, example={"status": "ok", "database": {"ok": True}, "redis": {"ok": True}})
+    @blp.alt_response(503, schema=ReadinessSchema, description="The database is unreachable (`status: down`)")
+    def get(self):
+        """Ready for traffic while the database answers; Redis down is 200 `degraded`, the database down is 503."""
+        database = _database_answers()
+        cache = _redis()["ok"]
+        status = ("ok" if cache else "degraded") if database else "down"
+        body = {"status": status, "database": {"ok": database}, "redis": {"ok": cache}}
+        return body, (200 if database else 503)

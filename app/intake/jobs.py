@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 
-from app import clock, db, redis_conn
+from app import clock, db, metrics, redis_conn
 from app.intake import tags
 from app.intake.importer import import_merchants
 from app.intake.imports import decode_csv
@@ -53,10 +54,14 @@ def run_import(import_id: int) -> str:
             db.scope_to_tenant(record.tenant_id)
             record.status, record.started_at, record.rows_done = ImportStatus.RUNNING, clock.now(), 0
         content, tenant_id = record.content, record.tenant_id
+        started, rows_counted = time.perf_counter(), 0
 
         def progress(report: ImportReport) -> None:
+            nonlocal rows_counted
             record.rows_done, record.counts = report.rows, _counts(report)
             db.commit_chunk()
+            metrics.IMPORT_ROWS.inc(report.rows - rows_counted)
+            rows_counted = report.rows
 
         try:
             stream = content if record.file_format == "geojson" else io.StringIO(decode_csv(content), newline="")
@@ -85,6 +90,8 @@ def run_import(import_id: int) -> str:
         record.content = None  # the rows are in merchants now; the file need not be kept
         changed = tags.compute(tenant_id)
         db.commit_chunk()
+        metrics.IMPORT_ROWS.inc(report.rows - rows_counted)
+        metrics.IMPORT_RATE.set(report.rows / max(time.perf_counter() - started, 1e-6))
         log.info("import %s done: %s; %s merchants retagged", import_id, record.counts, changed)
         return "done"
     finally:

@@ -8,11 +8,12 @@ unique per (lead, drop date, threshold).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
-from app import clock, db
+from app import clock, db, metrics
 from app.outbox.service import enqueue_after_commit
 from app.reminders.jobs import push_reminder
 
@@ -54,6 +55,7 @@ def sweep_due_leads(now: datetime | None = None, batch: int = SWEEP_BATCH, max_b
     """Release every private lead whose drop time has passed; returns how many were released."""
     now = now or clock.now()
     released, batches = 0, 0
+    started = time.perf_counter()
     try:
         while max_batches is None or batches < max_batches:
             # one unit of work a batch: its locks are held no longer than the batch
@@ -64,7 +66,10 @@ def sweep_due_leads(now: datetime | None = None, batch: int = SWEEP_BATCH, max_b
             if count == 0:
                 break
     finally:
+        metrics.SWEEP_RELEASED.inc(released)
         db.session.remove()
+    metrics.SWEEP_DURATION.observe(time.perf_counter() - started)
+    metrics.SWEEP_LAST_SUCCESS.set(time.time())
     if released:
         log.info("sweep released %s leads", released)
     return released

@@ -50,7 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
-from app import clock, db, redis_conn
+from app import clock, db, metrics, redis_conn
 from app.errors import BboxTooLarge, MerchantNotFound
 from app.merchants import pool, privacy
 from app.merchants.models import CLOSED_FOR_GOOD, AuditStatus, Lead, LeadState, Merchant
@@ -692,7 +692,9 @@ def _cached_aggregate(tenant_id: int, merchant_id: int, version: int) -> dict[st
         raw = redis_conn.client().get(_cache_key(tenant_id, merchant_id, version))
     except RedisError as exc:
         log.warning("detail cache unavailable: %s", exc)
+        metrics.CACHE_LOOKUPS.labels("merchant_detail", "error").inc()
         return None
+    metrics.CACHE_LOOKUPS.labels("merchant_detail", "hit" if raw else "miss").inc()
     return orjson.loads(raw) if raw else None
 
 

@@ -44,7 +44,7 @@ def enqueue_after_commit(job: str | Callable[..., Any], queue: str = "default", 
     session.add(message)
     session.flush()
     redis_url = current_app.config["REDIS_URL"]
-    db.on_commit(lambda: _push(message.id, queue, redis_url))
+    db.on_commit(lambda: _push(message.id, queue, redis_url, message.job))
     return message
 
 
@@ -52,7 +52,7 @@ def _job_id(message_id: int) -> str:
     return f"outbox-{message_id}"
 
 
-def _push(message_id: int, queue_name: str, redis_url: str) -> bool:
+def _push(message_id: int, queue_name: str, redis_url: str, job: str | None = None) -> bool:
     try:
         connection = redis_conn.client(redis_url)
         existing = (
@@ -68,7 +68,8 @@ def _push(message_id: int, queue_name: str, redis_url: str) -> bool:
             message_id,
             job_id=_job_id(message_id),
             failure_ttl=redis_conn.FAILED_JOB_TTL_S,
-            meta={"request_id": request_id.current()},
+            # the row's job names the RQ job in metrics (app.metrics.job_function)
+            meta={"request_id": request_id.current(), "job": job},
         )
         return True
     except RedisError as exc:
@@ -121,12 +122,12 @@ def sweep(limit: int = 1000) -> int:
     try:
         with db.atomic():
             rows = db.session.execute(
-                select(OutboxMessage.id, OutboxMessage.queue)
+                select(OutboxMessage.id, OutboxMessage.queue, OutboxMessage.job)
                 .where(OutboxMessage.processed_at.is_(None), OutboxMessage.created_at < clock.now() - STALE_AFTER)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             ).all()
         redis_url = current_app.config["REDIS_URL"]
-        return sum(_push(row.id, row.queue, redis_url) for row in rows)
+        return sum(_push(row.id, row.queue, redis_url, row.job) for row in rows)
     finally:
         db.session.remove()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from rq.job import Job
 from sqlalchemy import select
 
 from app import db, redis_conn
@@ -33,19 +34,39 @@ def expand_fanout(task_id: int) -> dict[str, int]:
     return {"assignments": service.expand_fanout(task_id)}
 
 
+# How long RQ keeps a finished first push of a bulk task, so that a late retry of the outbox job still finds it.
+FIRST_PUSH_RESULT_TTL_S = 24 * 3600
+
+
+def first_push_job_id(task_id: int) -> str:
+    """The RQ job id of a task's first push: one task, one id, however often its outbox job is retried."""
+    return f"task-{task_id}-push-1"
+
+
 @db.job
 def push_many(task_ids: list[int]) -> dict[str, int]:
-    """Queue the push of each task of a bulk creation (one outbox row for all of them)."""
+    """Queue the push of each task of a bulk creation (one outbox row for all of them).
+
+    When Redis fails half-way the outbox row stays pending and the whole job runs again; each push has a
+    deterministic job id, so the tasks queued before the failure are skipped rather than queued twice.
+    """
     queue = redis_conn.queue("push")
+    queued = 0
     for task_id in task_ids:
+        job_id = first_push_job_id(task_id)
+        if Job.exists(job_id, connection=queue.connection):
+            continue  # queued (or already run, or failed and retried by RQ) by an earlier run of this job
         queue.enqueue(
             push_assignments,
             task_id=task_id,
             attempt=1,
+            job_id=job_id,
+            result_ttl=FIRST_PUSH_RESULT_TTL_S,
             failure_ttl=redis_conn.FAILED_JOB_TTL_S,
             retry=push.ABANDONED_RETRY,
         )
-    return {"tasks": len(task_ids)}
+        queued += 1
+    return {"tasks": len(task_ids), "queued": queued}
 
 
 @db.job

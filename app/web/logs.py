@@ -33,6 +33,15 @@ class _Handler(logging.StreamHandler):
         pass
 
 
+def json_formatter() -> JsonFormatter:
+    """The JSON line format of every log of the service (the app's and gunicorn's access log)."""
+    return JsonFormatter(
+        JSON_FIELDS,
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        json_ensure_ascii=False,
+    )
+
+
 def configure_logging(fmt: str = "json", level: int | str = logging.INFO) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _Handler)]:
@@ -42,12 +51,6 @@ def configure_logging(fmt: str = "json", level: int | str = logging.INFO) -> Non
     if fmt == "text":
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     else:
-        handler.setFormatter(
-            JsonFormatter(
-                JSON_FIELDS,
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                json_ensure_ascii=False,
-            )
-        )
+        handler.setFormatter(json_formatter())
     root.addHandler(handler)
     root.setLevel(level)

@@ -57,3 +57,39 @@ def test_database_down_is_503_down(client, connection):
     assert response.status_code == 503
     assert response.json["status"] == "down"
     assert response.json["database"]["ok"] is False
+
+
+def test_livez_answers_without_asking_any_dependency(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    response = client.get("/api/v1/livez")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+
+
+def test_readyz_is_ok_when_everything_answers(client):
+    response = client.get("/api/v1/readyz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": {"ok": True}, "redis": {"ok": True}}
+
+
+def test_readyz_stays_200_degraded_without_redis(client, app, monkeypatch):
+    # reads and writes still serve from the database: a load balancer must keep this instance
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    response = client.get("/api/v1/readyz")
+    assert response.status_code == 200
+    assert response.json == {"status": "degraded", "database": {"ok": True}, "redis": {"ok": False}}
+
+
+def test_readyz_is_503_without_the_database(client, connection):
+    dead = create_engine("postgresql+psycopg://127.0.0.1:1/nowhere", connect_args={"connect_timeout": 1})
+    db.session.remove()
+    db.session.configure(bind=dead)
+    try:
+        response = client.get("/api/v1/readyz")
+        live = client.get("/api/v1/livez")
+    finally:
+        db.session.remove()
+        db.session.configure(bind=connection)
+        dead.dispose()
+    assert response.status_code == 503
+    assert response.json == {"status": "down", "database": {"ok": False}, "redis": {"ok": True}}
+    assert live.status_code == 200

@@ -42,8 +42,10 @@ PAGES = {
 
 
 @pytest.fixture
-def world(app, live, client):
-    """One business line with a team, its people, a shop with today's check-ins, and a pending duplicate."""
+def world(app, live):
+    """One business line with a team, its people, a shop with today's check-ins, and a pending duplicate
+    (really committed: the server thread reads them)."""
+    client = app.test_client()
     tenant = live.tenant()
     team = OrgUnitFactory(tenant=tenant, kind=OrgKind.TEAM, name="West Lake")
     manager = UserFactory(tenant=tenant, role=Role.MANAGER, org_unit_id=team.id, display_name="Li Manager")
@@ -64,7 +66,7 @@ def world(app, live, client):
                 "accuracy_m": 10,
                 "client_time": (now - timedelta(minutes=30 - minutes)).isoformat(),
             },
-            headers=auth_headers(bd),
+            headers={**auth_headers(bd), "Idempotency-Key": f"browser-check-in-{minutes}"},
         )
         assert response.status_code == 201, response.json
     forced = client.post(

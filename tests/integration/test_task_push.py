@@ -7,16 +7,18 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import redis
 from freezegun import freeze_time
 from rq import Queue, SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from app import clock, db
+from app import clock, db, redis_conn
 from app.devices.models import Device, PushDelivery
 from app.merchants.models import Lead, LeadState
 from app.org.models import OrgKind, Role
 from app.outbox import service as outbox
 from push.fcm_server import LocalFCMServer
+from tests.conftest import TEST_REDIS_URL
 from tests.factories import MerchantFactory, OrgUnitFactory, TenantFactory, UserFactory, auth_headers
 
 TOKENS = {name: f"{name}-token:APA91b{'x' * 40}" for name in ("bd1_phone", "bd1_tablet", "bd2_phone", "boss_phone")}
@@ -257,3 +259,62 @@ def test_bulk_strategy_tasks_are_pushed_each_to_its_owner(client, team, push_env
     assert by_task[str(task_ids[1])] == [TOKENS["bd2_phone"]] and by_task[str(task_ids[2])] == [TOKENS["bd2_phone"]]
     todos = client.get("/api/v1/todos", headers=auth_headers(team["bd2"])).json["items"]
     assert sorted(t["payload"]["their_price"] for t in todos if t["task_id"] in task_ids) == ["81", "82"]
+
+
+class QueueLosingRedis(Queue):
+    """A real RQ queue on its own connection to the test Redis, which goes away after ``survive`` enqueues
+    (its connection pool is swapped for one to a closed port: the next command fails as in a Redis outage)."""
+
+    def __init__(self, name: str, *, survive: int) -> None:
+        super().__init__(name, connection=redis.Redis.from_url(TEST_REDIS_URL))
+        self.survive = survive
+
+    def enqueue(self, *args, **kwargs):
+        if self.survive == 0:
+            self.connection.connection_pool = redis.ConnectionPool.from_url("redis://127.0.0.1:1/0")
+        self.survive -= 1
+        return super().enqueue(*args, **kwargs)
+
+
+def test_bulk_push_queued_again_after_redis_failed_half_way_reaches_each_phone_once(
+    client, team, push_env, redis_client, session, monkeypatch
+):
+    tenant_id = team["bd1"].tenant_id
+    shops = [MerchantFactory(tenant_id=tenant_id, name=f"Retry shop {i}") for i in range(3)]
+    for shop, owner in zip(shops, (team["bd1"], team["bd2"], team["bd2"])):
+        session.add(
+            Lead(
+                merchant_id=shop.id,
+                tenant_id=tenant_id,
+                state=LeadState.PRIVATE,
+                owner_id=owner.id,
+                claimed_at=clock.now(),
+                drops_at=clock.now() + timedelta(days=10),
+                drop_reason="no_visit",
+            )
+        )
+    session.commit()
+    response = client.post(
+        "/api/v1/tasks/bulk",
+        headers=auth_headers(team["boss"]),
+        json={"title": "Match Meituan", "kind": "price_adjust", "items": [{"merchant_id": s.id} for s in shops]},
+    )
+    assert response.status_code == 201, response.json
+    task_ids = response.json["task_ids"]
+
+    flaky = QueueLosingRedis("push", survive=2)
+    with monkeypatch.context() as patch:
+        patch.setattr(redis_conn, "queue", lambda name="default", url=None: flaky)
+        work(redis_client)  # the outbox job queues two pushes, then Redis fails: the job fails, its row stays pending
+    assert Queue("push", connection=redis_client).failed_job_registry.count == 1
+    assert len(received(push_env)) == 3  # the two pushes queued before the failure went out
+
+    with freeze_time(clock.now() + outbox.STALE_AFTER + timedelta(seconds=1)):
+        assert outbox.sweep() == 1  # the outbox retries the whole job
+    work(redis_client)
+    by_task = {}
+    for message in received(push_env):
+        by_task.setdefault(message["message"]["data"]["id"], []).append(message["token"])
+    assert sorted(by_task[str(task_ids[0])]) == sorted([TOKENS["bd1_phone"], TOKENS["bd1_tablet"]])
+    assert by_task[str(task_ids[1])] == [TOKENS["bd2_phone"]] and by_task[str(task_ids[2])] == [TOKENS["bd2_phone"]]
+    assert session.scalar(select(func.count()).select_from(PushDelivery).where(PushDelivery.task_id.in_(task_ids))) == 4
