@@ -15,7 +15,7 @@ from app.cli import register_commands
 from app.config import Config, check_production_safety
 from app.converters import IdConverter
 from app.errors import register_error_handlers
-from app.extensions import api
+from app.extensions import api, compress
 from app.json import OrjsonProvider
 from app.routes import register_blueprints
 from app.web import headers as security_headers
@@ -43,6 +43,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.teardown_appcontext(lambda _exc: db.session.remove())
 
     api.init_app(app)
+    app.config["COMPRESS_REGISTER"] = False  # per view, see app/extensions.py
+    compress.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)
     register_error_handlers(app)

@@ -53,6 +53,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/org/units"): "createOrgUnit",
     ("PATCH", "/api/v1/org/units/{unit_id}"): "updateOrgUnit",
     ("POST", "/api/v1/public/onboarding"): "submitOnboarding",
+    ("GET", "/api/v1/sync"): "syncChanges",
     ("GET", "/api/v1/tasks"): "listCreatedTasks",
     ("POST", "/api/v1/tasks"): "createTask",
     ("POST", "/api/v1/tasks/bulk"): "createTasksInBulk",
