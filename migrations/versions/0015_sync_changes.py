@@ -48,8 +48,9 @@ CREATE INDEX ix_sync_changes_created ON sync_changes (created_at);
 -- An UPDATE logs the old row's user too: a lead transferred away must reach its previous owner as a tombstone.
 CREATE FUNCTION sync_log_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    select_new text := format('SELECT tenant_id, %I AS entity_id, %s AS user_id FROM new_rows', TG_ARGV[1], TG_ARGV[2]);
-    select_old text := format('SELECT tenant_id, %I AS entity_id, %s AS user_id FROM old_rows', TG_ARGV[1], TG_ARGV[2]);
+    user_expr text := CASE WHEN TG_ARGV[2] = 'NULL' THEN 'NULL::bigint' ELSE quote_ident(TG_ARGV[2]) END;
+    select_new text := format('SELECT tenant_id, %I AS entity_id, %s AS user_id FROM new_rows', TG_ARGV[1], user_expr);
+    select_old text := format('SELECT tenant_id, %I AS entity_id, %s AS user_id FROM old_rows', TG_ARGV[1], user_expr);
     rows_sql text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
