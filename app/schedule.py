@@ -8,6 +8,7 @@ from app.devices.service import prune_stale_devices
 from app.intake.jobs import compute_tags
 from app.leads.jobs import remind_dropping_leads, sweep_due_leads
 from app.outbox.service import sweep as sweep_outbox
+from app.sync.jobs import prune_sync_changes
 
 
 def register_periodic_jobs(scheduler: CronScheduler) -> None:
@@ -15,6 +16,7 @@ def register_periodic_jobs(scheduler: CronScheduler) -> None:
     scheduler.register(sweep_due_leads, queue_name="sweeps", interval=60, name="lead-sweep", job_timeout=1800)
     scheduler.register(remind_dropping_leads, queue_name="sweeps", interval=900, name="lead-reminders")
     scheduler.register(prune_stale_devices, queue_name="sweeps", cron="30 3 * * *", name="prune-devices")
+    scheduler.register(prune_sync_changes, queue_name="sweeps", cron="45 3 * * *", name="prune-sync-changes")
     # after the night's sales and competitor imports, before the BDs' morning
     scheduler.register(
         compute_tags, queue_name="sweeps", cron="0 4 * * *", name="classification-tags", job_timeout=1800

@@ -43,6 +43,9 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
 RECENT_VISIT_DAYS = 30
 PLAN_DAYS_BACK = 7
+# the change log keeps this long (app/sync/jobs.py); a cursor older than it may have lost changes: start over
+CHANGE_LOG_DAYS = 30
+CURSOR_MAX_AGE = timedelta(days=CHANGE_LOG_DAYS - 1)
 
 _FULL, _DELTA = 0, 1
 _MERCHANT_COLUMNS = """
@@ -359,11 +362,14 @@ def sync(
         {"sync": user.id, "coord_sys": coord_sys.value, "lat": lat, "lng": lng, "radius_m": radius_m}
     )
     scope = Scope(user, lat, lng, radius_m, coord_sys)
+    now = clock.now()
     mode = None
     if cursor:
-        mode, floor, after_txid, after_id, next_floor = decode_cursor(cursor, query_key, (int,) * 5)
+        mode, floor, after_txid, after_id, next_floor, issued = decode_cursor(cursor, query_key, (int,) * 6)
         if mode not in (_FULL, _DELTA) or min(floor, after_txid, after_id, next_floor) < 0:
-            mode = None  # a genuine cursor of an older format: start over
+            mode = None  # not a state this module issues: start over
+        elif now.timestamp() - issued > CURSOR_MAX_AGE.total_seconds():
+            mode = None  # the change log may have been pruned past it
     reset = False
     if mode is None:
         reset = True
@@ -383,8 +389,8 @@ def sync(
         "reset": reset,
         "changes": changes,
         "has_more": has_more,
-        "next_cursor": encode_cursor(key, query_key),
+        "next_cursor": encode_cursor([*key, int(now.timestamp())], query_key),
         "coord_sys": coord_sys.value,
-        "server_time": clock.now(),
+        "server_time": now,
         "scope": "territories" if scope.territory_ids else ("radius" if scope.point else "none"),
     }

@@ -16,11 +16,14 @@ from datetime import timedelta
 import orjson
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import clock, db
 from app.merchants.models import AuditStatus, Lead, LeadState, Merchant
 from app.reminders.models import Reminder
+from app.sync import queries as sync_queries
+from app.sync.jobs import prune_sync_changes
+from app.sync.queries import CHANGE_LOG_DAYS, CURSOR_MAX_AGE
 from app.sync.schemas import SyncPageSchema
 from app.territories.models import Territory, TerritoryMember
 from geo.coords import from_wgs84
@@ -243,3 +246,25 @@ def test_gzip_when_accepted(client, session):
     body = orjson.loads(gzip.decompress(zipped.data))
     assert len(zipped.data) < len(plain.data)
     assert [c["id"] for c in body["changes"]] == [c["id"] for c in plain.json["changes"]]
+
+
+def test_a_cursor_older_than_the_change_log_starts_over(client, session, monkeypatch):
+    org, inside, _, _ = _world(session, territory=False)
+    cursor = _sync(client, org["bd1"], **HELSINKI)["next_cursor"]
+    assert _sync(client, org["bd1"], cursor=cursor, **HELSINKI)["reset"] is False
+    # as if the cursor had been issued longer ago than the change log keeps (the token clock must not move)
+    monkeypatch.setattr(sync_queries, "CURSOR_MAX_AGE", CURSOR_MAX_AGE - CURSOR_MAX_AGE - timedelta(seconds=1))
+    assert _sync(client, org["bd1"], cursor=cursor, **HELSINKI)["reset"] is True
+
+
+def test_prune_keeps_the_recent_change_log(client, session, monkeypatch):
+    org, inside, _, _ = _world(session, territory=False)
+    tenant_id = org["tenant"].id
+    count = "SELECT count(*) FROM sync_changes WHERE tenant_id = :t"
+    before = db.session.scalar(text(count), {"t": tenant_id})
+    assert before > 0
+    assert prune_sync_changes() == 0 or db.session.scalar(text(count), {"t": tenant_id}) == before
+    later = clock.now() + timedelta(days=CHANGE_LOG_DAYS + 1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    prune_sync_changes()
+    assert db.session.scalar(text(count), {"t": tenant_id}) == 0
