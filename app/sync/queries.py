@@ -25,6 +25,7 @@ row in a page are one upsert.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import text
@@ -58,15 +59,14 @@ _VISIBLE = "m.audit_status NOT IN ('rejected', 'merged')"
 class Scope:
     """Which merchants a BD caches: those covered by their territories, else those within a radius of a point."""
 
-    def __init__(self, user: User, lat: float | None, lng: float | None, radius_m: int, coord_sys: CoordSys):
-        self.territory_ids: list[int] = list(
-            db.session.scalars(text("SELECT territory_id FROM territory_members WHERE user_id = :u"), {"u": user.id})
-        )
+    def __init__(
+        self, territory_ids: list[int], lat: float | None, lng: float | None, radius_m: int, coord_sys: CoordSys
+    ):
+        self.territory_ids = territory_ids
         self.point: tuple[float, float] | None = None
         self.radius_m = radius_m
         if not self.territory_ids and lat is not None and lng is not None:
-            wgs_lat, wgs_lng = to_wgs84(lat, lng, coord_sys)
-            self.point = (wgs_lat, wgs_lng)
+            self.point = to_wgs84(lat, lng, coord_sys)
 
     def params(self) -> dict[str, Any]:
         lat, lng = self.point or (0.0, 0.0)
@@ -92,9 +92,16 @@ class Scope:
         return "SELECT NULL::bigint AS id WHERE false"
 
 
-def _xmin() -> int:
-    """The oldest transaction still in progress: every one below it has ended (committed or not)."""
-    return int(db.session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")))
+def _xmin_and_territories(user: User) -> tuple[int, list[int]]:
+    """The oldest transaction still in progress (every one below it has ended, committed or not), and the user's
+    territories: one round trip, taken before anything is read."""
+    row = db.session.execute(
+        text("""
+            SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
+                   ARRAY(SELECT territory_id FROM territory_members WHERE user_id = :u ORDER BY 1) AS tids"""),
+        {"u": user.id},
+    ).one()
+    return int(row.xmin), list(row.tids)
 
 
 def _merchant(row: Any, coord_sys: CoordSys) -> dict[str, Any]:
@@ -197,25 +204,48 @@ def _full_page(
 # --- deltas -----------------------------------------------------------------------------------------------------
 
 
-def _delta_page(
-    user: User,
-    tenant: Tenant,
-    scope: Scope,
-    coord_sys: CoordSys,
-    position: tuple[int, int, int],
-    next_floor: int,
-    limit: int,
-) -> tuple[list[dict[str, Any]], bool, list[int], bool]:
-    """The changes of one page; the last item says whether the scope changed (the app must start over)."""
+def _delta_read(
+    user: User, tenant: Tenant, position: tuple[int, int, int], scope_point: Scope, limit: int
+) -> tuple[int, list[int], list[list[Any]], dict[int, Any]]:
+    """In one statement (one snapshot, one round trip): the oldest transaction in progress, the user's territories,
+    a page of the change log, and the changed merchants' state with whether they are in scope.
+
+    ``pg_current_snapshot()`` is the statement's own snapshot, so its ``xmin`` is taken no later than the read, as
+    the floor of the next run must be.
+    """
     floor, after_txid, after_id = position
-    rows = db.session.execute(
-        text("""
-            SELECT txid::text::bigint AS txid, id, entity, entity_id FROM sync_changes
-            WHERE tenant_id = :tenant AND txid >= CAST(CAST(:floor AS text) AS xid8)
-              AND (txid, id) > (CAST(CAST(:after_txid AS text) AS xid8), :after_id)
-              AND (user_id = :user OR user_id IS NULL)
-            ORDER BY txid, id LIMIT :limit"""),
+    point_covers = (
+        "ST_DWithin(m.location, ST_SetSRID(ST_MakePoint(:plng, :plat), 4326)::geography, :radius)"
+        if scope_point.point is not None
+        else "false"
+    )
+    row = db.session.execute(
+        text(f"""
+            WITH mine AS MATERIALIZED (
+                SELECT ARRAY(SELECT territory_id FROM territory_members WHERE user_id = :user ORDER BY 1) AS tids
+            ), log AS MATERIALIZED (
+                SELECT txid, id, entity, entity_id FROM sync_changes
+                WHERE tenant_id = :tenant AND txid >= CAST(CAST(:floor AS text) AS xid8)
+                  AND (txid, id) > (CAST(CAST(:after_txid AS text) AS xid8), :after_id)
+                  AND (user_id = :user OR user_id IS NULL)
+                ORDER BY txid, id LIMIT :limit
+            )
+            SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
+                   (SELECT tids FROM mine) AS tids,
+                   ARRAY(SELECT json_build_array(txid::text::bigint, id, entity, entity_id) FROM log
+                         ORDER BY txid, id) AS log,
+                   ARRAY(SELECT row_to_json(changed) FROM (
+                       SELECT {_MERCHANT_COLUMNS}, m.merged_into_id, ({_VISIBLE}) AS visible,
+                              CASE WHEN cardinality((SELECT tids FROM mine)) > 0
+                                   THEN EXISTS (SELECT 1 FROM territories t
+                                                WHERE t.id = ANY(CAST((SELECT tids FROM mine) AS bigint[]))
+                                                  AND ST_Covers(t.boundary, m.location))
+                                   ELSE {point_covers} END AS in_scope
+                       FROM merchants m
+                       WHERE m.tenant_id = :tenant AND m.id IN (SELECT entity_id FROM log WHERE entity = 'merchant')
+                   ) AS changed) AS merchants"""),
         {
+            **scope_point.params(),
             "tenant": tenant.id,
             "user": user.id,
             "floor": str(floor),
@@ -223,36 +253,43 @@ def _delta_page(
             "after_id": after_id,
             "limit": limit + 1,
         },
-    ).all()
-    page = rows[:limit]
+    ).one()
+    merchants = {item["id"]: SimpleNamespace(**item) for item in row.merchants}
+    return int(row.xmin), list(row.tids), list(row.log), merchants
+
+
+def _delta_page(
+    user: User,
+    tenant: Tenant,
+    coord_sys: CoordSys,
+    read: tuple[list[list[Any]], dict[int, Any]],
+    position: tuple[int, int, int],
+    next_floor: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], bool, list[int], bool]:
+    """The changes of one page; the last item says whether the scope changed (the app must start over)."""
+    log, merchants = read
+    floor = position[0]
+    page = log[:limit]
     changed: dict[str, set[int]] = {}
-    for row in page:
-        changed.setdefault(row.entity, set()).add(row.entity_id)
+    for _txid, _id, entity, entity_id in page:
+        changed.setdefault(entity, set()).add(entity_id)
     if "scope" in changed:
         return [], False, [], True
-    changes = _merchant_changes(tenant, scope, coord_sys, sorted(changed.get("merchant", ())))
+    changes = _merchant_changes(merchants, coord_sys, sorted(changed.get("merchant", ())))
     changes += _lead_changes(user, tenant, coord_sys, sorted(changed.get("lead", ())))
     todo_ids = [f"a{i}" for i in sorted(changed.get("task", ()))]
     todo_ids += [f"r{i}" for i in sorted(changed.get("reminder", ()))]
     changes += _todo_changes(user, todo_ids)
     changes += _plan_changes(user, tenant, coord_sys, sorted(changed.get("plan", ())))
     changes += _visit_changes(user, sorted(changed.get("visit", ())))
-    if len(rows) > limit:
-        last = page[-1]
-        return changes, True, [_DELTA, floor, last.txid, last.id, next_floor], False
+    if len(log) > limit:
+        last_txid, last_id, _, _ = page[-1]
+        return changes, True, [_DELTA, floor, last_txid, last_id, next_floor], False
     return changes, False, [_DELTA, next_floor, 0, 0, 0], False
 
 
-def _merchant_changes(tenant: Tenant, scope: Scope, coord_sys: CoordSys, ids: list[int]) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    rows = db.session.execute(
-        text(f"""
-            SELECT {_MERCHANT_COLUMNS}, m.merged_into_id, ({_VISIBLE}) AS visible, ({scope.covers()}) AS in_scope
-            FROM merchants m WHERE m.tenant_id = :tenant AND m.id = ANY(:ids)"""),
-        {**scope.params(), "tenant": tenant.id, "ids": ids},
-    ).all()
-    found = {row.id: row for row in rows}
+def _merchant_changes(found: dict[int, Any], coord_sys: CoordSys, ids: list[int]) -> list[dict[str, Any]]:
     changes = []
     for merchant_id in ids:
         row = found.get(merchant_id)
@@ -272,19 +309,17 @@ def _merchant_changes(tenant: Tenant, scope: Scope, coord_sys: CoordSys, ids: li
 def _lead_changes(user: User, tenant: Tenant, coord_sys: CoordSys, ids: list[int]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    params = {"tenant": tenant.id, "user": user.id, "ids": ids}
-    mine_sql = text(_LEAD_SELECT + " AND l.merchant_id = ANY(:ids)")
-    mine = {row.merchant_id: row for row in db.session.execute(mine_sql, params)}
-    states = {
-        row.merchant_id: row
-        for row in db.session.execute(
-            text(
-                "SELECT merchant_id, state::text AS state, owner_id FROM leads"
-                " WHERE tenant_id = :tenant AND merchant_id = ANY(:ids)"
-            ),
-            params,
-        )
-    }
+    rows = db.session.execute(
+        text("""
+            SELECT l.merchant_id, l.state::text AS state, l.owner_id, l.claimed_at, l.last_visit_at, l.drops_at,
+                   l.drop_reason, l.extensions_used, m.name,
+                   ST_Y(m.location::geometry) AS lat, ST_X(m.location::geometry) AS lng
+            FROM leads l JOIN merchants m ON m.id = l.merchant_id
+            WHERE l.tenant_id = :tenant AND l.merchant_id = ANY(:ids)"""),
+        {"tenant": tenant.id, "ids": ids},
+    ).all()
+    states = {row.merchant_id: row for row in rows}
+    mine = {row.merchant_id: row for row in rows if row.state == "private" and row.owner_id == user.id}
     changes = []
     for merchant_id in ids:
         if merchant_id in mine:
@@ -361,7 +396,6 @@ def sync(
     query_key = fingerprint(
         {"sync": user.id, "coord_sys": coord_sys.value, "lat": lat, "lng": lng, "radius_m": radius_m}
     )
-    scope = Scope(user, lat, lng, radius_m, coord_sys)
     now = clock.now()
     mode = None
     if cursor:
@@ -370,21 +404,30 @@ def sync(
             mode = None  # not a state this module issues: start over
         elif now.timestamp() - issued > CURSOR_MAX_AGE.total_seconds():
             mode = None  # the change log may have been pruned past it
+    point_only = Scope([], lat, lng, radius_m, coord_sys)
+    if mode == _DELTA:
+        # the hot path (an app syncing with nothing or little changed): one round trip for all but other entities
+        xmin, territory_ids, log, merchants = _delta_read(
+            user, tenant, (floor, after_txid, after_id), point_only, limit
+        )
+    else:
+        xmin, territory_ids = _xmin_and_territories(user)
+    scope = Scope(territory_ids, lat, lng, radius_m, coord_sys)
     reset = False
     if mode is None:
         reset = True
-        changes, has_more, key = _full_page(user, tenant, scope, coord_sys, 0, limit, _xmin())
+        changes, has_more, key = _full_page(user, tenant, scope, coord_sys, 0, limit, xmin)
     elif mode == _FULL:
         changes, has_more, key = _full_page(user, tenant, scope, coord_sys, after_id, limit, next_floor)
     else:
         if not next_floor:  # the first page of a delta run
-            next_floor = _xmin()
+            next_floor = xmin
         changes, has_more, key, rescoped = _delta_page(
-            user, tenant, scope, coord_sys, (floor, after_txid, after_id), next_floor, limit
+            user, tenant, coord_sys, (log, merchants), (floor, after_txid, after_id), next_floor, limit
         )
         if rescoped:  # territories changed: which merchants to keep is for the full bundle to say
             reset = True
-            changes, has_more, key = _full_page(user, tenant, scope, coord_sys, 0, limit, _xmin())
+            changes, has_more, key = _full_page(user, tenant, scope, coord_sys, 0, limit, xmin)
     return {
         "reset": reset,
         "changes": changes,

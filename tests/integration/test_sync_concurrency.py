@@ -108,11 +108,11 @@ def test_a_delta_reads_the_change_log_not_the_tenant(app, live):
         plan = "\n".join(
             conn.execute(
                 text("""
-                    EXPLAIN SELECT txid, id, entity, entity_id FROM sync_changes
+                    EXPLAIN SELECT txid::text::bigint AS txid_number, id, entity, entity_id FROM sync_changes
                     WHERE tenant_id = :tenant AND txid >= CAST(CAST(:floor AS text) AS xid8)
                       AND (txid, id) > (CAST(CAST(:floor AS text) AS xid8), 0)
                       AND (user_id = :user OR user_id IS NULL)
-                    ORDER BY txid, id LIMIT 1001"""),
+                    ORDER BY sync_changes.txid, sync_changes.id LIMIT 1001"""),
                 {"tenant": tenant.id, "floor": "1", "user": bd.id},
             ).scalars()
         )
