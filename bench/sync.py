@@ -187,7 +187,8 @@ def main() -> None:
             {"tenant": ids["tenant_id"], "floor": floor, "user": ids["bd_id"]},
         ).fetchone()[0]
     print(
-        f"\nIncremental sync: {merchants:,}-merchant tenant, {in_area} merchants in the BD's area, {len(changed)} changed"
+        f"\nIncremental sync: {merchants:,}-merchant tenant, {in_area} merchants in the BD's area,"
+        f" {len(changed)} changed"
     )
     print(f"  change-log rows read: {read}")
     print("  EXPLAIN (ANALYZE, BUFFERS) of the change-log read:")
