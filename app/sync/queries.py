@@ -72,10 +72,8 @@ class Scope:
         lat, lng = self.point or (0.0, 0.0)
         return {"tids": self.territory_ids, "plat": lat, "plng": lng, "radius": self.radius_m}
 
-    def covers(self) -> str:
-        """SQL: merchant ``m`` is in scope (with ``params()``)."""
-        if self.territory_ids:
-            return "EXISTS (SELECT 1 FROM territories t WHERE t.id = ANY(:tids) AND ST_Covers(t.boundary, m.location))"
+    def point_covers(self) -> str:
+        """SQL: merchant ``m`` is within the radius of the point (with ``params()``); territories are another test."""
         if self.point is not None:
             return "ST_DWithin(m.location, ST_SetSRID(ST_MakePoint(:plng, :plat), 4326)::geography, :radius)"
         return "false"
@@ -88,7 +86,7 @@ class Scope:
                   ON m.tenant_id = t.tenant_id AND ST_Covers(t.boundary, m.location)
                 WHERE t.id = ANY(:tids) AND m.tenant_id = :tenant"""
         if self.point is not None:
-            return f"SELECT m.id FROM merchants m WHERE m.tenant_id = :tenant AND {self.covers()}"
+            return f"SELECT m.id FROM merchants m WHERE m.tenant_id = :tenant AND {self.point_covers()}"
         return "SELECT NULL::bigint AS id WHERE false"
 
 
@@ -214,11 +212,7 @@ def _delta_read(
     the floor of the next run must be.
     """
     floor, after_txid, after_id = position
-    point_covers = (
-        "ST_DWithin(m.location, ST_SetSRID(ST_MakePoint(:plng, :plat), 4326)::geography, :radius)"
-        if scope_point.point is not None
-        else "false"
-    )
+    point_covers = scope_point.point_covers()
     row = db.session.execute(
         text(f"""
             WITH mine AS MATERIALIZED (
