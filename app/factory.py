@@ -17,7 +17,7 @@ from app.console import session as console_session
 from app.console.routes import blp as console_blp
 from app.converters import IdConverter
 from app.errors import ErrorCode, register_error_handlers
-from app.extensions import api
+from app.extensions import api, compress
 from app.intake.models import ImportStatus
 from app.json import OrjsonProvider
 from app.merchants.models import AuditStatus, ContactRole, DropReason, LeadState
@@ -73,6 +73,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     api.register_enums(SHARED_ENUMS)
     photo_storage.init_app(app)
     api.init_app(app)
+    app.config["COMPRESS_REGISTER"] = False  # per view, see app/extensions.py
+    compress.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "format": "int64", "minimum": 1})
     register_docs_assets(app)
     register_error_handlers(app)

@@ -10,6 +10,7 @@ from app.org.models import OrgUnit, User
 from app.outbox.models import OutboxMessage
 from app.reminders.models import Reminder
 from app.sales.models import CompetitorRecord, Deal, SalesMonth
+from app.sync.models import SyncChange
 from app.tasks.models import Task, TaskAssignment
 from app.tenants.models import Tenant
 from app.territories.models import Territory, TerritoryMember
@@ -36,6 +37,7 @@ __all__ = [
     "PushDelivery",
     "Reminder",
     "SalesMonth",
+    "SyncChange",
     "Task",
     "TaskAssignment",
     "Tenant",

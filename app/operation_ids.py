@@ -60,6 +60,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/photos/{photo_id}"): "getPhoto",
     ("GET", "/api/v1/photos/{photo_id}/thumbnail"): "getPhotoThumbnail",
     ("POST", "/api/v1/public/onboarding"): "submitOnboarding",
+    ("GET", "/api/v1/sync"): "syncChanges",
     ("GET", "/api/v1/tasks"): "listCreatedTasks",
     ("POST", "/api/v1/tasks"): "createTask",
     ("POST", "/api/v1/tasks/bulk"): "createTasksInBulk",

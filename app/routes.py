@@ -16,6 +16,7 @@ from app.intake.routes import blp as intake_blp
 from app.leads.routes import blp as leads_blp
 from app.merchants.routes import blp as merchants_blp
 from app.sales.routes import blp as sales_blp
+from app.sync.routes import blp as sync_blp
 from app.tasks.routes import blp as tasks_blp
 from app.territories.routes import blp as territories_blp
 from app.uploads.routes import blp as uploads_blp
@@ -39,6 +40,7 @@ BLUEPRINTS = (
     territories_blp,
     org_blp,
     dashboard_blp,
+    sync_blp,
 )
 
 

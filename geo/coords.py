@@ -21,12 +21,18 @@ Example:
 from __future__ import annotations
 
 import enum
+import json
 import math
 from collections.abc import Callable
+from pathlib import Path
+
+import shapely
+from shapely.geometry import shape
 
 __all__ = [
     "CoordSys",
     "out_of_china",
+    "in_china_box",
     "wgs84_to_gcj02",
     "gcj02_to_wgs84",
     "gcj02_to_bd09",
@@ -62,21 +68,51 @@ class CoordSys(str, enum.Enum):
     BD09 = "bd09"
 
 
-def out_of_china(lat: float, lng: float) -> bool:
-    """Tell whether a point is outside the rough box where GCJ-02 applies.
+# Mainland China, simplified from Natural Earth (public domain): see geo/data/README.md and
+# scripts/extract_china_boundary.py. Hong Kong, Macao and Taiwan are outside it (their maps are WGS84).
+MAINLAND_CHINA_GEOJSON = Path(__file__).resolve().parent / "data" / "china_mainland.geojson"
 
-    The box is the one the published formulas use. It is deliberately crude
-    (it includes parts of neighbouring countries), but every GCJ-02
-    implementation uses it, so matching it matters more than accuracy.
+
+def _load_mainland() -> shapely.MultiPolygon:
+    (feature,) = json.loads(MAINLAND_CHINA_GEOJSON.read_text())["features"]
+    mainland = shape(feature["geometry"])
+    # prepared once: a point test is then a few microseconds (bench/geo_border.py) instead of a scan of
+    # ~5,000 vertices
+    shapely.prepare(mainland)
+    return mainland
+
+
+_MAINLAND = _load_mainland()
+
+
+def in_china_box(lat: float, lng: float) -> bool:
+    """Tell whether a point is inside the crude box that the published GCJ-02 formulas use.
+
+    Only a fast pre-check: the box also covers Delhi, Seoul, Hanoi and Ulaanbaatar.
+    """
+    return 72.004 <= lng <= 137.8347 and 0.8293 <= lat <= 55.8271
+
+
+def out_of_china(lat: float, lng: float) -> bool:
+    """Tell whether a point is outside mainland China, where GCJ-02 does not apply.
+
+    The published formulas use a crude box that also covers parts of India, Korea, Vietnam, Mongolia and
+    Russia, where Chinese map SDKs report WGS84: shifting those points would move them by hundreds of
+    metres. The box stays as a cheap pre-check; inside it a simplified mainland boundary decides (Natural
+    Earth's land borders; the coast widened by ~10 km so harbours and piers count as China). The boundary is
+    accurate to a few hundred metres, about the size of the GCJ-02 shift itself, so a point right on a border
+    river may fall either way. For a GCJ-02 input the test is made on the GCJ-02 point, as every SDK does.
 
     Args:
         lat: Latitude in degrees.
         lng: Longitude in degrees.
 
     Returns:
-        True if the point lies outside the box, where GCJ-02 equals WGS84.
+        True if the point lies outside mainland China, where GCJ-02 equals WGS84.
     """
-    return not (72.004 <= lng <= 137.8347 and 0.8293 <= lat <= 55.8271)
+    if not in_china_box(lat, lng):
+        return True
+    return not shapely.contains_xy(_MAINLAND, lng, lat)
 
 
 def _gcj02_offset_lat(x: float, y: float) -> float:
@@ -157,8 +193,8 @@ def _invert(forward: Callable[[float, float], LatLng], lat: float, lng: float) -
     Both transforms are the identity plus a small, slowly varying shift, so
     the fixed-point step "subtract the current residual" contracts the error
     by a factor of 50 or more per step; 2-4 steps reach the tolerance
-    anywhere in China. The iteration cap only matters at the out-of-China
-    box edge, where GCJ-02 jumps and no exact preimage may exist.
+    anywhere in China. The iteration cap only matters at the mainland
+    border, where GCJ-02 jumps and no exact preimage may exist.
     """
     guess_lat, guess_lng = float(lat), float(lng)
     for _ in range(_INVERSE_MAX_ITERATIONS):

@@ -273,3 +273,8 @@ def todo(user: User, todo_id: str) -> dict[str, Any]:
 def todo_count(user: User) -> dict[str, int]:
     items = _todo_items(user, clock.now())
     return {"total": len(items), "overdue": sum(1 for item in items if item["overdue"])}
+
+
+def open_todos(user: User) -> list[dict[str, Any]]:
+    """Every open to-do of the user, soonest due first (what offline sync caches)."""
+    return _todo_items(user, clock.now())

@@ -165,3 +165,20 @@ def visit_item(visit_id: int) -> dict[str, Any]:
         .where(Visit.id == visit_id)
     ).one()
     return _visit_item(row)
+
+
+def user_visits(user_id: int, *, since: datetime | None = None, ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """One BD's visits as the list shows them, newest first: since a time, or those of ``ids`` (offline sync)."""
+    conditions = [Visit.user_id == user_id]
+    if since is not None:
+        conditions.append(Visit.client_time >= since)
+    if ids is not None:
+        conditions.append(Visit.id.in_(ids))
+    rows = db.session.execute(
+        select(Visit, Merchant.name, User.display_name, User.username)
+        .join(Merchant, Merchant.id == Visit.merchant_id)
+        .join(User, User.id == Visit.user_id)
+        .where(*conditions)
+        .order_by(Visit.client_time.desc(), Visit.id.desc())
+    ).all()
+    return [_visit_item(row) for row in rows]

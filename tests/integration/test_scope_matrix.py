@@ -93,6 +93,7 @@ POLICY = {
     ("GET", "/api/v1/tasks"): "own",
     ("POST", "/api/v1/tasks/bulk"): "subtree",
     ("GET", "/api/v1/tasks/<id:task_id>"): "subtree",
+    ("GET", "/api/v1/sync"): "own",
     ("GET", "/api/v1/todos"): "own",
     ("GET", "/api/v1/todos/count"): "own",
     ("GET", "/api/v1/todos/<todo_id>"): "own",

@@ -24,6 +24,7 @@ from geo.coords import (
     from_wgs84,
     gcj02_to_bd09,
     gcj02_to_wgs84,
+    in_china_box,
     out_of_china,
     to_wgs84,
     wgs84_to_bd09,
@@ -163,6 +164,73 @@ def test_out_of_china_box():
     assert out_of_china(40.0, 72.0)  # west of the box
     assert out_of_china(56.0, 120.0)  # north of the box
     assert out_of_china(30.0, 138.0)  # east of the box
+
+
+# Pairs of towns facing each other across a border, a few km apart: (China side, other side).
+BORDER_PAIRS = {
+    "Dandong / Sinuiju (Yalu, North Korea)": ((40.1292, 124.3947), (40.1006, 124.3981)),
+    "Shenzhen Futian / Sheung Shui (Hong Kong)": ((22.5350, 114.0600), (22.5015, 114.1280)),
+    "Zhuhai Gongbei / Macao peninsula": ((22.2300, 113.5550), (22.1987, 113.5439)),
+    "Ruili / Muse (Myanmar)": ((24.0128, 97.8510), (23.9985, 97.9052)),
+    "Erenhot / Zamyn-Uud (Mongolia)": ((43.6531, 111.9773), (43.7250, 111.9050)),
+    "Heihe / Blagoveshchensk (Amur, Russia)": ((50.2450, 127.4960), (50.2790, 127.5270)),
+    "Pingxiang / Dong Dang (Vietnam)": ((22.1000, 106.7600), (21.9500, 106.7000)),
+    "Xiamen / Kinmen (Taiwan)": ((24.4800, 118.0900), (24.4300, 118.3200)),
+}
+# Inside the crude box, outside mainland China: Chinese SDKs report WGS84 there.
+IN_BOX_ABROAD = {
+    "Delhi": (28.6139, 77.2090),
+    "Seoul": (37.5665, 126.9780),
+    "Hanoi": (21.0278, 105.8342),
+    "Ulaanbaatar": (47.8864, 106.9057),
+    "Pyongyang": (39.0300, 125.7500),
+    "Kathmandu": (27.7000, 85.3200),
+    "Hong Kong Central": (22.2800, 114.1600),
+    "Taipei": (25.0330, 121.5650),
+}
+# Harbour fronts and islands a coarse coastline could cut off, and the edges of the country.
+COASTAL_AND_FAR_CHINA = {
+    "Shanghai Bund": (31.2400, 121.4900),
+    "Qingdao": (36.0700, 120.3800),
+    "Zhuhai Xiangzhou": (22.2710, 113.5767),
+    "Sanya": (18.2528, 109.5119),
+    "Mohe": (53.4000, 122.3000),
+    "Kashgar": (39.4700, 75.9900),
+    "Lhasa": (29.6520, 91.1721),
+}
+
+
+@pytest.mark.parametrize("name", BORDER_PAIRS)
+def test_border_towns_on_both_sides(name):
+    china_side, other_side = BORDER_PAIRS[name]
+    assert in_china_box(*china_side) and in_china_box(*other_side)
+    assert not out_of_china(*china_side)
+    assert out_of_china(*other_side)
+    assert wgs84_to_gcj02(*other_side) == other_side
+    assert gcj02_to_wgs84(*other_side) == other_side
+    shifted = wgs84_to_gcj02(*china_side)
+    assert GEOD.inv(china_side[1], china_side[0], shifted[1], shifted[0])[2] > 100
+
+
+@pytest.mark.parametrize("name", IN_BOX_ABROAD)
+def test_in_box_but_abroad_is_not_shifted(name):
+    point = IN_BOX_ABROAD[name]
+    assert in_china_box(*point)
+    assert out_of_china(*point)
+    assert to_wgs84(*point, "gcj02") == point
+    assert from_wgs84(*point, "gcj02") == point
+    # BD-09 keeps Baidu's own tweak, on top of an identity GCJ-02
+    assert to_wgs84(*point, "bd09") == gcj02_to_wgs84(*bd09_to_gcj02(*point))
+
+
+@pytest.mark.parametrize("name", COASTAL_AND_FAR_CHINA)
+def test_coastal_and_far_cities_are_china(name):
+    assert not out_of_china(*COASTAL_AND_FAR_CHINA[name])
+
+
+def test_boundary_data_carries_its_attribution():
+    readme = (Path(__file__).resolve().parents[2] / "geo" / "data" / "README.md").read_text()
+    assert "Natural Earth" in readme and "public domain" in readme
 
 
 @pytest.mark.parametrize("conversion", ALL_CONVERSIONS, ids=lambda f: f.__name__)
