@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app import clock, db, i18n
 from app.admin import service as admin
+from app.console import queries as console_queries
 from app.console import session as console_session
 from app.dashboard import service as dashboard
 from app.errors import AppError, EmptyFile, InvalidCredentials, LoginLocked, RateLimited, TenantRequired
@@ -57,6 +58,14 @@ def translate(text: str, **values: Any) -> str:
         if values
         else i18n.translate(text, getattr(g, "locale", None))
     )
+
+
+@blp.app_template_filter("local")
+def local_time(moment: Any, pattern: str = "%H:%M") -> str:
+    """A time of the API (UTC) as the business line's clock shows it."""
+    if moment is None:
+        return "–"
+    return moment.astimezone(g.tenant.zone).strftime(pattern) if getattr(g, "tenant", None) else str(moment)
 
 
 @blp.context_processor
@@ -185,6 +194,8 @@ def merchant(merchant_id: int):
 def audit_queue():
     page = intake_queries.pending(g.tenant.id, CoordSys.WGS84, 50, request.args.get("cursor") or None)
     for item in page["items"]:
+        ids = [c for c in item["candidates"] if isinstance(c, int)]
+        item["candidates"] = console_queries.candidates_beside(g.tenant.id, item["id"], ids)
         # the new merchant and its candidates side by side on a small map
         item["map"] = {
             "markers": [{"lat": item["lat"], "lng": item["lng"], "label": item["name"], "flags": [], "verified": False}]

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app import clock, db
+from app.intake.normalize import branch_key, name_key
 from app.merchants.models import Merchant
 from app.org.models import OrgKind, Role
 from app.territories.models import Territory
@@ -53,7 +54,11 @@ def world(app, live):
     bd = UserFactory(tenant=tenant, role=Role.BD, org_unit_id=team.id, manager_id=manager.id, display_name="Zhang")
     ops = UserFactory(tenant=tenant, role=Role.OPS)
     admin = UserFactory(tenant=tenant, role=Role.ADMIN)
-    shop = MerchantFactory(tenant=tenant, name="外婆家湖滨店", lat=SHOP[0], lng=SHOP[1])
+    # the duplicate check compares normalised names: set the key as the API does
+    name = "外婆家(湖滨店)"
+    shop = MerchantFactory(
+        tenant=tenant, name=name, name_key=name_key(name), branch_key=branch_key(name), lat=SHOP[0], lng=SHOP[1]
+    )
     db.session.commit()
     now = clock.now()
     for minutes, (lat, lng) in enumerate([SHOP, (SHOP[0] + 0.004, SHOP[1])]):
@@ -71,7 +76,7 @@ def world(app, live):
         assert response.status_code == 201, response.json
     forced = client.post(
         "/api/v1/merchants",
-        json={"name": "外婆家(湖滨店)", "lat": SHOP[0] + 0.0002, "lng": SHOP[1], "force": True},
+        json={"name": "外婆家（湖滨店）", "lat": SHOP[0] + 0.0002, "lng": SHOP[1], "force": True},
         headers=auth_headers(bd),
     )
     assert forced.status_code == 201, forced.json
@@ -212,9 +217,7 @@ def test_an_imports_progress_bar_reaches_100(browser, server, world, redis_clien
         assert watched.page.locator("#import-status").inner_text() in ("queued", "running")
         # the import's jobs run now; the page, polling every second, shows the end
         SimpleWorker([Queue("default", connection=redis_client)], connection=redis_client).work(burst=True)
-        watched.page.wait_for_function(
-            "document.getElementById('import-percent').textContent.trim() === '100 %'", timeout=20_000
-        )
+        playwright_api.expect(watched.page.locator("#import-percent")).to_have_text("100 %", timeout=20_000)
         assert watched.page.locator("#count-inserted").inner_text() == "30"
         assert watched.problems == []
     finally:
@@ -232,8 +235,10 @@ def test_a_territory_drawn_with_the_mouse_is_saved(browser, server, world):
         box = page.locator("#map").bounding_box()
         corners = [(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7)]
         for fx, fy in corners:
-            page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
-        page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)  # close the ring
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=4)
+            page.mouse.down()
+            page.mouse.up()
+        page.get_by_role("link", name="Finish").click()  # Leaflet.draw's own button closes the ring
         assert page.input_value("#geometry").startswith('{"type":"MultiPolygon"')
         page.fill("#name", "Drawn by hand")
         page.select_option("#team_id", str(world["team"].id))

@@ -1,0 +1,31 @@
+"""Reads only the console needs: the audit queue's candidates side by side with the merchant ops decide on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from app import db
+
+CANDIDATES_SQL = text(
+    """
+    SELECT c.id, c.name, c.address, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lng,
+           ST_Distance(c.location, m.location) AS distance_m,
+           similarity(c.name_key, m.name_key) AS similarity,
+           coalesce(c.phone_keys && m.phone_keys, false) AS phone_match
+    FROM merchants m JOIN merchants c ON c.id = ANY(:ids) AND c.tenant_id = m.tenant_id
+    WHERE m.id = :merchant_id AND m.tenant_id = :tenant_id
+    ORDER BY phone_match DESC, similarity DESC, distance_m
+    """
+)
+
+
+def candidates_beside(tenant_id: int, merchant_id: int, candidate_ids: list[int]) -> list[dict[str, Any]]:
+    """The possible duplicates of a pending merchant with their distance from it and their name similarity."""
+    if not candidate_ids:
+        return []
+    rows = db.session.execute(
+        CANDIDATES_SQL, {"ids": candidate_ids, "merchant_id": merchant_id, "tenant_id": tenant_id}
+    ).mappings()
+    return [dict(row) for row in rows]
