@@ -21,6 +21,8 @@ _MOVE = [
     "UPDATE tasks SET merchant_id = :survivor WHERE merchant_id = :gone",
     "UPDATE lead_events SET merchant_id = :survivor WHERE merchant_id = :gone",
     "UPDATE reminders SET merchant_id = :survivor WHERE merchant_id = :gone",
+    "UPDATE activities SET merchant_id = :survivor WHERE merchant_id = :gone",
+    "UPDATE competitor_observations SET merchant_id = :survivor WHERE merchant_id = :gone",
     "UPDATE merchant_source_ids SET merchant_id = :survivor WHERE merchant_id = :gone",
     # aliases of the duplicate now point straight at the survivor: one hop resolves any old id
     "UPDATE merchants SET merged_into_id = :survivor WHERE merged_into_id = :gone",

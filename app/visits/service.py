@@ -30,7 +30,8 @@ from app.errors import (
 from app.leads.rules import drop_clock
 from app.merchants.models import AuditStatus, Contact, Lead, LeadState, Merchant, get_merchant, touch
 from app.org.models import User
-from app.reminders.service import remind
+from app.reminders.service import LEAD_DROPPING, PLANNED_VISIT, remind, resolve
+from app.signals import visit_verified
 from app.tenants.models import Tenant
 from app.uploads.models import Upload
 from app.visits.models import Visit
@@ -210,8 +211,17 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
         if replay is None:  # pragma: no cover - the winner's row is committed by now
             raise IdempotencyInProgress("Retry the check-in.")
         return replay, True
+    if not flags:
+        _close_what_the_visit_did(tenant, user, merchant, visit_id, body["client_time"])
     db.session.flush()
     return {"id": visit_id, **response}, False
+
+
+def _close_what_the_visit_did(tenant: Tenant, user: User, merchant: Merchant, visit_id: int, at: datetime) -> None:
+    """A verified visit is what the BD's planned-visit reminders and visit tasks for this merchant asked for."""
+    resolve((PLANNED_VISIT,), f"visit:{visit_id}", merchant_id=merchant.id, user_id=user.id)
+    # the tasks package (beside this one) completes the BD's open visit tasks for the merchant
+    visit_verified.send(None, tenant_id=tenant.id, user_id=user.id, merchant_id=merchant.id, visit_id=visit_id, at=at)
 
 
 def _replay(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
@@ -240,6 +250,8 @@ def _advance_clocks(
             clock_ = drop_clock(lead.claimed_at, lead.last_visit_at, lead.extended_days, tenant.setting("pool"))
             lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
             lead.version += 1
+            # the drop it warned of has moved: the reminder job warns again before the new drop time
+            resolve((LEAD_DROPPING,), "visited", merchant_id=merchant.id)
     mine = lead.owner_id == user.id
     owner = user if mine else db.get(User, lead.owner_id) if lead.owner_id else None
     return {
