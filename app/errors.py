@@ -339,11 +339,6 @@ class InvalidFormAnswers(ValidationFailed):
     )
 
 
-class InvalidVisitForms(ValidationFailed):
-    error_code, message = "INVALID_VISIT_FORMS", "The visit form definitions are invalid."
-    description = "a visit form definition in the settings is inconsistent (per form and field in `errors`)"
-
-
 class InvalidAttributes(ValidationFailed):
     error_code, message = "INVALID_ATTRIBUTES", "Some custom fields are invalid."
     description = "a value does not fit the business line's custom-field schema"
