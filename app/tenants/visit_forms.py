@@ -209,6 +209,9 @@ def validate_answers(form: dict[str, Any], answers: dict[str, Any]) -> tuple[dic
     # fields in order: a show_if names an earlier field, whose cleaned answer decides
     for field in form["fields"]:
         key, value = field["key"], answers.get(field["key"])
+        condition = field.get("show_if")
+        if condition and condition["field"] in errors:
+            continue  # whether it is asked depends on an answer that is wrong itself: one error, not two
         if not _shown(field, cleaned):
             if not _empty(value):
                 errors[key] = [f"Not asked unless {field['show_if']['field']} is answered so."]

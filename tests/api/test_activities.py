@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app import clock, db
 from app.activities.schemas import ActivityPageSchema, ActivitySchema
 from app.dashboard.schemas import DashboardTeamSchema
-from app.merchants.models import Contact, Lead, LeadState, Merchant
+from app.merchants.models import AuditStatus, Contact, Lead, LeadState, Merchant
 from app.merchants.schemas import MerchantDetailSchema
 from app.org.models import OrgKind, Role
 from app.tasks.models import AssignmentStatus, TaskAssignment
@@ -217,3 +217,19 @@ def test_merchant_detail_and_team_views_show_them(client, team):
     TeamDaySchema().load(day)
     (member,) = [m for m in day["members"] if m["user"]["id"] == team["bd"].id]
     assert (member["calls"], member["messages"], member["total"]) == (1, 1, 0)
+
+
+def test_a_merge_moves_the_duplicates_activities_to_the_survivor(client, team, session):
+    gone = MerchantFactory(tenant=team["tenant"], name="Dumpling King (dup)")
+    gone.audit_status = AuditStatus.PENDING
+    ops = UserFactory(tenant=team["tenant"], role=Role.OPS)
+    session.commit()
+    log(client, team["bd"], merchant_id=gone.id)
+    response = client.post(
+        f"/api/v1/merchants/{gone.id}/audit",
+        json={"action": "merge", "into_id": team["shop"].id},
+        headers=auth_headers(ops),
+    )
+    assert response.status_code == 200, response.json
+    (item,) = listed(client, team["bd"], merchant_id=team["shop"].id)["items"]
+    assert item["merchant"]["id"] == team["shop"].id
