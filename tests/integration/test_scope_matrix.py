@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from app import clock, db
+from app.activities.models import Activity
 from app.db import Base
 from app.devices.models import Device
 from app.factory import create_app
@@ -133,6 +134,9 @@ SHARED_WITH_COLLEAGUES = {
         "visits.last_visit.purpose",
         "visits.recent[].notes",
         "visits.recent[].purpose",
+        # calls and messages, for the same reason
+        "activities.recent[].notes",
+        "activities.recent[].contact.name",
     },
 }
 SKIPPED_RULES = ("/static/", "/api/v1/docs/assets/", "/api/v1/_test/")
@@ -251,6 +255,19 @@ def world(client, session):
     session.add_all([contact, visit, task, territory, device, merchant_import])
     session.flush()
     session.add(TerritoryMember(tenant_id=a.id, territory_id=territory.id, user_id=bd1.id))
+    session.add(
+        Activity(
+            tenant_id=a.id,
+            merchant_id=shop.id,
+            user_id=bd1.id,
+            contact_id=contact.id,
+            kind="call",
+            occurred_at=now,
+            duration_s=60,
+            result="connected",
+            notes=f"{TENANT_MARK}{PRIVATE_MARK} call notes",
+        )
+    )
     assignment = TaskAssignment(tenant_id=a.id, task_id=task.id, assignee_id=bd1.id, merchant_id=shop.id, payload={})
     session.add(assignment)
     session.commit()
