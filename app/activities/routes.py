@@ -60,7 +60,7 @@ class Activities(MethodView):
     @blp.response(201, ActivitySchema, example=EXAMPLE, description="Logged (or, for a replayed key, the original)")
     def post(self, headers, body):
         """Log a call or message with a merchant: contact for the dashboards, never a verified visit."""
-        activity_id, replayed = service.log_activity(current_user(), headers["idempotency_key"], body)
+        activity_id, replayed = service.log_activity(current_user(), headers.get("idempotency_key"), body)
         response = json_response(queries.activity_item(activity_id), 201)
         response.headers["Idempotent-Replayed"] = "true" if replayed else "false"
         return response

@@ -12,8 +12,8 @@ KINDS = [kind.value for kind in ActivityKind]
 class OptionalIdempotencyHeaderSchema(ma.Schema):
     idempotency_key = ma.fields.String(
         data_key="Idempotency-Key",
-        load_default=None,
-        validate=validate.Length(min=8, max=120),
+        # visible ASCII only: an HTTP header's surrounding blanks are not part of it
+        validate=validate.Regexp(r"^[!-~]{8,120}$", error="8 to 120 visible ASCII characters, e.g. a UUID."),
         metadata={"description": "A UUID the app generates when the BD logs the call, reused on every retry"},
     )
 
