@@ -338,7 +338,20 @@ class UnknownPhotos(ValidationFailed):
     description = "a photo id is not one of your uploads"
 
 
+class UnknownForm(ValidationFailed):
+    error_code, message = "UNKNOWN_FORM", "Unknown visit form or form version."
+    description = "a `form_answers` entry names a form (or a version of it) the business line never published"
+
+
 # --- values that do not fit
+
+
+class InvalidFormAnswers(ValidationFailed):
+    error_code, message = "INVALID_FORM_ANSWERS", "Some form answers are invalid."
+    description = (
+        "an answer does not fit its field in the named form version (per field in `errors`), or a form bound "
+        "to every check-in/check-out was not answered"
+    )
 
 
 class InvalidAttributes(ValidationFailed):

@@ -45,6 +45,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
     "todo_planned_visit": ("merchant",),
     "todo_correction_approve": ("merchant",),
     "todo_correction_reject": ("merchant",),
+    "todo_task_overdue": ("task",),
 }
 
 

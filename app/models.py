@@ -1,5 +1,6 @@
 """Import every model so that metadata (Alembic, tests) sees the whole schema."""
 
+from app.activities.models import Activity
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
 from app.devices.models import Device, PushDelivery
@@ -9,17 +10,19 @@ from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantCha
 from app.org.models import OrgUnit, User
 from app.outbox.models import OutboxMessage
 from app.reminders.models import Reminder
-from app.sales.models import CompetitorRecord, Deal, SalesMonth
+from app.sales.models import CompetitorObservation, CompetitorRecord, Deal, SalesMonth
 from app.sync.models import SyncChange
 from app.tasks.models import Task, TaskAssignment
-from app.tenants.models import Tenant
+from app.tenants.models import Tenant, VisitFormVersion
 from app.territories.models import Territory, TerritoryMember
 from app.uploads.models import Upload
 from app.visits.models import Visit, VisitPlan
 
 __all__ = [
+    "Activity",
     "AuditEntry",
     "AuthSession",
+    "CompetitorObservation",
     "CompetitorRecord",
     "Contact",
     "Deal",
@@ -46,5 +49,6 @@ __all__ = [
     "User",
     "Upload",
     "Visit",
+    "VisitFormVersion",
     "VisitPlan",
 ]

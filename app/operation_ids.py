@@ -11,6 +11,8 @@ from typing import Any
 from apispec import BasePlugin
 
 OPERATION_IDS: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/activities"): "listActivities",
+    ("POST", "/api/v1/activities"): "logActivity",
     ("GET", "/api/v1/audit"): "listAuditEntries",
     ("POST", "/api/v1/auth/login"): "login",
     ("POST", "/api/v1/auth/logout"): "logout",
@@ -87,6 +89,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}"): "getUser",
     ("PATCH", "/api/v1/users/{user_id}"): "updateUser",
     ("POST", "/api/v1/users/{user_id}/deactivate"): "deactivateUser",
+    ("GET", "/api/v1/visit-forms"): "listVisitForms",
     ("POST", "/api/v1/visit-plans"): "createVisitPlan",
     ("GET", "/api/v1/visit-plans/{day}"): "getVisitPlan",
     ("GET", "/api/v1/visits"): "listVisits",

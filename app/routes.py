@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.activities.routes import blp as activities_blp
 from app.admin.routes import blp as org_blp
 from app.admin.settings_routes import blp as tenant_blp
 from app.api import Api
@@ -28,6 +29,7 @@ BLUEPRINTS = (
     merchants_blp,
     sales_blp,
     visits_blp,
+    activities_blp,
     uploads_blp,
     leads_blp,
     devices_blp,

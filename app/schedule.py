@@ -10,6 +10,7 @@ from app.intake.jobs import compute_tags
 from app.leads.jobs import remind_dropping_leads, sweep_due_leads
 from app.outbox.service import sweep as sweep_outbox
 from app.sync.jobs import prune_sync_changes
+from app.tasks.jobs import remind_overdue_tasks
 
 
 def register_periodic_jobs(scheduler: CronScheduler) -> None:
@@ -18,6 +19,7 @@ def register_periodic_jobs(scheduler: CronScheduler) -> None:
     scheduler.register(remind_dropping_leads, queue_name="sweeps", interval=900, name="lead-reminders")
     # a key's answer is kept IDEMPOTENCY_KEY_TTL_HOURS; an expired one is ignored until this deletes it
     scheduler.register(purge_expired_keys, queue_name="sweeps", interval=3600, name="idempotency-purge")
+    scheduler.register(remind_overdue_tasks, queue_name="sweeps", interval=60, name="task-overdue-reminders")
     scheduler.register(prune_stale_devices, queue_name="sweeps", cron="30 3 * * *", name="prune-devices")
     scheduler.register(prune_sync_changes, queue_name="sweeps", cron="45 3 * * *", name="prune-sync-changes")
     # after the night's sales and competitor imports, before the BDs' morning

@@ -10,6 +10,7 @@ from app import db
 from app.audit import service as audit_log
 from app.errors import Forbidden
 from app.org.models import Role, User
+from app.tenants import visit_forms
 from app.tenants.models import DEFAULT_SETTINGS, Tenant
 
 
@@ -26,6 +27,9 @@ def update_settings(admin: User, tenant: Tenant, changes: dict[str, Any]) -> dic
     """
     if admin.role != Role.ADMIN:
         raise Forbidden("Only admins change tenant settings.")
+    if "visit_forms" in changes:
+        # answers are checked against the version the app showed: every changed form is a new version
+        changes = {**changes, "visit_forms": visit_forms.publish(tenant, changes["visit_forms"])}
     settings = dict(tenant.settings or {})
     before = {section: settings.get(section) for section in changes}
     for section, value in changes.items():

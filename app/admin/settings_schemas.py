@@ -10,7 +10,7 @@ import phonenumbers
 from marshmallow import validate
 
 from app.i18n import SUPPORTED_LOCALES
-from app.tenants import app_version
+from app.tenants import app_version, visit_forms
 from app.tenants.custom_fields import FIELD_TYPES
 from app.tenants.models import CORRECTABLE_FIELDS
 
@@ -93,6 +93,93 @@ class CustomFieldSchema(ma.Schema):
         return data
 
 
+class ShowIfSchema(ma.Schema):
+    field = ma.fields.String(required=True, validate=KEY, metadata={"description": "An earlier field's key"})
+    equals = ma.fields.Raw(
+        metadata={
+            "description": "Shown only when that field has this value (a multi-choice: contains it); "
+            "without `equals`, when it has any value"
+        }
+    )
+
+
+class VisitFormFieldSchema(ma.Schema):
+    key = ma.fields.String(required=True, validate=KEY, metadata={"example": "facings"})
+    label = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    type = ma.fields.String(required=True, validate=validate.OneOf(visit_forms.FIELD_TYPES))
+    required = ma.fields.Boolean(load_default=False)
+    options = ma.fields.List(
+        ma.fields.String(validate=validate.Length(min=1, max=100)),
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "choice and multi_choice: the allowed values"},
+    )
+    unit = ma.fields.String(validate=validate.Length(max=20), metadata={"description": "number: e.g. CNY, pcs, m²"})
+    min = ma.fields.Float(allow_nan=False, metadata={"description": "number: smallest allowed"})
+    max = ma.fields.Float(allow_nan=False, metadata={"description": "number: largest allowed"})
+    max_length = ma.fields.Integer(
+        validate=validate.Range(min=1, max=visit_forms.TEXT_MAX), metadata={"description": "text (default 2000)"}
+    )
+    max_photos = ma.fields.Integer(
+        validate=validate.Range(min=1, max=visit_forms.PHOTOS_MAX), metadata={"description": "photo (default 9)"}
+    )
+    show_if = ma.fields.Nested(ShowIfSchema)
+
+    @ma.validates_schema
+    def fits_its_type(self, data, **kwargs):
+        kind = data.get("type")
+        if kind in ("choice", "multi_choice") and not data.get("options"):
+            raise ma.ValidationError("Choice fields need their options.", "options")
+        if kind not in ("choice", "multi_choice") and data.get("options"):
+            raise ma.ValidationError("Only choice fields have options.", "options")
+        for name in ("unit", "min", "max"):
+            if kind != "number" and name in data:
+                raise ma.ValidationError("Only number fields have it.", name)
+        if data.get("min") is not None and data.get("max") is not None and data["min"] > data["max"]:
+            raise ma.ValidationError("min is above max.", "min")
+        if kind != "text" and "max_length" in data:
+            raise ma.ValidationError("Only text fields have it.", "max_length")
+        if kind != "photo" and "max_photos" in data:
+            raise ma.ValidationError("Only photo fields have it.", "max_photos")
+
+
+class VisitFormSchema(ma.Schema):
+    key = ma.fields.String(required=True, validate=KEY, metadata={"example": "shelf_check"})
+    version = ma.fields.Integer(
+        dump_only=True, metadata={"description": "Set by the server: a new one each time the definition changes"}
+    )
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    bind = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(visit_forms.BINDINGS),
+        metadata={
+            "description": "When the app shows it: `check_in`/`check_out` (every one; its required fields must "
+            "be answered), `task:<kind>` (with a visit for an open task of that kind), `on_demand`"
+        },
+    )
+    built_in = ma.fields.Boolean(dump_only=True)
+    # "fields" is marshmallow's own attribute on a schema: the field is declared under another name
+    fields_ = ma.fields.List(
+        ma.fields.Nested(VisitFormFieldSchema),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        data_key="fields",
+        attribute="fields",
+    )
+
+    @ma.validates_schema
+    def consistent(self, data, **kwargs):
+        if data.get("key") in visit_forms.BUILT_IN:
+            raise ma.ValidationError("A built-in form has this key.", "key")
+        seen: dict[str, dict] = {}
+        for index, field in enumerate(data.get("fields") or []):
+            if field["key"] in seen:
+                raise ma.ValidationError({index: {"key": ["Duplicate key."]}}, "fields")
+            condition = field.get("show_if")
+            if condition and condition["field"] not in seen:
+                raise ma.ValidationError({index: {"show_if": ["Name an earlier field of this form."]}}, "fields")
+            seen[field["key"]] = field
+
+
 def _app_version(value: str | None) -> None:
     if value is not None and not app_version.is_version(value):
         raise ma.ValidationError("A version like 2.4 or 2.4.1: up to four dot-separated whole numbers.")
@@ -170,6 +257,19 @@ class TenantSettingsUpdateSchema(ma.Schema):
         validate=validate.Length(max=100),
         metadata={"description": "Replaces the whole list when sent"},
     )
+
+    visit_forms = ma.fields.List(
+        ma.fields.Nested(VisitFormSchema),
+        validate=validate.Length(max=50),
+        metadata={"description": "Replaces the whole list when sent; each changed form gets a new version"},
+    )
+
+    @ma.validates("visit_forms")
+    def unique_form_keys(self, value, **kwargs):
+        keys = [form.get("key") for form in value if form.get("key")]
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
+        if duplicates:
+            raise ma.ValidationError(f"Duplicate keys: {', '.join(duplicates)}.")
 
     @ma.validates("custom_fields")
     def unique_keys(self, value, **kwargs):

@@ -45,6 +45,9 @@ class TeamDay(MethodView):
                     "signings": 1,
                     "tasks_done": 3,
                     "overdue": 0,
+                    "calls": 5,
+                    "messages": 2,
+                    "contacts": 17,
                 }
             ],
             "totals": {
@@ -54,11 +57,14 @@ class TeamDay(MethodView):
                 "signings": 1,
                 "tasks_done": 3,
                 "overdue": 0,
+                "calls": 5,
+                "messages": 2,
+                "contacts": 17,
             },
         },
     )
     def get(self, date=None, team_id=None):
-        """The team's day per BD: visits, new merchants, claims, signings, tasks done and overdue."""
+        """The team's day per BD: visits, calls, messages, new merchants, claims, signings, tasks done, overdue."""
         return json_response(service.team_day(current_user(), current_tenant(), date, team_id))
 
 

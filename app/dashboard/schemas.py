@@ -53,6 +53,12 @@ class DashboardTeamRowSchema(ma.Schema):
     signings = ma.fields.Integer(required=True)
     tasks_done = ma.fields.Integer(required=True)
     overdue = ma.fields.Integer(required=True, metadata={"description": "Open tasks past due (at the day's end)"})
+    calls = ma.fields.Integer(required=True, metadata={"description": "Calls logged that day (never visits)"})
+    messages = ma.fields.Integer(required=True, metadata={"description": "Messages logged that day"})
+    contacts = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Contact of any kind: visits (verified or not), calls, messages"},
+    )
 
 
 class DashboardTeamTotalsSchema(DashboardTeamRowSchema):

@@ -76,6 +76,11 @@ TEAM_SQL = text(
         FROM merchants WHERE created_by_id = ANY(:ids) AND created_at >= :start AND created_at < :end
         GROUP BY created_by_id
     ),
+    activities_ AS (
+        SELECT user_id, count(*) FILTER (WHERE kind = 'call') AS calls,
+               count(*) FILTER (WHERE kind = 'message') AS messages
+        FROM activities WHERE user_id = ANY(:ids) AND occurred_at >= :start AND occurred_at < :end GROUP BY user_id
+    ),
     tasks_ AS (
         SELECT a.assignee_id AS user_id,
                count(*) FILTER (WHERE a.status = 'done' AND a.completed_at >= :start AND a.completed_at < :end) AS done,
@@ -88,12 +93,14 @@ TEAM_SQL = text(
     )
     SELECT team.user_id, coalesce(v.verified, 0) AS verified, coalesce(v.unverified, 0) AS unverified,
            coalesce(c.new_merchants, 0) AS new_merchants, coalesce(e.claims, 0) AS claims,
-           coalesce(e.signings, 0) AS signings, coalesce(k.done, 0) AS tasks_done, coalesce(k.overdue, 0) AS overdue
+           coalesce(e.signings, 0) AS signings, coalesce(k.done, 0) AS tasks_done, coalesce(k.overdue, 0) AS overdue,
+           coalesce(ac.calls, 0) AS calls, coalesce(ac.messages, 0) AS messages
     FROM team
     LEFT JOIN visits_ v ON v.user_id = team.user_id
     LEFT JOIN events e ON e.user_id = team.user_id
     LEFT JOIN created c ON c.user_id = team.user_id
     LEFT JOIN tasks_ k ON k.user_id = team.user_id
+    LEFT JOIN activities_ ac ON ac.user_id = team.user_id
     """
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
@@ -116,12 +123,15 @@ def team_day(viewer: User, tenant: Tenant, day: date | None, team_id: int | None
             },
         )
     }
-    keys = ("new_merchants", "claims", "signings", "tasks_done", "overdue")
+    keys = ("new_merchants", "claims", "signings", "tasks_done", "overdue", "calls", "messages", "contacts")
     items = []
     for bd_id, name in bds:
         row = rows[bd_id]
         visits = {"verified": row.verified, "unverified": row.unverified}
-        items.append({"user_id": bd_id, "name": name, "visits": visits, **{key: getattr(row, key) for key in keys}})
+        counts = {key: getattr(row, key) for key in keys if key != "contacts"}
+        # every contact with merchants counts for the dashboard; only verified visits are proof of presence
+        counts["contacts"] = row.verified + row.unverified + row.calls + row.messages
+        items.append({"user_id": bd_id, "name": name, "visits": visits, **counts})
     totals = {key: sum(item[key] for item in items) for key in keys}
     totals["visits"] = {k: sum(item["visits"][k] for item in items) for k in ("verified", "unverified")}
     return {"date": day, "items": items, "totals": totals}

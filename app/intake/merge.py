@@ -24,6 +24,8 @@ _MOVE = [
     "UPDATE reminders SET merchant_id = :survivor WHERE merchant_id = :gone",
     # a correction still pending is about the shop, which is the survivor now (its history stays on the alias)
     "UPDATE merchant_corrections SET merchant_id = :survivor WHERE merchant_id = :gone AND status = 'pending'",
+    "UPDATE activities SET merchant_id = :survivor WHERE merchant_id = :gone",
+    "UPDATE competitor_observations SET merchant_id = :survivor WHERE merchant_id = :gone",
     "UPDATE merchant_source_ids SET merchant_id = :survivor WHERE merchant_id = :gone",
     # aliases of the duplicate now point straight at the survivor: one hop resolves any old id
     "UPDATE merchants SET merged_into_id = :survivor WHERE merged_into_id = :gone",

@@ -42,6 +42,12 @@ SWEEP_SQL = text(
         SELECT tenant_id, merchant_id, 'drop', owner_id, reason,
                jsonb_build_object('drops_at', dropped_at, 'swept_at', :now), :now
         FROM dropped
+    ), closed AS (
+        -- the drop warnings (and a pending signing's confirmation) of a dropped lead have no reason left
+        UPDATE reminders r SET done_at = :now, payload = r.payload || '{"closed_by": "dropped"}'::jsonb
+        FROM dropped
+        WHERE r.merchant_id = dropped.merchant_id AND r.done_at IS NULL
+          AND r.kind IN ('lead_dropping', 'sign_confirmation')
     ), touched AS (
         UPDATE merchants m SET detail_version = m.detail_version + 1
         FROM dropped WHERE m.id = dropped.merchant_id

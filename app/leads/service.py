@@ -39,7 +39,7 @@ from app.merchants.models import Lead, LeadEvent, LeadState, Merchant, get_merch
 from app.merchants.pool import COOLDOWN_ACTIONS
 from app.org.models import Role, User
 from app.org.scope import manages
-from app.reminders.service import remind
+from app.reminders.service import LEAD_DROPPING, SIGN_CONFIRMATION, remind, resolve
 from app.tenants.models import Tenant
 
 
@@ -90,6 +90,11 @@ def _record(
 def _snapshot(lead: Lead) -> dict[str, Any]:
     """What the audit log keeps of a lead before and after a change of hands."""
     return {"state": lead.state, "owner_id": lead.owner_id, "drops_at": lead.drops_at}
+
+
+def _close_reminders(merchant_id: int, reason: str, *, signing: bool = True) -> None:
+    """The lead's drop warnings (and a pending signing's confirmation) are about a clock that just changed."""
+    resolve((LEAD_DROPPING, SIGN_CONFIRMATION) if signing else (LEAD_DROPPING,), reason, merchant_id=merchant_id)
 
 
 def _reset_clocks(lead: Lead, now: datetime, rules: dict[str, Any]) -> None:
@@ -188,6 +193,7 @@ def release(user: User, merchant_id: int, reason: str) -> Lead:
     before = _snapshot(lead)
     _to_public(lead)
     _record(merchant.id, lead.tenant_id, "release", actor=user, from_owner=previous, to_owner=None, reason=reason)
+    _close_reminders(merchant.id, "released")
     audit.record_audit(
         audit.LEAD_RELEASE,
         actor=user,
@@ -261,6 +267,7 @@ def extend(user: User, tenant: Tenant, merchant_id: int) -> Lead:
     lead.extended_days += rules["extension_days"]
     before = lead.drops_at
     _recompute(lead, rules)
+    _close_reminders(merchant.id, "extended", signing=False)
     _record(
         merchant.id,
         tenant.id,
@@ -321,6 +328,7 @@ def assign(
     else:
         lead.state = LeadState.PRIVATE
         _reset_clocks(lead, now, rules)
+    _close_reminders(merchant.id, "transferred" if previous else "assigned")
     _record(
         merchant.id,
         tenant.id,
@@ -416,6 +424,7 @@ def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_
     lead.state, lead.signed_at, lead.contract_no = LeadState.PARTNER, signed_at, contract_no
     lead.drops_at = lead.drop_reason = None
     lead.version += 1
+    _close_reminders(merchant.id, "signed")
     _record(
         merchant.id,
         tenant.id,

@@ -167,8 +167,37 @@ DETAIL_EXAMPLE: dict = {
                 }
             ],
             "price_disadvantage": True,
+            "latest_observation": {
+                "platform": "Wolt",
+                "online": True,
+                "offer": "Lunch menu for two",
+                "their_price": 18.6,
+                "our_price": 21.68,
+                "price_gap": 3.08,
+                "observed_at": "2026-11-21T08:12:00+00:00",
+                "visit_id": 9120,
+                "by": {"id": 8, "name": "Aino Virtanen"},
+            },
         }
     ],
+    "activities": {
+        "total": 1,
+        "calls": 1,
+        "messages": 0,
+        "recent": [
+            {
+                "id": 5012,
+                "kind": "call",
+                "direction": "outgoing",
+                "at": "2026-11-22T01:40:00+00:00",
+                "duration_s": 185,
+                "result": "follow_up",
+                "notes": "Wants the lunch-deal numbers before Friday",
+                "by": {"id": 8, "name": "Aino Virtanen"},
+                "contact": None,
+            }
+        ],
+    },
     "sea": {
         "state": "partner",
         "owner": {"id": 4, "name": "Aino Virtanen"},

@@ -628,12 +628,33 @@ AGGREGATE_SQL = text(
        FROM visits v WHERE v.merchant_id = m.id) AS visit_counts,
       (SELECT coalesce(json_agg(x ORDER BY x.at DESC, x.id DESC), '[]')
        FROM (SELECT v.id, v.client_time AS at, v.verified, v.flags, v.distance_m, v.result, v.notes, v.purpose,
-                    v.offline, v.photo_ids, json_build_object('id', u.id,
+                    v.offline, v.photo_ids, v.form_answers, json_build_object('id', u.id,
                                                  'name', coalesce(nullif(u.display_name, ''), u.username)) AS "by"
              -- The 10 visits first, then their users: joining first touches every visit's user.
              FROM (SELECT * FROM visits v WHERE v.merchant_id = m.id
                    ORDER BY v.client_time DESC, v.id DESC LIMIT :recent_visits) v
              JOIN users u ON u.id = v.user_id) x) AS recent_visits,
+      -- calls and messages (app.activities, read as a table: that package sits above this one)
+      (SELECT json_build_object('total', count(*), 'calls', count(*) FILTER (WHERE a.kind = 'call'),
+                                'messages', count(*) FILTER (WHERE a.kind = 'message'))
+       FROM activities a WHERE a.merchant_id = m.id) AS activity_counts,
+      (SELECT coalesce(json_agg(x ORDER BY x.at DESC, x.id DESC), '[]')
+       FROM (SELECT a.id, a.kind, a.direction, a.occurred_at AS at, a.duration_s, a.result, a.notes,
+                    json_build_object('id', u.id, 'name', coalesce(nullif(u.display_name, ''), u.username)) AS "by",
+                    CASE WHEN c.id IS NULL THEN NULL ELSE json_build_object('id', c.id, 'name', c.name) END
+                      AS contact
+             FROM (SELECT * FROM activities a WHERE a.merchant_id = m.id
+                   ORDER BY a.occurred_at DESC, a.id DESC LIMIT :recent_visits) a
+             JOIN users u ON u.id = a.user_id
+             LEFT JOIN contacts c ON c.id = a.contact_id) x) AS recent_activities,
+      -- the latest BD observation per competitor platform (the competitor-observation visit form)
+      (SELECT coalesce(json_agg(o ORDER BY o.platform), '[]')
+       FROM (SELECT DISTINCT ON (co.platform) co.platform, co.online, co.offer, co.their_price, co.our_price,
+                    co.price_gap, co.observed_at, co.visit_id,
+                    json_build_object('id', u.id, 'name', coalesce(nullif(u.display_name, ''), u.username)) AS "by"
+             FROM competitor_observations co LEFT JOIN users u ON u.id = co.user_id
+             WHERE co.merchant_id = m.id
+             ORDER BY co.platform, co.observed_at DESC, co.id DESC) o) AS observations,
       (SELECT coalesce(json_agg(json_build_object(
                 'id', d.id, 'title', d.title, 'price', d.price, 'status', d.status,
                 'started_at', d.started_at, 'ended_at', d.ended_at) ORDER BY d.price, d.id), '[]')
@@ -681,7 +702,7 @@ def _months_ago(first_of_month: date, months: int) -> date:
 
 
 def _cache_key(tenant_id: int, merchant_id: int, version: int) -> str:
-    # v3: the merchant's `closed` and recent visits' photo ids are in the payload
+    # v3: `closed`, recent visits' photo ids and form answers, activities and competitor observations
     return f"merchant-detail:v3:{tenant_id}:{merchant_id}:{version}"
 
 
@@ -759,7 +780,9 @@ def merchant_detail(
     if aggregate is None:
         aggregate = _load_aggregate(tenant.id, merchant_id, now.date())
         # the caller-independent comparison is cached with its inputs (fuzzy title matching is not cheap)
-        aggregate["competitors_section"] = _competitors_section(aggregate["competitors"], aggregate["deals"])
+        aggregate["competitors_section"] = _competitors_section(
+            aggregate["competitors"], aggregate["deals"], aggregate["observations"]
+        )
         _store_aggregate(tenant.id, merchant_id, lead.detail_version, aggregate)
     show_phones = privacy.can_see_phones(caller, lead.caller_path, lead)
     if show_phones:
@@ -776,7 +799,8 @@ def merchant_detail(
         "visits": _visits_section(aggregate, caller),
         "sales": _sales_section(aggregate),
         "competitors": aggregate.get("competitors_section")
-        or _competitors_section(aggregate["competitors"], aggregate["deals"]),
+        or _competitors_section(aggregate["competitors"], aggregate["deals"], aggregate["observations"]),
+        "activities": _activities_section(aggregate),
         "sea": _sea_section(lead, caller, rules),
         "tasks": [_task(t, now) for t in lead.tasks],
         "nearby_same_brand": [_positioned(store, coord_sys) for store in aggregate["nearby_same_brand"]],
@@ -838,6 +862,10 @@ def _visits_section(aggregate: dict[str, Any], caller: User) -> dict[str, Any]:
     }
 
 
+def _activities_section(aggregate: dict[str, Any]) -> dict[str, Any]:
+    return {**aggregate["activity_counts"], "recent": aggregate["recent_activities"]}
+
+
 def _sales_section(aggregate: dict[str, Any]) -> dict[str, Any]:
     by_month = {row["month"][:7]: row for row in aggregate["months"]}
     this_month = date.fromisoformat(aggregate["this_month"])
@@ -867,8 +895,19 @@ def _similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
-def _competitors_section(records: list[dict[str, Any]], our_deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per platform, each of their deals against our most comparable active deal (by title)."""
+def _observation(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        **{k: float(row[k]) if row[k] is not None else None for k in ("their_price", "our_price", "price_gap")},
+    }
+
+
+def _competitors_section(
+    records: list[dict[str, Any]], our_deals: list[dict[str, Any]], observations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per platform, each of their deals against our most comparable active deal (by title), and what a BD
+    last observed there."""
+    observed = {row["platform"]: _observation(row) for row in observations}
     section = []
     for record in records:
         comparisons = []
@@ -909,6 +948,7 @@ def _competitors_section(records: list[dict[str, Any]], our_deals: list[dict[str
                 "captured_at": record["captured_at"],
                 "deals": comparisons,
                 "price_disadvantage": any(c["price_disadvantage"] for c in comparisons),
+                "latest_observation": observed.get(record["platform"]),
             }
         )
     return section

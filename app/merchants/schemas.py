@@ -286,6 +286,11 @@ class VisitSummarySchema(ma.Schema):
             "admins); empty for colleagues, who see `photo_count`"
         },
     )
+    form_answers = ma.fields.List(
+        ma.fields.Dict(),
+        required=True,
+        metadata={"description": "Visit-form answers: `[{form, version, stage, answers}]` (see `VisitFormAnswers`)"},
+    )
 
 
 class VisitsSectionSchema(ma.Schema):
@@ -293,6 +298,41 @@ class VisitsSectionSchema(ma.Schema):
     verified = ma.fields.Integer(required=True)
     last_visit = ma.fields.Nested(VisitSummarySchema, allow_none=True, required=True)
     recent = ma.fields.List(ma.fields.Nested(VisitSummarySchema), required=True, metadata={"description": "Last 10"})
+
+
+class ActivitySummarySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True, validate=validate.OneOf(["call", "message"]))
+    direction = ma.fields.String(required=True)
+    at = ma.fields.DateTime(required=True)
+    duration_s = ma.fields.Integer(allow_none=True, required=True)
+    result = ma.fields.String(required=True)
+    notes = ma.fields.String(required=True)
+    by = ma.fields.Nested(PersonRefSchema, required=True)
+    contact = ma.fields.Nested(PersonRefSchema, allow_none=True, required=True)
+
+
+class ActivitiesSectionSchema(ma.Schema):
+    total = ma.fields.Integer(required=True)
+    calls = ma.fields.Integer(required=True)
+    messages = ma.fields.Integer(required=True)
+    recent = ma.fields.List(
+        ma.fields.Nested(ActivitySummarySchema), required=True, metadata={"description": "Last 10 calls and messages"}
+    )
+
+
+class CompetitorObservationSchema(ma.Schema):
+    platform = ma.fields.String(required=True)
+    online = ma.fields.Boolean(required=True)
+    offer = ma.fields.String(allow_none=True, required=True)
+    their_price = ma.fields.Float(allow_none=True, required=True)
+    our_price = ma.fields.Float(allow_none=True, required=True)
+    price_gap = ma.fields.Float(
+        allow_none=True, required=True, metadata={"description": "our price - theirs (positive: they are cheaper)"}
+    )
+    observed_at = ma.fields.DateTime(required=True)
+    visit_id = ma.fields.Integer(allow_none=True, required=True)
+    by = ma.fields.Nested(PersonRefSchema, required=True)
 
 
 class DealSchema(ma.Schema):
@@ -364,6 +404,12 @@ class CompetitorSchema(ma.Schema):
         metadata={"description": "Each of their deals against our most comparable active deal (by title)"},
     )
     price_disadvantage = ma.fields.Boolean(required=True)
+    latest_observation = ma.fields.Nested(
+        CompetitorObservationSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "What a BD last recorded here with the competitor-observation form"},
+    )
 
 
 class DetailSeaSchema(SeaSchema):
@@ -406,6 +452,7 @@ class MerchantDetailSchema(ma.Schema):
     visits = ma.fields.Nested(VisitsSectionSchema, required=True)
     sales = ma.fields.Nested(SalesSectionSchema, required=True)
     competitors = ma.fields.List(ma.fields.Nested(CompetitorSchema), required=True)
+    activities = ma.fields.Nested(ActivitiesSectionSchema, required=True)
     sea = ma.fields.Nested(DetailSeaSchema, required=True)
     tasks = ma.fields.List(
         ma.fields.Nested(DetailTaskSchema),

@@ -1,10 +1,15 @@
-"""Creating reminders: every kind goes through ``remind`` (once per ``dedupe_key``, pushed after commit)."""
+"""Creating reminders: every kind goes through ``remind`` (once per ``dedupe_key``, pushed after commit).
+
+Closing them: ``resolve`` marks the open reminders whose reason is gone done (a lead that was visited or
+changed hands, a planned visit that happened, a task that was done), with what closed them in the payload.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
@@ -50,3 +55,35 @@ def remind(
     if reminder_id is not None and push:
         enqueue_after_commit(jobs.push_reminder, queue="push", reminder_id=reminder_id)
     return reminder_id
+
+
+# What each system reminder is about, and so what may close it.
+LEAD_DROPPING = "lead_dropping"
+PLANNED_VISIT = "planned_visit"
+SIGN_CONFIRMATION = "sign_confirmation"
+TASK_OVERDUE = "task_overdue"
+
+
+def resolve(
+    kinds: tuple[str, ...],
+    reason: str,
+    *,
+    merchant_id: int | None = None,
+    user_id: int | None = None,
+    assignment_id: int | None = None,
+) -> int:
+    """Close the open reminders of these kinds (for a merchant, a user, a task assignment); returns how many."""
+    conditions = [Reminder.kind.in_(kinds), Reminder.done_at.is_(None)]
+    if merchant_id is not None:
+        conditions.append(Reminder.merchant_id == merchant_id)
+    if user_id is not None:
+        conditions.append(Reminder.user_id == user_id)
+    if assignment_id is not None:
+        conditions.append(Reminder.payload["assignment_id"].astext == str(assignment_id))
+    result = db.session.execute(
+        update(Reminder)
+        .where(*conditions)
+        .values(done_at=clock.now(), payload=Reminder.payload.op("||")(func.jsonb_build_object("closed_by", reason)))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

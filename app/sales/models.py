@@ -6,7 +6,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -56,3 +68,30 @@ class CompetitorRecord(TenantScoped, Base):
     # [{"title": str, "price": number, "monthly_sales": int}]
     deals: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
     captured_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class CompetitorObservation(TenantScoped, Timestamped, Base):
+    """One BD's observation of a competitor at a merchant (the competitor-observation visit form).
+
+    Kept row by row (the snapshot in ``CompetitorRecord`` keeps only the latest per platform) so that
+    headquarters can compute price gaps over sets of merchants and periods.
+    """
+
+    __tablename__ = "competitor_observations"
+    __table_args__ = (
+        Index("ix_competitor_observations_merchant_time", "merchant_id", "observed_at"),
+        Index("ix_competitor_observations_tenant_time", "tenant_id", "observed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    visit_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("visits.id", ondelete="SET NULL"))
+    platform: Mapped[str] = mapped_column(String(60))
+    online: Mapped[bool] = mapped_column(Boolean)
+    offer: Mapped[str | None] = mapped_column(Text)
+    their_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    our_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # our price minus theirs: positive when the competitor is cheaper
+    price_gap: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    observed_at: Mapped[datetime]

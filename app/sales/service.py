@@ -1,4 +1,5 @@
-"""Our sales and competitors' presence, fed by other systems (CSV imports) or by ops one record at a time.
+"""Our sales and competitors' presence, fed by other systems (CSV imports), by ops one record at a time, and
+by BDs through the competitor-observation visit form (no ops rights needed: the answers arrive with a visit).
 
 Every write bumps the detail version of the merchants it touches, in the same transaction.
 """
@@ -16,8 +17,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app import clock, db
 from app.merchants.models import Merchant, MerchantSourceId, touch
-from app.sales.models import CompetitorRecord, Deal, SalesMonth
+from app.sales.models import CompetitorObservation, CompetitorRecord, Deal, SalesMonth
+from app.signals import form_submitted
 from app.tabular import ImportReport, UnreadableFile
+from app.tenants.visit_forms import COMPETITOR_FORM
 
 BATCH = 2000
 
@@ -73,6 +76,72 @@ def save_competitor(
     touch(merchant.id)
     db.session.flush()
     return db.get(CompetitorRecord, row_id)
+
+
+# --- BD observations (the competitor-observation visit form) -----------------------------------------
+
+
+@form_submitted.connect
+def _on_form_submitted(_sender: Any, *, form: str, **kwargs: Any) -> None:
+    if form == COMPETITOR_FORM:
+        record_observation(
+            tenant_id=kwargs["tenant_id"],
+            merchant_id=kwargs["merchant_id"],
+            user_id=kwargs["user_id"],
+            visit_id=kwargs["visit_id"],
+            at=kwargs["at"],
+            answers=kwargs["answers"],
+        )
+
+
+def _price(value: float | int | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def record_observation(
+    *, tenant_id: int, merchant_id: int, user_id: int, visit_id: int | None, at: datetime, answers: dict[str, Any]
+) -> CompetitorObservation:
+    """Keep a BD's observation (with its price gap, for HQ's set-based comparisons) and, for a platform no
+    import has reported at this merchant, start its competitor record with what the BD saw.
+
+    An existing record is the imported snapshot (several deals, monthly sales): one BD answer does not
+    replace it; the detail page shows the latest observation beside it.
+    """
+    # "Eleme" typed by a BD is the "eleme" an import wrote: one platform, one record
+    platform = answers["platform"].strip()
+    known = db.session.scalars(select(CompetitorRecord.platform).where(CompetitorRecord.merchant_id == merchant_id))
+    platform = next((name for name in known if name.lower() == platform.lower()), platform)
+    their, ours = _price(answers.get("their_price")), _price(answers.get("our_price"))
+    observation = CompetitorObservation(
+        tenant_id=tenant_id,
+        merchant_id=merchant_id,
+        user_id=user_id,
+        visit_id=visit_id,
+        platform=platform,
+        online=answers["online"],
+        offer=answers.get("offer") or None,
+        their_price=their,
+        our_price=ours,
+        price_gap=ours - their if their is not None and ours is not None else None,
+        observed_at=at,
+    )
+    db.session.add(observation)
+    deals = [{"title": answers.get("offer") or "Observed offer", "price": float(their)}] if their is not None else []
+    db.session.execute(
+        insert(CompetitorRecord)
+        .values(
+            tenant_id=tenant_id,
+            merchant_id=merchant_id,
+            platform=platform,
+            online=answers["online"],
+            deals=deals,
+            captured_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["merchant_id", "platform"])
+    )
+    touch(merchant_id)
+    db.session.flush()
+    return observation
 
 
 # --- CSV imports ------------------------------------------------------------------------------------

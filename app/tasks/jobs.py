@@ -6,17 +6,21 @@ A task's push goes to every device of every open assignee, through ``app.devices
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import datetime
 from typing import Any
 
 from rq.job import Job
 from sqlalchemy import select
 
-from app import db, redis_conn
+from app import clock, db, redis_conn
 from app.devices import push
 from app.devices.models import Device
 from app.i18n import Text
 from app.org.locales import locales_of
-from app.reminders.jobs import push_reminder  # noqa: F401 - queued jobs and outbox rows may name this old path
+from app.outbox.service import enqueue_after_commit
+
+# queued jobs and outbox rows may also name push_reminder by this module's (older) path
+from app.reminders.jobs import push_reminder
 from app.tasks import service
 from app.tasks.models import AssignmentStatus, Task, TaskAssignment
 
@@ -142,3 +146,13 @@ def task_message(task: Task, locale: str) -> dict[str, Any]:
         },
         "collapse_key": f"task-{task.id}",
     }
+
+
+@db.job
+def remind_overdue_tasks(now: datetime | None = None) -> int:
+    """Periodic: a to-do and one push for each open assignment whose task fell due (idempotent: dedupe keys)."""
+    created = service.remind_overdue(now or clock.now())
+    for reminder_id in created:
+        # the push leaves only if the reminder commits
+        enqueue_after_commit(push_reminder, queue="push", reminder_id=reminder_id)
+    return len(created)

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,7 +29,11 @@ class AssignmentStatus(str, enum.Enum):
 
 class Task(TenantScoped, Timestamped, Base):
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_merchant", "merchant_id"),)
+    __table_args__ = (
+        Index("ix_tasks_merchant", "merchant_id"),
+        # the overdue-task job reads the tasks that fell due since its last run
+        Index("ix_tasks_due_at", "due_at", postgresql_where=text("due_at IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     creator_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), index=True)

@@ -13,12 +13,13 @@ from app import clock, db
 from app.devices.models import PushDelivery
 from app.errors import TaskNotFound, TodoNotFound
 from app.i18n import Text
-from app.merchants.models import Merchant
+from app.merchants.models import Lead, LeadState, Merchant
 from app.org.locales import user_locale
 from app.org.models import Role, User
 from app.org.scope import managed_user_ids
 from app.pagination import decode_cursor, encode_cursor, fingerprint
 from app.reminders.models import Reminder
+from app.reminders.service import LEAD_DROPPING, SIGN_CONFIRMATION, TASK_OVERDUE
 from app.tasks.models import AssignmentStatus, Task, TaskAssignment, TaskFanout
 
 OPEN = (AssignmentStatus.ASSIGNED, AssignmentStatus.ACCEPTED)
@@ -202,6 +203,7 @@ def _todo_items(user: User, now: datetime) -> list[dict[str, Any]]:
         .outerjoin(Merchant, Merchant.id == Reminder.merchant_id)
         .where(Reminder.user_id == user.id, Reminder.done_at.is_(None))
     ).all()
+    reminders = _still_due(user, reminders, {a.id for a, _t, _n in assignments})
     items = [
         {
             "id": f"a{a.id}",
@@ -239,6 +241,29 @@ def _todo_items(user: User, now: datetime) -> list[dict[str, Any]]:
     ]
     items.sort(key=_todo_key)
     return items
+
+
+def _still_due(user: User, reminders: list[Any], open_assignments: set[int]) -> list[Any]:
+    """Leave out reminders whose reason is gone even if nothing closed them (a merge moved the lead, a lead
+    changed hands by a path that does not close them): the to-do center shows only what is still to do."""
+    about_leads = {r.merchant_id for r, _ in reminders if r.kind in (LEAD_DROPPING, SIGN_CONFIRMATION)}
+    leads = (
+        {lead.merchant_id: lead for lead in db.session.scalars(select(Lead).where(Lead.merchant_id.in_(about_leads)))}
+        if about_leads
+        else {}
+    )
+
+    def due(reminder: Reminder) -> bool:
+        lead = leads.get(reminder.merchant_id)
+        if reminder.kind == LEAD_DROPPING:
+            return lead is not None and lead.state == LeadState.PRIVATE and lead.owner_id == user.id
+        if reminder.kind == SIGN_CONFIRMATION:
+            return lead is not None and lead.state == LeadState.PRIVATE and lead.signed_at is not None
+        if reminder.kind == TASK_OVERDUE:
+            return reminder.payload.get("assignment_id") in open_assignments
+        return True
+
+    return [row for row in reminders if due(row[0])]
 
 
 def _todo_key(item: dict[str, Any]) -> tuple[str, str, str]:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 
 from app import clock, db
 from app.errors import (
@@ -33,7 +33,8 @@ from app.org.models import OrgUnit, Role, User
 from app.org.scope import managed_user_ids
 from app.outbox.service import enqueue_after_commit
 from app.reminders.models import Reminder
-from app.reminders.service import remind
+from app.reminders.service import TASK_OVERDUE, remind, resolve
+from app.signals import visit_verified
 from app.tasks.models import AssignmentStatus, Task, TaskAssignment, TaskFanout, TaskKind
 from app.territories.service import active_member_bds
 
@@ -319,6 +320,7 @@ def transition(user: User, assignment_id: int, action: str, feedback: str | None
     else:
         assignment.completed_at = now
         _notify_creator(assignment, user, action, now)
+        resolve((TASK_OVERDUE,), action, assignment_id=assignment.id)
     touch(*(m for m in (assignment.merchant_id,) if m))
     db.session.flush()
     return assignment
@@ -349,3 +351,76 @@ def complete_reminder(user: User, reminder_id: int) -> Reminder:
     reminder.done_at = clock.now()
     db.session.flush()
     return reminder
+
+
+# --- to-dos that clear themselves ------------------------------------------------------------------
+
+OVERDUE_LOOKBACK = timedelta(days=1)  # a task overdue longer than this before the job first ran is not pushed
+OVERDUE_SQL = text(
+    """
+    INSERT INTO reminders (tenant_id, user_id, kind, title, message, merchant_id, due_at, dedupe_key, payload,
+                           created_at)
+    SELECT a.tenant_id, a.assignee_id, 'task_overdue', left('Overdue: ' || t.title, 200),
+           -- app.i18n: todo_task_overdue, in each reader's language
+           jsonb_build_object('key', 'todo_task_overdue', 'args', jsonb_build_object('task', t.title)),
+           coalesce(a.merchant_id, t.merchant_id), t.due_at,
+           'task-overdue:' || a.id || ':' || extract(epoch FROM t.due_at)::bigint,
+           jsonb_build_object('task_id', t.id, 'assignment_id', a.id, 'due_at', t.due_at), :now
+    FROM tasks t JOIN task_assignments a ON a.task_id = t.id
+    WHERE t.due_at <= :now AND t.due_at > :since AND a.status IN ('assigned', 'accepted')
+    ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
+    RETURNING id
+    """
+)
+
+
+def remind_overdue(now: datetime) -> list[int]:
+    """A to-do (with its push) for each open assignment whose task fell due; once per assignment and due time."""
+    return list(db.session.scalars(OVERDUE_SQL, {"now": now, "since": now - OVERDUE_LOOKBACK}))
+
+
+@visit_verified.connect
+def _on_visit_verified(_sender: Any, *, user_id: int, merchant_id: int, visit_id: int, **_: Any) -> None:
+    complete_visit_tasks(user_id, merchant_id, visit_id)
+
+
+def complete_visit_tasks(user_id: int, merchant_id: int, visit_id: int) -> list[int]:
+    """The BD's open ``visit`` assignments about this merchant are done; returns their ids.
+
+    An assignment about several merchants (a task by merchant ids) is done when each has been visited.
+    """
+    rows = db.session.execute(
+        select(TaskAssignment, Task)
+        .join(Task, Task.id == TaskAssignment.task_id)
+        .where(
+            TaskAssignment.assignee_id == user_id,
+            TaskAssignment.status.in_(TRANSITIONS["done"][0]),
+            Task.kind == TaskKind.VISIT,
+            or_(
+                TaskAssignment.merchant_id == merchant_id,
+                Task.merchant_id == merchant_id,
+                TaskAssignment.payload["merchant_ids"].contains([merchant_id]),
+            ),
+        )
+        .order_by(TaskAssignment.id)
+        .with_for_update(of=TaskAssignment)
+    ).all()
+    if not rows:
+        return []
+    user = db.get(User, user_id)
+    now, done = clock.now(), []
+    for assignment, task in rows:
+        wanted = set(assignment.payload.get("merchant_ids") or []) or {assignment.merchant_id or task.merchant_id}
+        visited = {*assignment.payload.get("visited_merchant_ids", []), merchant_id}
+        payload = {**assignment.payload, "visited_merchant_ids": sorted(visited & wanted), "visit_id": visit_id}
+        assignment.payload = payload
+        if not wanted <= visited:
+            continue
+        assignment.status, assignment.completed_at = AssignmentStatus.DONE, now
+        assignment.feedback = assignment.feedback or "Done by a verified visit."
+        _notify_creator(assignment, user, "done", now)
+        resolve((TASK_OVERDUE,), "visited", assignment_id=assignment.id)
+        done.append(assignment.id)
+    touch(merchant_id)
+    db.session.flush()
+    return done

@@ -6,11 +6,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, Timestamped
+from app.db import Base, TenantScoped, Timestamped
 
 # what a merchant correction may change (``attributes``: the business line's custom fields)
 CORRECTABLE_FIELDS = ("name", "address", "phone", "category", "position", "closed", "brand", "attributes")
@@ -58,6 +58,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # the oldest app version still served (the issue's `min_app_version`): an `X-App-Version` below it gets 426
     # APP_UPGRADE_REQUIRED with `store_url` (app.tenants.app_version); null: every version is served
     "app": {"min_version": None, "store_url": ""},
+    # the business line's visit forms (app.tenants.visit_forms); each change publishes a new version
+    "visit_forms": [],
 }
 
 
@@ -88,3 +90,15 @@ class Tenant(Timestamped, Base):
         """The tenant's local calendar day as a [start, end) range of aware datetimes."""
         start = datetime.combine(day, time.min, tzinfo=self.zone)
         return start, start + timedelta(days=1)
+
+
+class VisitFormVersion(TenantScoped, Timestamped, Base):
+    """Every published version of a tenant's visit form: answers are validated against the version the app had."""
+
+    __tablename__ = "visit_form_versions"
+    __table_args__ = (UniqueConstraint("tenant_id", "form_key", "version"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    form_key: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -61,6 +61,8 @@ class Visit(TenantScoped, Timestamped, Base):
     contact_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
     next_visit_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # [{"form": key, "version": n, "stage": "check_in" | "check_out", "answers": {...}}], validated on arrival
+    form_answers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
 
 
 class VisitPlan(TenantScoped, Timestamped, Base):

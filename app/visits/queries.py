@@ -10,6 +10,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import and_, or_, select
 
 from app import db
+from app.activities.queries import counts_by_user
 from app.errors import Forbidden, NotInScope
 from app.merchants.models import Merchant
 from app.org.models import Role, User
@@ -95,6 +96,7 @@ def _visit_item(row: Any) -> dict[str, Any]:
         "notes": visit.notes,
         "contact_ids": visit.contact_ids,
         "next_visit_at": visit.next_visit_at,
+        "form_answers": visit.form_answers,
     }
 
 
@@ -116,10 +118,14 @@ def team_day(viewer: User, tenant: Tenant, day: date) -> dict[str, Any]:
     by_user: dict[int, list[tuple[Visit, str]]] = {}
     for visit, merchant_name in rows:
         by_user.setdefault(visit.user_id, []).append((visit, merchant_name))
+    contacts = counts_by_user([bd.id for bd in bds], start, end)
     return {
         "date": day.isoformat(),
         "timezone": tenant.setting("timezone"),
-        "members": [_member_day(bd, by_user.get(bd.id, [])) for bd in bds],
+        "members": [
+            {**_member_day(bd, by_user.get(bd.id, [])), **contacts.get(bd.id, {"calls": 0, "messages": 0})}
+            for bd in bds
+        ],
     }
 
 
@@ -134,6 +140,9 @@ def _member_day(bd: User, day_visits: list[tuple[Visit, str]]) -> dict[str, Any]
         track = {"type": "LineString", "coordinates": coordinates}
     return {
         "user": {"id": bd.id, "name": bd.name},
+        "form_answers": [
+            {"visit_id": v.id, "merchant_id": v.merchant_id, **entry} for v in visits for entry in v.form_answers
+        ],
         "total": len(visits),
         "verified": sum(1 for v in visits if v.verified),
         "flags": dict(flags),

@@ -13,10 +13,12 @@ from app.errors import (
     AlreadyCheckedOut,
     IdempotencyKeyReused,
     InvalidCursor,
+    InvalidFormAnswers,
     MerchantNotFound,
     NotInScope,
     PlanNotFound,
     UnknownContact,
+    UnknownForm,
     UnknownMerchants,
     UnknownPhotos,
     ValidationFailed,
@@ -24,6 +26,7 @@ from app.errors import (
 )
 from app.json import json_response
 from app.org.models import Role
+from app.tenants import visit_forms
 from app.visits import plans, queries, service
 from app.visits.schemas import (
     CheckInResultSchema,
@@ -35,6 +38,7 @@ from app.visits.schemas import (
     PlanSchema,
     TeamDayQueryArgsSchema,
     TeamDaySchema,
+    VisitFormsSchema,
     VisitPageSchema,
     VisitQueryArgsSchema,
     VisitSchema,
@@ -47,13 +51,23 @@ CHECK_IN_ERRORS = (
     MerchantNotFound,
     IdempotencyKeyReused,
     UnknownPhotos,
+    UnknownForm,
+    InvalidFormAnswers,
 )
 CHECK_OUT_ERRORS = (
     *VALIDATION_ERRORS,
     VisitNotFound,
     AlreadyCheckedOut,
     UnknownContact,
+    UnknownPhotos,
+    UnknownForm,
+    InvalidFormAnswers,
 )
+COMPETITOR_ANSWERS = {
+    "form": visit_forms.COMPETITOR_FORM,
+    "version": 1,
+    "answers": {"platform": "eleme", "online": True, "offer": "2-person lunch set", "their_price": 59, "our_price": 64},
+}
 
 
 @blp.route("/visits")
@@ -72,6 +86,7 @@ class Visits(MethodView):
             "mock_location": False,
             "photo_ids": [],
             "purpose": "first pitch",
+            "form_answers": [COMPETITOR_ANSWERS],
         },
     )
     @blp.response(201, CheckInResultSchema, description="Recorded (or, for a replayed key, the original result)")
@@ -114,6 +129,7 @@ class CheckOut(MethodView):
             "lng": 120.1749,
             "coord_sys": "gcj02",
             "next_visit_at": "2026-11-25T14:00:00+08:00",
+            "form_answers": [{"form": "shelf_check", "version": 3, "answers": {"promo_display": True, "facings": 4}}],
         },
     )
     @blp.response(200, VisitSchema)
@@ -166,3 +182,39 @@ class VisitPlanDay(MethodView):
         except ValueError as exc:
             raise ValidationFailed(errors={"path": {"day": ["A date: YYYY-MM-DD."]}}) from exc
         return json_response(plans.get_plan(current_user(), current_tenant(), parsed, args["coord_sys"]))
+
+
+@blp.route("/visit-forms")
+class VisitForms(MethodView):
+    @authenticated(blp)
+    @blp.response(
+        200,
+        VisitFormsSchema,
+        example={
+            "forms": [
+                {
+                    "key": "shelf_check",
+                    "version": 3,
+                    "title": "Shelf check",
+                    "bind": "check_out",
+                    "fields": [
+                        {"key": "promo_display", "label": "Promo display up?", "type": "yes_no", "required": True},
+                        {
+                            "key": "facings",
+                            "label": "Facings of our product",
+                            "type": "number",
+                            "required": True,
+                            "unit": "pcs",
+                            "min": 0,
+                            "max": 50,
+                            "show_if": {"field": "promo_display", "equals": True},
+                        },
+                    ],
+                },
+                visit_forms.BUILT_IN[visit_forms.COMPETITOR_FORM],
+            ]
+        },
+    )
+    def get(self):
+        """The visit forms to show now (latest versions, built-in ones included): send answers with the version."""
+        return json_response({"forms": visit_forms.current_forms(current_tenant())})

@@ -29,6 +29,43 @@ class IdempotencyHeaderSchema(ma.Schema):
     )
 
 
+class FormAnswersSchema(ma.Schema):
+    form = ma.fields.String(
+        required=True, validate=validate.Length(min=1, max=40), metadata={"example": "competitor_observation"}
+    )
+    version = ma.fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=1_000_000),
+        metadata={"description": "The version the app showed (from `GET /visit-forms`)"},
+    )
+    answers = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(max=40)),
+        values=ma.fields.Raw(allow_none=True),
+        required=True,
+        metadata={
+            "description": "Field key -> value: choice a string, multi_choice a list of strings, number a number, "
+            "text a string, yes_no a boolean, date YYYY-MM-DD, photo a list of upload ids",
+            "example": {"platform": "eleme", "online": True, "offer": "2-person set", "their_price": 59},
+        },
+    )
+
+
+def form_answers_field(stage: str) -> ma.fields.List:
+    return ma.fields.List(
+        ma.fields.Nested(FormAnswersSchema),
+        load_default=list,
+        validate=validate.Length(max=10),
+        metadata={
+            "description": f"Answers to visit forms at {stage.replace('_', '-')}; forms bound to every "
+            f"{stage.replace('_', '-')} with required fields must be among them"
+        },
+    )
+
+
+class StoredFormAnswersSchema(FormAnswersSchema):
+    stage = ma.fields.String(required=True, validate=validate.OneOf(["check_in", "check_out"]))
+
+
 class CheckInSchema(ma.Schema):
     merchant_id = ma.fields.Integer(required=True, validate=ID)
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
@@ -50,6 +87,7 @@ class CheckInSchema(ma.Schema):
     )
     photo_ids = ma.fields.List(ma.fields.UUID(), load_default=list, validate=validate.Length(max=9))
     purpose = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    form_answers = form_answers_field("check_in")
 
 
 class LeadClockSchema(ma.Schema):
@@ -107,6 +145,7 @@ class CheckOutSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "When the BD checked out by the phone's clock (default: now)"},
     )
+    form_answers = form_answers_field("check_out")
 
     @ma.validates_schema
     def both_or_neither(self, data, **kwargs):
@@ -140,6 +179,7 @@ class VisitSchema(ma.Schema):
     notes = ma.fields.String(required=True)
     contact_ids = ma.fields.List(ma.fields.Integer(), required=True)
     next_visit_at = ma.fields.DateTime(allow_none=True, required=True)
+    form_answers = ma.fields.List(ma.fields.Nested(StoredFormAnswersSchema), required=True)
 
 
 class VisitPageSchema(ma.Schema):
@@ -178,6 +218,11 @@ class TeamVisitSchema(ma.Schema):
     )
 
 
+class TeamFormAnswersSchema(StoredFormAnswersSchema):
+    visit_id = ma.fields.Integer(required=True)
+    merchant_id = ma.fields.Integer(required=True)
+
+
 class TeamMemberSchema(ma.Schema):
     user = ma.fields.Nested(PersonRefSchema, required=True)
     total = ma.fields.Integer(required=True)
@@ -199,6 +244,13 @@ class TeamMemberSchema(ma.Schema):
         required=True,
         metadata={"description": "The day's check-ins in time order, as GeoJSON"},
     )
+    form_answers = ma.fields.List(
+        ma.fields.Nested(TeamFormAnswersSchema),
+        required=True,
+        metadata={"description": "The visit-form answers of the day's visits, in time order"},
+    )
+    calls = ma.fields.Integer(required=True, metadata={"description": "Calls logged that day (not visits)"})
+    messages = ma.fields.Integer(required=True, metadata={"description": "Messages logged that day"})
 
 
 class TeamDaySchema(ma.Schema):
@@ -253,3 +305,32 @@ class PlanSchema(ma.Schema):
     stops = ma.fields.List(ma.fields.Nested(PlanStopSchema), required=True)
     visited = ma.fields.Integer(required=True)
     remaining = ma.fields.Integer(required=True)
+
+
+class VisitFormFieldOutSchema(ma.Schema):
+    key = ma.fields.String(required=True)
+    label = ma.fields.String(required=True)
+    type = ma.fields.String(required=True)
+    required = ma.fields.Boolean(required=True)
+    options = ma.fields.List(ma.fields.String())
+    unit = ma.fields.String()
+    min = ma.fields.Float()
+    max = ma.fields.Float()
+    max_length = ma.fields.Integer()
+    max_photos = ma.fields.Integer()
+    show_if = ma.fields.Dict(metadata={"description": "`{field, equals?}`: shown only when that field is so answered"})
+
+
+class VisitFormOutSchema(ma.Schema):
+    key = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    bind = ma.fields.String(required=True)
+    built_in = ma.fields.Boolean(load_default=False)
+    fields_ = ma.fields.List(
+        ma.fields.Nested(VisitFormFieldOutSchema), required=True, data_key="fields", attribute="fields"
+    )
+
+
+class VisitFormsSchema(ma.Schema):
+    forms = ma.fields.List(ma.fields.Nested(VisitFormOutSchema), required=True)

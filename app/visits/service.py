@@ -23,7 +23,9 @@ from app.errors import (
     AlreadyCheckedOut,
     IdempotencyInProgress,
     IdempotencyKeyReused,
+    InvalidFormAnswers,
     UnknownContact,
+    UnknownForm,
     UnknownPhotos,
     ValidationFailed,
     VisitNotFound,
@@ -32,7 +34,9 @@ from app.i18n import Text
 from app.leads.rules import drop_clock
 from app.merchants.models import AuditStatus, Contact, Lead, LeadState, Merchant, get_merchant, touch
 from app.org.models import User
-from app.reminders.service import remind
+from app.reminders.service import LEAD_DROPPING, PLANNED_VISIT, remind, resolve
+from app.signals import form_submitted, visit_verified
+from app.tenants import visit_forms
 from app.tenants.models import Tenant
 from app.uploads.models import Upload
 from app.visits.models import Visit
@@ -65,6 +69,7 @@ _VISIT_COLUMNS = (
     "purpose",
     "photo_ids",
     "details",
+    "form_answers",
 )
 _INSERT_VISIT = (
     insert(Visit)
@@ -169,7 +174,8 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
     """Record a check-in. Returns the response body and whether it is a replay of an earlier request."""
     fingerprint = request_fingerprint(body)
     merchant = get_merchant(body["merchant_id"])
-    photos = _check_photos(user, body.get("photo_ids") or [])
+    answers, form_photos = _form_answers(tenant, "check_in", body.get("form_answers") or [])
+    photos = _check_photos(user, [*(body.get("photo_ids") or []), *form_photos])
     now = clock.now()
     rules = tenant.setting("checkin")
     lat, lng = to_wgs84(body["lat"], body["lng"], body["coord_sys"])
@@ -222,6 +228,7 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
             "purpose": body.get("purpose"),
             "photo_ids": body.get("photo_ids") or [],
             "details": {"response": orjson.loads(orjson.dumps(response))},
+            "form_answers": answers,
         },
     ).scalar_one_or_none()
     if visit_id is None:
@@ -232,8 +239,76 @@ def check_in(user: User, tenant: Tenant, key: str, body: dict[str, Any]) -> tupl
         if replay is None:  # pragma: no cover - the winner's row is committed by now
             raise IdempotencyInProgress(message="Retry the check-in.")
         return replay, True
+    if not flags:
+        _close_what_the_visit_did(tenant, user, merchant, visit_id, body["client_time"])
+    _announce_answers(tenant, user, merchant.id, visit_id, answers, body["client_time"])
     db.session.flush()
     return {"id": visit_id, **response}, False
+
+
+def _form_answers(tenant: Tenant, stage: str, entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Validate each entry against the form version it names; the answers to store and their photo ids.
+
+    422 per field: ``errors.json.form_answers.<index>.answers.<field key>``.
+    """
+    stored: list[dict[str, Any]] = []
+    photos: list[str] = []
+    errors: dict[str, Any] = {}
+    for index, entry in enumerate(entries):
+        form = visit_forms.form_version(tenant, entry["form"], entry["version"])
+        if form is None:
+            raise UnknownForm(
+                errors={
+                    "json": {
+                        "form_answers": {
+                            str(index): {"version": [f"No version {entry['version']} of form {entry['form']!r}."]}
+                        }
+                    }
+                }
+            )
+        cleaned, field_errors = visit_forms.validate_answers(form, entry["answers"])
+        if field_errors:
+            errors[str(index)] = {"answers": field_errors}
+            continue
+        photos += visit_forms.photo_ids(form, cleaned)
+        stored.append({"form": form["key"], "version": form["version"], "stage": stage, "answers": cleaned})
+    keys = [entry["form"] for entry in entries]
+    problems = []
+    if len(set(keys)) != len(keys):
+        problems.append("Answer each form once.")
+    missing = [key for key in visit_forms.required_at(tenant, stage) if key not in keys]
+    if missing:
+        problems.append(f"Required at every {stage.replace('_', '-')}: {', '.join(missing)}.")
+    if problems:
+        errors["_schema"] = problems
+    if errors:
+        raise InvalidFormAnswers(errors={"json": {"form_answers": errors}})
+    return stored, photos
+
+
+def _announce_answers(
+    tenant: Tenant, user: User, merchant_id: int, visit_id: int, answers: list[dict[str, Any]], at: datetime
+) -> None:
+    """Forms whose answers mean more than a record of the visit (competitor facts) are acted on above."""
+    for entry in answers:
+        form_submitted.send(
+            None,
+            tenant_id=tenant.id,
+            user_id=user.id,
+            merchant_id=merchant_id,
+            visit_id=visit_id,
+            at=at,
+            form=entry["form"],
+            version=entry["version"],
+            answers=entry["answers"],
+        )
+
+
+def _close_what_the_visit_did(tenant: Tenant, user: User, merchant: Merchant, visit_id: int, at: datetime) -> None:
+    """A verified visit is what the BD's planned-visit reminders and visit tasks for this merchant asked for."""
+    resolve((PLANNED_VISIT,), f"visit:{visit_id}", merchant_id=merchant.id, user_id=user.id)
+    # the tasks package (beside this one) completes the BD's open visit tasks for the merchant
+    visit_verified.send(None, tenant_id=tenant.id, user_id=user.id, merchant_id=merchant.id, visit_id=visit_id, at=at)
 
 
 def _replay(user: User, key: str, fingerprint: str) -> dict[str, Any] | None:
@@ -262,6 +337,8 @@ def _advance_clocks(
             clock_ = drop_clock(lead.claimed_at, lead.last_visit_at, lead.extended_days, tenant.setting("pool"))
             lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
             lead.version += 1
+            # the drop it warned of has moved: the reminder job warns again before the new drop time
+            resolve((LEAD_DROPPING,), "visited", merchant_id=merchant.id)
     mine = lead.owner_id == user.id
     owner = user if mine else db.get(User, lead.owner_id) if lead.owner_id else None
     return {
@@ -282,6 +359,8 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
     if visit.checkout_at is not None:
         raise AlreadyCheckedOut()
     merchant = db.get(Merchant, visit.merchant_id)
+    answers, form_photos = _form_answers(tenant, "check_out", body.get("form_answers") or [])
+    _check_photos(user, form_photos)
     contact_ids = list(dict.fromkeys(body.get("contact_ids") or []))
     contacts = (
         db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids), Contact.merchant_id == merchant.id)).all()
@@ -306,6 +385,9 @@ def check_out(user: User, tenant: Tenant, visit_id: int, body: dict[str, Any]) -
     visit.notes = body.get("notes") or ""
     visit.contact_ids = contact_ids
     visit.next_visit_at = body.get("next_visit_at")
+    if answers:
+        visit.form_answers = [*visit.form_answers, *answers]
+        _announce_answers(tenant, user, merchant.id, visit.id, answers, checkout_at)
     for contact in contacts:
         contact.last_contacted_at = checkout_at
     if body["result"] == "store_closed" and "store_closed" not in merchant.audit_flags:

@@ -137,6 +137,9 @@ def test_the_teams_day_per_bd(client, world):
         "signings": 1,
         "tasks_done": 1,
         "overdue": 0,
+        "calls": 0,
+        "messages": 0,
+        "contacts": 3,  # the three visits, verified or not
     }
     assert rows[world["bd2"].id]["claims"] == 0 and rows[world["bd2"].id]["overdue"] == 1
     assert body["totals"]["visits"] == {"verified": 2, "unverified": 1} and body["totals"]["claims"] == 3

@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from app import clock, db
+from app.activities.models import Activity
 from app.db import Base
 from app.devices.models import Device
 from app.factory import create_app
@@ -87,6 +88,9 @@ POLICY = {
     ("GET", "/api/v1/visits"): "own",
     ("POST", "/api/v1/visits/<id:visit_id>/checkout"): "subtree",
     ("POST", "/api/v1/visit-plans"): "tenant",
+    ("GET", "/api/v1/visit-forms"): "own",
+    ("POST", "/api/v1/activities"): "tenant",
+    ("GET", "/api/v1/activities"): "own",
     ("GET", "/api/v1/visit-plans/<day>"): "own",
     ("GET", "/api/v1/team/visits"): "own",
     ("POST", "/api/v1/tasks"): "subtree",
@@ -141,6 +145,9 @@ SHARED_WITH_COLLEAGUES = {
         "visits.last_visit.purpose",
         "visits.recent[].notes",
         "visits.recent[].purpose",
+        # calls and messages, for the same reason
+        "activities.recent[].notes",
+        "activities.recent[].contact.name",
     },
 }
 # the console's pages have their own matrix (tests/integration/test_console.py)
@@ -264,6 +271,19 @@ def world(client, session):
     session.add_all([contact, visit, task, territory, device, merchant_import])
     session.flush()
     session.add(TerritoryMember(tenant_id=a.id, territory_id=territory.id, user_id=bd1.id))
+    session.add(
+        Activity(
+            tenant_id=a.id,
+            merchant_id=shop.id,
+            user_id=bd1.id,
+            contact_id=contact.id,
+            kind="call",
+            occurred_at=now,
+            duration_s=60,
+            result="connected",
+            notes=f"{TENANT_MARK}{PRIVATE_MARK} call notes",
+        )
+    )
     assignment = TaskAssignment(tenant_id=a.id, task_id=task.id, assignee_id=bd1.id, merchant_id=shop.id, payload={})
     session.add(assignment)
     session.commit()
