@@ -26,6 +26,12 @@ class Config:
     SECRET_KEY = _env("SECRET_KEY", DEV_SECRET)
     DATABASE_URL = _env("DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/fieldsales")
     DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
+    # Read replicas (app/replicas.py), comma-separated URLs; none (the default): every query on the primary.
+    DATABASE_REPLICA_URLS = tuple(url.strip() for url in _env("DATABASE_REPLICA_URLS", "").split(",") if url.strip())
+    # A replica further behind than this is skipped (other users' reads may be this stale; a user's own
+    # writes are always seen); how often each process checks its replicas' health and lag.
+    REPLICA_MAX_LAG_MS = _env_int("REPLICA_MAX_LAG_MS", 2000)
+    REPLICA_CHECK_INTERVAL_MS = _env_int("REPLICA_CHECK_INTERVAL_MS", 500)
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     RQ_QUEUES = ("default", "push", "sweeps")
 

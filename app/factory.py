@@ -36,7 +36,13 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     security_headers.init_app(app)
     proxy.init_app(app)
 
-    db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
+    db.init_engine(
+        app.config["DATABASE_URL"],
+        pool_size=app.config["DB_POOL_SIZE"],
+        replica_urls=app.config["DATABASE_REPLICA_URLS"],
+        replica_max_lag_ms=app.config["REPLICA_MAX_LAG_MS"],
+        replica_check_interval_ms=app.config["REPLICA_CHECK_INTERVAL_MS"],
+    )
     # A request's session (and the tenant it is scoped to) never outlives the request.
     app.before_request(db.begin_request)
     app.teardown_request(db.end_request)

@@ -111,6 +111,7 @@ def login_required(*roles: Role) -> Callable:
             g.tenant = tenant
             g.auth_session_id = uuid.UUID(claims["sid"])
             db.scope_to_tenant(user.tenant_id)
+            db.acting_user(user.id)
             return func(*args, **kwargs)
 
         return wrapper
