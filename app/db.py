@@ -138,6 +138,7 @@ def init_engine(
     url: str,
     *,
     pool_size: int = 10,
+    prepare_threshold: int | None = 5,
     replica_urls: list[str] | tuple[str, ...] = (),
     replica_max_lag_ms: float = 2000,
     replica_check_interval_ms: float = 500,
@@ -150,7 +151,7 @@ def init_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 3, "options": _SESSION_OPTIONS},
+        connect_args={"connect_timeout": 3, "options": _SESSION_OPTIONS, "prepare_threshold": prepare_threshold},
     )
     event.listen(_engine, "checkin", _note_idle)
     event.listen(_engine, "checkout", _ping_if_idle)
@@ -159,7 +160,11 @@ def init_engine(
     session.remove()
     session.configure(bind=_engine)
     configure_replicas(
-        replica_urls, pool_size=pool_size, max_lag_ms=replica_max_lag_ms, check_interval_ms=replica_check_interval_ms
+        replica_urls,
+        pool_size=pool_size,
+        prepare_threshold=prepare_threshold,
+        max_lag_ms=replica_max_lag_ms,
+        check_interval_ms=replica_check_interval_ms,
     )
     return _engine
 
@@ -168,6 +173,7 @@ def configure_replicas(
     urls: list[str] | tuple[str, ...],
     *,
     pool_size: int = 10,
+    prepare_threshold: int | None = 5,
     max_lag_ms: float = 2000,
     check_interval_ms: float = 500,
 ) -> ReplicaSet | None:
@@ -189,7 +195,7 @@ def configure_replicas(
             # reads only, one statement at a time: no transaction needed (and a standby refuses writes anyway)
             isolation_level="AUTOCOMMIT",
             # a replica that does not answer at once is skipped: the primary can serve the read
-            connect_args={"connect_timeout": 1, "options": _SESSION_OPTIONS},
+            connect_args={"connect_timeout": 1, "options": _SESSION_OPTIONS, "prepare_threshold": prepare_threshold},
         )
         event.listen(replica_engine, "checkin", _note_idle)
         event.listen(replica_engine, "checkout", _ping_if_idle)

@@ -39,6 +39,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     db.init_engine(
         app.config["DATABASE_URL"],
         pool_size=app.config["DB_POOL_SIZE"],
+        prepare_threshold=app.config["DB_PREPARE_THRESHOLD"],
         replica_urls=app.config["DATABASE_REPLICA_URLS"],
         replica_max_lag_ms=app.config["REPLICA_MAX_LAG_MS"],
         replica_check_interval_ms=app.config["REPLICA_CHECK_INTERVAL_MS"],
