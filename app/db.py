@@ -389,6 +389,11 @@ def _choose_replica() -> Replica | None:
     return _replica_set.choose(min_lsn)
 
 
+def on_primary() -> None:
+    """Run the rest of this request on the primary, even if it is a read (the health check's probe)."""
+    session().info["replica"] = None
+
+
 def acting_user(user_id: int) -> None:
     """Name the user a request acts for (authentication, sign-in): their writes are remembered for
     read-your-writes when replicas serve reads."""

@@ -171,6 +171,10 @@ def test_reads_land_on_the_replica_writes_on_the_primary(app, replicated, served
     assert client.post(f"/api/v1/leads/{team['shop_id']}/claim", headers=team["bd"]).status_code == 200
     assert _servers(served_by, "POST") == {"primary"}
 
+    # the health check probes the database that takes the writes
+    assert client.get("/api/v1/health").status_code == 200
+    assert _servers(served_by) == {"primary"}
+
 
 def test_a_bd_reads_their_own_check_in_while_a_colleague_reads_the_lagging_replica(app, replicated, served_by, team):
     replicated.catch_up()
