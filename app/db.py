@@ -118,7 +118,6 @@ class RoutingSession(Session):
         replica: Replica | None = self.info.get("replica")
         if replica is not None:
             if not self._flushing and not _writes(clause):
-                self.info["replica_used"] = replica
                 return replica.engine
             self.info["replica"] = None
         return super().get_bind(mapper, clause=clause, **kw)
@@ -206,10 +205,6 @@ def configure_replicas(
         max_lag_ms=max_lag_ms,
         check_interval_ms=check_interval_ms,
     )
-    return _replica_set
-
-
-def replica_set() -> ReplicaSet | None:
     return _replica_set
 
 

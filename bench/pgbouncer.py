@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def pgbouncer(mode: str, work: Path, pool_size: int) -> Iterator[int]:
     """A PgBouncer on a free port in ``mode``, in front of the local primary; yields its port."""
     port = httpload.free_port()
-    run_dir = work / f"pgbouncer-{mode}"
+    run_dir = work / f"pgbouncer-{mode}-{port}"
     run_dir.mkdir()
     user = pwd.getpwuid(os.geteuid()).pw_name  # the database role, as libpq picks it for our URLs
     (run_dir / "userlist.txt").write_text(f'"{user}" ""\n')
@@ -178,7 +178,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     areas = harness.streets(dsn, ids["tenant_id"], len(tokens), STREET_RADIUS_M)
                     bds_file = harness.write_bds_file(work / "bds.txt", tokens[: len(areas)], areas)
                 wrk_env = {"LOAD_BDS": str(bds_file)}
-                harness.run_wrk(SCRIPT, server.base_url, wrk_env, work, connections=args.connections, seconds=3)
+                # warm-up: every worker's first requests build its caches (seconds each on a busy machine)
+                harness.run_wrk(SCRIPT, server.base_url, wrk_env, work, connections=args.connections, seconds=8)
                 log(f"round {round_no + 1}/{args.rounds}: {name}, {args.seconds:.0f} s")
                 access = harness.AccessLog(server.log_path)
                 mark = access.mark()
