@@ -21,6 +21,12 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _env_optional_int(name: str, default: int) -> int | None:
+    """An integer, or None for "none" / "off" (e.g. never prepare)."""
+    value = os.environ.get(name, str(default)).strip().lower()
+    return None if value in ("none", "off", "") else int(value)
+
+
 class Config:
     """Settings for a running service. Every value can be overridden by an environment variable."""
 
@@ -28,6 +34,15 @@ class Config:
     SECRET_KEY = _env("SECRET_KEY", DEV_SECRET)
     DATABASE_URL = _env("DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/fieldsales")
     DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
+    # psycopg prepares a statement server-side once a connection has run it this often (psycopg's 5); "none":
+    # never, as PgBouncer in transaction mode needs (docs/scaling.md, "Connection pooling")
+    DB_PREPARE_THRESHOLD = _env_optional_int("DB_PREPARE_THRESHOLD", 5)
+    # Read replicas (app/replicas.py), comma-separated URLs; none (the default): every query on the primary.
+    DATABASE_REPLICA_URLS = tuple(url.strip() for url in _env("DATABASE_REPLICA_URLS", "").split(",") if url.strip())
+    # A replica further behind than this is skipped (other users' reads may be this stale; a user's own
+    # writes are always seen); how often each process checks its replicas' health and lag.
+    REPLICA_MAX_LAG_MS = _env_int("REPLICA_MAX_LAG_MS", 2000)
+    REPLICA_CHECK_INTERVAL_MS = _env_int("REPLICA_CHECK_INTERVAL_MS", 500)
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     RQ_QUEUES = ("default", "push", "sweeps")
 

@@ -11,6 +11,7 @@ import enum
 import functools
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,11 +21,11 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
-from flask import request
+from flask import g, request
 from psycopg.types.json import Jsonb, set_json_loads
 from sqlalchemy import BigInteger, DateTime, ForeignKey, MetaData, create_engine, event, func
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.exc import DisconnectionError, IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -37,7 +38,13 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.selectable import Select
+
+from app import replicas
+from app.replicas import Replica, ReplicaSet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,9 +83,55 @@ class Timestamped:
 # json/jsonb columns and json_build_object() results: orjson parses them several times faster
 set_json_loads(orjson.loads)
 
-session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
+
+# SQL text that may change data or takes locks that mean something only on the primary
+_WRITING_SQL = re.compile(
+    r"\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY|CALL|NEXTVAL|SETVAL|PG_ADVISORY\w*)\b|\bFOR\s+(NO\s+KEY\s+)?UPDATE\b"
+    r"|\bFOR\s+(KEY\s+)?SHARE\b",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_reads_only(sql: str) -> bool:
+    """A plain query: SELECT or WITH without a word that writes or locks (a conservative look at the text)."""
+    return sql.lstrip().upper().startswith(("SELECT", "WITH")) and _WRITING_SQL.search(sql) is None
+
+
+def _writes(clause: object) -> bool:
+    """Whether a statement may change data (or lock rows for a change): such statements need the primary."""
+    if isinstance(clause, UpdateBase):
+        return True
+    if isinstance(clause, TextClause):
+        return not _text_reads_only(clause.text)
+    return isinstance(clause, Select) and clause._for_update_arg is not None
+
+
+class RoutingSession(Session):
+    """A session whose reads may go to a read replica (SQLAlchemy's ``get_bind`` hook).
+
+    Only a read request's session gets a replica (``begin_request``); the first statement that writes, and
+    every statement after it, goes to the primary, so a read that writes (the audit of phone numbers shown)
+    and whatever it reads next see the primary.
+    """
+
+    def get_bind(self, mapper: Any = None, *, clause: Any = None, **kw: Any) -> Any:
+        replica: Replica | None = self.info.get("replica")
+        if replica is not None:
+            if not self._flushing and not _writes(clause):
+                return replica.engine
+            self.info["replica"] = None
+        return super().get_bind(mapper, clause=clause, **kw)
+
+
+session: scoped_session[Session] = scoped_session(sessionmaker(class_=RoutingSession, expire_on_commit=False))
 _engine: Engine | None = None
 _read_engine: Engine | None = None
+_replica_set: ReplicaSet | None = None
+
+# JIT compilation costs hundreds of milliseconds and only pays off for analytics, never here; UTC so that every
+# time read back (and answered) is UTC, whatever the server's own zone
+_SESSION_OPTIONS = "-c jit=off -c timezone=UTC"
 
 
 # Called with the seconds each pool checkout waited (metrics: a pool too small shows here first).
@@ -98,7 +151,15 @@ class TimedQueuePool(QueuePool):
                 observe(waited)
 
 
-def init_engine(url: str, *, pool_size: int = 10) -> Engine:
+def init_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    prepare_threshold: int | None = 5,
+    replica_urls: list[str] | tuple[str, ...] = (),
+    replica_max_lag_ms: float = 2000,
+    replica_check_interval_ms: float = 500,
+) -> Engine:
     global _engine
     if _engine is not None:
         _engine.dispose()
@@ -108,9 +169,7 @@ def init_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        # JIT compilation costs hundreds of milliseconds and only pays off for analytics, never here; UTC so that
-        # every time read back (and answered) is UTC, whatever the server's own zone
-        connect_args={"connect_timeout": 3, "options": "-c jit=off -c timezone=UTC"},
+        connect_args={"connect_timeout": 3, "options": _SESSION_OPTIONS, "prepare_threshold": prepare_threshold},
     )
     event.listen(_engine, "checkin", _note_idle)
     event.listen(_engine, "checkout", _ping_if_idle)
@@ -118,7 +177,54 @@ def init_engine(url: str, *, pool_size: int = 10) -> Engine:
     _read_engine = _engine.execution_options(isolation_level="AUTOCOMMIT")  # same pool
     session.remove()
     session.configure(bind=_engine)
+    configure_replicas(
+        replica_urls,
+        pool_size=pool_size,
+        prepare_threshold=prepare_threshold,
+        max_lag_ms=replica_max_lag_ms,
+        check_interval_ms=replica_check_interval_ms,
+    )
     return _engine
+
+
+def configure_replicas(
+    urls: list[str] | tuple[str, ...],
+    *,
+    pool_size: int = 10,
+    prepare_threshold: int | None = 5,
+    max_lag_ms: float = 2000,
+    check_interval_ms: float = 500,
+) -> ReplicaSet | None:
+    """Send read requests to these replicas (``DATABASE_REPLICA_URLS``); none: everything on the primary."""
+    global _replica_set
+    if _replica_set is not None:
+        for replica in _replica_set.replicas:
+            replica.engine.dispose()
+        _replica_set = None
+    if not urls:
+        return None
+    members = []
+    for url in urls:
+        replica_engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=1800,
+            # reads only, one statement at a time: no transaction needed (and a standby refuses writes anyway)
+            isolation_level="AUTOCOMMIT",
+            # a replica that does not answer at once is skipped: the primary can serve the read
+            connect_args={"connect_timeout": 1, "options": _SESSION_OPTIONS, "prepare_threshold": prepare_threshold},
+        )
+        event.listen(replica_engine, "checkin", _note_idle)
+        event.listen(replica_engine, "checkout", _ping_if_idle)
+        members.append(Replica(name=replica_engine.url.render_as_string(hide_password=True), engine=replica_engine))
+    _replica_set = ReplicaSet(
+        primary=engine().execution_options(isolation_level="AUTOCOMMIT"),
+        replicas=members,
+        max_lag_ms=max_lag_ms,
+        check_interval_ms=check_interval_ms,
+    )
+    return _replica_set
 
 
 # A connection that sat unused may have been cut (server restart, failover, a firewall's idle timeout):
@@ -159,6 +265,9 @@ def _dispose_pool_in_child() -> None:
     # RQ forks a work horse per job: a pooled connection shared across processes corrupts both.
     if _engine is not None:
         _engine.dispose(close=False)
+    if _replica_set is not None:
+        for replica in _replica_set.replicas:
+            replica.engine.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_dispose_pool_in_child)
@@ -277,7 +386,45 @@ def begin_request() -> None:
     """
     bind = session.session_factory.kw.get("bind")
     if request.method in ("GET", "HEAD") and bind is _engine and _read_engine is not None:
-        session.registry.set(session.session_factory(bind=_read_engine))
+        read_session = session.session_factory(bind=_read_engine)
+        read_session.info["replica"] = _choose_replica()
+        session.registry.set(read_session)
+
+
+def _choose_replica() -> Replica | None:
+    """A replica for this read, if one is healthy, close enough, and has the caller's own last write."""
+    if _replica_set is None:
+        return None
+    user_id = replicas.requesting_user_id()
+    try:
+        min_lsn = replicas.commit_lsn_of(user_id) if user_id is not None else None
+    except replicas.Unknown:
+        return None  # Redis is down: this user's last write is unknown, so only the primary is safe
+    return _replica_set.choose(min_lsn)
+
+
+def on_primary() -> None:
+    """Run the rest of this request on the primary, even if it is a read (the health check's probe)."""
+    session().info["replica"] = None
+
+
+def acting_user(user_id: int) -> None:
+    """Name the user a request acts for (authentication, sign-in): their writes are remembered for
+    read-your-writes when replicas serve reads."""
+    g.acting_user_id = user_id
+
+
+def _remember_write() -> None:
+    """After a write request committed: the user's reads must not use a replica that lacks it."""
+    user_id = g.get("acting_user_id")
+    if _replica_set is None or user_id is None:
+        return
+    try:
+        lsn = replicas.primary_lsn(_replica_set.primary)
+    except OperationalError:
+        log.warning("could not read the commit LSN after a write", exc_info=True)
+        return
+    replicas.remember_commit_lsn(user_id, lsn, _replica_set.remember_ms)
 
 
 def end_request(error: BaseException | None = None) -> None:
@@ -399,8 +546,36 @@ def unit_of_work(view: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         if request.method in READ_METHODS:
-            return view(*args, **kwargs)
+            return _read_with_fallback(view, *args, **kwargs)
         with atomic():
-            return view(*args, **kwargs)
+            result = view(*args, **kwargs)
+        _remember_write()
+        return result
 
     return wrapper
+
+
+def _read_with_fallback(view: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a read; if its replica fails under it (stopped, cut off), mark it down and run it on the primary.
+
+    Safe to repeat: the read wrote nothing yet (its first write would have moved it to the primary).
+    """
+    try:
+        return view(*args, **kwargs)
+    except (OperationalError, InternalError) as exc:
+        current = session()
+        replica = current.info.get("replica")
+        if replica is None or _replica_set is None:
+            raise
+        if isinstance(exc, InternalError):
+            if not isinstance(exc.orig, psycopg.errors.ReadOnlySqlTransaction):
+                raise
+            # a write the routing took for a read (SQL text it misjudged): served by the primary, but say so
+            log.error("a read request wrote on a replica; add the statement to RoutingSession's writes", exc_info=True)
+        else:
+            _replica_set.mark_down(replica, exc)
+        current.close()
+        read_session = session.session_factory(bind=_read_engine)
+        read_session.info["replica"] = None
+        session.registry.set(read_session)
+        return view(*args, **kwargs)

@@ -63,7 +63,14 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     security_headers.init_app(app)
     proxy.init_app(app)
 
-    db.init_engine(app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"])
+    db.init_engine(
+        app.config["DATABASE_URL"],
+        pool_size=app.config["DB_POOL_SIZE"],
+        prepare_threshold=app.config["DB_PREPARE_THRESHOLD"],
+        replica_urls=app.config["DATABASE_REPLICA_URLS"],
+        replica_max_lag_ms=app.config["REPLICA_MAX_LAG_MS"],
+        replica_check_interval_ms=app.config["REPLICA_CHECK_INTERVAL_MS"],
+    )
     http_metrics.init_app(app)
     # A request's session (and the tenant it is scoped to) never outlives the request.
     app.before_request(db.begin_request)

@@ -35,6 +35,8 @@ LOGIN_ERRORS = (
 
 
 def _token_body(pair: service.TokenPair) -> dict:
+    # the new session is a write: with read replicas, the user's next requests must find it
+    db.acting_user(pair.user.id)
     return {
         "access_token": pair.access_token,
         "refresh_token": pair.refresh_token,

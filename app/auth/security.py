@@ -118,6 +118,7 @@ def login_required(*roles: Role) -> Callable:
             g.tenant = tenant
             g.auth_session_id = uuid.UUID(claims["sid"])
             db.scope_to_tenant(user.tenant_id)
+            db.acting_user(user.id)
             # a POST runs once per Idempotency-Key of this caller; a retry gets the stored answer
             return idempotency.guarded(user.tenant_id, user.id, func, *args, **kwargs)
 

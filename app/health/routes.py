@@ -94,6 +94,7 @@ def _timed(check):
 
 
 def _database() -> dict:
+    db.on_primary()  # the health of the database that takes the writes, not of a read replica
     try:
         version = db.session.execute(text("SELECT postgis_version()")).scalar_one()
         return {"ok": True, "postgis_version": version}

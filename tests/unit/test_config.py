@@ -7,6 +7,7 @@ from app.config import (
     DEV_SECRET,
     Config,
     UnsafeProductionSettings,
+    _env_optional_int,
     check_production_safety,
     production_problems,
 )
@@ -85,3 +86,13 @@ def test_every_problem_is_reported_at_once():
 
 def test_development_accepts_the_default_secret():
     check_production_safety(Config(ENV="development", SECRET_KEY=DEV_SECRET))
+
+
+def test_prepare_threshold_takes_a_number_or_none(monkeypatch):
+    monkeypatch.delenv("DB_PREPARE_THRESHOLD", raising=False)
+    assert _env_optional_int("DB_PREPARE_THRESHOLD", 5) == 5
+    for never in ("none", "None", "off", ""):
+        monkeypatch.setenv("DB_PREPARE_THRESHOLD", never)
+        assert _env_optional_int("DB_PREPARE_THRESHOLD", 5) is None
+    monkeypatch.setenv("DB_PREPARE_THRESHOLD", "0")
+    assert _env_optional_int("DB_PREPARE_THRESHOLD", 5) == 0
