@@ -502,6 +502,22 @@ class ExtensionsExhausted(PoolConflict):
     description = "every self-extension is used"
 
 
+class NotInPoolGroup(PoolConflict):
+    error_code, message = "NOT_IN_POOL_GROUP", "This merchant is in another pool group than yours."
+    description = "the business line splits the public pool and the merchant lies outside your pool groups"
+
+
+class LeadLocked(PoolConflict):
+    error_code, message = "LEAD_LOCKED", "A manager has locked this lead."
+    description = "a manager locked the lead (`locked_until`); it is not released until unlocked"
+    extra_fields = ("locked_until",)
+
+
+class NotPrivateLead(PoolConflict):
+    error_code, message = "NOT_PRIVATE_LEAD", "Only a private lead can be changed this way."
+    description = "the merchant is in the public pool or a signed partner, not a BD's private lead"
+
+
 # --- the catalogue
 
 

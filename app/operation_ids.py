@@ -57,6 +57,8 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tasks"): "createTask",
     ("POST", "/api/v1/tasks/bulk"): "createTasksInBulk",
     ("GET", "/api/v1/tasks/{task_id}"): "getTask",
+    ("GET", "/api/v1/team/leads"): "listTeamLeads",
+    ("POST", "/api/v1/team/leads/bulk"): "updateTeamLeadsInBulk",
     ("GET", "/api/v1/team/visits"): "getTeamDay",
     ("GET", "/api/v1/tenant/settings"): "getTenantSettings",
     ("PATCH", "/api/v1/tenant/settings"): "updateTenantSettings",

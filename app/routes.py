@@ -14,6 +14,7 @@ from app.intake.import_routes import blp as imports_blp
 from app.intake.onboarding_routes import blp as public_blp
 from app.intake.routes import blp as intake_blp
 from app.leads.routes import blp as leads_blp
+from app.leads.team_routes import blp as team_leads_blp
 from app.merchants.routes import blp as merchants_blp
 from app.sales.routes import blp as sales_blp
 from app.tasks.routes import blp as tasks_blp
@@ -29,6 +30,7 @@ BLUEPRINTS = (
     visits_blp,
     uploads_blp,
     leads_blp,
+    team_leads_blp,
     devices_blp,
     tasks_blp,
     intake_blp,

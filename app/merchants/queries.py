@@ -245,7 +245,7 @@ def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[tuple
         "tenant_id": tenant.id,
         "user_id": user.id,
         "is_bd": user.role == Role.BD,
-        "claim_cap": rules["claim_cap"],
+        "claim_cap": pool.claim_cap_of(tenant, user),
         "cooldown_since": pool.cooldown_since(clock.now(), rules),
         "fetch_n": query.limit + 1,
         "limit_n": query.limit + 1,
@@ -339,6 +339,7 @@ def _nearby_template(
                 leads.c.state,
                 leads.c.owner_id,
                 leads.c.drops_at,
+                leads.c.locked_until,
                 _owner_name().label("owner_name"),
             ]
         )
@@ -374,6 +375,7 @@ def _nearby_template(
             row.state,
             row.owner_id,
             row.drops_at,
+            row.locked_until,
             row.owner_name,
             claimable.label("claimable"),
         )
@@ -396,7 +398,7 @@ def _nearby_item(row: Any, user_id: int, coord_sys: CoordSys) -> dict[str, Any]:
         "distance_m": round(row.distance_m, 2),
         "bearing_deg": round(row.bearing_deg, 1) % 360.0,
         "tags": row.tags,
-        "sea": pool.sea_view(row.state, row.owner_id, row.owner_name, row.drops_at, user_id),
+        "sea": pool.sea_view(row.state, row.owner_id, row.owner_name, row.drops_at, user_id, row.locked_until),
         "claimable": bool(row.claimable),
         "last_visit_at": row.last_visit_at,
     }
@@ -562,6 +564,7 @@ CALLER_SQL = text(
     """
     SELECT m.id, m.detail_version, m.merged_into_id,
            l.state, l.owner_id, l.claimed_at, l.drops_at, l.drop_reason, l.extensions_used,
+           l.locked_until, l.lock_reason,
            coalesce(nullif(o.display_name, ''), o.username) AS owner_name,
            o.manager_id AS owner_manager_id, ou.path AS owner_path,
            (SELECT path FROM org_units WHERE id = :caller_unit) AS caller_path,
@@ -769,7 +772,7 @@ def merchant_detail(
         "sales": _sales_section(aggregate),
         "competitors": aggregate.get("competitors_section")
         or _competitors_section(aggregate["competitors"], aggregate["deals"]),
-        "sea": _sea_section(lead, caller, rules),
+        "sea": _sea_section(lead, caller, rules, pool.claim_cap_of(tenant, caller)),
         "tasks": [_task(t, now) for t in lead.tasks],
         "nearby_same_brand": [_positioned(store, coord_sys) for store in aggregate["nearby_same_brand"]],
         "phones_masked": not show_phones,
@@ -886,13 +889,13 @@ def _competitors_section(records: list[dict[str, Any]], our_deals: list[dict[str
     return section
 
 
-def _sea_section(lead: Any, caller: User, rules: dict[str, Any]) -> dict[str, Any]:
-    view = pool.sea_view(lead.state, lead.owner_id, lead.owner_name, lead.drops_at, caller.id)
+def _sea_section(lead: Any, caller: User, rules: dict[str, Any], claim_cap: int) -> dict[str, Any]:
+    view = pool.sea_view(lead.state, lead.owner_id, lead.owner_name, lead.drops_at, caller.id, lead.locked_until)
     private = view["state"] == "private"
     claimable = (
         caller.role == Role.BD
         and view["state"] == "public"
-        and lead.caller_private < rules["claim_cap"]
+        and lead.caller_private < claim_cap
         and not lead.caller_in_cooldown
     )
     return {
@@ -901,6 +904,7 @@ def _sea_section(lead: Any, caller: User, rules: dict[str, Any]) -> dict[str, An
         "drops_at": lead.drops_at if private else None,
         "drop_reason": lead.drop_reason if private else None,
         "extensions_left": max(0, rules["max_extensions"] - (lead.extensions_used or 0)) if private else None,
+        "lock_reason": lead.lock_reason if view["locked_until"] else None,
         "claimable": claimable,
     }
 

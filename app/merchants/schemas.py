@@ -134,6 +134,14 @@ class SeaSchema(ma.Schema):
         required=True,
         metadata={"description": "Deprecated (2026-12-03): the same as `drops_at`, the name every other answer uses"},
     )
+    locked_until = ma.fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "A manager locked this private lead (a key account being negotiated): its drop clocks "
+            "stand still until then, and `drops_at` already counts the pause"
+        },
+    )
 
 
 class NearbyItemSchema(ma.Schema):
@@ -360,6 +368,9 @@ class DetailSeaSchema(SeaSchema):
         metadata={"description": "The clock that will fire at `drops_at`"},
     )
     extensions_left = ma.fields.Integer(allow_none=True, required=True)
+    lock_reason = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "Why the lead is locked (while `locked_until` holds)"}
+    )
     claimable = ma.fields.Boolean(required=True)
 
 

@@ -61,6 +61,8 @@ class User(TenantScoped, Timestamped, Base):
     )
     manager_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     phone: Mapped[str | None] = mapped_column(String(40))
+    # a free label (junior, senior...) that tenant settings may give its own claim cap (pool.claim_caps.ranks)
+    rank: Mapped[str | None] = mapped_column(String(40))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     deactivated_at: Mapped[datetime | None]
 

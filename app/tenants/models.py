@@ -26,6 +26,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         # private pool, under the cap and the clocks): "manager" (their manager or ops confirms), "contract" (a
         # deal imported for the merchant carries the contract number; without one, as "manager"), "none"
         "signing": "manager",
+        # caps that override claim_cap: per BD (user id as a string key) first, then per rank (users.rank)
+        "claim_caps": {"users": {}, "ranks": {}},
+        # "off": one public pool; "territory": a BD claims only merchants inside their territories;
+        # "city": only merchants whose city is the BD's city org unit (the seeds' city pools)
+        "pool_groups": "off",
     },
     "checkin": {"radius_m": 200, "max_accuracy_m": 100, "max_speed_kmh": 120, "offline_window_hours": 24},
     "phone_region": "CN",

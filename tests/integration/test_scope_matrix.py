@@ -81,6 +81,8 @@ POLICY = {
     ("POST", "/api/v1/visit-plans"): "tenant",
     ("GET", "/api/v1/visit-plans/<day>"): "own",
     ("GET", "/api/v1/team/visits"): "own",
+    ("GET", "/api/v1/team/leads"): "own",  # managers: their subtree; ops and admins: the business line
+    ("POST", "/api/v1/team/leads/bulk"): "subtree",
     ("POST", "/api/v1/tasks"): "subtree",
     ("GET", "/api/v1/tasks"): "own",
     ("POST", "/api/v1/tasks/bulk"): "subtree",
