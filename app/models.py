@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
+from app.dashboard.models import KpiTarget
 from app.devices.models import Device, PushDelivery
 from app.intake.models import MerchantImport
 from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantSourceId
@@ -22,6 +23,7 @@ __all__ = [
     "Contact",
     "Deal",
     "Device",
+    "KpiTarget",
     "Lead",
     "LeadEvent",
     "Merchant",

@@ -7,6 +7,7 @@ from app.admin.settings_routes import blp as tenant_blp
 from app.api import Api
 from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
+from app.dashboard.kpi_routes import blp as kpis_blp
 from app.dashboard.routes import blp as dashboard_blp
 from app.devices.routes import blp as devices_blp
 from app.health.routes import blp as health_blp
@@ -41,6 +42,7 @@ BLUEPRINTS = (
     territories_blp,
     org_blp,
     dashboard_blp,
+    kpis_blp,
 )
 
 

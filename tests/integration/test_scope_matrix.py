@@ -113,6 +113,10 @@ POLICY = {
     ("GET", "/api/v1/dashboard/team"): "own",
     ("GET", "/api/v1/dashboard/funnel"): "own",
     ("GET", "/api/v1/dashboard/heatmap"): "own",
+    ("GET", "/api/v1/kpis"): "own",  # managers: their people; ops, admins: the business line
+    ("GET", "/api/v1/kpis/leaderboard"): "own",
+    ("GET", "/api/v1/targets"): "own",
+    ("PUT", "/api/v1/targets"): "subtree",
     ("GET", "/api/v1/audit"): "own",  # admins only, their own business line
     ("POST", "/api/v1/public/onboarding"): "public",
     ("POST", "/api/v1/merchants"): "own",
@@ -143,6 +147,8 @@ QUERIES = {
     "/api/v1/dashboard/funnel": {"from": "2026-01-01", "to": "2026-12-31"},
     "/api/v1/dashboard/heatmap": {"bbox": "120.15,30.25,120.17,30.27", "cell_m": 500},
     "/api/v1/team/visits": {},
+    "/api/v1/kpis/leaderboard": {"month": "2026-11"},
+    "/api/v1/targets": {"month": "2026-11"},
 }
 
 
