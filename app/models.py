@@ -9,7 +9,7 @@ from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantSou
 from app.org.models import OrgUnit, User
 from app.outbox.models import OutboxMessage
 from app.reminders.models import Reminder
-from app.sales.models import CompetitorRecord, Deal, SalesMonth
+from app.sales.models import CompetitorRecord, Contract, Deal, SalesMonth
 from app.tasks.models import Task, TaskAssignment
 from app.tenants.models import Tenant
 from app.territories.models import Territory, TerritoryMember
@@ -21,6 +21,7 @@ __all__ = [
     "AuthSession",
     "CompetitorRecord",
     "Contact",
+    "Contract",
     "Deal",
     "Device",
     "KpiTarget",

@@ -157,8 +157,18 @@ def _timezone(value: str) -> None:
         raise ma.ValidationError("An IANA time zone, e.g. Asia/Shanghai.") from None
 
 
+class ContractRulesSchema(ma.Schema):
+    renewal_reminder_days = ma.fields.Integer(
+        validate=validate.Range(min=1, max=365),
+        metadata={
+            "description": "The account owner's renewal to-do and push come this many days before a contract ends"
+        },
+    )
+
+
 class TenantSettingsUpdateSchema(ma.Schema):
     pool = ma.fields.Nested(PoolRulesSchema)
+    contracts = ma.fields.Nested(ContractRulesSchema)
     checkin = ma.fields.Nested(CheckinRulesSchema)
     territory = ma.fields.Nested(TerritoryRulesSchema)
     app = ma.fields.Nested(AppRulesSchema)

@@ -82,6 +82,19 @@ class AssignSchema(ma.Schema):
 class SignSchema(ma.Schema):
     contract_no = ma.fields.String(required=True, validate=validate.Length(min=1, max=80))
     signed_at = ma.fields.AwareDateTime(required=True)
+    contract_type = ma.fields.String(
+        validate=validate.OneOf(["group_buy", "pay_at_store", "prepaid", "other"]),
+        metadata={"description": "With `starts_on`: the final signing records the contract (see the contracts)"},
+    )
+    starts_on = ma.fields.Date(metadata={"example": "2026-12-01"})
+    ends_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "The renewal reminder comes before it", "example": "2027-11-30"}
+    )
+
+    @ma.validates_schema
+    def term(self, data, **kwargs):
+        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
+            raise ma.ValidationError("On or after `starts_on`.", "ends_on")
 
 
 class PublicLeadsQueryArgsSchema(NearbyQueryArgsSchema):

@@ -407,7 +407,42 @@ def _sign_confirmers(bd: User) -> list[int]:
     )
 
 
-def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_at: datetime) -> Lead:
+# The contract record belongs to app.sales (above this package); written as a table, like the deals are read.
+_RECORD_CONTRACT = text(
+    """
+    INSERT INTO contracts (tenant_id, merchant_id, number, type, starts_on, ends_on, status, signed_by_id)
+    VALUES (:tenant_id, :merchant_id, :number, :type, :starts_on, :ends_on, 'active', :signed_by_id)
+    ON CONFLICT (tenant_id, number) DO NOTHING
+    """
+)
+
+
+def _record_contract(tenant: Tenant, merchant_id: int, owner_id: int | None, contract_no: str, terms: dict) -> None:
+    """A final signing that names the contract's terms records the contract (the number is its key)."""
+    if not terms.get("contract_type") or not terms.get("starts_on"):
+        return
+    db.session.execute(
+        _RECORD_CONTRACT,
+        {
+            "tenant_id": tenant.id,
+            "merchant_id": merchant_id,
+            "number": contract_no,
+            "type": terms["contract_type"],
+            "starts_on": terms["starts_on"],
+            "ends_on": terms.get("ends_on"),
+            "signed_by_id": owner_id,
+        },
+    )
+
+
+def sign(
+    user: User,
+    tenant: Tenant,
+    merchant_id: int,
+    contract_no: str,
+    signed_at: datetime,
+    terms: dict[str, Any] | None = None,
+) -> Lead:
     merchant = get_merchant(merchant_id, live_only=True)
     lead = _locked_lead(merchant.id)
     _ensure_live(lead, clock.now())
@@ -423,6 +458,7 @@ def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_
     lead.state, lead.signed_at, lead.contract_no = LeadState.PARTNER, signed_at, contract_no
     lead.drops_at = lead.drop_reason = None
     _clear_lock(lead)
+    _record_contract(tenant, merchant.id, lead.owner_id, contract_no, terms or {})
     lead.version += 1
     _record(
         merchant.id,

@@ -564,7 +564,9 @@ CALLER_SQL = text(
     """
     SELECT m.id, m.detail_version, m.merged_into_id,
            l.state, l.owner_id, l.claimed_at, l.drops_at, l.drop_reason, l.extensions_used,
-           l.locked_until, l.lock_reason,
+           l.locked_until, l.lock_reason, l.account_owner_id,
+           (SELECT coalesce(nullif(a.display_name, ''), a.username) FROM users a
+            WHERE a.id = l.account_owner_id) AS account_owner_name,
            coalesce(nullif(o.display_name, ''), o.username) AS owner_name,
            o.manager_id AS owner_manager_id, ou.path AS owner_path,
            (SELECT path FROM org_units WHERE id = :caller_unit) AS caller_path,
@@ -636,6 +638,16 @@ AGGREGATE_SQL = text(
                 'id', d.id, 'title', d.title, 'price', d.price, 'status', d.status,
                 'started_at', d.started_at, 'ended_at', d.ended_at) ORDER BY d.price, d.id), '[]')
        FROM deals d WHERE d.merchant_id = m.id AND d.status = 'active') AS deals,
+      -- ended deals stay in the sales history (the latest first)
+      (SELECT coalesce(json_agg(x ORDER BY x.ended_at DESC NULLS LAST, x.id DESC), '[]')
+       FROM (SELECT d.id, d.title, d.price, d.status, d.started_at, d.ended_at FROM deals d
+             WHERE d.merchant_id = m.id AND d.status <> 'active'
+             ORDER BY d.ended_at DESC NULLS LAST, d.id DESC LIMIT 20) x) AS ended_deals,
+      -- the contracts a signing recorded (app.sales), active and ended
+      (SELECT coalesce(json_agg(json_build_object(
+                'id', c.id, 'number', c.number, 'type', c.type, 'starts_on', c.starts_on, 'ends_on', c.ends_on,
+                'status', c.status) ORDER BY c.starts_on DESC, c.id DESC), '[]')
+       FROM contracts c WHERE c.merchant_id = m.id) AS contracts,
       (SELECT coalesce(json_agg(json_build_object('month', s.month, 'orders', s.orders, 'gmv', s.gmv)
                                 ORDER BY s.month), '[]')
        FROM sales_monthly s WHERE s.merchant_id = m.id AND s.month >= :since_month) AS months,
@@ -679,7 +691,7 @@ def _months_ago(first_of_month: date, months: int) -> date:
 
 
 def _cache_key(tenant_id: int, merchant_id: int, version: int) -> str:
-    return f"merchant-detail:v1:{tenant_id}:{merchant_id}:{version}"
+    return f"merchant-detail:v2:{tenant_id}:{merchant_id}:{version}"
 
 
 def _cached_aggregate(tenant_id: int, merchant_id: int, version: int) -> dict[str, Any] | None:
@@ -824,6 +836,8 @@ def _sales_section(aggregate: dict[str, Any]) -> dict[str, Any]:
     lifetime = aggregate["lifetime"]
     return {
         "active_deals": [{**deal, "price": float(deal["price"])} for deal in aggregate["deals"]],
+        "ended_deals": [{**deal, "price": float(deal["price"])} for deal in aggregate.get("ended_deals") or []],
+        "contracts": aggregate.get("contracts") or [],
         "totals": {
             "orders_12m": sum(m["orders"] for m in months),
             "gmv_12m": round(sum(m["gmv"] for m in months), 2),
@@ -905,6 +919,9 @@ def _sea_section(lead: Any, caller: User, rules: dict[str, Any], claim_cap: int)
         "drop_reason": lead.drop_reason if private else None,
         "extensions_left": max(0, rules["max_extensions"] - (lead.extensions_used or 0)) if private else None,
         "lock_reason": lead.lock_reason if view["locked_until"] else None,
+        "account_owner": (
+            {"id": lead.account_owner_id, "name": lead.account_owner_name} if lead.account_owner_id else None
+        ),
         "claimable": claimable,
     }
 

@@ -39,6 +39,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # limits on territories drawn by managers (validated in geo.territory)
     "territory": {"max_vertices": 2000, "max_area_km2": 2000},
     "custom_fields": [],
+    # life after signing: the account owner gets a to-do and a push this many days before a contract ends
+    "contracts": {"renewal_reminder_days": 30},
     # the oldest app version still served (the issue's `min_app_version`): an `X-App-Version` below it gets 426
     # APP_UPGRADE_REQUIRED with `store_url` (app.tenants.app_version); null: every version is served
     "app": {"min_version": None, "store_url": ""},

@@ -29,6 +29,7 @@ from app.factory import create_app
 from app.intake.models import ImportStatus, MerchantImport
 from app.merchants.models import Contact, Lead, LeadState
 from app.org.models import OrgKind, Role
+from app.sales.models import Contract
 from app.tasks.models import Task, TaskAssignment, TaskKind
 from app.territories.models import Territory, TerritoryMember
 from app.visits.models import Visit
@@ -65,6 +66,9 @@ POLICY = {
     ("DELETE", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>/verify"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/deals"): "subtree",
+    ("POST", "/api/v1/merchants/<id:merchant_id>/contracts"): "subtree",
+    ("PATCH", "/api/v1/merchants/<id:merchant_id>/contracts/<id:contract_id>"): "subtree",
+    ("POST", "/api/v1/merchants/<id:merchant_id>/handover"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/sales"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/competitors"): "tenant",
     ("GET", "/api/v1/leads/mine"): "own",
@@ -253,7 +257,8 @@ def world(client, session):
         status=ImportStatus.DONE,
         rejects=[{"line": 2, "reason": f"{TENANT_MARK}{PRIVATE_MARK} bad row"}],
     )
-    session.add_all([contact, visit, task, territory, device, merchant_import])
+    contract = Contract(tenant_id=a.id, merchant_id=shop.id, number="C-1", type="group_buy", starts_on=now.date())
+    session.add_all([contact, visit, task, territory, device, merchant_import, contract])
     session.flush()
     session.add(TerritoryMember(tenant_id=a.id, territory_id=territory.id, user_id=bd1.id))
     assignment = TaskAssignment(tenant_id=a.id, task_id=task.id, assignee_id=bd1.id, merchant_id=shop.id, payload={})
@@ -282,6 +287,7 @@ def world(client, session):
         "team_id": team1.id,
         "manager_id": m1.id,
         "import_id": merchant_import.id,
+        "contract_id": contract.id,
     }
     callers = {
         "bd1": bd1,
