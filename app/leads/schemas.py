@@ -107,7 +107,23 @@ class LeadEventSchema(ma.Schema):
     action = ma.fields.String(
         required=True,
         validate=validate.OneOf(
-            ["claim", "release", "drop", "extend", "assign", "transfer", "sign", "merge", "lock", "unlock"]
+            [
+                "claim",
+                "release",
+                "drop",
+                "extend",
+                "assign",
+                "transfer",
+                "sign",
+                "sign_request",
+                "deactivate",
+                "merge",
+                "lock",
+                "unlock",
+                "contract",
+                "contract_change",
+                "handover",
+            ]
         ),
     )
     at = ma.fields.DateTime(required=True)

@@ -39,6 +39,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    any_,
     bindparam,
     cast,
     func,
@@ -154,6 +155,21 @@ def _in_territory_of(user_id: Any) -> ColumnElement[bool]:
     return func.ST_Covers(area, merchants.c.location)
 
 
+def _in_pool_group(mode: str, user_id: Any, city_names: Any, location: Any) -> list[ColumnElement[bool]]:
+    """What ``claimable`` adds when the business line splits the public pool (``pool.pool_groups``)."""
+    if mode == "territory":
+        area = (
+            select(cast(func.ST_Multi(func.ST_Union(cast(territories.c.boundary, Geometry))), Geography))
+            .select_from(territories.join(members, members.c.territory_id == territories.c.id))
+            .where(members.c.user_id == user_id)
+            .scalar_subquery()
+        )
+        return [func.coalesce(func.ST_Covers(area, location), False)]
+    if mode == "city":
+        return [func.lower(merchants.c.city) == any_(city_names)]
+    return []
+
+
 def _filter_values(filters: MerchantFilters, tenant: Tenant) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if filters.attrs:
@@ -253,10 +269,14 @@ def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[tuple
     }
     if query.cursor:
         params["after_key"], params["after_id"] = decode_cursor(query.cursor, query_key, (float, int))
+    pool_groups = tenant.setting("pool", "pool_groups") if user.role == Role.BD else "off"
+    if pool_groups == "city":
+        params["city_names"] = [name.lower() for name in pool.user_city_names(user)]
     shape = (
         query.filters.sea,
         *(name in params for name in ("category_pattern", "tags", "q", "unvisited_since", "after_key", "attrs")),
         query.filters.in_my_territory,
+        pool_groups,
     )
     return shape, params, query_key
 
@@ -276,6 +296,7 @@ def _nearby_template(
     cursor: bool,
     attrs: bool = False,
     in_my_territory: bool = False,
+    pool_groups: str = "off",
 ) -> Any:
     """One statement per query shape, with bind parameters: built once, and its SQL text stays the same, so
     SQLAlchemy's compiled cache and psycopg's prepared statements are reused across requests.
@@ -311,6 +332,7 @@ def _nearby_template(
             ("after_key", Float()),
             ("after_id", BigInteger()),
             ("attrs", JSONB()),
+            ("city_names", ARRAY(String())),
         )
     }
     origin = geo_sql.point(p["lat"], p["lng"])
@@ -358,6 +380,7 @@ def _nearby_template(
         < p["claim_cap"],
         pool.is_public(row.state),
         ~pool.in_cooldown(row.id, p["user_id"], p["cooldown_since"]),
+        *_in_pool_group(pool_groups, p["user_id"], p["city_names"], row.location),
     )
     return (
         select(
@@ -784,7 +807,7 @@ def merchant_detail(
         "sales": _sales_section(aggregate),
         "competitors": aggregate.get("competitors_section")
         or _competitors_section(aggregate["competitors"], aggregate["deals"]),
-        "sea": _sea_section(lead, caller, rules, pool.claim_cap_of(tenant, caller)),
+        "sea": _sea_section(lead, caller, rules, pool.claim_cap_of(tenant, caller), _in_group(tenant, caller, lead)),
         "tasks": [_task(t, now) for t in lead.tasks],
         "nearby_same_brand": [_positioned(store, coord_sys) for store in aggregate["nearby_same_brand"]],
         "phones_masked": not show_phones,
@@ -903,13 +926,21 @@ def _competitors_section(records: list[dict[str, Any]], our_deals: list[dict[str
     return section
 
 
-def _sea_section(lead: Any, caller: User, rules: dict[str, Any], claim_cap: int) -> dict[str, Any]:
+def _in_group(tenant: Tenant, caller: User, lead: Any) -> bool:
+    """Whether a BD may claim here under the business line's pool groups (asked only when it matters)."""
+    if caller.role != Role.BD or tenant.setting("pool", "pool_groups") == "off" or (lead.state or "public") != "public":
+        return True
+    return pool.in_pool_group(tenant, caller, db.get(Merchant, lead.id))
+
+
+def _sea_section(lead: Any, caller: User, rules: dict[str, Any], claim_cap: int, in_group: bool) -> dict[str, Any]:
     view = pool.sea_view(lead.state, lead.owner_id, lead.owner_name, lead.drops_at, caller.id, lead.locked_until)
     private = view["state"] == "private"
     claimable = (
         caller.role == Role.BD
         and view["state"] == "public"
         and lead.caller_private < claim_cap
+        and in_group
         and not lead.caller_in_cooldown
     )
     return {

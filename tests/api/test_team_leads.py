@@ -304,6 +304,16 @@ def test_pool_groups_by_territory(client, org, session):
     session.flush()
     session.add(TerritoryMember(tenant_id=tenant.id, territory_id=territory.id, user_id=org["bd1"].id))
     session.commit()
+    # nearby and detail say what a claim would answer
+    near = client.get(
+        "/api/v1/merchants/nearby", headers=auth_headers(org["bd1"]), query_string={"lat": 30.26, "lng": 120.16}
+    ).json["items"]
+    assert all(item["claimable"] for item in near if item["id"] in {s.id for s in org["shops"]})
+    assert not client.get(
+        "/api/v1/merchants/nearby", headers=auth_headers(org["bd2"]), query_string={"lat": 30.26, "lng": 120.16}
+    ).json["items"][0]["claimable"]
+    far_detail = client.get(f"/api/v1/merchants/{org['far'].id}", headers=auth_headers(org["bd1"])).json
+    assert far_detail["sea"]["claimable"] is False
     claim(client, org["bd1"], org["shops"][0])
     outside = client.post(f"/api/v1/leads/{org['far'].id}/claim", headers=auth_headers(org["bd1"]))
     assert outside.status_code == 409 and outside.json["error_code"] == "NOT_IN_POOL_GROUP"
@@ -314,6 +324,15 @@ def test_pool_groups_by_territory(client, org, session):
 def test_pool_groups_by_city(client, org, session):
     fresh(org["tenant"]).settings = {"pool": {"pool_groups": "city"}}  # make_org's city unit is "Hangzhou"
     session.commit()
+    assert client.get(f"/api/v1/merchants/{org['shops'][0].id}", headers=auth_headers(org["bd2"])).json["sea"][
+        "claimable"
+    ]
+    far_near = client.get(
+        "/api/v1/merchants/nearby",
+        headers=auth_headers(org["bd2"]),
+        query_string={"lat": 31.5, "lng": 121.5, "radius_m": 500},
+    ).json["items"]
+    assert [(i["id"], i["claimable"]) for i in far_near] == [(org["far"].id, False)]
     claim(client, org["bd2"], org["shops"][0])
     outside = client.post(f"/api/v1/leads/{org['far'].id}/claim", headers=auth_headers(org["bd2"]))
     assert outside.status_code == 409 and outside.json["error_code"] == "NOT_IN_POOL_GROUP"
