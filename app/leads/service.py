@@ -478,7 +478,7 @@ def sign(
 # --- a manager's hand on the team's private leads (app.leads.team runs these in bulk)
 
 
-def _team_lead(actor: User, merchant_id: int) -> Lead:
+def team_lead(actor: User, merchant_id: int) -> Lead:
     """A private lead of a BD the actor manages (ops and admins: any), locked for the change."""
     if actor.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
         raise Forbidden("Only managers act on their team's leads.")
@@ -496,7 +496,7 @@ def _team_lead(actor: User, merchant_id: int) -> Lead:
 
 def release_for_team(actor: User, merchant_id: int, reason: str) -> Lead:
     """A manager gives a team member's private lead back to the public pool (a locked one: unlock first)."""
-    lead = _team_lead(actor, merchant_id)
+    lead = team_lead(actor, merchant_id)
     _refuse_if_locked(lead)
     return _release(actor, lead, reason)
 
@@ -512,7 +512,7 @@ def lock(actor: User, tenant: Tenant, merchant_id: int, until: datetime, reason:
             "A lock ends in the future, within a year.",
             errors={"json": {"until": [f"After now and at most {MAX_LOCK_DAYS} days ahead."]}},
         )
-    lead = _team_lead(actor, merchant_id)
+    lead = team_lead(actor, merchant_id)
     before = {**_snapshot(lead), "locked_until": lead.locked_until}
     # the clocks stand still from now (or from the current lock's end) until the new end
     pause_from = lead.locked_until if is_locked(lead, now) else now
@@ -547,7 +547,7 @@ def lock(actor: User, tenant: Tenant, merchant_id: int, until: datetime, reason:
 def unlock(actor: User, tenant: Tenant, merchant_id: int, reason: str | None = None) -> Lead:
     """End a lock early: the clocks run again, counting only the time they actually stood still."""
     now = clock.now()
-    lead = _team_lead(actor, merchant_id)
+    lead = team_lead(actor, merchant_id)
     if not is_locked(lead, now):
         raise NotPrivateLead("This lead is not locked.")
     before = {**_snapshot(lead), "locked_until": lead.locked_until}

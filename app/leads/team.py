@@ -39,12 +39,12 @@ _TITLES = {
 
 def _apply(actor: User, tenant: Tenant, action: str, merchant_id: int, body: dict[str, Any]) -> Lead:
     if action == "reassign":
-        service._team_lead(actor, merchant_id)  # scope: only leads of the actor's team move
+        service.team_lead(actor, merchant_id)  # scope: only leads of the actor's team move
         return service.assign(actor, tenant, merchant_id, body["user_id"], body["force"], body.get("reason"))
     if action == "release":
         return service.release_for_team(actor, merchant_id, body["reason"])
     if action == "extend":
-        lead = service._team_lead(actor, merchant_id)
+        lead = service.team_lead(actor, merchant_id)
         before = {"drops_at": lead.drops_at}
         lead = service.extend(actor, tenant, merchant_id)
         audit.record_audit(
@@ -127,7 +127,8 @@ def bulk(actor: User, tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
             }
         )
         previous = owners_before.get(merchant_id)
-        if previous is not None and previous != lead.owner_id or (previous is not None and action != "reassign"):
+        # the BD who held the lead hears of every change to it (of a reassignment: that it moved away)
+        if previous is not None and (action != "reassign" or previous != lead.owner_id):
             notify[(previous, "from")].append(merchant_id)
         if action == "reassign" and lead.owner_id != previous:
             notify[(lead.owner_id, "to")].append(merchant_id)
