@@ -478,6 +478,27 @@ def atomic() -> Iterator[Session]:
         db.info.pop("in_atomic", None)
 
 
+@contextmanager
+def savepoint() -> Iterator[Session]:
+    """A SAVEPOINT inside the unit of work: an error rolls back only what the block did, then propagates.
+
+    For requests that act on many items and report each one's result (bulk lead actions). Releasing the
+    savepoint is not a commit of the unit of work, so the commit guard lets it pass.
+    """
+    db = session()
+    nested = db.begin_nested()
+    try:
+        yield db
+    except BaseException:
+        nested.rollback()
+        raise
+    db.info["committing"] = True
+    try:
+        nested.commit()
+    finally:
+        db.info.pop("committing", None)
+
+
 def _owner_commit(db: Session) -> None:
     db.info["committing"] = True
     try:

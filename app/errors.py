@@ -291,6 +291,10 @@ class PlanNotFound(NotFound):
     error_code, message = "PLAN_NOT_FOUND", "No plan for that day."
 
 
+class ContractNotFound(NotFound):
+    error_code, message = "CONTRACT_NOT_FOUND", "No such contract of this merchant."
+
+
 class TaskNotFound(NotFound):
     error_code, message = "TASK_NOT_FOUND", "No such task."
     description = "no such task you may see"
@@ -471,6 +475,10 @@ class TerritoryExists(AlreadyExists):
     error_code, message = "TERRITORY_EXISTS", "The team already has a territory of that name."
 
 
+class ContractExists(AlreadyExists):
+    error_code, message = "CONTRACT_EXISTS", "A contract with this number exists in this business line."
+
+
 class InvalidTransition(Conflict):
     error_code, message = "INVALID_TRANSITION", "That is not possible in the current status."
     description = "the action is not possible in the current status (e.g. accept a done task)"
@@ -558,6 +566,27 @@ class NotOwner(PoolConflict):
 class ExtensionsExhausted(PoolConflict):
     error_code, message = "EXTENSIONS_EXHAUSTED", "Every extension is used."
     description = "every self-extension is used"
+
+
+class NotPartner(PoolConflict):
+    error_code, message = "NOT_PARTNER", "Only a signed partner's account is handed over."
+    description = "the merchant is not a signed partner"
+
+
+class NotInPoolGroup(PoolConflict):
+    error_code, message = "NOT_IN_POOL_GROUP", "This merchant is in another pool group than yours."
+    description = "the business line splits the public pool and the merchant lies outside your pool groups"
+
+
+class LeadLocked(PoolConflict):
+    error_code, message = "LEAD_LOCKED", "A manager has locked this lead."
+    description = "a manager locked the lead (`locked_until`); it is not released until unlocked"
+    extra_fields = ("locked_until",)
+
+
+class NotPrivateLead(PoolConflict):
+    error_code, message = "NOT_PRIVATE_LEAD", "Only a private lead can be changed this way."
+    description = "the merchant is in the public pool or a signed partner, not a BD's private lead"
 
 
 # --- the catalogue

@@ -46,6 +46,15 @@ MESSAGES: dict[str, tuple[str, ...]] = {
     "todo_correction_approve": ("merchant",),
     "todo_correction_reject": ("merchant",),
     "todo_task_overdue": ("task",),
+    "todo_team_leads_reassign_to": ("n",),
+    "todo_team_leads_reassign_from": ("n",),
+    "todo_team_leads_reassign_both": ("received", "lost"),
+    "todo_team_leads_release_from": ("n",),
+    "todo_team_leads_extend_from": ("n",),
+    "todo_team_leads_lock_from": ("n",),
+    "todo_team_leads_unlock_from": ("n",),
+    "todo_account_handover": ("merchant",),
+    "todo_contract_renewal": ("merchant", "number", "ends_on"),
 }
 
 

@@ -3,6 +3,7 @@
 from app.activities.models import Activity
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
+from app.dashboard.models import KpiTarget
 from app.devices.models import Device, PushDelivery
 from app.idempotency.models import IdempotencyKey
 from app.intake.models import MerchantCorrection, MerchantImport
@@ -10,7 +11,7 @@ from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantCha
 from app.org.models import OrgUnit, User
 from app.outbox.models import OutboxMessage
 from app.reminders.models import Reminder
-from app.sales.models import CompetitorObservation, CompetitorRecord, Deal, SalesMonth
+from app.sales.models import CompetitorObservation, CompetitorRecord, Contract, Deal, SalesMonth
 from app.sync.models import SyncChange
 from app.tasks.models import Task, TaskAssignment
 from app.tenants.models import Tenant, VisitFormVersion
@@ -25,9 +26,11 @@ __all__ = [
     "CompetitorObservation",
     "CompetitorRecord",
     "Contact",
+    "Contract",
     "Deal",
     "Device",
     "IdempotencyKey",
+    "KpiTarget",
     "Lead",
     "LeadEvent",
     "Merchant",

@@ -8,6 +8,7 @@ from app.admin.settings_routes import blp as tenant_blp
 from app.api import Api
 from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
+from app.dashboard.kpi_routes import blp as kpis_blp
 from app.dashboard.routes import blp as dashboard_blp
 from app.devices.routes import blp as devices_blp
 from app.health.routes import blp as health_blp
@@ -15,6 +16,7 @@ from app.intake.import_routes import blp as imports_blp
 from app.intake.onboarding_routes import blp as public_blp
 from app.intake.routes import blp as intake_blp
 from app.leads.routes import blp as leads_blp
+from app.leads.team_routes import blp as team_leads_blp
 from app.merchants.routes import blp as merchants_blp
 from app.sales.routes import blp as sales_blp
 from app.sync.routes import blp as sync_blp
@@ -32,6 +34,7 @@ BLUEPRINTS = (
     activities_blp,
     uploads_blp,
     leads_blp,
+    team_leads_blp,
     devices_blp,
     tasks_blp,
     intake_blp,
@@ -43,6 +46,7 @@ BLUEPRINTS = (
     org_blp,
     dashboard_blp,
     sync_blp,
+    kpis_blp,
 )
 
 

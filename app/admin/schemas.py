@@ -72,9 +72,17 @@ class UserCreateSchema(ma.Schema):
     phone = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
+RANK = ma.fields.String(
+    allow_none=True,
+    validate=validate.Length(min=1, max=40),
+    metadata={"description": "A label (e.g. `senior`) that `pool.claim_caps.ranks` may give its own claim cap"},
+)
+
+
 class UserUpdateSchema(ma.Schema):
     display_name = ma.fields.String(validate=validate.Length(max=200))
     phone = ma.fields.String(allow_none=True, validate=validate.Length(max=40))
+    rank = RANK
     role = ma.fields.String(validate=validate.OneOf(ROLES), metadata={"description": "Admins only"})
     org_unit_id = ma.fields.Integer(allow_none=True, validate=ID, metadata={"description": "Move the user"})
     manager_id = ma.fields.Integer(allow_none=True, validate=ID)
@@ -99,6 +107,7 @@ class UserSchema(ma.Schema):
     org_unit_id = ma.fields.Integer(required=True, allow_none=True)
     manager_id = ma.fields.Integer(required=True, allow_none=True)
     phone = ma.fields.String(required=True, allow_none=True)
+    rank = ma.fields.String(required=True, allow_none=True)
     is_active = ma.fields.Boolean(required=True)
     deactivated_at = ma.fields.DateTime(required=True, allow_none=True)
 

@@ -179,6 +179,7 @@ def user_view(user: User) -> dict[str, Any]:
         "org_unit_id": user.org_unit_id,
         "manager_id": user.manager_id,
         "phone": user.phone,
+        "rank": user.rank,
         "is_active": user.is_active,
         "deactivated_at": user.deactivated_at,
     }
@@ -259,7 +260,7 @@ def update_user(actor: User, user_id: int, fields: dict[str, Any]) -> dict[str, 
         if user.id == actor.id and fields["role"] != Role.ADMIN.value:
             raise SelfDemotion()
         user.role = Role(fields["role"])
-    for key in ("display_name", "phone"):
+    for key in ("display_name", "phone", "rank"):
         if key in fields:
             setattr(user, key, fields[key])
     if "org_unit_id" in fields:

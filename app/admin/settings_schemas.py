@@ -21,6 +21,21 @@ def _days(**kwargs) -> ma.fields.Integer:
     return ma.fields.Integer(validate=validate.Range(min=0, max=3650), **kwargs)
 
 
+class ClaimCapsSchema(ma.Schema):
+    users = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Regexp(r"^[1-9][0-9]{0,18}$", error="A user id.")),
+        values=ma.fields.Integer(validate=validate.Range(min=0, max=100_000)),
+        load_default=dict,
+        metadata={"description": "A BD's own cap, by user id", "example": {"42": 150}},
+    )
+    ranks = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(min=1, max=40)),
+        values=ma.fields.Integer(validate=validate.Range(min=0, max=100_000)),
+        load_default=dict,
+        metadata={"description": "The cap of every BD of a rank (`rank` of the user)", "example": {"senior": 200}},
+    )
+
+
 class PoolRulesSchema(ma.Schema):
     claim_cap = ma.fields.Integer(
         validate=validate.Range(min=1, max=100_000), metadata={"description": "Most private leads a BD may hold"}
@@ -39,6 +54,21 @@ class PoolRulesSchema(ma.Schema):
             "description": "How a BD's signing is verified before the lead becomes a partner: `manager` (their "
             "manager or ops confirms), `contract` (final when a deal imported for the merchant has the contract "
             "number as its `external_id`, otherwise as `manager`), `none` (the BD's signing is final)"
+        },
+    )
+    claim_caps = ma.fields.Nested(
+        ClaimCapsSchema,
+        metadata={
+            "description": "Caps that override `claim_cap`: a BD's own (by user id) first, then their rank's; "
+            "replaced as a whole when sent"
+        },
+    )
+    pool_groups = ma.fields.String(
+        validate=validate.OneOf(["off", "territory", "city"]),
+        metadata={
+            "description": "Split the public pool: `territory` (a BD claims only merchants inside their "
+            "territories), `city` (only merchants whose `city` is the name of the city unit above the BD in the org "
+            "tree), `off` (one pool)"
         },
     )
     on_deactivate = ma.fields.String(
@@ -240,8 +270,18 @@ def _timezone(value: str) -> None:
         raise ma.ValidationError("An IANA time zone, e.g. Asia/Shanghai.") from None
 
 
+class ContractRulesSchema(ma.Schema):
+    renewal_reminder_days = ma.fields.Integer(
+        validate=validate.Range(min=1, max=365),
+        metadata={
+            "description": "The account owner's renewal to-do and push come this many days before a contract ends"
+        },
+    )
+
+
 class TenantSettingsUpdateSchema(ma.Schema):
     pool = ma.fields.Nested(PoolRulesSchema)
+    contracts = ma.fields.Nested(ContractRulesSchema)
     checkin = ma.fields.Nested(CheckinRulesSchema)
     territory = ma.fields.Nested(TerritoryRulesSchema)
     app = ma.fields.Nested(AppRulesSchema)

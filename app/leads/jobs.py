@@ -27,12 +27,15 @@ SWEEP_SQL = text(
     WITH due AS (
         SELECT merchant_id, owner_id, drop_reason, drops_at FROM leads
         WHERE state = 'private' AND drops_at <= :now
+          -- a manager's lock holds the lead (its drops_at already counts the pause; this guards the edges)
+          AND (locked_until IS NULL OR locked_until <= :now)
         ORDER BY drops_at
         LIMIT :batch
         FOR UPDATE SKIP LOCKED
     ), dropped AS (
         UPDATE leads l
-        SET state = 'public', owner_id = NULL, drops_at = NULL, drop_reason = NULL, version = l.version + 1
+        SET state = 'public', owner_id = NULL, drops_at = NULL, drop_reason = NULL, version = l.version + 1,
+            locked_until = NULL, lock_reason = NULL, locked_by_id = NULL, paused_seconds = 0
         FROM due
         WHERE l.merchant_id = due.merchant_id AND l.state = 'private' AND l.drops_at <= :now
         RETURNING l.merchant_id, l.tenant_id, due.owner_id AS owner_id, due.drop_reason AS reason,
@@ -100,6 +103,7 @@ REMIND_SQL = text(
            jsonb_build_object('drop_reason', l.drop_reason, 'drops_at', l.drops_at, 'days', :days), :now
     FROM leads l JOIN merchants m ON m.id = l.merchant_id
     WHERE l.state = 'private' AND l.drops_at > :now AND l.drops_at <= :horizon
+      AND (l.locked_until IS NULL OR l.locked_until <= :now)
     ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
     RETURNING id
     """

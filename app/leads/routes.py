@@ -108,12 +108,21 @@ class Assign(MethodView):
 @blp.route("/<id:merchant_id>/sign")
 class Sign(MethodView):
     @authenticated(blp, errors=(*VALIDATION_ERRORS, MerchantNotFound, NotOwner, AlreadyPartner, LeadDropped))
-    @blp.arguments(SignSchema, example={"contract_no": "HZ-2026-00123", "signed_at": "2026-11-22T15:00:00+08:00"})
+    @blp.arguments(
+        SignSchema,
+        example={
+            "contract_no": "HZ-2026-00123",
+            "signed_at": "2026-11-22T15:00:00+08:00",
+            "contract_type": "group_buy",
+            "starts_on": "2026-12-01",
+            "ends_on": "2027-11-30",
+        },
+    )
     @blp.response(200, LeadSchema)
     def post(self, body, merchant_id):
         """Sign a lead: final for its manager or ops; an owner's signing waits for their manager where required."""
         return _lead(
-            service.sign(current_user(), current_tenant(), merchant_id, body["contract_no"], body["signed_at"])
+            service.sign(current_user(), current_tenant(), merchant_id, body["contract_no"], body["signed_at"], body)
         )
 
 

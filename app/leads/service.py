@@ -27,16 +27,20 @@ from app.errors import (
     ExtensionsExhausted,
     Forbidden,
     LeadDropped,
+    LeadLocked,
     LeadTaken,
+    NotInPoolGroup,
     NotInScope,
     NotOwner,
+    NotPrivateLead,
     ReclaimCooldown,
     UserNotFound,
+    ValidationFailed,
 )
 from app.i18n import Text
 from app.leads.rules import drop_clock
 from app.merchants.models import Lead, LeadEvent, LeadState, Merchant, get_merchant, touch
-from app.merchants.pool import COOLDOWN_ACTIONS
+from app.merchants.pool import COOLDOWN_ACTIONS, claim_cap_of, in_pool_group
 from app.org.models import Role, User
 from app.org.scope import manages
 from app.reminders.service import LEAD_DROPPING, SIGN_CONFIRMATION, remind, resolve
@@ -101,18 +105,36 @@ def _reset_clocks(lead: Lead, now: datetime, rules: dict[str, Any]) -> None:
     lead.claimed_at, lead.last_visit_at = now, None
     lead.extensions_used = lead.extended_days = lead.manager_extended_days = 0
     lead.signed_at = lead.contract_no = None
+    # a lock outlives a change of hands: the new owner's clocks start when it ends
+    lead.paused_seconds = int((lead.locked_until - now).total_seconds()) if is_locked(lead, now) else 0
     _recompute(lead, rules)
 
 
 def _recompute(lead: Lead, rules: dict[str, Any]) -> None:
-    clock_ = drop_clock(lead.claimed_at, lead.last_visit_at, lead.extended_days, rules)
+    clock_ = drop_clock(lead.claimed_at, lead.last_visit_at, lead.extended_days, rules, lead.paused_seconds or 0)
     lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
     lead.version += 1
 
 
+def is_locked(lead: Lead | None, now: datetime) -> bool:
+    return lead is not None and lead.locked_until is not None and lead.locked_until > now
+
+
+def _clear_lock(lead: Lead) -> None:
+    lead.locked_until = lead.lock_reason = lead.locked_by_id = None
+    lead.paused_seconds = 0
+
+
 def _ensure_live(lead: Lead | None, now: datetime) -> None:
-    """A private lead past its drop time has dropped, even if the sweeper has not got to it yet."""
-    if lead is not None and lead.state == LeadState.PRIVATE and lead.drops_at is not None and lead.drops_at <= now:
+    """A private lead past its drop time has dropped, even if the sweeper has not got to it yet (a locked one
+    has not: the sweeper skips it)."""
+    if (
+        lead is not None
+        and lead.state == LeadState.PRIVATE
+        and lead.drops_at is not None
+        and lead.drops_at <= now
+        and not is_locked(lead, now)
+    ):
         raise LeadDropped("This lead has already dropped back to the public pool.")
 
 
@@ -134,14 +156,15 @@ def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
         raise Forbidden("Only BDs claim leads; managers assign them.")
     merchant = get_merchant(merchant_id, live_only=True)
     rules, now = tenant.setting("pool"), clock.now()
+    if not in_pool_group(tenant, user, merchant):
+        raise NotInPoolGroup()
     _lock_user(user.id)
     cooldown = _in_cooldown(user.id, merchant.id, now, rules)
     if cooldown:
         raise ReclaimCooldown(extra={"until": cooldown.isoformat()})
-    if _private_count(user.id) >= rules["claim_cap"]:
-        raise ClaimCapReached(
-            f"You already hold {rules['claim_cap']} private leads.", extra={"cap": rules["claim_cap"]}
-        )
+    cap = claim_cap_of(tenant, user)
+    if _private_count(user.id) >= cap:
+        raise ClaimCapReached(f"You already hold {cap} private leads.", extra={"cap": cap})
     clock_ = drop_clock(now, None, 0, rules)
     fresh = {
         "state": LeadState.PRIVATE,
@@ -155,6 +178,10 @@ def claim(user: User, tenant: Tenant, merchant_id: int) -> Lead:
         "drop_reason": clock_.reason,
         "signed_at": None,
         "contract_no": None,
+        "locked_until": None,
+        "lock_reason": None,
+        "locked_by_id": None,
+        "paused_seconds": 0,
     }
     statement = (
         insert(Lead)
@@ -189,21 +216,32 @@ def release(user: User, merchant_id: int, reason: str) -> Lead:
         raise AlreadyPartner("Signed partners are not released to the pool.")
     if lead is None or lead.state != LeadState.PRIVATE or lead.owner_id != user.id:
         raise NotOwner("Only the lead's owner can release it.")
+    _refuse_if_locked(lead)
+    return _release(user, lead, reason)
+
+
+def _refuse_if_locked(lead: Lead) -> None:
+    if is_locked(lead, clock.now()):
+        raise LeadLocked(extra={"locked_until": lead.locked_until.isoformat()})
+
+
+def _release(user: User, lead: Lead, reason: str) -> Lead:
+    merchant_id = lead.merchant_id
     previous = lead.owner_id
     before = _snapshot(lead)
     _to_public(lead)
-    _record(merchant.id, lead.tenant_id, "release", actor=user, from_owner=previous, to_owner=None, reason=reason)
-    _close_reminders(merchant.id, "released")
+    _record(merchant_id, lead.tenant_id, "release", actor=user, from_owner=previous, to_owner=None, reason=reason)
+    _close_reminders(merchant_id, "released")
     audit.record_audit(
         audit.LEAD_RELEASE,
         actor=user,
         subject_type="merchant",
-        subject_id=merchant.id,
+        subject_id=merchant_id,
         before=before,
         after={**_snapshot(lead), "reason": reason},
         tenant_id=lead.tenant_id,
     )
-    touch(merchant.id)
+    touch(merchant_id)
     db.session.flush()
     return lead
 
@@ -242,6 +280,7 @@ def release_closed(actor: User, merchant_id: int) -> int | None:
 def _to_public(lead: Lead) -> None:
     lead.state, lead.owner_id = LeadState.PUBLIC, None
     lead.drops_at = lead.drop_reason = None
+    _clear_lock(lead)
     lead.version += 1
 
 
@@ -312,10 +351,10 @@ def assign(
     ):
         raise NotInScope("That lead belongs to a BD outside your team.")
     partner = lead is not None and lead.state == LeadState.PARTNER
-    if not partner and not force and _private_count(target.id) >= rules["claim_cap"]:
+    cap = claim_cap_of(tenant, target)
+    if not partner and not force and _private_count(target.id) >= cap:
         raise ClaimCapReached(
-            f"That BD already holds {rules['claim_cap']} private leads; send force=true to assign anyway.",
-            extra={"cap": rules["claim_cap"]},
+            f"That BD already holds {cap} private leads; send force=true to assign anyway.", extra={"cap": cap}
         )
     if lead is None:
         lead = Lead(merchant_id=merchant.id, tenant_id=tenant.id, state=LeadState.PUBLIC, version=0)
@@ -408,7 +447,42 @@ def _sign_confirmers(bd: User) -> list[int]:
     )
 
 
-def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_at: datetime) -> Lead:
+# The contract record belongs to app.sales (above this package); written as a table, like the deals are read.
+_RECORD_CONTRACT = text(
+    """
+    INSERT INTO contracts (tenant_id, merchant_id, number, type, starts_on, ends_on, status, signed_by_id)
+    VALUES (:tenant_id, :merchant_id, :number, :type, :starts_on, :ends_on, 'active', :signed_by_id)
+    ON CONFLICT (tenant_id, number) DO NOTHING
+    """
+)
+
+
+def _record_contract(tenant: Tenant, merchant_id: int, owner_id: int | None, contract_no: str, terms: dict) -> None:
+    """A final signing that names the contract's terms records the contract (the number is its key)."""
+    if not terms.get("contract_type") or not terms.get("starts_on"):
+        return
+    db.session.execute(
+        _RECORD_CONTRACT,
+        {
+            "tenant_id": tenant.id,
+            "merchant_id": merchant_id,
+            "number": contract_no,
+            "type": terms["contract_type"],
+            "starts_on": terms["starts_on"],
+            "ends_on": terms.get("ends_on"),
+            "signed_by_id": owner_id,
+        },
+    )
+
+
+def sign(
+    user: User,
+    tenant: Tenant,
+    merchant_id: int,
+    contract_no: str,
+    signed_at: datetime,
+    terms: dict[str, Any] | None = None,
+) -> Lead:
     merchant = get_merchant(merchant_id, live_only=True)
     lead = _locked_lead(merchant.id)
     _ensure_live(lead, clock.now())
@@ -423,6 +497,8 @@ def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_
         return _request_signing(user, tenant, merchant, lead, contract_no, signed_at)
     lead.state, lead.signed_at, lead.contract_no = LeadState.PARTNER, signed_at, contract_no
     lead.drops_at = lead.drop_reason = None
+    _clear_lock(lead)
+    _record_contract(tenant, merchant.id, lead.owner_id, contract_no, terms or {})
     lead.version += 1
     _close_reminders(merchant.id, "signed")
     _record(
@@ -436,5 +512,108 @@ def sign(user: User, tenant: Tenant, merchant_id: int, contract_no: str, signed_
         signed_at=signed_at,
     )
     touch(merchant.id)
+    db.session.flush()
+    return lead
+
+
+# --- a manager's hand on the team's private leads (app.leads.team runs these in bulk)
+
+
+def team_lead(actor: User, merchant_id: int) -> Lead:
+    """A private lead of a BD the actor manages (ops and admins: any), locked for the change."""
+    if actor.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
+        raise Forbidden("Only managers act on their team's leads.")
+    merchant = get_merchant(merchant_id, live_only=True)
+    lead = _locked_lead(merchant.id)
+    if lead is None or lead.state != LeadState.PRIVATE or lead.owner_id is None:
+        if lead is not None and lead.state == LeadState.PARTNER:
+            raise AlreadyPartner("This merchant is already a signed partner.")
+        raise NotPrivateLead()
+    if actor.role == Role.MANAGER and not manages(actor, lead.owner_id):
+        raise NotInScope("That lead belongs to a BD outside your team.")
+    _ensure_live(lead, clock.now())
+    return lead
+
+
+def release_for_team(actor: User, merchant_id: int, reason: str) -> Lead:
+    """A manager gives a team member's private lead back to the public pool (a locked one: unlock first)."""
+    lead = team_lead(actor, merchant_id)
+    _refuse_if_locked(lead)
+    return _release(actor, lead, reason)
+
+
+MAX_LOCK_DAYS = 366
+
+
+def lock(actor: User, tenant: Tenant, merchant_id: int, until: datetime, reason: str) -> Lead:
+    """Hold a private lead: its drop clocks stand still until ``until`` (a later lock moves the end)."""
+    now = clock.now()
+    if until <= now or until > now + timedelta(days=MAX_LOCK_DAYS):
+        raise ValidationFailed(
+            "A lock ends in the future, within a year.",
+            errors={"json": {"until": [f"After now and at most {MAX_LOCK_DAYS} days ahead."]}},
+        )
+    lead = team_lead(actor, merchant_id)
+    before = {**_snapshot(lead), "locked_until": lead.locked_until}
+    # the clocks stand still from now (or from the current lock's end) until the new end
+    pause_from = lead.locked_until if is_locked(lead, now) else now
+    lead.paused_seconds = (lead.paused_seconds or 0) + int((until - pause_from).total_seconds())
+    lead.locked_until, lead.lock_reason, lead.locked_by_id = until, reason, actor.id
+    _recompute(lead, tenant.setting("pool"))
+    _record(
+        lead.merchant_id,
+        tenant.id,
+        "lock",
+        actor=actor,
+        from_owner=lead.owner_id,
+        to_owner=lead.owner_id,
+        reason=reason,
+        locked_until=until,
+        drops_at=lead.drops_at,
+    )
+    audit.record_audit(
+        audit.LEAD_LOCK,
+        actor=actor,
+        subject_type="merchant",
+        subject_id=lead.merchant_id,
+        before=before,
+        after={**_snapshot(lead), "locked_until": until, "reason": reason},
+        tenant_id=tenant.id,
+    )
+    touch(lead.merchant_id)
+    db.session.flush()
+    return lead
+
+
+def unlock(actor: User, tenant: Tenant, merchant_id: int, reason: str | None = None) -> Lead:
+    """End a lock early: the clocks run again, counting only the time they actually stood still."""
+    now = clock.now()
+    lead = team_lead(actor, merchant_id)
+    if not is_locked(lead, now):
+        raise NotPrivateLead("This lead is not locked.")
+    before = {**_snapshot(lead), "locked_until": lead.locked_until}
+    lead.paused_seconds = max(0, (lead.paused_seconds or 0) - int((lead.locked_until - now).total_seconds()))
+    lead.locked_until = lead.lock_reason = lead.locked_by_id = None
+    _recompute(lead, tenant.setting("pool"))
+    _record(
+        lead.merchant_id,
+        tenant.id,
+        "unlock",
+        actor=actor,
+        from_owner=lead.owner_id,
+        to_owner=lead.owner_id,
+        reason=reason,
+        drops_at=lead.drops_at,
+    )
+    audit.record_audit(
+        audit.LEAD_UNLOCK,
+        actor=actor,
+        subject_type="merchant",
+        subject_id=lead.merchant_id,
+        before=before,
+        after={**_snapshot(lead), "reason": reason},
+        tenant_id=tenant.id,
+    )
+    touch(lead.merchant_id)
     db.session.flush()
     return lead

@@ -12,7 +12,14 @@ NEARBY_EXAMPLE = {
             "distance_m": 34.68,
             "bearing_deg": 203.0,
             "tags": ["head"],
-            "sea": {"state": "public", "owner": None, "mine": False, "drops_at": None, "expires_at": None},
+            "sea": {
+                "state": "public",
+                "owner": None,
+                "mine": False,
+                "drops_at": None,
+                "expires_at": None,
+                "locked_until": None,
+            },
             "claimable": True,
             "last_visit_at": None,
         },
@@ -32,6 +39,7 @@ NEARBY_EXAMPLE = {
                 "mine": True,
                 "drops_at": "2026-12-01T09:12:00+00:00",
                 "expires_at": "2026-12-01T09:12:00+00:00",
+                "locked_until": None,
             },
             "claimable": False,
             "last_visit_at": "2026-11-18T19:51:49+00:00",
@@ -141,6 +149,26 @@ DETAIL_EXAMPLE: dict = {
                 "ended_at": None,
             },
         ],
+        "ended_deals": [
+            {
+                "id": 7,
+                "title": "Summer set",
+                "price": 25.0,
+                "status": "ended",
+                "started_at": "2026-05-06",
+                "ended_at": "2026-08-31",
+            }
+        ],
+        "contracts": [
+            {
+                "id": 9,
+                "number": "HZ-2026-00123",
+                "type": "group_buy",
+                "starts_on": "2026-05-07",
+                "ends_on": "2027-05-06",
+                "status": "active",
+            }
+        ],
         "totals": {"orders_12m": 4695, "gmv_12m": 85281.47, "orders_lifetime": 7190, "gmv_lifetime": 134924.99},
         "months": [
             {"month": "2026-09", "orders": 339, "gmv": 4837.53},
@@ -207,6 +235,9 @@ DETAIL_EXAMPLE: dict = {
         "drops_at": None,
         "drop_reason": None,
         "extensions_left": None,
+        "locked_until": None,
+        "lock_reason": None,
+        "account_owner": {"id": 7, "name": "Ops Liisa"},
         "claimable": False,
     },
     "tasks": [],

@@ -195,6 +195,14 @@ class Lead(TenantScoped, Base):
     signed_at: Mapped[datetime | None]
     contract_no: Mapped[str | None] = mapped_column(String(80))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # a manager's hold (a key account under negotiation): the drop clocks stand still until ``locked_until``
+    locked_until: Mapped[datetime | None]
+    lock_reason: Mapped[str | None] = mapped_column(String(300))
+    locked_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    # a signed partner handed over to an ops account owner (the signing BD stays the owner, with read access)
+    account_owner_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    # how long locks held the clocks, added to every clock like extension days (app.leads.rules)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LeadEvent(TenantScoped, Timestamped, Base):

@@ -39,6 +39,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    any_,
     bindparam,
     cast,
     func,
@@ -158,6 +159,21 @@ def _in_territory_of(user_id: Any) -> ColumnElement[bool]:
     return func.ST_Covers(area, merchants.c.location)
 
 
+def _in_pool_group(mode: str, user_id: Any, city_names: Any, location: Any) -> list[ColumnElement[bool]]:
+    """What ``claimable`` adds when the business line splits the public pool (``pool.pool_groups``)."""
+    if mode == "territory":
+        area = (
+            select(cast(func.ST_Multi(func.ST_Union(cast(territories.c.boundary, Geometry))), Geography))
+            .select_from(territories.join(members, members.c.territory_id == territories.c.id))
+            .where(members.c.user_id == user_id)
+            .scalar_subquery()
+        )
+        return [func.coalesce(func.ST_Covers(area, location), False)]
+    if mode == "city":
+        return [func.lower(merchants.c.city) == any_(city_names)]
+    return []
+
+
 def _filter_values(filters: MerchantFilters, tenant: Tenant) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if filters.attrs:
@@ -249,7 +265,7 @@ def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[tuple
         "tenant_id": tenant.id,
         "user_id": user.id,
         "is_bd": user.role == Role.BD,
-        "claim_cap": rules["claim_cap"],
+        "claim_cap": pool.claim_cap_of(tenant, user),
         "cooldown_since": pool.cooldown_since(clock.now(), rules),
         "fetch_n": query.limit + 1,
         "limit_n": query.limit + 1,
@@ -257,10 +273,14 @@ def _nearby_parts(user: User, tenant: Tenant, query: NearbyQuery) -> tuple[tuple
     }
     if query.cursor:
         params["after_key"], params["after_id"] = decode_cursor(query.cursor, query_key, (float, int))
+    pool_groups = tenant.setting("pool", "pool_groups") if user.role == Role.BD else "off"
+    if pool_groups == "city":
+        params["city_names"] = [name.lower() for name in pool.user_city_names(user)]
     shape = (
         query.filters.sea,
         *(name in params for name in ("category_pattern", "tags", "q", "unvisited_since", "after_key", "attrs")),
         query.filters.in_my_territory,
+        pool_groups,
     )
     return shape, params, query_key
 
@@ -280,6 +300,7 @@ def _nearby_template(
     cursor: bool,
     attrs: bool = False,
     in_my_territory: bool = False,
+    pool_groups: str = "off",
 ) -> Any:
     """One statement per query shape, with bind parameters: built once, and its SQL text stays the same, so
     SQLAlchemy's compiled cache and psycopg's prepared statements are reused across requests.
@@ -315,6 +336,7 @@ def _nearby_template(
             ("after_key", Float()),
             ("after_id", BigInteger()),
             ("attrs", JSONB()),
+            ("city_names", ARRAY(String())),
         )
     }
     origin = geo_sql.point(p["lat"], p["lng"])
@@ -343,6 +365,7 @@ def _nearby_template(
                 leads.c.state,
                 leads.c.owner_id,
                 leads.c.drops_at,
+                leads.c.locked_until,
                 _owner_name().label("owner_name"),
             ]
         )
@@ -361,6 +384,7 @@ def _nearby_template(
         < p["claim_cap"],
         pool.is_public(row.state),
         ~pool.in_cooldown(row.id, p["user_id"], p["cooldown_since"]),
+        *_in_pool_group(pool_groups, p["user_id"], p["city_names"], row.location),
     )
     return (
         select(
@@ -378,6 +402,7 @@ def _nearby_template(
             row.state,
             row.owner_id,
             row.drops_at,
+            row.locked_until,
             row.owner_name,
             claimable.label("claimable"),
         )
@@ -400,7 +425,7 @@ def _nearby_item(row: Any, user_id: int, coord_sys: CoordSys) -> dict[str, Any]:
         "distance_m": round(row.distance_m, 2),
         "bearing_deg": round(row.bearing_deg, 1) % 360.0,
         "tags": row.tags,
-        "sea": pool.sea_view(row.state, row.owner_id, row.owner_name, row.drops_at, user_id),
+        "sea": pool.sea_view(row.state, row.owner_id, row.owner_name, row.drops_at, user_id, row.locked_until),
         "claimable": bool(row.claimable),
         "last_visit_at": row.last_visit_at,
     }
@@ -566,6 +591,9 @@ CALLER_SQL = text(
     """
     SELECT m.id, m.detail_version, m.merged_into_id,
            l.state, l.owner_id, l.claimed_at, l.drops_at, l.drop_reason, l.extensions_used,
+           l.locked_until, l.lock_reason, l.account_owner_id,
+           (SELECT coalesce(nullif(a.display_name, ''), a.username) FROM users a
+            WHERE a.id = l.account_owner_id) AS account_owner_name,
            coalesce(nullif(o.display_name, ''), o.username) AS owner_name,
            o.manager_id AS owner_manager_id, ou.path AS owner_path,
            (SELECT path FROM org_units WHERE id = :caller_unit) AS caller_path,
@@ -659,6 +687,16 @@ AGGREGATE_SQL = text(
                 'id', d.id, 'title', d.title, 'price', d.price, 'status', d.status,
                 'started_at', d.started_at, 'ended_at', d.ended_at) ORDER BY d.price, d.id), '[]')
        FROM deals d WHERE d.merchant_id = m.id AND d.status = 'active') AS deals,
+      -- ended deals stay in the sales history (the latest first)
+      (SELECT coalesce(json_agg(x ORDER BY x.ended_at DESC NULLS LAST, x.id DESC), '[]')
+       FROM (SELECT d.id, d.title, d.price, d.status, d.started_at, d.ended_at FROM deals d
+             WHERE d.merchant_id = m.id AND d.status <> 'active'
+             ORDER BY d.ended_at DESC NULLS LAST, d.id DESC LIMIT 20) x) AS ended_deals,
+      -- the contracts a signing recorded (app.sales), active and ended
+      (SELECT coalesce(json_agg(json_build_object(
+                'id', c.id, 'number', c.number, 'type', c.type, 'starts_on', c.starts_on, 'ends_on', c.ends_on,
+                'status', c.status) ORDER BY c.starts_on DESC, c.id DESC), '[]')
+       FROM contracts c WHERE c.merchant_id = m.id) AS contracts,
       (SELECT coalesce(json_agg(json_build_object('month', s.month, 'orders', s.orders, 'gmv', s.gmv)
                                 ORDER BY s.month), '[]')
        FROM sales_monthly s WHERE s.merchant_id = m.id AND s.month >= :since_month) AS months,
@@ -702,8 +740,8 @@ def _months_ago(first_of_month: date, months: int) -> date:
 
 
 def _cache_key(tenant_id: int, merchant_id: int, version: int) -> str:
-    # v3: `closed`, recent visits' photo ids and form answers, activities and competitor observations
-    return f"merchant-detail:v3:{tenant_id}:{merchant_id}:{version}"
+    # v4: `closed`, photos, form answers, activities, observations, contracts, locks and the account owner
+    return f"merchant-detail:v4:{tenant_id}:{merchant_id}:{version}"
 
 
 def _cached_aggregate(tenant_id: int, merchant_id: int, version: int) -> dict[str, Any] | None:
@@ -801,7 +839,7 @@ def merchant_detail(
         "competitors": aggregate.get("competitors_section")
         or _competitors_section(aggregate["competitors"], aggregate["deals"], aggregate["observations"]),
         "activities": _activities_section(aggregate),
-        "sea": _sea_section(lead, caller, rules),
+        "sea": _sea_section(lead, caller, rules, pool.claim_cap_of(tenant, caller), _in_group(tenant, caller, lead)),
         "tasks": [_task(t, now) for t in lead.tasks],
         "nearby_same_brand": [_positioned(store, coord_sys) for store in aggregate["nearby_same_brand"]],
         "phones_masked": not show_phones,
@@ -877,6 +915,8 @@ def _sales_section(aggregate: dict[str, Any]) -> dict[str, Any]:
     lifetime = aggregate["lifetime"]
     return {
         "active_deals": [{**deal, "price": float(deal["price"])} for deal in aggregate["deals"]],
+        "ended_deals": [{**deal, "price": float(deal["price"])} for deal in aggregate.get("ended_deals") or []],
+        "contracts": aggregate.get("contracts") or [],
         "totals": {
             "orders_12m": sum(m["orders"] for m in months),
             "gmv_12m": round(sum(m["gmv"] for m in months), 2),
@@ -954,13 +994,21 @@ def _competitors_section(
     return section
 
 
-def _sea_section(lead: Any, caller: User, rules: dict[str, Any]) -> dict[str, Any]:
-    view = pool.sea_view(lead.state, lead.owner_id, lead.owner_name, lead.drops_at, caller.id)
+def _in_group(tenant: Tenant, caller: User, lead: Any) -> bool:
+    """Whether a BD may claim here under the business line's pool groups (asked only when it matters)."""
+    if caller.role != Role.BD or tenant.setting("pool", "pool_groups") == "off" or (lead.state or "public") != "public":
+        return True
+    return pool.in_pool_group(tenant, caller, db.get(Merchant, lead.id))
+
+
+def _sea_section(lead: Any, caller: User, rules: dict[str, Any], claim_cap: int, in_group: bool) -> dict[str, Any]:
+    view = pool.sea_view(lead.state, lead.owner_id, lead.owner_name, lead.drops_at, caller.id, lead.locked_until)
     private = view["state"] == "private"
     claimable = (
         caller.role == Role.BD
         and view["state"] == "public"
-        and lead.caller_private < rules["claim_cap"]
+        and lead.caller_private < claim_cap
+        and in_group
         and not lead.caller_in_cooldown
     )
     return {
@@ -969,6 +1017,10 @@ def _sea_section(lead: Any, caller: User, rules: dict[str, Any]) -> dict[str, An
         "drops_at": lead.drops_at if private else None,
         "drop_reason": lead.drop_reason if private else None,
         "extensions_left": max(0, rules["max_extensions"] - (lead.extensions_used or 0)) if private else None,
+        "lock_reason": lead.lock_reason if view["locked_until"] else None,
+        "account_owner": (
+            {"id": lead.account_owner_id, "name": lead.account_owner_name} if lead.account_owner_id else None
+        ),
         "claimable": claimable,
     }
 

@@ -135,6 +135,14 @@ class SeaSchema(ma.Schema):
         required=True,
         metadata={"description": "Deprecated (2026-12-03): the same as `drops_at`, the name every other answer uses"},
     )
+    locked_until = ma.fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "A manager locked this private lead (a key account being negotiated): its drop clocks "
+            "stand still until then, and `drops_at` already counts the pause"
+        },
+    )
 
 
 class NearbyItemSchema(ma.Schema):
@@ -372,8 +380,25 @@ class RelatedStoresSchema(ma.Schema):
     )
 
 
+class DetailContractSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    number = ma.fields.String(required=True)
+    type = ma.fields.String(required=True, metadata={"description": "group_buy, pay_at_store, prepaid, other"})
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(allow_none=True, required=True)
+    status = ma.fields.String(required=True, validate=validate.OneOf(["active", "ended", "terminated"]))
+
+
 class SalesSectionSchema(ma.Schema):
     active_deals = ma.fields.List(ma.fields.Nested(DealSchema), required=True)
+    ended_deals = ma.fields.List(
+        ma.fields.Nested(DealSchema), required=True, metadata={"description": "Deals no longer active, latest first"}
+    )
+    contracts = ma.fields.List(
+        ma.fields.Nested(DetailContractSchema),
+        required=True,
+        metadata={"description": "Every contract of the merchant, active and ended, newest first"},
+    )
     totals = ma.fields.Nested(SalesTotalsSchema, required=True)
     months = ma.fields.List(
         ma.fields.Nested(SalesMonthSchema),
@@ -422,6 +447,15 @@ class DetailSeaSchema(SeaSchema):
         metadata={"description": "The clock that will fire at `drops_at`"},
     )
     extensions_left = ma.fields.Integer(allow_none=True, required=True)
+    lock_reason = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "Why the lead is locked (while `locked_until` holds)"}
+    )
+    account_owner = ma.fields.Nested(
+        OwnerSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The ops account owner a signed partner was handed over to"},
+    )
     claimable = ma.fields.Boolean(required=True)
 
 

@@ -63,6 +63,8 @@ class User(TenantScoped, Timestamped, Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     # zh-CN or en (app.i18n.SUPPORTED_LOCALES); null: the business line's `locale` setting
     locale: Mapped[str | None] = mapped_column(String(10))
+    # a free label (junior, senior...) that tenant settings may give its own claim cap (pool.claim_caps.ranks)
+    rank: Mapped[str | None] = mapped_column(String(40))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     deactivated_at: Mapped[datetime | None]
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -95,3 +96,27 @@ class CompetitorObservation(TenantScoped, Timestamped, Base):
     # our price minus theirs: positive when the competitor is cheaper
     price_gap: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     observed_at: Mapped[datetime]
+
+
+CONTRACT_TYPES = ("group_buy", "pay_at_store", "prepaid", "other")
+CONTRACT_STATUSES = ("active", "ended", "terminated")
+
+
+class Contract(TenantScoped, Timestamped, Base):
+    """The contract a signing records: its number, type and term. Ended ones stay, for the sales history."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_contracts_renewal", "ends_on", postgresql_where=text("status = 'active'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(80))
+    type: Mapped[str] = mapped_column(String(20))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    signed_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

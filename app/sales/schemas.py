@@ -3,6 +3,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.sales.models import CONTRACT_STATUSES, CONTRACT_TYPES
+from app.schemas import ID
+
 MONEY = {"as_string": False, "places": 2, "validate": validate.Range(min=0, max=999_999_999)}
 
 
@@ -65,3 +68,49 @@ class MerchantCompetitorSchema(ma.Schema):
     online = ma.fields.Boolean(required=True)
     deals = ma.fields.List(ma.fields.Nested(CompetitorDealSchema), required=True)
     captured_at = ma.fields.DateTime(required=True)
+
+
+# --- contracts and the account owner
+
+
+class ContractCreateSchema(ma.Schema):
+    number = ma.fields.String(required=True, validate=validate.Length(min=1, max=80))
+    type = ma.fields.String(required=True, validate=validate.OneOf(CONTRACT_TYPES))
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(allow_none=True, load_default=None, metadata={"description": "null: open-ended"})
+
+
+class ContractUpdateSchema(ma.Schema):
+    number = ma.fields.String(validate=validate.Length(min=1, max=80))
+    type = ma.fields.String(validate=validate.OneOf(CONTRACT_TYPES))
+    starts_on = ma.fields.Date()
+    ends_on = ma.fields.Date(allow_none=True, metadata={"description": "A renewal moves it"})
+    status = ma.fields.String(
+        validate=validate.OneOf(CONTRACT_STATUSES),
+        metadata={"description": "`ended` or `terminated` ends the deal; it stays in the detail's sales history"},
+    )
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=300))
+
+
+class ContractSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    merchant_id = ma.fields.Integer(required=True)
+    number = ma.fields.String(required=True)
+    type = ma.fields.String(required=True, validate=validate.OneOf(CONTRACT_TYPES))
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(allow_none=True, required=True)
+    status = ma.fields.String(required=True, validate=validate.OneOf(CONTRACT_STATUSES))
+    signed_by_id = ma.fields.Integer(allow_none=True, required=True)
+
+
+class HandoverSchema(ma.Schema):
+    user_id = ma.fields.Integer(required=True, validate=ID, metadata={"description": "An active ops user"})
+    reason = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=300))
+
+
+class HandoverResultSchema(ma.Schema):
+    merchant_id = ma.fields.Integer(required=True)
+    owner_id = ma.fields.Integer(
+        allow_none=True, required=True, metadata={"description": "The signing BD: keeps read access"}
+    )
+    account_owner_id = ma.fields.Integer(required=True)

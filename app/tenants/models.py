@@ -29,6 +29,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         # private pool, under the cap and the clocks): "manager" (their manager or ops confirms), "contract" (a
         # deal imported for the merchant carries the contract number; without one, as "manager"), "none"
         "signing": "manager",
+        # caps that override claim_cap: per BD (user id as a string key) first, then per rank (users.rank)
+        "claim_caps": {"users": {}, "ranks": {}},
+        # "off": one public pool; "territory": a BD claims only merchants inside their territories;
+        # "city": only merchants whose city is the BD's city org unit (the seeds' city pools)
+        "pool_groups": "off",
     },
     "checkin": {
         "radius_m": 200,
@@ -55,6 +60,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "apply_at_once": ["address", "phone", "category", "brand", "attributes"],
         "move_check_m": 50,
     },
+    # life after signing: the account owner gets a to-do and a push this many days before a contract ends
+    "contracts": {"renewal_reminder_days": 30},
     # the oldest app version still served (the issue's `min_app_version`): an `X-App-Version` below it gets 426
     # APP_UPGRADE_REQUIRED with `store_url` (app.tenants.app_version); null: every version is served
     "app": {"min_version": None, "store_url": ""},

@@ -334,7 +334,9 @@ def _advance_clocks(
     if verified and lead.state == LeadState.PRIVATE and lead.owner_id == user.id:
         if lead.last_visit_at is None or lead.last_visit_at < at:
             lead.last_visit_at = at
-            clock_ = drop_clock(lead.claimed_at, lead.last_visit_at, lead.extended_days, tenant.setting("pool"))
+            clock_ = drop_clock(
+                lead.claimed_at, lead.last_visit_at, lead.extended_days, tenant.setting("pool"), lead.paused_seconds
+            )
             lead.drops_at, lead.drop_reason = clock_.drops_at, clock_.reason
             lead.version += 1
             # the drop it warned of has moved: the reminder job warns again before the new drop time

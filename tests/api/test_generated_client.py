@@ -224,9 +224,11 @@ def test_nullable_nested_objects_parse_into_their_models(generated):
             "signed_at": None,
             "contract_no": None,
             "sign_pending": False,
+            "lock": {"until": "2027-01-15T00:00:00+00:00", "reason": "Key account"},
         }
     )
     assert isinstance(lead.owner, m.PersonRef)
+    assert isinstance(lead.lock, m.Lock) and lead.lock.reason == "Key account"
 
 
 def _npx(*args: str) -> list[str]:

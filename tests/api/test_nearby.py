@@ -235,6 +235,7 @@ def test_sea_status_owner_and_claimable(client, pool):
         "mine": False,
         "drops_at": None,
         "expires_at": None,
+        "locked_until": None,
     }
     claimable = {name for name, item in by_name.items() if item["claimable"]}
     assert claimable == {"Kahvila Public"}  # the bakery dropped from me 2 days ago: cooldown

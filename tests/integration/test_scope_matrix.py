@@ -30,6 +30,7 @@ from app.factory import create_app
 from app.intake.models import ImportStatus, MerchantImport
 from app.merchants.models import Contact, Lead, LeadState
 from app.org.models import OrgKind, Role
+from app.sales.models import Contract
 from app.tasks.models import Task, TaskAssignment, TaskKind
 from app.territories.models import Territory, TerritoryMember
 from app.uploads.models import Upload
@@ -74,6 +75,9 @@ POLICY = {
     ("DELETE", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/contacts/<id:contact_id>/verify"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/deals"): "subtree",
+    ("POST", "/api/v1/merchants/<id:merchant_id>/contracts"): "subtree",
+    ("PATCH", "/api/v1/merchants/<id:merchant_id>/contracts/<id:contract_id>"): "subtree",
+    ("POST", "/api/v1/merchants/<id:merchant_id>/handover"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/sales"): "subtree",
     ("POST", "/api/v1/merchants/<id:merchant_id>/competitors"): "tenant",
     ("GET", "/api/v1/leads/mine"): "own",
@@ -93,6 +97,8 @@ POLICY = {
     ("GET", "/api/v1/activities"): "own",
     ("GET", "/api/v1/visit-plans/<day>"): "own",
     ("GET", "/api/v1/team/visits"): "own",
+    ("GET", "/api/v1/team/leads"): "own",  # managers: their subtree; ops and admins: the business line
+    ("POST", "/api/v1/team/leads/bulk"): "subtree",
     ("POST", "/api/v1/tasks"): "subtree",
     ("GET", "/api/v1/tasks"): "own",
     ("POST", "/api/v1/tasks/bulk"): "subtree",
@@ -124,6 +130,10 @@ POLICY = {
     ("GET", "/api/v1/dashboard/team"): "own",
     ("GET", "/api/v1/dashboard/funnel"): "own",
     ("GET", "/api/v1/dashboard/heatmap"): "own",
+    ("GET", "/api/v1/kpis"): "own",  # managers: their people; ops, admins: the business line
+    ("GET", "/api/v1/kpis/leaderboard"): "own",
+    ("GET", "/api/v1/targets"): "own",
+    ("PUT", "/api/v1/targets"): "subtree",
     ("GET", "/api/v1/audit"): "own",  # admins only, their own business line
     ("POST", "/api/v1/public/onboarding"): "public",
     ("POST", "/api/v1/merchants"): "own",
@@ -160,6 +170,8 @@ QUERIES = {
     "/api/v1/dashboard/funnel": {"from": "2026-01-01", "to": "2026-12-31"},
     "/api/v1/dashboard/heatmap": {"bbox": "120.15,30.25,120.17,30.27", "cell_m": 500},
     "/api/v1/team/visits": {},
+    "/api/v1/kpis/leaderboard": {"month": "2026-11"},
+    "/api/v1/targets": {"month": "2026-11"},
 }
 
 
@@ -268,7 +280,8 @@ def world(client, session):
         status=ImportStatus.DONE,
         rejects=[{"line": 2, "reason": f"{TENANT_MARK}{PRIVATE_MARK} bad row"}],
     )
-    session.add_all([contact, visit, task, territory, device, merchant_import])
+    contract = Contract(tenant_id=a.id, merchant_id=shop.id, number="C-1", type="group_buy", starts_on=now.date())
+    session.add_all([contact, visit, task, territory, device, merchant_import, contract])
     session.flush()
     session.add(TerritoryMember(tenant_id=a.id, territory_id=territory.id, user_id=bd1.id))
     session.add(
@@ -311,6 +324,7 @@ def world(client, session):
         "manager_id": m1.id,
         "import_id": merchant_import.id,
         "photo_id": photo.id,
+        "contract_id": contract.id,
     }
     callers = {
         "bd1": bd1,
