@@ -1,4 +1,4 @@
-"""The change log offline sync reads (written by triggers only: migration 0015)."""
+"""The change log offline sync reads (written by triggers only: migration 0018)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Offline delta sync: everything the app caches, as upserts and tombstones since a cursor.
 
-What changed comes from ``sync_changes``, which triggers fill in the writing transaction (migration 0015), each
+What changed comes from ``sync_changes``, which triggers fill in the writing transaction (migration 0018), each
 row stamped with that transaction's id (``txid``, an ``xid8``). Ordering by a sequence alone would skip changes:
 a transaction that took a lower id may commit after a reader has served a higher one. So the cursor is kept
 behind every transaction still in progress:

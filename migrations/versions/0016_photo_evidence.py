@@ -1,14 +1,14 @@
 """Photos as evidence: the stored image's size, and the capture time and position read from its EXIF.
 
 Revision ID: 0016
-Revises: 0017
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0017"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 and the indexes that let to-dos clear themselves cheaply.
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0019"
-down_revision = "0015"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -7,14 +7,14 @@ rather than service code: imports (COPY), the sweeper and merges write in bulk, 
 would make phones miss a change forever. ``app/sync/queries.py`` explains how ``txid`` keeps the cursor behind
 transactions still in progress.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 """
 
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

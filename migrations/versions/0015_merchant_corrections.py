@@ -1,15 +1,15 @@
 """Merchant corrections: the corrections table, the history of merchants' fields, closure and provenance per field.
 
-Revision ID: 0017
-Revises: 0024
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0017"
-down_revision = "0024"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """The team's lead pool: a manager's lock on a private lead (it pauses the drop clocks), and a BD's rank (claim
 caps per rank).
 
-Revision ID: 0021
+Revision ID: 0020
 Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
+revision = "0020"
 down_revision = "0019"
 branch_labels = None
 depends_on = None

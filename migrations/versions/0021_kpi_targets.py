@@ -1,14 +1,14 @@
 """Monthly KPI targets per BD and per team; life after signing: contracts and the account owner of a partner.
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0021
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022"
-down_revision = "0021"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

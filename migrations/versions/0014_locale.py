@@ -1,7 +1,7 @@
 """Users' language (null: the business line's `locale` setting) and system to-dos stored as a text key with
 arguments, so that each reader sees them in their own language.
 
-Revision ID: 0024
+Revision ID: 0014
 Revises: 0013
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0024"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None

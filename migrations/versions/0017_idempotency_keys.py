@@ -3,7 +3,7 @@
 Check-ins keep their own key on the visit as well: a check-in retried after its key expired here still finds
 its visit.
 
-Revision ID: 0014
+Revision ID: 0017
 Revises: 0016
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0014"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
