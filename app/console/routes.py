@@ -15,7 +15,7 @@ from app.console import queries as console_queries
 from app.console import session as console_session
 from app.dashboard import service as dashboard
 from app.errors import AppError, EmptyFile, InvalidCredentials, LoginLocked, RateLimited, TenantRequired
-from app.intake import imports
+from app.intake import corrections, imports
 from app.intake import queries as intake_queries
 from app.intake import service as intake
 from app.intake.models import MerchantImport
@@ -194,7 +194,8 @@ def merchant(merchant_id: int):
 def audit_queue():
     page = intake_queries.pending(g.tenant.id, CoordSys.WGS84, 50, request.args.get("cursor") or None)
     for item in page["items"]:
-        ids = [c for c in item["candidates"] if isinstance(c, int)]
+        correction = item.get("correction") or {}
+        ids = [c for c in (correction.get("duplicate_candidates") or item["candidates"]) if isinstance(c, int)]
         item["candidates"] = console_queries.candidates_beside(g.tenant.id, item["id"], ids)
         # the new merchant and its candidates side by side on a small map
         item["map"] = {
@@ -216,15 +217,23 @@ def audit_decision(merchant_id: int):
     if action not in ("approve", "reject", "merge"):
         abort(400)
     into = request.form.get("into_id") or None
+    correction = request.form.get("correction_id") or ""
     try:
-        intake.audit(
-            g.user,
-            merchant_id,
-            action,
-            int(into) if into and into.isdigit() else None,
-            CoordSys.WGS84,
-            request.form.get("note") or None,
-        )
+        if correction.isdigit():
+            if action == "merge":
+                abort(400)
+            corrections.audit(
+                g.user, merchant_id, int(correction), action, CoordSys.WGS84, request.form.get("note") or None
+            )
+        else:
+            intake.audit(
+                g.user,
+                merchant_id,
+                action,
+                int(into) if into and into.isdigit() else None,
+                CoordSys.WGS84,
+                request.form.get("note") or None,
+            )
     except AppError as error:
         flash(f"{error.error_code}: {error.message}", "error")
     else:

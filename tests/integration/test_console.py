@@ -139,3 +139,26 @@ def test_the_console_speaks_the_users_language(client, org):
     sign_in(client, org["manager"])
     page = client.get("/console/team-today").data.decode()
     assert "团队今日" in page and '<html lang="zh-CN">' in page and "退出登录" in page
+
+
+def test_ops_decide_a_queued_correction_in_the_console(client, org, session):
+    shop = org["shop"]
+    queued = client.post(
+        f"/api/v1/merchants/{shop.id}/corrections",
+        json={"address": "湖滨路 8 号", "note": "moved next door"},
+        headers=auth_headers(org["manager"]),  # a manager's correction always waits for ops
+    )
+    assert queued.status_code in (200, 201, 202), queued.json
+    correction_id = queued.json["correction_id"] if "correction_id" in queued.json else queued.json["id"]
+    sign_in(client, org["ops"])
+    page = client.get("/console/audit-queue").data.decode()
+    assert f'id="correction-{correction_id}"' in page and "湖滨路 8 号" in page and "moved next door" in page
+    token = csrf(page.encode())
+    decided = client.post(
+        f"/console/audit-queue/{shop.id}",
+        data={"action": "approve", "correction_id": str(correction_id), "csrf_token": token},
+    )
+    assert decided.status_code == 302
+    detail = client.get(f"/api/v1/merchants/{shop.id}", headers=auth_headers(org["ops"])).json
+    assert detail["merchant"]["address"] == "湖滨路 8 号"
+    assert f'id="correction-{correction_id}"' not in client.get("/console/audit-queue").data.decode()

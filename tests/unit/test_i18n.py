@@ -63,6 +63,7 @@ CONSOLE_VOCABULARY = [
     *("approver", "decision_maker", "evaluator", "other", "user", "store_closed", "possible_duplicate"),
     *("inserted", "updated", "unchanged", "matched", "rejected"),
     *("New merchants", "Claims", "Signings", "Tasks done"),
+    *("name", "address", "phone", "category", "position", "closed", "brand", "attributes"),
 ]
 
 
