@@ -92,10 +92,15 @@ _WRITING_SQL = re.compile(
 )
 
 
+# string literals, quoted names and comments: their words are data, not SQL (`kind = 'call'` calls nothing)
+_NOT_SQL_WORDS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
 @functools.lru_cache(maxsize=4096)
 def _text_reads_only(sql: str) -> bool:
     """A plain query: SELECT or WITH without a word that writes or locks (a conservative look at the text)."""
-    return sql.lstrip().upper().startswith(("SELECT", "WITH")) and _WRITING_SQL.search(sql) is None
+    code = _NOT_SQL_WORDS.sub(" ", sql)
+    return code.lstrip().upper().startswith(("SELECT", "WITH")) and _WRITING_SQL.search(code) is None
 
 
 def _writes(clause: object) -> bool:

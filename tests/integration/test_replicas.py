@@ -226,7 +226,8 @@ def test_a_bd_reads_their_own_check_in_while_a_colleague_reads_the_lagging_repli
 def _run_replica_script(action: str) -> None:
     url = make_url(TEST_DATABASE_REPLICA_URL)
     env = {**os.environ, "DATABASE_URL": TEST_DATABASE_URL, "REPLICA_PORT": str(url.port or 5433)}
-    subprocess.run(["bash", str(ROOT / "scripts" / "replica"), action], env=env, check=True, capture_output=True)
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "replica"), action], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"scripts/replica {action} failed:\n{done.stdout}\n{done.stderr}"
 
 
 def _can_manage_the_replica() -> bool:

@@ -106,8 +106,15 @@ def test_a_task_reaches_every_device_of_every_assignee(client, team, push_env, r
     messages = received(push_env)
     assert sorted(m["token"] for m in messages) == sorted(TOKENS[n] for n in ("bd1_phone", "bd1_tablet", "bd2_phone"))
     wire = messages[0]["message"]
-    assert wire["data"] == {"type": "task", "id": str(task["id"]), "deep_link": f"fieldsales://tasks/{task['id']}"}
-    assert wire["notification"] == {"title": "Visit Nanshan Road", "body": "Three new openings"}
+    assert wire["data"] == {
+        "type": "task",
+        "id": str(task["id"]),
+        "deep_link": f"fieldsales://tasks/{task['id']}",
+        "todo_id": f"t{task['id']}",
+    }
+    # the assignee's language (the business line's default, en) with the keys for the app's own strings
+    assert wire["notification"] == {"title": "New task: Visit Nanshan Road", "body": "Three new openings"}
+    assert wire["android"]["notification"]["title_loc_key"] == "push_task_title"
     assert wire["android"]["collapse_key"] == f"task-{task['id']}" and wire["android"]["priority"] == "high"
     assert wire["apns"]["headers"]["apns-collapse-id"] == f"task-{task['id']}"
     assert deliveries(client, team, task["id"]) == {"devices": 3, "sent": 3, "pending": 0, "failed": 0, "attempts": 3}

@@ -62,3 +62,13 @@ def test_positions_past_the_remembered_window_are_dropped_but_one():
     # 0..4 are older than the window: only the newest of them stays, as the floor
     assert replicas._lsns == [500, 1000]
     assert replicas._lag_ms(4 + window_s + 1, 450) > window_s * 1000
+
+
+def test_words_inside_literals_and_comments_do_not_make_a_read_a_write():
+    from app.db import _text_reads_only
+
+    assert _text_reads_only("SELECT count(*) FILTER (WHERE a.kind = 'call') FROM activities a")
+    assert _text_reads_only("-- update the counts\nSELECT 1")
+    assert _text_reads_only('SELECT "delete" FROM t /* insert */')
+    assert not _text_reads_only("SELECT 'x'; DELETE FROM t")
+    assert not _text_reads_only("SELECT id FROM leads WHERE note = 'it''s' FOR UPDATE")
