@@ -6,6 +6,7 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
+import marshmallow as ma
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -19,6 +20,9 @@ from app.intake import corrections, imports
 from app.intake import queries as intake_queries
 from app.intake import service as intake
 from app.intake.models import MerchantImport
+from app.leads import queries as lead_queries
+from app.leads import team as lead_team
+from app.leads.schemas import TeamLeadsBulkSchema, TeamLeadsQueryArgsSchema
 from app.merchants import queries as merchants
 from app.org.models import Role
 from app.territories import service as territories
@@ -44,6 +48,7 @@ NAVIGATION = [
     ("console.my_day", "My day", (Role.BD,)),
     ("console.audit_queue", "Audit queue", OPS),
     ("console.import_list", "Imports", OPS),
+    ("console.team_leads", "Team leads", DESK),
     ("console.territory_list", "Territories", DESK),
     ("console.dashboard", "Dashboards", DESK),
     ("console.users", "Users", DESK),
@@ -355,3 +360,83 @@ def dashboard_page():
 def users():
     page = admin.list_users(g.user, {"limit": 500, "cursor": None})
     return render_template("console/users.html", page=page)
+
+
+# --- the team's leads
+
+
+def _form_errors(error: ma.ValidationError) -> list[str]:
+    """A schema's per-field messages as lines the page shows (the API answers them as a 422)."""
+    messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    return [
+        f"{field}: {' '.join(map(str, texts if isinstance(texts, list) else [texts]))}"
+        for field, texts in messages.items()
+    ]
+
+
+def _lead_filters() -> tuple[dict[str, Any], list[str]]:
+    """The page's filters through the API's own query schema (the same bounds, the same 422 messages)."""
+    fields = TeamLeadsQueryArgsSchema().fields
+    raw = {key: value for key, value in request.args.items() if key in fields and value != ""}
+    try:
+        return TeamLeadsQueryArgsSchema().load(raw), []
+    except ma.ValidationError as error:
+        return TeamLeadsQueryArgsSchema().load({}), _form_errors(error)
+
+
+def _bulk_body(form: Any) -> dict[str, Any]:
+    """The bulk form as the API's body: a lock's day ends at midnight of the business line's clock."""
+    body: dict[str, Any] = {"action": form.get("action", ""), "merchant_ids": form.getlist("merchant_ids")}
+    for name in ("user_id", "reason"):
+        if form.get(name):
+            body[name] = form[name]
+    if form.get("until"):
+        try:
+            day = date.fromisoformat(form["until"])
+        except ValueError:
+            body["until"] = form["until"]  # the schema says what is wrong with it
+        else:
+            body["until"] = g.tenant.day_bounds(day)[1].isoformat()
+    body["force"] = form.get("force") == "on"
+    return body
+
+
+@blp.route("/team-leads", methods=["GET", "POST"])
+@console_session.roles(*DESK)
+def team_leads():
+    filters, errors = _lead_filters()
+    outcome = None
+    status = 200
+    if request.method == "POST":
+        try:
+            body = TeamLeadsBulkSchema().load(_bulk_body(request.form))
+            outcome = lead_team.bulk(g.user, g.tenant, body)
+        except ma.ValidationError as error:
+            errors, status = _form_errors(error), 422
+        except AppError as error:
+            errors, status = [f"{error.error_code}: {error.message}"], error.status
+    sort, order, limit, cursor = (filters.pop(k, None) for k in ("sort", "order", "limit", "cursor"))
+    try:
+        page = lead_queries.team_leads(
+            g.user, g.tenant, lead_queries.TeamLeadFilters(**filters), sort, order, limit, cursor
+        )
+    except AppError as error:
+        errors.append(f"{error.error_code}: {error.message}")
+        page, status = {"items": [], "total": 0, "next_cursor": None}, error.status
+    bds = admin.list_users(g.user, {"limit": 500, "cursor": None, "role": "bd", "active": True})["items"]
+    names = {row["merchant"]["id"]: row["merchant"]["name"] for row in page["items"]}
+    people = {person["id"]: person["display_name"] for person in bds}
+    return (
+        render_template(
+            "console/team_leads.html",
+            page=page,
+            filters={**filters, "sort": sort, "order": order},
+            bds=bds,
+            people=people,
+            names=names,
+            outcome=outcome,
+            errors=errors,
+            next_args={**request.args.to_dict(), "cursor": page["next_cursor"]},
+        ),
+        status,
+    )

@@ -35,9 +35,9 @@ SHOP = (30.2741, 120.1551)  # near West Lake, Hangzhou
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test does)")
 
 PAGES = {
-    "manager": ["team-today", "territories", "dashboard", "users", "my-day"],
-    "ops": ["team-today", "audit-queue", "imports", "territories", "dashboard", "users"],
-    "admin": ["team-today", "audit-queue", "imports", "territories", "dashboard", "users"],
+    "manager": ["team-today", "team-leads", "territories", "dashboard", "users", "my-day"],
+    "ops": ["team-today", "team-leads", "audit-queue", "imports", "territories", "dashboard", "users"],
+    "admin": ["team-today", "team-leads", "audit-queue", "imports", "territories", "dashboard", "users"],
     "bd": ["my-day"],
 }
 
@@ -266,3 +266,42 @@ def test_a_post_without_the_csrf_token_is_refused(browser, server, world):
         assert db.session.get(Merchant, world["duplicate_id"]).audit_status.value == "pending_audit"
     finally:
         context.close()
+
+
+def test_a_manager_bulk_reassigns_three_leads(app, browser, server, world):
+    client = app.test_client()
+    colleague = UserFactory(
+        tenant=world["tenant"], org_unit_id=world["team"].id, manager_id=world["manager"].id, display_name="Wang"
+    )
+    shops = [
+        MerchantFactory(tenant=world["tenant"], name=f"Lead {i}", lat=SHOP[0] + 0.001 * i, lng=SHOP[1])
+        for i in range(3)
+    ]
+    db.session.commit()
+    for shop in shops:
+        assert client.post(f"/api/v1/leads/{shop.id}/claim", headers=auth_headers(world["bd"])).status_code == 200
+
+    def mine(user) -> set[int]:
+        items = client.get("/api/v1/leads/mine", headers=auth_headers(user)).json["items"]
+        return {item["merchant"]["id"] for item in items}
+
+    assert {s.id for s in shops} <= mine(world["bd"]) and not mine(colleague)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, server)
+        watched.sign_in(world["manager"])
+        page = watched.page
+        page.goto(f"{server}/console/team-leads")
+        for shop in shops:
+            page.check(f"#pick-{shop.id}")
+        page.select_option("#b-action", "reassign")
+        page.select_option("#b-user", str(colleague.id))
+        page.click("#bulk-form button[type=submit]")
+        page.wait_for_selector("#bulk-outcome")
+        assert page.locator("#bulk-outcome tr.result-done").count() == 3
+        page.screenshot(path=str(ARTIFACTS / "team-leads-reassigned.png"), full_page=True)
+        assert watched.problems == []
+    finally:
+        context.close()
+    assert {s.id for s in shops} <= mine(colleague)
+    assert not ({s.id for s in shops} & mine(world["bd"]))

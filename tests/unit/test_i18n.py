@@ -64,6 +64,8 @@ CONSOLE_VOCABULARY = [
     *("inserted", "updated", "unchanged", "matched", "rejected"),
     *("New merchants", "Claims", "Signings", "Tasks done"),
     *("name", "address", "phone", "category", "position", "closed", "brand", "attributes"),
+    *("term_end", "no_visit", "no_signing", "drops_at", "claimed_at", "last_visit_at", "error"),
+    *("reassign", "extend", "release", "lock", "unlock"),
 ]
 
 
