@@ -25,6 +25,10 @@ from app.leads import team as lead_team
 from app.leads.schemas import TeamLeadsBulkSchema, TeamLeadsQueryArgsSchema
 from app.merchants import queries as merchants
 from app.org.models import Role
+from app.tasks import queries as task_queries
+from app.tasks import service as task_service
+from app.tasks.schemas import KINDS as TASK_KINDS
+from app.tasks.schemas import TaskCreateSchema
 from app.territories import service as territories
 from app.territories.models import Territory
 from app.visits import queries as visits
@@ -49,6 +53,7 @@ NAVIGATION = [
     ("console.audit_queue", "Audit queue", OPS),
     ("console.import_list", "Imports", OPS),
     ("console.team_leads", "Team leads", DESK),
+    ("console.tasks", "Tasks", DESK),
     ("console.territory_list", "Territories", DESK),
     ("console.dashboard", "Dashboards", DESK),
     ("console.users", "Users", DESK),
@@ -440,3 +445,83 @@ def team_leads():
         ),
         status,
     )
+
+
+# --- tasks
+
+TARGET_FORMS = ("user_ids", "team_id", "territory_id", "merchant_ids")
+
+
+def _task_body(form: Any) -> dict[str, Any]:
+    """The compose form as the API's body: only the chosen targeting; a due day ends at the line's midnight."""
+    body: dict[str, Any] = {
+        "title": form.get("title", "").strip(),
+        "body": form.get("body", ""),
+        "kind": form.get("kind", ""),
+        "priority": form.get("priority") or 0,
+    }
+    if form.get("due"):
+        try:
+            body["due_at"] = g.tenant.day_bounds(date.fromisoformat(form["due"]))[1].isoformat()
+        except ValueError:
+            body["due_at"] = form["due"]  # the schema says what is wrong with it
+    target = form.get("target", "")
+    if target == "user_ids":
+        body["user_ids"] = form.getlist("user_ids")
+    elif target == "merchant_ids":
+        body["merchant_ids"] = [part for part in form.get("merchant_ids", "").replace(",", " ").split() if part]
+    elif target in ("team_id", "territory_id") and form.get(target):
+        body[target] = form[target]
+    return body
+
+
+def _visible_territories() -> list[Territory]:
+    statement = select(Territory).order_by(Territory.name, Territory.id)
+    condition = territories.visible_condition(g.user)
+    if condition is not None:
+        statement = statement.where(condition)
+    return list(db.session.scalars(statement))
+
+
+@blp.route("/tasks", methods=["GET", "POST"])
+@console_session.roles(*DESK)
+def tasks():
+    errors: list[str] = []
+    preview = None
+    status = 200
+    if request.method == "POST":
+        try:
+            fields = TaskCreateSchema().load(_task_body(request.form))
+            if request.form.get("intent") == "preview":
+                preview = task_service.preview_assignees(g.user, fields)
+            else:
+                task = task_service.create_task(g.user, fields)
+                flash(translate("Task sent: {title}", title=task.title), "ok")
+                return redirect(url_for("console.tasks"))
+        except ma.ValidationError as error:
+            errors, status = _form_errors(error), 422
+        except AppError as error:
+            errors, status = [f"{error.error_code}: {error.message}", *_app_error_fields(error)], error.status
+    created = task_queries.created_tasks(g.user, 50, request.args.get("cursor") or None)
+    units = admin.list_units(g.user, 500, None)["items"]
+    bds = admin.list_users(g.user, {"limit": 500, "cursor": None, "role": "bd", "active": True})["items"]
+    return (
+        render_template(
+            "console/tasks.html",
+            created=created,
+            errors=errors,
+            preview=preview,
+            form=request.form,
+            kinds=TASK_KINDS,
+            bds=bds,
+            teams=units,
+            territories=_visible_territories(),
+        ),
+        status,
+    )
+
+
+def _app_error_fields(error: AppError) -> list[str]:
+    """An AppError's per-field messages (``errors.json``), as the API's body carries them."""
+    fields = (error.errors or {}).get("json") or {}
+    return [f"{field}: {' '.join(map(str, texts))}" for field, texts in fields.items() if field != "_schema"]

@@ -24,6 +24,7 @@ PAGES = {
     "/console/dashboard": {Role.MANAGER, Role.OPS, Role.ADMIN},
     "/console/users": {Role.MANAGER, Role.OPS, Role.ADMIN},
     "/console/team-leads": {Role.MANAGER, Role.OPS, Role.ADMIN},
+    "/console/tasks": {Role.MANAGER, Role.OPS, Role.ADMIN},
 }
 
 
@@ -204,3 +205,25 @@ def test_a_manager_bulk_reassigns_the_teams_leads_with_each_leads_result(client,
     assert refused.status_code == 422 and "reason: Required for `lock`." in refused.data.decode().replace("&#96;", "`")
     bad_filter = client.get("/console/team-leads?drops_within_days=-4")
     assert bad_filter.status_code == 200 and "drops_within_days" in bad_filter.data.decode()
+
+
+def test_a_manager_previews_the_assignees_then_sends_a_task(client, org, session):
+    sign_in(client, org["manager"])
+    page = client.get("/console/tasks").data
+    compose = {"title": "Check the menu prices", "kind": "collect_info", "csrf_token": csrf(page)}
+    team = {**compose, "target": "team_id", "team_id": str(org["team"].id)}
+    preview = client.post("/console/tasks", data={**team, "intent": "preview"})
+    assert preview.status_code == 200 and "This task would reach 2 BDs." in preview.data.decode()
+    assert client.get("/api/v1/tasks", headers=auth_headers(org["manager"])).json["items"] == []
+    sent = client.post("/console/tasks", data={**team, "intent": "send"})
+    assert sent.status_code == 302
+    listed = client.get("/console/tasks").data.decode()
+    assert "Check the menu prices" in listed and "0/2" in listed
+    todo = client.get("/api/v1/todos", headers=auth_headers(org["bd2"]))
+    assert todo.status_code == 200 and "Check the menu prices" in todo.data.decode()
+    # the service's scope rule, not the page's: a BD outside the manager's subtree is refused
+    outside = {**compose, "target": "user_ids", "user_ids": [str(org["outsider"].id)], "intent": "preview"}
+    refused = client.post("/console/tasks", data=outside)
+    assert refused.status_code == 403 and "NOT_IN_SCOPE" in refused.data.decode()
+    untitled = client.post("/console/tasks", data={**team, "title": "", "intent": "send"})
+    assert untitled.status_code == 422 and "title:" in untitled.data.decode()

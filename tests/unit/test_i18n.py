@@ -65,7 +65,7 @@ CONSOLE_VOCABULARY = [
     *("New merchants", "Claims", "Signings", "Tasks done"),
     *("name", "address", "phone", "category", "position", "closed", "brand", "attributes"),
     *("term_end", "no_visit", "no_signing", "drops_at", "claimed_at", "last_visit_at", "error"),
-    *("reassign", "extend", "release", "lock", "unlock"),
+    *("reassign", "extend", "release", "lock", "unlock", "visit", "price_adjust", "collect_info", "custom"),
 ]
 
 
