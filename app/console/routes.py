@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 from datetime import date, timedelta
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from app import clock, db, i18n
 from app.admin import service as admin
 from app.console import queries as console_queries
 from app.console import session as console_session
+from app.dashboard import kpis as kpi_service
 from app.dashboard import service as dashboard
+from app.dashboard.kpi_schemas import RANKED as RANKED_METRICS
+from app.dashboard.kpi_schemas import LeaderboardQueryArgsSchema
 from app.errors import AppError, EmptyFile, InvalidCredentials, LoginLocked, RateLimited, TenantRequired
 from app.intake import corrections, imports
 from app.intake import queries as intake_queries
@@ -25,6 +31,7 @@ from app.leads import team as lead_team
 from app.leads.schemas import TeamLeadsBulkSchema, TeamLeadsQueryArgsSchema
 from app.merchants import queries as merchants
 from app.org.models import Role
+from app.tabular import spreadsheet_safe
 from app.tasks import queries as task_queries
 from app.tasks import service as task_service
 from app.tasks.schemas import KINDS as TASK_KINDS
@@ -346,17 +353,119 @@ def territory_list():
 # --- dashboards and people
 
 
+KPI_COLUMNS = (
+    "visits",
+    "verified_visits",
+    "merchants_visited",
+    "merchants_added",
+    "claims",
+    "signings",
+    "tasks_done",
+    "gmv",
+)
+
+
+def _kpi_args() -> dict[str, Any]:
+    """The month, leaderboard metric and grouping through the API's leaderboard schema (bad input: a 400 page)."""
+    today = clock.now().astimezone(g.tenant.zone).date()
+    raw = {"month": request.args.get("month") or today.isoformat()[:7]}
+    for name in ("metric", "group_by"):
+        if request.args.get(name):
+            raw[name] = request.args[name]
+    try:
+        return LeaderboardQueryArgsSchema().load(raw)
+    except ma.ValidationError:
+        abort(400)
+
+
+def _kpi_table(args: dict[str, Any]) -> dict[str, Any]:
+    """The month's figures per BD (or team) with each metric's target and progress, from ``kpis.kpis``."""
+    first = args["month"]
+    last = min(
+        (first + timedelta(days=32)).replace(day=1) - timedelta(days=1), clock.now().astimezone(g.tenant.zone).date()
+    )
+    report = kpi_service.kpis(g.user, g.tenant, "month", first, max(first, last), args["group_by"])
+    targets = {item["subject"]["id"]: item["targets"] for item in report["items"]}
+    rows = [{**row, "targets": targets.get(row["subject"]["id"], {})} for row in report["totals"]]
+    return {"from": report["from"], "to": report["to"], "rows": rows}
+
+
+def _heat_cells(bbox: tuple[float, float, float, float] | None) -> dict[str, Any]:
+    """The heatmap service's cells over the line's merchants (about 40 cells a side), as rectangles for the map."""
+    if bbox is None:
+        return {"cells": [], "cell_m": None}
+    west, south, east, north = bbox
+    side_m = max((east - west) * 111_320 * math.cos(math.radians((south + north) / 2)), (north - south) * 111_320)
+    cell_m = max(200, math.ceil(side_m / 40 / 100) * 100)
+    grid = dashboard.heatmap(g.user, g.tenant, bbox, cell_m, 30)
+    top = max((c["merchants"] for c in grid["cells"]), default=0) or 1
+    half_lat, half_lng = grid["cell_deg"]["lat"] / 2, grid["cell_deg"]["lng"] / 2
+    cells = [
+        {
+            "bounds": [[c["lat"] - half_lat, c["lng"] - half_lng], [c["lat"] + half_lat, c["lng"] + half_lng]],
+            "level": round(c["merchants"] / top, 3),
+            "label": translate(
+                "{merchants} merchants ({public} public), {visits} visits",
+                merchants=c["merchants"],
+                public=c["public"],
+                visits=c["visits"],
+            ),
+        }
+        for c in grid["cells"]
+    ]
+    return {"cells": cells, "cell_m": cell_m}
+
+
 @blp.route("/dashboard", endpoint="dashboard")
 @console_session.roles(*DESK)
 def dashboard_page():
     end = _day(request.args.get("to"))
     start = _day(request.args.get("from")) if request.args.get("from") else end - timedelta(days=29)
+    args = _kpi_args()
+    heat = _heat_cells(console_queries.merchant_extent(g.tenant.id))
+    board = kpi_service.leaderboard(g.user, g.tenant, args["month"], args["metric"], args["group_by"])
     return render_template(
         "console/dashboard.html",
         start=start,
         end=end,
         funnel=dashboard.funnel(g.user, g.tenant, start, end),
         today=dashboard.team_day(g.user, g.tenant, end),
+        args=args,
+        kpi=_kpi_table(args),
+        columns=KPI_COLUMNS,
+        metrics=RANKED_METRICS,
+        board=board,
+        board_top=max((row["value"] or 0 for row in board["items"]), default=0) or 1,
+        heat_cell_m=heat["cell_m"],
+        map_data=json.dumps({"markers": [], "lines": [], "polygons": [], "cells": heat["cells"]}),
+    )
+
+
+@blp.route("/dashboard/kpis.csv")
+@console_session.roles(*DESK)
+def dashboard_kpis_csv():
+    args = _kpi_args()
+    table = _kpi_table(args)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["subject_id", "subject", *KPI_COLUMNS]
+    header += [f"{metric}_target" for metric in KPI_COLUMNS] + [f"{metric}_progress" for metric in KPI_COLUMNS]
+    writer.writerow(header)
+    for row in table["rows"]:
+        targets = row["targets"]
+        writer.writerow(
+            [row["subject"]["id"] or "", spreadsheet_safe(row["subject"]["name"]), *(row[m] for m in KPI_COLUMNS)]
+            + [targets[m]["target"] if m in targets else "" for m in KPI_COLUMNS]
+            + [
+                targets[m]["progress"] if m in targets and targets[m]["progress"] is not None else ""
+                for m in KPI_COLUMNS
+            ]
+        )
+    name = f"kpis-{args['group_by']}-{args['month'].isoformat()[:7]}.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),  # a BOM: Excel then reads the Chinese names as UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -305,3 +305,22 @@ def test_a_manager_bulk_reassigns_three_leads(app, browser, server, world):
         context.close()
     assert {s.id for s in shops} <= mine(colleague)
     assert not ({s.id for s in shops} & mine(world["bd"]))
+
+
+def test_the_dashboard_draws_heat_cells_and_the_leaderboard(browser, server, world):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, server)
+        watched.sign_in(world["manager"])
+        watched.page.goto(f"{server}/console/dashboard?metric=visits")
+        cells = watched.page.locator("#map path.heat-cell")
+        cells.first.wait_for()
+        assert cells.count() >= 1
+        assert watched.page.locator("#leaderboard rect").count() >= 1  # Zhang's check-ins
+        with watched.page.expect_download() as download:
+            watched.page.click("#kpi-csv")
+        assert download.value.suggested_filename.startswith("kpis-bd-")
+        watched.page.screenshot(path=str(ARTIFACTS / "dashboard-kpis.png"), full_page=True)
+        assert watched.problems == []
+    finally:
+        context.close()

@@ -8,6 +8,7 @@ import re
 import pytest
 from flask import g
 
+from app import clock
 from app.console.routes import blp as console_blp
 from app.org.models import Role
 from tests.factories import PASSWORD as FACTORY_PASSWORD
@@ -72,6 +73,7 @@ def test_every_console_route_is_classified(app):
         "/console/merchants/<int:merchant_id>",
         "/console/audit-queue/<int:merchant_id>",
         "/console/imports/<int:import_id>",
+        "/console/dashboard/kpis.csv",  # a download of the dashboard's KPI table (same roles)
     }
     assert rules == known, "a new console page must be added to PAGES (who may open it) or to this list"
     assert console_blp.name == "console"
@@ -227,3 +229,40 @@ def test_a_manager_previews_the_assignees_then_sends_a_task(client, org, session
     assert refused.status_code == 403 and "NOT_IN_SCOPE" in refused.data.decode()
     untitled = client.post("/console/tasks", data={**team, "title": "", "intent": "send"})
     assert untitled.status_code == 422 and "title:" in untitled.data.decode()
+
+
+def test_the_dashboard_shows_kpis_against_targets_the_leaderboard_and_heat_cells_and_downloads_the_csv(
+    client, org, session
+):
+    month = clock.now().astimezone(org["tenant"].zone).date().isoformat()[:7]
+    set_targets = client.put(
+        "/api/v1/targets",
+        json={"month": month, "targets": [{"user_id": org["bd1"].id, "metric": "visits", "value": 4}]},
+        headers=auth_headers(org["manager"]),
+    )
+    assert set_targets.status_code == 200, set_targets.json
+    visited = client.post(
+        "/api/v1/visits",
+        json={
+            "merchant_id": org["shop"].id,
+            "lat": 60.17,
+            "lng": 24.94,
+            "accuracy_m": 10,
+            "client_time": clock.now().isoformat(),
+        },
+        headers={**auth_headers(org["bd1"]), "Idempotency-Key": "console-kpi-visit"},
+    )
+    assert visited.status_code == 201, visited.json
+    sign_in(client, org["manager"])
+    page = client.get(f"/console/dashboard?month={month}&metric=visits").data.decode()
+    assert "25 % of the target" in page and 'id="leaderboard"' in page
+    assert '"cells": [{"bounds"' in page and "1 merchants (1 public), 1 visits" in page
+    download = client.get(f"/console/dashboard/kpis.csv?month={month}")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    lines = download.data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("subject_id,subject,visits,")
+    row = next(line for line in lines if line.startswith(f"{org['bd1'].id},"))
+    assert row.split(",")[2] == "1" and ",4.0," in row and ",0.25" in row
+    assert client.get("/console/dashboard?month=13-2026").status_code == 400
+    sign_in(client, org["bd1"])
+    assert client.get(f"/console/dashboard/kpis.csv?month={month}").status_code == 403

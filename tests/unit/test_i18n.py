@@ -66,6 +66,8 @@ CONSOLE_VOCABULARY = [
     *("name", "address", "phone", "category", "position", "closed", "brand", "attributes"),
     *("term_end", "no_visit", "no_signing", "drops_at", "claimed_at", "last_visit_at", "error"),
     *("reassign", "extend", "release", "lock", "unlock", "visit", "price_adjust", "collect_info", "custom"),
+    *("visits", "verified_visits", "merchants_visited", "merchants_added", "claims", "signings", "tasks_done", "gmv"),
+    *("verified_share", "task_completion", "team"),
 ]
 
 
