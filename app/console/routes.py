@@ -15,6 +15,10 @@ from sqlalchemy import select
 
 from app import clock, db, i18n
 from app.admin import service as admin
+from app.admin import settings as settings_service
+from app.admin.settings_schemas import TenantSettingsUpdateSchema
+from app.audit import service as audit_service
+from app.audit.schemas import AuditQueryArgsSchema
 from app.console import queries as console_queries
 from app.console import session as console_session
 from app.dashboard import kpis as kpi_service
@@ -36,6 +40,7 @@ from app.tasks import queries as task_queries
 from app.tasks import service as task_service
 from app.tasks.schemas import KINDS as TASK_KINDS
 from app.tasks.schemas import TaskCreateSchema
+from app.tenants import visit_forms
 from app.territories import service as territories
 from app.territories.models import Territory
 from app.visits import queries as visits
@@ -64,6 +69,8 @@ NAVIGATION = [
     ("console.territory_list", "Territories", DESK),
     ("console.dashboard", "Dashboards", DESK),
     ("console.users", "Users", DESK),
+    ("console.settings", "Settings", DESK),
+    ("console.audit_log", "Audit log", (Role.ADMIN,)),
 ]
 
 
@@ -330,6 +337,7 @@ def territory_list():
     shown = [territories.view(t) for t in db.session.scalars(statement)]
     teams = admin.list_units(g.user, 500, None)["items"] if g.user.role != Role.BD else []
     polygons = [{"name": t["name"], "geometry": t["geometry"]} for t in shown]
+    bds = admin.list_users(g.user, {"limit": 500, "cursor": None, "role": "bd", "active": True})["items"]
     problem = None
     if isinstance(error, AppError):
         problem = {
@@ -344,6 +352,7 @@ def territory_list():
             territories=shown,
             teams=[t for t in teams if t["kind"] in ("team", "subteam")],
             problem=problem,
+            bds=bds,
             map_data=json.dumps({"markers": [], "lines": [], "polygons": polygons}),
         ),
         422 if problem else 200,
@@ -634,3 +643,100 @@ def _app_error_fields(error: AppError) -> list[str]:
     """An AppError's per-field messages (``errors.json``), as the API's body carries them."""
     fields = (error.errors or {}).get("json") or {}
     return [f"{field}: {' '.join(map(str, texts))}" for field, texts in fields.items() if field != "_schema"]
+
+
+# --- settings and admin
+
+POOL_NUMBERS = (
+    "claim_cap",
+    "term_days",
+    "no_visit_days",
+    "no_sign_days",
+    "max_extensions",
+    "extension_days",
+    "reclaim_cooldown_days",
+)
+POOL_CHOICES = {
+    "signing": ("manager", "contract", "none"),
+    "pool_groups": ("off", "territory", "city"),
+    "on_deactivate": ("public", "manager"),
+}
+
+
+@blp.route("/settings", methods=["GET", "POST"])
+@console_session.roles(*DESK)
+def settings():
+    field_errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        if g.user.role != Role.ADMIN:
+            abort(403)
+        # only what the form shows; the API's schema checks it and the settings service stores it
+        pool = {name: request.form[name] for name in (*POOL_NUMBERS, *POOL_CHOICES) if request.form.get(name, "") != ""}
+        try:
+            changes = TenantSettingsUpdateSchema().load({"pool": pool})
+            settings_service.update_settings(g.user, g.tenant, changes)
+        except ma.ValidationError as error:
+            pool_errors = error.messages.get("pool", {}) if isinstance(error.messages, dict) else {}
+            field_errors = {name: list(texts) for name, texts in pool_errors.items()}
+            status = 422
+        except AppError as error:
+            flash(f"{error.error_code}: {error.message}", "error")
+            status = error.status
+        else:
+            flash(translate("Pool rules saved"), "ok")
+            return redirect(url_for("console.settings"))
+    current = settings_service.effective_settings(g.tenant)
+    return (
+        render_template(
+            "console/settings.html",
+            current=current,
+            form=request.form if request.method == "POST" else current["pool"],
+            field_errors=field_errors,
+            numbers=POOL_NUMBERS,
+            choices=POOL_CHOICES,
+            units=admin.list_units(g.user, 500, None)["items"],
+            forms=visit_forms.current_forms(g.tenant),
+        ),
+        status,
+    )
+
+
+@blp.route("/audit-log")
+@console_session.roles(Role.ADMIN)
+def audit_log():
+    fields = AuditQueryArgsSchema().fields
+    raw = {key: value for key, value in request.args.items() if key in fields and value != ""}
+    errors: list[str] = []
+    try:
+        args = AuditQueryArgsSchema().load(raw)
+    except ma.ValidationError as error:
+        args, errors = AuditQueryArgsSchema().load({}), _form_errors(error)
+    limit, cursor = args.pop("limit"), args.pop("cursor", None)
+    try:
+        page = audit_service.list_entries(g.user, audit_service.AuditFilters(**args), limit, cursor)
+    except AppError as error:
+        errors.append(f"{error.error_code}: {error.message}")
+        page = {"items": [], "next_cursor": None}
+    return render_template(
+        "console/audit_log.html",
+        page=page,
+        args=args,
+        errors=errors,
+        next_args={**request.args.to_dict(), "cursor": page["next_cursor"]},
+    )
+
+
+@blp.route("/territories/<int:territory_id>/members", methods=["POST"])
+@console_session.roles(*DESK)
+def territory_members(territory_id: int):
+    try:
+        ids = [int(raw) for raw in request.form.getlist("user_ids")]
+        territories.set_members(g.user, territory_id, ids)
+    except ValueError:
+        abort(400)
+    except AppError as error:
+        flash(f"{error.error_code}: {error.message}", "error")
+    else:
+        flash(translate("BDs assigned"), "ok")
+    return redirect(url_for("console.territory_list"))

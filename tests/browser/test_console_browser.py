@@ -35,9 +35,22 @@ SHOP = (30.2741, 120.1551)  # near West Lake, Hangzhou
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test does)")
 
 PAGES = {
-    "manager": ["team-today", "team-leads", "tasks", "territories", "dashboard", "users", "my-day"],
-    "ops": ["team-today", "team-leads", "tasks", "audit-queue", "imports", "territories", "dashboard", "users"],
-    "admin": ["team-today", "team-leads", "tasks", "audit-queue", "imports", "territories", "dashboard", "users"],
+    "manager": ["team-today", "team-leads", "tasks", "territories", "dashboard", "users", "settings", "my-day"],
+    "ops": [
+        "team-today",
+        "team-leads",
+        "tasks",
+        "audit-queue",
+        "imports",
+        "territories",
+        "dashboard",
+        "users",
+        "settings",
+    ],
+    "admin": [
+        *("team-today", "team-leads", "tasks", "audit-queue", "imports", "territories", "dashboard", "users"),
+        *("settings", "audit-log"),
+    ],
     "bd": ["my-day"],
 }
 

@@ -26,6 +26,8 @@ PAGES = {
     "/console/users": {Role.MANAGER, Role.OPS, Role.ADMIN},
     "/console/team-leads": {Role.MANAGER, Role.OPS, Role.ADMIN},
     "/console/tasks": {Role.MANAGER, Role.OPS, Role.ADMIN},
+    "/console/settings": {Role.MANAGER, Role.OPS, Role.ADMIN},
+    "/console/audit-log": {Role.ADMIN},
 }
 
 
@@ -73,7 +75,8 @@ def test_every_console_route_is_classified(app):
         "/console/merchants/<int:merchant_id>",
         "/console/audit-queue/<int:merchant_id>",
         "/console/imports/<int:import_id>",
-        "/console/dashboard/kpis.csv",  # a download of the dashboard's KPI table (same roles)
+        "/console/dashboard/kpis.csv",
+        "/console/territories/<int:territory_id>/members",  # a download of the dashboard's KPI table (same roles)
     }
     assert rules == known, "a new console page must be added to PAGES (who may open it) or to this list"
     assert console_blp.name == "console"
@@ -266,3 +269,49 @@ def test_the_dashboard_shows_kpis_against_targets_the_leaderboard_and_heat_cells
     assert client.get("/console/dashboard?month=13-2026").status_code == 400
     sign_in(client, org["bd1"])
     assert client.get(f"/console/dashboard/kpis.csv?month={month}").status_code == 403
+
+
+def test_an_admin_edits_the_pool_rules_with_the_apis_schema_and_finds_it_in_the_audit_log(client, org):
+    sign_in(client, org["admin"])
+    page = client.get("/console/settings").data.decode()
+    assert 'id="org-units"' in page and "West Lake" in page and "Competitor observation" in page
+    refused = client.post(
+        "/console/settings", data={"claim_cap": "0", "term_days": "45", "csrf_token": csrf(page.encode())}
+    )
+    body = refused.data.decode()
+    assert refused.status_code == 422 and 'id="error-claim_cap"' in body and 'id="error-term_days"' not in body
+    saved = client.post(
+        "/console/settings",
+        data={"claim_cap": "77", "on_deactivate": "manager", "csrf_token": csrf(page.encode())},
+    )
+    assert saved.status_code == 302
+    pool = client.get("/api/v1/tenant/settings", headers=auth_headers(org["bd1"])).json["pool"]
+    assert pool["claim_cap"] == 77 and pool["on_deactivate"] == "manager"
+    log = client.get("/console/audit-log?action=tenant.settings_change").data.decode()
+    assert "tenant.settings_change" in log and "77" in log
+    sign_in(client, org["manager"])
+    token = csrf(client.get("/console/settings").data)
+    assert client.post("/console/settings", data={"claim_cap": "5", "csrf_token": token}).status_code == 403
+
+
+def test_a_manager_assigns_bds_to_a_territory(client, org):
+    square = [[[120.15, 30.26], [120.16, 30.26], [120.16, 30.27], [120.15, 30.27], [120.15, 30.26]]]
+    made = client.post(
+        "/api/v1/territories",
+        json={"name": "Hubin", "team_id": org["team"].id, "geometry": {"type": "Polygon", "coordinates": square}},
+        headers=auth_headers(org["manager"]),
+    )
+    assert made.status_code == 201, made.json
+    territory_id = made.json["id"]
+    sign_in(client, org["manager"])
+    token = csrf(client.get("/console/territories").data)
+    members = {"user_ids": [str(org["bd1"].id), str(org["bd2"].id)], "csrf_token": token}
+    assert client.post(f"/console/territories/{territory_id}/members", data=members).status_code == 302
+    shown = client.get(f"/api/v1/territories/{territory_id}", headers=auth_headers(org["manager"])).json
+    assert sorted(shown["member_ids"]) == sorted([org["bd1"].id, org["bd2"].id])
+    # the service's scope: a BD of another team is refused and nothing changes
+    outside = {"user_ids": [str(org["outsider"].id)], "csrf_token": token}
+    client.post(f"/console/territories/{territory_id}/members", data=outside)
+    assert "UNKNOWN_USERS" in client.get("/console/territories").data.decode()
+    shown = client.get(f"/api/v1/territories/{territory_id}", headers=auth_headers(org["manager"])).json
+    assert len(shown["member_ids"]) == 2

@@ -68,6 +68,9 @@ CONSOLE_VOCABULARY = [
     *("reassign", "extend", "release", "lock", "unlock", "visit", "price_adjust", "collect_info", "custom"),
     *("visits", "verified_visits", "merchants_visited", "merchants_added", "claims", "signings", "tasks_done", "gmv"),
     *("verified_share", "task_completion", "team"),
+    *("claim_cap", "term_days", "no_visit_days", "no_sign_days", "max_extensions", "extension_days"),
+    *("reclaim_cooldown_days", "signing", "pool_groups", "on_deactivate", "contract", "none", "off", "territory"),
+    *("city", "subteam"),
 ]
 
 
