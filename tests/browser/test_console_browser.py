@@ -337,3 +337,24 @@ def test_the_dashboard_draws_heat_cells_and_the_leaderboard(browser, server, wor
         assert watched.problems == []
     finally:
         context.close()
+
+
+def test_an_admin_sees_a_refused_pool_rule_at_its_field(browser, server, world):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, server)
+        watched.sign_in(world["admin"])
+        page = watched.page
+        page.goto(f"{server}/console/settings")
+        page.fill("#pool-claim_cap", "0")
+        page.click("#pool-form button[type=submit]")
+        page.wait_for_selector("#error-claim_cap")
+        assert page.get_attribute("#pool-claim_cap", "aria-invalid") == "true"
+        # the refusal itself (the response and Chromium's note of it), nothing else
+        assert all("422" in problem for problem in watched.problems), watched.problems
+        page.fill("#pool-claim_cap", "120")
+        page.click("#pool-form button[type=submit]")
+        page.wait_for_selector(".flash.ok")
+        assert page.input_value("#pool-claim_cap") == "120"
+    finally:
+        context.close()
