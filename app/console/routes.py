@@ -555,6 +555,8 @@ def team_leads():
             page=page,
             filters={**filters, "sort": sort, "order": order},
             bds=bds,
+            teams=admin.list_units(g.user, 500, None)["items"],
+            territories=_visible_territories(),
             people=people,
             names=names,
             outcome=outcome,

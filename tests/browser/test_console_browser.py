@@ -358,3 +358,24 @@ def test_an_admin_sees_a_refused_pool_rule_at_its_field(browser, server, world):
         assert page.input_value("#pool-claim_cap") == "120"
     finally:
         context.close()
+
+
+def test_a_manager_previews_a_tasks_assignees_and_sends_it(browser, server, world):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, server)
+        watched.sign_in(world["manager"])
+        page = watched.page
+        page.goto(f"{server}/console/tasks")
+        page.fill("#t-title", "Photograph the menu")
+        page.select_option("#t-kind", "collect_info")
+        page.check("#target-team")
+        page.select_option("#t-team", str(world["team"].id))
+        page.click("#task-form button[value=preview]")
+        playwright_api.expect(page.locator("#task-preview")).to_contain_text("1")
+        page.click("#task-form button[value=send]")
+        page.wait_for_selector(".flash.ok")
+        assert page.locator("#created-tasks .task-done").first.inner_text() == "0/1"
+        assert watched.problems == []
+    finally:
+        context.close()

@@ -208,6 +208,8 @@ def test_a_manager_bulk_reassigns_the_teams_leads_with_each_leads_result(client,
         },
     )
     assert refused.status_code == 422 and "reason: Required for `lock`." in refused.data.decode().replace("&#96;", "`")
+    other_team = client.get(f"/console/team-leads?team_id={org['other_team'].id}").data.decode()
+    assert not any(f'id="lead-{shop.id}"' in other_team for shop in shops)
     bad_filter = client.get("/console/team-leads?drops_within_days=-4")
     assert bad_filter.status_code == 200 and "drops_within_days" in bad_filter.data.decode()
 
