@@ -317,3 +317,13 @@ def test_a_manager_assigns_bds_to_a_territory(client, org):
     assert "UNKNOWN_USERS" in client.get("/console/territories").data.decode()
     shown = client.get(f"/api/v1/territories/{territory_id}", headers=auth_headers(org["manager"])).json
     assert len(shown["member_ids"]) == 2
+
+
+def test_every_page_renders_in_chinese(client, org):
+    client.patch("/api/v1/me", json={"preferred_locale": "zh-CN"}, headers=auth_headers(org["admin"]))
+    sign_in(client, org["admin"])
+    for path in PAGES:
+        response = client.get(path)
+        assert response.status_code == 200 and '<html lang="zh-CN">' in response.data.decode(), path
+    assert "团队私海" in client.get("/console/team-leads").data.decode()
+    assert "公海规则" in client.get("/console/settings").data.decode()
