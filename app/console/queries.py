@@ -1,4 +1,4 @@
-"""Reads only the console needs: the audit queue's candidates side by side with the merchant ops decide on."""
+"""Reads only the console needs: the audit queue's candidates beside the merchant ops decide on; the heatmap's box."""
 
 from __future__ import annotations
 
@@ -29,3 +29,25 @@ def candidates_beside(tenant_id: int, merchant_id: int, candidate_ids: list[int]
         CANDIDATES_SQL, {"ids": candidate_ids, "merchant_id": merchant_id, "tenant_id": tenant_id}
     ).mappings()
     return [dict(row) for row in rows]
+
+
+EXTENT_SQL = text(
+    """
+    SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+    FROM (SELECT ST_Extent(location::geometry) AS e FROM merchants
+          WHERE tenant_id = :tenant_id AND audit_status NOT IN ('rejected', 'merged')) AS box
+    """
+)
+
+
+def merchant_extent(tenant_id: int) -> tuple[float, float, float, float] | None:
+    """The box (west, south, east, north) around the line's merchants: where the dashboard's heatmap looks.
+
+    A box of zero size (one merchant) is widened to about a kilometre so the grid has cells.
+    """
+    row = db.session.execute(EXTENT_SQL, {"tenant_id": tenant_id}).one()
+    if row[0] is None:
+        return None
+    west, south, east, north = (float(v) for v in row)
+    pad = 0.005
+    return (west - pad, south - pad, east + pad, north + pad)

@@ -151,7 +151,7 @@ def merchant_assignees(creator: User, merchant_ids: list[int]) -> dict[int, int 
     return {mid: owners.get(mid) or fallback for mid in merchant_ids}
 
 
-def create_task(creator: User, fields: dict[str, Any]) -> Task:
+def _target(creator: User, fields: dict[str, Any]) -> dict[str, Any]:
     _ensure_creator(creator)
     target = {k: fields[k] for k in TARGET_FORMS if fields.get(k) is not None}
     if len(target) != 1:
@@ -159,9 +159,11 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
             "Give exactly one of user_ids, team_id, territory_id, merchant_ids.",
             errors={"json": {"_schema": ["Exactly one assignee form."]}},
         )
-    if fields.get("merchant_id") is not None and db.get(Merchant, fields["merchant_id"]) is None:
-        raise MerchantNotFound()
-    # assignee id -> merchant ids this assignment is about
+    return target
+
+
+def _assignees(creator: User, target: dict[str, Any]) -> dict[int, list[int]]:
+    """Assignee id -> the merchant ids their assignment is about, checked against the creator's scope."""
     per_user: dict[int, list[int]] = {}
     if "user_ids" in target:
         per_user = {uid: [] for uid in _active_bds(list(dict.fromkeys(target["user_ids"])))}
@@ -174,6 +176,19 @@ def create_task(creator: User, fields: dict[str, Any]) -> Task:
             if owner is not None:
                 per_user.setdefault(owner, []).append(merchant_id)
     _scope_check(creator, set(per_user))
+    return per_user
+
+
+def preview_assignees(creator: User, fields: dict[str, Any]) -> int:
+    """How many BDs a task with this targeting would reach now (the rules of ``create_task``; nothing written)."""
+    return len(_assignees(creator, _target(creator, fields)))
+
+
+def create_task(creator: User, fields: dict[str, Any]) -> Task:
+    target = _target(creator, fields)
+    if fields.get("merchant_id") is not None and db.get(Merchant, fields["merchant_id"]) is None:
+        raise MerchantNotFound()
+    per_user = _assignees(creator, target)
     if not per_user:
         raise NoAssignees()
     task = Task(

@@ -35,9 +35,22 @@ SHOP = (30.2741, 120.1551)  # near West Lake, Hangzhou
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (scripts/test does)")
 
 PAGES = {
-    "manager": ["team-today", "territories", "dashboard", "users", "my-day"],
-    "ops": ["team-today", "audit-queue", "imports", "territories", "dashboard", "users"],
-    "admin": ["team-today", "audit-queue", "imports", "territories", "dashboard", "users"],
+    "manager": ["team-today", "team-leads", "tasks", "territories", "dashboard", "users", "settings", "my-day"],
+    "ops": [
+        "team-today",
+        "team-leads",
+        "tasks",
+        "audit-queue",
+        "imports",
+        "territories",
+        "dashboard",
+        "users",
+        "settings",
+    ],
+    "admin": [
+        *("team-today", "team-leads", "tasks", "audit-queue", "imports", "territories", "dashboard", "users"),
+        *("settings", "audit-log"),
+    ],
     "bd": ["my-day"],
 }
 
@@ -264,5 +277,105 @@ def test_a_post_without_the_csrf_token_is_refused(browser, server, world):
         assert response.status == 400
         db.session.remove()
         assert db.session.get(Merchant, world["duplicate_id"]).audit_status.value == "pending_audit"
+    finally:
+        context.close()
+
+
+def test_a_manager_bulk_reassigns_three_leads(app, browser, server, world):
+    client = app.test_client()
+    colleague = UserFactory(
+        tenant=world["tenant"], org_unit_id=world["team"].id, manager_id=world["manager"].id, display_name="Wang"
+    )
+    shops = [
+        MerchantFactory(tenant=world["tenant"], name=f"Lead {i}", lat=SHOP[0] + 0.001 * i, lng=SHOP[1])
+        for i in range(3)
+    ]
+    db.session.commit()
+    for shop in shops:
+        assert client.post(f"/api/v1/leads/{shop.id}/claim", headers=auth_headers(world["bd"])).status_code == 200
+
+    def mine(user) -> set[int]:
+        items = client.get("/api/v1/leads/mine", headers=auth_headers(user)).json["items"]
+        return {item["merchant"]["id"] for item in items}
+
+    assert {s.id for s in shops} <= mine(world["bd"]) and not mine(colleague)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, server)
+        watched.sign_in(world["manager"])
+        page = watched.page
+        page.goto(f"{server}/console/team-leads")
+        for shop in shops:
+            page.check(f"#pick-{shop.id}")
+        page.select_option("#b-action", "reassign")
+        page.select_option("#b-user", str(colleague.id))
+        page.click("#bulk-form button[type=submit]")
+        page.wait_for_selector("#bulk-outcome")
+        assert page.locator("#bulk-outcome tr.result-done").count() == 3
+        page.screenshot(path=str(ARTIFACTS / "team-leads-reassigned.png"), full_page=True)
+        assert watched.problems == []
+    finally:
+        context.close()
+    assert {s.id for s in shops} <= mine(colleague)
+    assert not ({s.id for s in shops} & mine(world["bd"]))
+
+
+def test_the_dashboard_draws_heat_cells_and_the_leaderboard(browser, server, world):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, server)
+        watched.sign_in(world["manager"])
+        watched.page.goto(f"{server}/console/dashboard?metric=visits")
+        cells = watched.page.locator("#map path.heat-cell")
+        cells.first.wait_for()
+        assert cells.count() >= 1
+        assert watched.page.locator("#leaderboard rect").count() >= 1  # Zhang's check-ins
+        with watched.page.expect_download() as download:
+            watched.page.click("#kpi-csv")
+        assert download.value.suggested_filename.startswith("kpis-bd-")
+        watched.page.screenshot(path=str(ARTIFACTS / "dashboard-kpis.png"), full_page=True)
+        assert watched.problems == []
+    finally:
+        context.close()
+
+
+def test_an_admin_sees_a_refused_pool_rule_at_its_field(browser, server, world):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, server)
+        watched.sign_in(world["admin"])
+        page = watched.page
+        page.goto(f"{server}/console/settings")
+        page.fill("#pool-claim_cap", "0")
+        page.click("#pool-form button[type=submit]")
+        page.wait_for_selector("#error-claim_cap")
+        assert page.get_attribute("#pool-claim_cap", "aria-invalid") == "true"
+        # the refusal itself (the response and Chromium's note of it), nothing else
+        assert all("422" in problem for problem in watched.problems), watched.problems
+        page.fill("#pool-claim_cap", "120")
+        page.click("#pool-form button[type=submit]")
+        page.wait_for_selector(".flash.ok")
+        assert page.input_value("#pool-claim_cap") == "120"
+    finally:
+        context.close()
+
+
+def test_a_manager_previews_a_tasks_assignees_and_sends_it(browser, server, world):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, server)
+        watched.sign_in(world["manager"])
+        page = watched.page
+        page.goto(f"{server}/console/tasks")
+        page.fill("#t-title", "Photograph the menu")
+        page.select_option("#t-kind", "collect_info")
+        page.check("#target-team")
+        page.select_option("#t-team", str(world["team"].id))
+        page.click("#task-form button[value=preview]")
+        playwright_api.expect(page.locator("#task-preview")).to_contain_text("1")
+        page.click("#task-form button[value=send]")
+        page.wait_for_selector(".flash.ok")
+        assert page.locator("#created-tasks .task-done").first.inner_text() == "0/1"
+        assert watched.problems == []
     finally:
         context.close()

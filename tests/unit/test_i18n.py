@@ -64,6 +64,13 @@ CONSOLE_VOCABULARY = [
     *("inserted", "updated", "unchanged", "matched", "rejected"),
     *("New merchants", "Claims", "Signings", "Tasks done"),
     *("name", "address", "phone", "category", "position", "closed", "brand", "attributes"),
+    *("term_end", "no_visit", "no_signing", "drops_at", "claimed_at", "last_visit_at", "error"),
+    *("reassign", "extend", "release", "lock", "unlock", "visit", "price_adjust", "collect_info", "custom"),
+    *("visits", "verified_visits", "merchants_visited", "merchants_added", "claims", "signings", "tasks_done", "gmv"),
+    *("verified_share", "task_completion", "team"),
+    *("claim_cap", "term_days", "no_visit_days", "no_sign_days", "max_extensions", "extension_days"),
+    *("reclaim_cooldown_days", "signing", "pool_groups", "on_deactivate", "contract", "none", "off", "territory"),
+    *("city", "subteam"),
 ]
 
 

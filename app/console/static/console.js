@@ -51,6 +51,12 @@
       }).bindTooltip(p.name);
       layers.push(layer.addTo(map));
     });
+    (data.cells || []).forEach(function (c) {
+      var corners = [shift(c.bounds[0][0], c.bounds[0][1]), shift(c.bounds[1][0], c.bounds[1][1])];
+      layers.push(L.rectangle(corners, {
+        stroke: false, fillColor: "#c0392b", fillOpacity: 0.1 + 0.7 * c.level, className: "heat-cell"
+      }).bindTooltip(c.label).addTo(map));
+    });
     var group = L.featureGroup(layers);
     if (layers.length) { map.fitBounds(group.getBounds().pad(0.2), { maxZoom: 17 }); } else { map.setView([30.26, 120.17], 12); }
     return map;
