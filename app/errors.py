@@ -241,6 +241,11 @@ class TeamNotFound(NotFound):
     error_code, message = "TEAM_NOT_FOUND", "No such team in your org subtree."
 
 
+class CampaignNotFound(NotFound):
+    error_code, message = "CAMPAIGN_NOT_FOUND", "No such campaign."
+    description = "no such campaign you can see (managers: their own and their subtree's)"
+
+
 class UserNotFound(NotFound):
     error_code, message = "USER_NOT_FOUND", "No such user."
     description = "no such (active) user you manage"

@@ -3,6 +3,7 @@
 from app.activities.models import Activity
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
+from app.campaigns.models import Campaign, CampaignMerchant
 from app.dashboard.models import KpiTarget
 from app.devices.models import Device, PushDelivery
 from app.idempotency.models import IdempotencyKey
@@ -23,6 +24,8 @@ __all__ = [
     "Activity",
     "AuditEntry",
     "AuthSession",
+    "Campaign",
+    "CampaignMerchant",
     "CompetitorObservation",
     "CompetitorRecord",
     "Contact",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from app import db
@@ -22,7 +22,7 @@ def test_price_gap_from_records_and_observations(session):
     tenant, other = TenantFactory(), TenantFactory(settings={"pricing": {"disadvantage_gap_pct": 30}})
     undercut, cheaper, observed, unknown, lenient = (MerchantFactory(tenant=tenant) for _ in range(5))
     foreign = MerchantFactory(tenant=other)
-    early, late = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 2, 1, tzinfo=timezone.utc)
+    early, late = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
     for merchant, ours, theirs in ((undercut, "100", 80), (cheaper, "50", 60), (foreign, "100", 80)):
         session.add(Deal(tenant_id=merchant.tenant_id, merchant_id=merchant.id, title="套餐", price=Decimal(ours)))
         session.add(

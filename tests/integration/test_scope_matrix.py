@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from app import clock, db
 from app.activities.models import Activity
+from app.campaigns.models import Campaign
 from app.db import Base
 from app.devices.models import Device
 from app.factory import create_app
@@ -134,6 +135,12 @@ POLICY = {
     ("GET", "/api/v1/kpis/leaderboard"): "own",
     ("GET", "/api/v1/targets"): "own",
     ("PUT", "/api/v1/targets"): "subtree",
+    # managers: their own campaigns and their subtree's; ops, admins: the business line's
+    ("GET", "/api/v1/campaigns"): "own",
+    ("POST", "/api/v1/campaigns"): "subtree",
+    ("POST", "/api/v1/campaigns/<id:campaign_id>/preview"): "subtree",
+    ("POST", "/api/v1/campaigns/<id:campaign_id>/launch"): "subtree",
+    ("GET", "/api/v1/campaigns/<id:campaign_id>/results"): "subtree",
     ("GET", "/api/v1/audit"): "own",  # admins only, their own business line
     ("POST", "/api/v1/public/onboarding"): "public",
     ("POST", "/api/v1/merchants"): "own",
@@ -280,8 +287,15 @@ def world(client, session):
         status=ImportStatus.DONE,
         rejects=[{"line": 2, "reason": f"{TENANT_MARK}{PRIVATE_MARK} bad row"}],
     )
+    campaign = Campaign(
+        tenant_id=a.id,
+        creator_id=m1.id,
+        name=f"{TENANT_MARK}{PRIVATE_MARK} campaign",
+        filter={"pool_state": "private"},
+        template={"kind": "visit", "title": f"{TENANT_MARK}{PRIVATE_MARK} campaign task"},
+    )
     contract = Contract(tenant_id=a.id, merchant_id=shop.id, number="C-1", type="group_buy", starts_on=now.date())
-    session.add_all([contact, visit, task, territory, device, merchant_import, contract])
+    session.add_all([contact, visit, task, territory, device, merchant_import, contract, campaign])
     session.flush()
     session.add(TerritoryMember(tenant_id=a.id, territory_id=territory.id, user_id=bd1.id))
     session.add(
@@ -325,6 +339,7 @@ def world(client, session):
         "import_id": merchant_import.id,
         "photo_id": photo.id,
         "contract_id": contract.id,
+        "campaign_id": campaign.id,
     }
     callers = {
         "bd1": bd1,
