@@ -6,6 +6,7 @@ from app.auth.models import AuthSession
 from app.campaigns.models import Campaign, CampaignMerchant
 from app.dashboard.models import KpiTarget
 from app.devices.models import Device, PushDelivery
+from app.exports.models import Export
 from app.idempotency.models import IdempotencyKey
 from app.intake.models import MerchantCorrection, MerchantImport
 from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantChange, MerchantSourceId
@@ -32,6 +33,7 @@ __all__ = [
     "Contract",
     "Deal",
     "Device",
+    "Export",
     "IdempotencyKey",
     "KpiTarget",
     "Lead",

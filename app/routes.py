@@ -12,6 +12,7 @@ from app.campaigns.routes import blp as campaigns_blp
 from app.dashboard.kpi_routes import blp as kpis_blp
 from app.dashboard.routes import blp as dashboard_blp
 from app.devices.routes import blp as devices_blp
+from app.exports.routes import blp as exports_blp
 from app.health.routes import blp as health_blp
 from app.intake.import_routes import blp as imports_blp
 from app.intake.onboarding_routes import blp as public_blp
@@ -49,6 +50,7 @@ BLUEPRINTS = (
     sync_blp,
     kpis_blp,
     campaigns_blp,
+    exports_blp,
 )
 
 

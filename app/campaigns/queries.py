@@ -24,8 +24,11 @@ SAMPLE_SIZE = 20
 REASONS_SHOWN = 10
 
 
-def match_where(campaign: Campaign, viewer: User) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause over ``merchants m LEFT JOIN leads l`` selecting the campaign's merchants."""
+def match_where(campaign: Campaign, viewer: User, *, subtree_only: bool = True) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause over ``merchants m LEFT JOIN leads l`` selecting the campaign's merchants.
+
+    ``subtree_only``: a manager's campaign reaches only their subtree's leads; a merchant list (an export) shows
+    the business line's merchants, as the API's lists do."""
     spec = campaign.filter or {}
     conditions = [
         "m.tenant_id = :tenant_id",
@@ -65,7 +68,7 @@ def match_where(campaign: Campaign, viewer: User) -> tuple[str, dict[str, Any]]:
     if spec.get("attributes"):
         conditions.append("m.attributes @> CAST(:attributes AS jsonb)")
         params["attributes"] = Jsonb(spec["attributes"])
-    if viewer.role == Role.MANAGER:
+    if viewer.role == Role.MANAGER and subtree_only:
         # a manager's campaign reaches only the leads of their subtree (public ones are HQ's to dispatch)
         conditions.append(
             "l.state <> 'public' AND l.owner_id IN ("

@@ -1,4 +1,5 @@
-"""HQ strategy campaigns: the merchant's price gap, saved campaigns and the merchants each launch reached.
+"""HQ strategy campaigns: the merchant's price gap, saved campaigns and the merchants each launch reached;
+export jobs.
 
 Revision ID: 0022
 Revises: 0021
@@ -41,9 +42,27 @@ def upgrade():
     )
     op.create_index("ix_campaign_merchants_tenant_id", "campaign_merchants", ["tenant_id"])
     op.create_index("ix_campaign_merchants_task_id", "campaign_merchants", ["task_id"])
+    op.create_table(
+        "exports",
+        sa.Column("id", sa.BigInteger(), primary_key=True),
+        sa.Column("tenant_id", sa.BigInteger(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("format", sa.String(8), nullable=False),
+        sa.Column("params", JSONB(), nullable=False, server_default="{}"),
+        sa.Column("status", sa.String(12), nullable=False, server_default="queued"),
+        sa.Column("rows_total", sa.Integer(), nullable=True),
+        sa.Column("rows_done", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("content", sa.LargeBinary(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    )
+    op.create_index("ix_exports_tenant_id", "exports", ["tenant_id"])
 
 
 def downgrade():
+    op.drop_table("exports")
     op.drop_table("campaign_merchants")
     op.drop_table("campaigns")
     op.drop_column("merchants", "price_gap")
