@@ -84,14 +84,14 @@ def _view(export: Export) -> dict:
     }
 
 
-@blp.route("/exports/<any(merchants, team_leads, kpis, campaign_results):kind>")
+@blp.route("/exports/<any(merchants, team_leads, kpis, campaign_results, visits):kind>")
 class ExportNow(MethodView):
     @authenticated(blp, errors=(*ROW_ERRORS, ExportTooLarge))
     @blp.arguments(ExportQueryArgsSchema, location="query")
     @blp.doc(responses=FILE_RESPONSE)
     @blp.response(200, description="The file", schema=BINARY, content_type="text/csv")
     def get(self, args, kind):
-        """A small export at once (merchants, team_leads, kpis, campaign_results); phones masked as in the API."""
+        """A small export at once: merchants, team_leads, kpis, campaign_results or visits (phones masked)."""
         fmt = args.pop("format")
         params = {("from" if k == "from_" else k): v for k, v in args.items()}
         return _file(service.inline(current_user(), current_tenant(), kind, fmt, params), kind, fmt)

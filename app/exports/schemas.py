@@ -6,7 +6,7 @@ from marshmallow import validate
 from app.campaigns.schemas import POOL_STATES
 from app.schemas import ID
 
-KINDS = ["merchants", "team_leads", "kpis", "campaign_results"]
+KINDS = ["merchants", "team_leads", "kpis", "campaign_results", "visits"]
 FORMATS = ["csv", "xlsx"]
 
 

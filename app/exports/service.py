@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -32,12 +32,16 @@ from app.dashboard import kpis
 from app.errors import ExportNotFound, ExportTooLarge, Forbidden, ValidationFailed
 from app.exports.models import Export
 from app.leads import queries as lead_queries
+from app.merchants.models import Merchant
 from app.merchants.privacy import can_see_phones, mask_phone
 from app.org.models import OrgUnit, Role, User
+from app.org.scope import visible_user_ids
 from app.outbox.service import enqueue_after_commit
 from app.tenants.models import Tenant
+from app.visits.models import Visit
 
-KINDS = ("merchants", "team_leads", "kpis", "campaign_results")
+KINDS = ("merchants", "team_leads", "kpis", "campaign_results", "visits")
+VISIT_DAYS = 30  # the default range of a visits export, ending today
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -134,6 +138,50 @@ def _campaign_rows(viewer: User, params: dict[str, Any]) -> list[dict[str, Any]]
     return campaigns.results(viewer, params["campaign_id"], group_by)["items"]
 
 
+def _visit_rows(viewer: User, tenant: Tenant, params: dict[str, Any], limit: int | None) -> list[dict[str, Any]]:
+    """The visits of the people the caller may list (``visible_user_ids``, as ``GET /team/visits``), with each
+    visit form's answers as ``form.<form key>.<question key>`` columns."""
+    end_day = _day(params.get("to")) or clock.now().astimezone(tenant.zone).date()
+    start_day = _day(params.get("from")) or end_day - timedelta(days=VISIT_DAYS - 1)
+    since, until = tenant.day_bounds(start_day)[0], tenant.day_bounds(end_day)[1]
+    statement = (
+        select(Visit, Merchant.name, User.display_name)
+        .join(Merchant, Merchant.id == Visit.merchant_id)
+        .join(User, User.id == Visit.user_id)
+        .where(Visit.user_id.in_(visible_user_ids(viewer)), Visit.client_time >= since, Visit.client_time < until)
+        .order_by(Visit.client_time, Visit.id)
+    )
+    if params.get("team_id"):
+        statement = statement.where(User.org_unit_id == params["team_id"])
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = []
+    for visit, merchant_name, user_name in db.session.execute(statement):
+        answers = {
+            f"form.{form.get('form')}.{question}": answer
+            for form in visit.form_answers or []
+            for question, answer in (form.get("answers") or {}).items()
+        }
+        rows.append(
+            {
+                "id": visit.id,
+                "checked_in_at": visit.client_time,
+                "bd_id": visit.user_id,
+                "bd_name": user_name,
+                "merchant_id": visit.merchant_id,
+                "merchant_name": merchant_name,
+                "verified": visit.verified,
+                "flags": visit.flags,
+                "purpose": visit.purpose,
+                "result": visit.result,
+                "notes": visit.notes,
+                "duration_s": visit.duration_s,
+                **answers,
+            }
+        )
+    return rows
+
+
 def _day(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -144,6 +192,8 @@ def rows_of(viewer: User, tenant: Tenant, kind: str, params: dict[str, Any], lim
     """The export's rows as the caller may see them (``limit``: at most that many, to decide inline or job)."""
     if kind == "merchants":
         return _merchant_rows(viewer, tenant, params, limit)
+    if kind == "visits":
+        return _visit_rows(viewer, tenant, params, limit)
     if viewer.role not in (Role.MANAGER, Role.OPS, Role.ADMIN):
         raise Forbidden("Only managers, ops and admins export team data.")
     if kind == "team_leads":

@@ -12,7 +12,8 @@ from rq import Queue, SimpleWorker
 
 from app import clock
 from app.merchants.models import Lead, LeadState
-from tests.factories import MerchantFactory, auth_headers, make_org
+from app.visits.models import Visit
+from tests.factories import MerchantFactory, auth_headers, make_org, point
 
 PHONE = "13812345678"
 
@@ -102,6 +103,29 @@ def test_campaign_results_and_kpis_export(client, world):
     refused = export(client, world["other_manager"], "campaign_results", campaign_id=campaign["id"])
     assert refused.status_code == 404 and refused.json["error_code"] == "CAMPAIGN_NOT_FOUND"
     assert export(client, ops, "kpis", format="xlsx", period="month").status_code == 200
+
+
+def test_visits_with_form_answers_in_the_viewers_scope(client, world, session):
+    visit = Visit(
+        tenant_id=world["tenant"].id,
+        merchant_id=world["mine"].id,
+        user_id=world["bd1"].id,
+        idempotency_key="export-visit-1",
+        request_hash="x",
+        client_time=clock.now(),
+        location=point(30.26, 120.16),
+        verified=True,
+        notes="talked to the owner",
+        form_answers=[{"form": "competitor", "version": 1, "stage": "check_out", "answers": {"price": 88}}],
+    )
+    session.add(visit)
+    session.commit()
+    rows = csv_rows(export(client, world["manager"], "visits"))
+    assert [(row["merchant_name"], row["form.competitor.price"], row["verified"]) for row in rows] == [
+        ("bd1 的店", "88", "True")
+    ]
+    assert csv_rows(export(client, world["other_manager"], "visits")) == []  # not their people
+    assert len(csv_rows(export(client, world["bd1"], "visits"))) == 1  # a BD: their own
 
 
 def test_too_large_at_once_runs_as_a_job_with_a_signed_url(client, app, world, redis_client):

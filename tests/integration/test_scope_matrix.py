@@ -139,7 +139,7 @@ POLICY = {
     # managers: their own campaigns and their subtree's; ops, admins: the business line's
     ("GET", "/api/v1/campaigns"): "own",
     # exports read through the kinds' own scoped reads; a job and its file are its requester's
-    ("GET", "/api/v1/exports/<any(merchants, team_leads, kpis, campaign_results):kind>"): "own",
+    ("GET", "/api/v1/exports/<any(merchants, team_leads, kpis, campaign_results, visits):kind>"): "own",
     ("POST", "/api/v1/exports"): "own",
     ("GET", "/api/v1/exports/<id:export_id>"): "own",
     # signed URL: no bearer token, the signature is the authorisation (tests/api/test_exports.py)
