@@ -66,4 +66,5 @@ class ExportSchema(ma.Schema):
 
 class ExportFileQueryArgsSchema(ma.Schema):
     expires = ma.fields.Integer(required=True)
-    signature = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+    # URL-safe base64 without padding, as signed; anything else is a 422 before any comparison
+    signature = ma.fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,100}$"))

@@ -30,5 +30,7 @@ def signed_url(export_id: int) -> tuple[str, int]:
 
 
 def check(export_id: int, expires: int, signature: str) -> None:
-    if not hmac.compare_digest(sign(export_id, expires), signature) or expires < clock.now().timestamp():
+    # compared as bytes: compare_digest refuses non-ASCII str
+    given = signature.encode("utf-8", "surrogatepass")
+    if not hmac.compare_digest(sign(export_id, expires).encode(), given) or expires < clock.now().timestamp():
         raise ExportUrlInvalid()

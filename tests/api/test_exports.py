@@ -146,6 +146,8 @@ def test_too_large_at_once_runs_as_a_job_with_a_signed_url(client, app, world, r
         assert {row["name"]: row["phone"] for row in rows}["outsider's"] == "138****5678"
         tampered = client.get(status["download_url"].replace("signature=", "signature=x"))
         assert tampered.status_code == 404 and tampered.json["error_code"] == "EXPORT_URL_INVALID"
+        garbled = client.get(status["download_url"].split("signature=")[0] + "signature=%F4%83%BF%AF")
+        assert garbled.status_code == 422
         # a job is its requester's
         other = client.get(f"/api/v1/exports/{started.json['id']}", headers=auth_headers(world["manager"]))
         assert other.status_code == 404 and other.json["error_code"] == "EXPORT_NOT_FOUND"
