@@ -60,6 +60,7 @@ class ErrorSchema(ma.Schema):
     cap = ma.fields.Integer(metadata={"description": "`CLAIM_CAP_REACHED` only: the private pool's size limit"})
     current_status = ma.fields.String(metadata={"description": "`INVALID_TRANSITION` only: the to-do's status now"})
     audit_status = ma.fields.String(metadata={"description": "`NOT_PENDING_AUDIT` only: the merchant's audit status"})
+    max_rows = ma.fields.Integer(metadata={"description": "`EXPORT_TOO_LARGE` only: the most rows answered at once"})
     store_url = ma.fields.String(
         metadata={"description": "`APP_UPGRADE_REQUIRED` only: where to get the current app (may be empty)"}
     )

@@ -121,6 +121,9 @@ class Config:
     PHOTO_URL_TTL_SECONDS = _env_int("PHOTO_URL_TTL_SECONDS", 3600)
     # the origin photo URLs start with (https://api.example.com); empty: the request's own scheme and host
     PHOTO_URL_BASE = _env("PHOTO_URL_BASE", "")
+    # exports: up to this many rows the GET answers the file at once; above, POST /exports runs a job
+    EXPORT_INLINE_ROWS = _env_int("EXPORT_INLINE_ROWS", 5000)
+    EXPORT_URL_TTL_SECONDS = _env_int("EXPORT_URL_TTL_SECONDS", 3600)
     # Retry-safe writes (app/idempotency): how long a POST's answer is kept for a retry with its Idempotency-Key,
     # and how long a retry waits for the first request with its key to finish before 409 IDEMPOTENCY_IN_PROGRESS
     IDEMPOTENCY_KEY_TTL_HOURS = _env_int("IDEMPOTENCY_KEY_TTL_HOURS", 72)

@@ -241,6 +241,27 @@ class TeamNotFound(NotFound):
     error_code, message = "TEAM_NOT_FOUND", "No such team in your org subtree."
 
 
+class CampaignNotFound(NotFound):
+    error_code, message = "CAMPAIGN_NOT_FOUND", "No such campaign."
+    description = "no such campaign you can see (managers: their own and their subtree's)"
+
+
+class ExportNotFound(NotFound):
+    error_code, message = "EXPORT_NOT_FOUND", "No such export."
+    description = "no such export of yours"
+
+
+class ExportTooLarge(AppError):
+    status, error_code, message = 413, "EXPORT_TOO_LARGE", "Too many rows to answer at once: run it as a job."
+    description = "more rows than `EXPORT_INLINE_ROWS` (in `max_rows`): `POST /exports` runs it as a job"
+    extra_fields = ("max_rows",)
+
+
+class ExportUrlInvalid(NotFound):
+    error_code, message = "EXPORT_URL_INVALID", "This download link is not valid."
+    description = "the signature does not match, or the link expired (ask `GET /exports/{id}` for a fresh one)"
+
+
 class UserNotFound(NotFound):
     error_code, message = "USER_NOT_FOUND", "No such user."
     description = "no such (active) user you manage"

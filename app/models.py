@@ -3,8 +3,10 @@
 from app.activities.models import Activity
 from app.audit.models import AuditEntry
 from app.auth.models import AuthSession
+from app.campaigns.models import Campaign, CampaignMerchant
 from app.dashboard.models import KpiTarget
 from app.devices.models import Device, PushDelivery
+from app.exports.models import Export
 from app.idempotency.models import IdempotencyKey
 from app.intake.models import MerchantCorrection, MerchantImport
 from app.merchants.models import Contact, Lead, LeadEvent, Merchant, MerchantChange, MerchantSourceId
@@ -23,12 +25,15 @@ __all__ = [
     "Activity",
     "AuditEntry",
     "AuthSession",
+    "Campaign",
+    "CampaignMerchant",
     "CompetitorObservation",
     "CompetitorRecord",
     "Contact",
     "Contract",
     "Deal",
     "Device",
+    "Export",
     "IdempotencyKey",
     "KpiTarget",
     "Lead",

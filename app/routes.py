@@ -8,9 +8,11 @@ from app.admin.settings_routes import blp as tenant_blp
 from app.api import Api
 from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
+from app.campaigns.routes import blp as campaigns_blp
 from app.dashboard.kpi_routes import blp as kpis_blp
 from app.dashboard.routes import blp as dashboard_blp
 from app.devices.routes import blp as devices_blp
+from app.exports.routes import blp as exports_blp
 from app.health.routes import blp as health_blp
 from app.intake.import_routes import blp as imports_blp
 from app.intake.onboarding_routes import blp as public_blp
@@ -47,6 +49,8 @@ BLUEPRINTS = (
     dashboard_blp,
     sync_blp,
     kpis_blp,
+    campaigns_blp,
+    exports_blp,
 )
 
 

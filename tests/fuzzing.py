@@ -129,7 +129,7 @@ def _fuzz_operation(operation, mode, role, headers, params, max_examples, report
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             report.failures.append(
                 f"{role} {operation.label} [{mode.value}] -> {response.status_code}: {first_line}\n"
-                f"    {case.as_curl_command(headers=sent)}\n    {response.text[:300]}"
+                f"    {case.as_curl_command(headers=sent)}\n    {response.text_lossy()[:300]}"
             )
 
     try:

@@ -279,8 +279,20 @@ class ContractRulesSchema(ma.Schema):
     )
 
 
+class PricingRulesSchema(ma.Schema):
+    disadvantage_gap_pct = ma.fields.Float(
+        validate=validate.Range(min=0, max=100),
+        metadata={
+            "description": "A merchant whose cheapest competitor undercuts our cheapest active deal by more than "
+            "this percent of our price is tagged `price_disadvantage` (nightly, and after each import)",
+            "example": 10,
+        },
+    )
+
+
 class TenantSettingsUpdateSchema(ma.Schema):
     pool = ma.fields.Nested(PoolRulesSchema)
+    pricing = ma.fields.Nested(PricingRulesSchema)
     contracts = ma.fields.Nested(ContractRulesSchema)
     checkin = ma.fields.Nested(CheckinRulesSchema)
     territory = ma.fields.Nested(TerritoryRulesSchema)

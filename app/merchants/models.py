@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from geoalchemy2 import Geography
@@ -20,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -92,6 +94,9 @@ class Merchant(TenantScoped, Timestamped, Base):
     phone_keys: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
     brand: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list, server_default="{}")
+    # percent of our price by which the cheapest competitor undercuts us (negative: we are cheaper), NULL when
+    # unknown; kept by the tags pass (app/intake/tags.py), tagged ``price_disadvantage`` above the tenant threshold
+    price_gap: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
     location: Mapped[Any] = mapped_column(Geography("POINT", srid=WGS84_SRID, spatial_index=False))
     source: Mapped[str] = mapped_column(String(40), default="manual", server_default="manual")
     source_id: Mapped[str | None] = mapped_column(String(120))

@@ -26,6 +26,7 @@ from app.org.models import Role
 from app.tasks import queries, service
 from app.tasks.schemas import (
     BulkResultSchema,
+    DoneSchema,
     FeedbackSchema,
     PageQueryArgsSchema,
     TaskBulkSchema,
@@ -151,11 +152,11 @@ def _parse_todo_id(todo_id: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def _todo_action(todo_id: str, action: str, feedback: str | None):
+def _todo_action(todo_id: str, action: str, feedback: str | None, outcome: str | None = None):
     kind, number = _parse_todo_id(todo_id)
     user = current_user()
     if kind == "a":
-        status = service.transition(user, number, action, feedback).status.value
+        status = service.transition(user, number, action, feedback, outcome).status.value
     elif action == "done":
         service.complete_reminder(user, number)
         status = "done"
@@ -166,7 +167,12 @@ def _todo_action(todo_id: str, action: str, feedback: str | None):
 
 for _action, _doc, _schema, _example in (
     ("accept", "Accept a task: you will do it (no body needed).", FeedbackSchema, None),
-    ("done", "Mark a task or reminder done (with optional feedback).", FeedbackSchema, "Owner agreed to 10% off"),
+    (
+        "done",
+        "Mark a task or reminder done (with optional feedback and outcome).",
+        DoneSchema,
+        "Owner agreed to 10% off",
+    ),
     ("reject", "Reject a task, saying why in `feedback`.", TodoRejectSchema, "The shop closed for good"),
 ):
 
@@ -176,7 +182,7 @@ for _action, _doc, _schema, _example in (
             @blp.arguments(schema, required=action == "reject", example={"feedback": example} if example else None)
             @blp.response(200, TodoActionResultSchema)
             def post(self, body, todo_id):
-                return _todo_action(todo_id, action, body.get("feedback"))
+                return _todo_action(todo_id, action, body.get("feedback"), body.get("outcome"))
 
         TodoAction.post.__doc__ = doc
         TodoAction.__name__ = f"Todo{action.title()}"

@@ -182,6 +182,17 @@ class FeedbackSchema(ma.Schema):
     feedback = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
 
 
+class DoneSchema(FeedbackSchema):
+    outcome = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "The answer to a campaign task's feedback form: one of `payload.feedback_form.options`"
+        },
+    )
+
+
 class TodoRejectSchema(ma.Schema):
     feedback = ma.fields.String(
         required=True, validate=validate.Length(min=1, max=4000), metadata={"description": "Why the task is rejected"}

@@ -313,7 +313,9 @@ def create_bulk(creator: User, fields: dict[str, Any]) -> dict[str, Any]:
     return {"created": len(task_ids), "task_ids": task_ids, "skipped": skipped}
 
 
-def transition(user: User, assignment_id: int, action: str, feedback: str | None = None) -> TaskAssignment:
+def transition(
+    user: User, assignment_id: int, action: str, feedback: str | None = None, outcome: str | None = None
+) -> TaskAssignment:
     assignment = db.session.execute(
         select(TaskAssignment).where(TaskAssignment.id == assignment_id).with_for_update()
     ).scalar_one_or_none()
@@ -327,6 +329,12 @@ def transition(user: User, assignment_id: int, action: str, feedback: str | None
         )
     if action == "reject" and not (feedback or "").strip():
         raise ValidationFailed(errors={"json": {"feedback": ["Say why the task is rejected."]}})
+    if outcome is not None:
+        # a campaign's feedback form: the answer is one of its options, given when the task is done
+        options = (assignment.payload.get("feedback_form") or {}).get("options") or []
+        if action != "done" or outcome not in options:
+            raise ValidationFailed(errors={"json": {"outcome": [f"One of the feedback form's options: {options}."]}})
+        assignment.payload = {**assignment.payload, "outcome": outcome}
     now = clock.now()
     assignment.status = to
     assignment.feedback = feedback or assignment.feedback
@@ -439,3 +447,79 @@ def complete_visit_tasks(user_id: int, merchant_id: int, visit_id: int) -> list[
     touch(merchant_id)
     db.session.flush()
     return done
+
+
+CAMPAIGN_TASKS_SQL = text(
+    """
+    INSERT INTO tasks (id, tenant_id, creator_id, title, body, kind, merchant_id, due_at, priority, target, created_at)
+    SELECT t.id, :tenant_id, :creator_id, :title, :body, CAST(:kind AS task_kind), t.merchant, :due_at, :priority,
+           CAST(:target AS jsonb), now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:merchants AS bigint[])) AS t(id, merchant)
+    """
+)
+CAMPAIGN_ASSIGN_SQL = text(
+    """
+    INSERT INTO task_assignments (task_id, tenant_id, assignee_id, merchant_id, payload, status, created_at)
+    SELECT a.task, :tenant_id, a.assignee, a.merchant, CAST(:payload AS jsonb), 'assigned', now()
+    FROM unnest(CAST(:tasks AS bigint[]), CAST(:assignees AS bigint[]), CAST(:merchants AS bigint[]))
+         AS a(task, assignee, merchant)
+    """
+)
+
+
+def create_for_merchants(
+    creator: User,
+    template: dict[str, Any],
+    assignees: dict[int, list[int]],
+    target: dict[str, Any],
+    payload: dict[str, Any],
+) -> dict[int, int]:
+    """One task per merchant, assigned to that merchant's people (already resolved and in the creator's scope).
+
+    Set-based like ``create_bulk``: two statements however many merchants, and one outbox job queues the pushes
+    (through the same per-task fan-out). Returns merchant id -> task id.
+    """
+    _ensure_creator(creator)
+    merchants = [m for m, people in assignees.items() if people]
+    if not merchants:
+        return {}
+    task_ids = list(
+        db.session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(merchants)},
+        )
+    )
+    db.session.execute(
+        CAMPAIGN_TASKS_SQL,
+        {
+            "ids": task_ids,
+            "merchants": merchants,
+            "tenant_id": creator.tenant_id,
+            "creator_id": creator.id,
+            "title": template["title"],
+            "body": template.get("body") or "",
+            "kind": TaskKind(template["kind"]).value,
+            "due_at": template.get("due_at"),
+            "priority": template.get("priority") or 0,
+            "target": Jsonb(target),
+        },
+    )
+    pairs = [
+        (task_id, person, merchant)
+        for task_id, merchant in zip(task_ids, merchants, strict=True)
+        for person in assignees[merchant]
+    ]
+    db.session.execute(
+        CAMPAIGN_ASSIGN_SQL,
+        {
+            "tasks": [p[0] for p in pairs],
+            "assignees": [p[1] for p in pairs],
+            "merchants": [p[2] for p in pairs],
+            "tenant_id": creator.tenant_id,
+            "payload": Jsonb(payload),
+        },
+    )
+    touch(*merchants)
+    enqueue_after_commit(PUSH_MANY_JOB, queue="push", task_ids=task_ids)
+    db.session.flush()
+    return dict(zip(merchants, task_ids, strict=True))

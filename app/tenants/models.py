@@ -60,6 +60,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "apply_at_once": ["address", "phone", "category", "brand", "attributes"],
         "move_check_m": 50,
     },
+    # HQ strategy: a merchant whose cheapest competitor undercuts our cheapest active deal by more than this
+    # percent of our price is tagged ``price_disadvantage`` (app/intake/tags.py)
+    "pricing": {"disadvantage_gap_pct": 10},
     # life after signing: the account owner gets a to-do and a push this many days before a contract ends
     "contracts": {"renewal_reminder_days": 30},
     # the oldest app version still served (the issue's `min_app_version`): an `X-App-Version` below it gets 426

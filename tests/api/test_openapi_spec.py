@@ -21,6 +21,7 @@ PUBLIC = {
     # signed URLs that an <img> loads: the signature is the authorisation
     ("get", "/api/v1/photos/{photo_id}"),
     ("get", "/api/v1/photos/{photo_id}/thumbnail"),
+    ("get", "/api/v1/exports/{export_id}/file"),
 }
 
 # health and the load balancer's probes answer their own 503 body (the health schemas), never the error JSON
